@@ -1,0 +1,45 @@
+/*
+ * arch/x86/asm-offsets.c — constants and struct offsets for NASM.
+ *
+ * Compiled to assembly only; the Makefile turns each "->NAME value" marker
+ * into "%define NAME value" in build/gen/asm-offsets.inc, so NASM code uses
+ * the same numbers as C, taken from arch/x86/layout.h and the C structs.
+ */
+#include <stddef.h>
+#include "arch/x86/layout.h"
+#include "arch/x86/regs.h"
+#include "arch/x86/smp.h"
+#include "kernel/percpu.h"
+
+#define DEFINE(sym, val) __asm__ volatile("\n.ascii \"->" #sym " %c0\"" :: "i"((long)(val)))
+#define OFFSET(sym, str, mem) DEFINE(sym, offsetof(struct str, mem))
+
+void asm_offsets(void);
+void asm_offsets(void)
+{
+	DEFINE(KERNEL_VMA, KERNEL_VMA);
+	DEFINE(KERNEL_CS, KERNEL_CS);
+	DEFINE(KERNEL_DS, KERNEL_DS);
+	DEFINE(TRAMP_PHYS, TRAMP_PHYS);
+	DEFINE(TRAMP_PARAMS_OFF, TRAMP_PARAMS_OFF);
+	DEFINE(BOOT_STACK_SIZE, BOOT_STACK_SIZE);
+
+	OFFSET(TP_CR3, tramp_params, cr3);
+	OFFSET(TP_STARTED, tramp_params, started);
+	OFFSET(TP_STACK_TOP, tramp_params, stack_top);
+	OFFSET(TP_PERCPU, tramp_params, percpu);
+	OFFSET(TP_ENTRY, tramp_params, entry);
+	DEFINE(TP_SIZE, sizeof(struct tramp_params));
+
+	OFFSET(RP_RBX, recover_point, rbx);
+	OFFSET(RP_RBP, recover_point, rbp);
+	OFFSET(RP_R12, recover_point, r12);
+	OFFSET(RP_R13, recover_point, r13);
+	OFFSET(RP_R14, recover_point, r14);
+	OFFSET(RP_R15, recover_point, r15);
+	OFFSET(RP_RSP, recover_point, rsp);
+	OFFSET(RP_RIP, recover_point, rip);
+	OFFSET(RP_RFLAGS, recover_point, rflags);
+
+	DEFINE(REGS_SIZE, sizeof(struct regs));
+}

@@ -1,0 +1,43 @@
+/*
+ * arch/x86/cpufeatures.c — read CPUID once on the BSP.
+ */
+#include "arch/x86/cpu.h"
+#include "arch/x86/cpufeatures.h"
+#include "kernel/panic.h"
+#include "kernel/printk.h"
+#include "kernel/string.h"
+
+struct cpu_features cpu_features;
+
+void cpu_features_check(void)
+{
+	struct cpuid_regs r = cpuid(0, 0);
+	uint32_t max_leaf = r.eax;
+	memcpy(cpu_features.vendor + 0, &r.ebx, 4);
+	memcpy(cpu_features.vendor + 4, &r.edx, 4);
+	memcpy(cpu_features.vendor + 8, &r.ecx, 4);
+
+	struct cpuid_regs f1 = cpuid(1, 0);
+	static const struct { int bit; const char *name; } need[] = {
+		{ 4, "TSC" }, { 5, "MSR" }, { 6, "PAE" }, { 9, "APIC" },
+	};
+	for (unsigned i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (!(f1.edx & (1u << need[i].bit)))
+			panic("cpu: CPUID reports no %s; xpoke needs it", need[i].name);
+	cpu_features.x2apic = f1.ecx & (1u << 21);
+	cpu_features.tsc_deadline = f1.ecx & (1u << 24);
+	cpu_features.hypervisor = f1.ecx & (1u << 31);
+	cpu_features.mca = (f1.edx & (1u << 7)) && (f1.edx & (1u << 14));
+	if (max_leaf >= 7)
+		cpu_features.serialize = cpuid(7, 0).edx & (1u << 14);
+
+	uint32_t max_ext = cpuid(0x80000000, 0).eax;
+	if (max_ext >= 0x80000001)
+		cpu_features.pdpe1gb = cpuid(0x80000001, 0).edx & (1u << 26);
+	if (max_ext >= 0x80000007)
+		cpu_features.invariant_tsc = cpuid(0x80000007, 0).edx & (1u << 8);
+
+	printk("cpu: %s, x2apic %d, tsc-deadline %d, invariant-tsc %d, serialize %d, mca %d",
+	       cpu_features.vendor, cpu_features.x2apic, cpu_features.tsc_deadline,
+	       cpu_features.invariant_tsc, cpu_features.serialize, cpu_features.mca);
+}

@@ -1,0 +1,35 @@
+/*
+ * arch/x86/irq.c — the vector table for external interrupts and IPIs.
+ */
+#include "arch/x86/apic.h"
+#include "arch/x86/dump.h"
+#include "arch/x86/irq.h"
+#include "arch/x86/layout.h"
+#include "kernel/panic.h"
+#include "kernel/percpu.h"
+#include "kernel/printk.h"
+
+static irq_handler_t handlers[256];
+
+void irq_register(unsigned vector, irq_handler_t fn)
+{
+	if (vector < 32 || vector >= VEC_SPURIOUS)
+		panic("irq_register: vector %u is not an interrupt vector", vector);
+	__atomic_store_n(&handlers[vector], fn, __ATOMIC_RELEASE);
+}
+
+void irq_dispatch(struct regs *r)
+{
+	struct percpu *pc = this_cpu();
+	unsigned v = (unsigned)r->vector;
+
+	pc->irq_count++;
+	if (v == VEC_SPURIOUS)          /* no EOI for spurious interrupts */
+		return;
+	irq_handler_t fn = __atomic_load_n(&handlers[v], __ATOMIC_ACQUIRE);
+	if (fn)
+		fn(r);
+	else
+		printk("CPU %u: unexpected interrupt vector %#x at RIP %#lx", pc->cpu, v, r->rip);
+	apic_eoi();
+}

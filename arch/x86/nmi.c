@@ -1,0 +1,108 @@
+/*
+ * arch/x86/nmi.c — the NMI handler and the NMI-based requests of nmi.h.
+ *
+ * nmi_handle() runs on the NMI IST stack with NMIs blocked until its IRET.
+ * It calls nothing that could be patched, takes no lock, and prints only
+ * through printk (lock-free).
+ */
+#include "arch/x86/apic.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/dump.h"
+#include "arch/x86/nmi.h"
+#include "arch/x86/tsc.h"
+#include "kernel/percpu.h"
+#include "kernel/printk.h"
+#include "kernel/recover.h"
+
+#define WHERE_WAIT_US 50000
+
+static void (*test_hook)(struct regs *r);
+
+void nmi_set_test_hook(void (*fn)(struct regs *r))
+{
+	__atomic_store_n(&test_hook, fn, __ATOMIC_SEQ_CST);
+}
+
+void nmi_send(unsigned cpu, uint32_t reason)
+{
+	struct percpu *pc = percpu_of(cpu);
+	__atomic_fetch_or(&pc->nmi_reasons, reason, __ATOMIC_SEQ_CST);
+	apic_send_nmi(pc->apic_id);
+}
+
+/* NMI context. */
+void nmi_handle(struct regs *r)
+{
+	struct percpu *pc = this_cpu();
+	uint32_t why = __atomic_exchange_n(&pc->nmi_reasons, 0, __ATOMIC_SEQ_CST);
+	char sym[96];
+
+	pc->nmi_count++;
+	if (why & NMI_STOP) {
+		printk("CPU %u stopped at RIP %016lx <%s>", pc->cpu, r->rip,
+		       format_symbol(sym, sizeof(sym), r->rip));
+		cpu_set_state(pc, CPU_STOPPED);
+		for (;;)                /* NMIs stay blocked: we never IRET */
+			halt();
+	}
+	if (why & NMI_WHERE) {
+		pc->where_rip = r->rip;
+		pc->where_depth = pc->ctx_depth - 1;
+		__atomic_fetch_add(&pc->where_seq, 1, __ATOMIC_RELEASE);
+	}
+	if (why & NMI_TEST) {
+		void (*fn)(struct regs *) = __atomic_load_n(&test_hook, __ATOMIC_ACQUIRE);
+		if (fn)
+			fn(r);
+	}
+	if (why & NMI_ABORT) {
+		/* Only work interrupted in thread context can be abandoned safely;
+		 * work queued but not started yet is cancelled when it starts. */
+		if (pc->ctx_depth == 1 && recover_possible())
+			recover_frame(r, RECOVER_ABORT);
+		else if (pc->call.queued_seq != pc->call.done_seq && !pc->recover)
+			__atomic_store_n(&pc->call.abort_pending, 1, __ATOMIC_SEQ_CST);
+		else
+			printk("CPU %u: cannot abort its work here (RIP %016lx <%s>, nesting %u, locks %u)",
+			       pc->cpu, r->rip, format_symbol(sym, sizeof(sym), r->rip),
+			       pc->ctx_depth - 1, pc->locks_held);
+	}
+	if (!why)
+		pc->nmi_unclaimed++;
+}
+
+uint64_t cpu_where(unsigned cpu, uint32_t *depth)
+{
+	struct percpu *pc = percpu_of(cpu);
+	if (cpu == cpu_id())
+		return 0;
+	uint32_t seq = __atomic_load_n(&pc->where_seq, __ATOMIC_ACQUIRE);
+	nmi_send(cpu, NMI_WHERE);
+	uint64_t deadline = tsc_deadline_us(WHERE_WAIT_US);
+	while (__atomic_load_n(&pc->where_seq, __ATOMIC_ACQUIRE) == seq) {
+		if (tsc_expired(deadline))
+			return 0;
+		cpu_relax();
+	}
+	if (depth)
+		*depth = pc->where_depth;
+	return pc->where_rip;
+}
+
+void cpus_report_where(const struct cpumask *m, const char *what)
+{
+	char sym[96];
+	for_each_cpu_in(c, m) {
+		uint32_t depth = 0;
+		uint64_t rip = cpu_where(c, &depth);
+		if (c == cpu_id())
+			printk("%s: CPU %u is the reporting CPU", what, c);
+		else if (!rip)
+			printk("%s: CPU %u (APIC %u, %s) did not answer an NMI within %u ms",
+			       what, c, percpu_of(c)->apic_id, cpu_state_name(cpu_state(c)), WHERE_WAIT_US / 1000);
+		else
+			printk("%s: CPU %u (APIC %u, %s) at RIP %016lx <%s>%s", what, c,
+			       percpu_of(c)->apic_id, cpu_state_name(cpu_state(c)), rip,
+			       format_symbol(sym, sizeof(sym), rip), depth ? " (in a handler)" : "");
+	}
+}

@@ -1,0 +1,56 @@
+/*
+ * arch/x86/paging.h — the kernel page tables (one set, shared by all CPUs).
+ *
+ * Page table entry (4-level, 4 KiB leaf):
+ *
+ *   63  62..52 51............12 11..9 8 7  6 5 4   3   2  1 0
+ *  +--+-------+----------------+-----+-+--+-+-+---+---+--+-+-+
+ *  |NX| avail | frame address  |avail|G|PS|D|A|PCD|PWT|US|W|P|
+ *  +--+-------+----------------+-----+-+--+-+-+---+---+--+-+-+
+ *
+ * PS in a PD entry makes it a 2 MiB leaf. xpoke never sets US.
+ */
+#ifndef XPOKE_ARCH_X86_PAGING_H
+#define XPOKE_ARCH_X86_PAGING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "arch/x86/layout.h"
+
+#define PTE_P       (1ull << 0)
+#define PTE_W       (1ull << 1)
+#define PTE_PWT     (1ull << 3)
+#define PTE_PCD     (1ull << 4)
+#define PTE_PS      (1ull << 7)
+#define PTE_G       (1ull << 8)
+#define PTE_NX      (1ull << 63)
+#define PTE_ADDR    0x000ffffffffff000ull
+
+#define P2V(pa)     ((void *)((uintptr_t)(pa) + DIRECT_MAP_BASE))
+#define V2P(va)     ((uintptr_t)(va) - DIRECT_MAP_BASE)     /* direct map only */
+#define KIMG_V2P(va) ((uintptr_t)(va) - KERNEL_VMA)         /* kernel image only */
+
+/* Build the final W^X tables and switch this CPU to them. */
+void paging_init(void);
+uint64_t paging_cr3(void);
+
+/* Map/unmap 4 KiB pages in the shared tables (caller flushes other CPUs). */
+void paging_map(uintptr_t va, uint64_t pa, size_t size, uint64_t flags);
+void paging_unmap(uintptr_t va, size_t size);
+
+/* Flush this CPU's non-global TLB entries (an on_cpus() callback). */
+void tlb_flush_local(void *unused);
+
+/* The leaf entry mapping va and its level (1: 4 KiB, 2: 2 MiB), or NULL. */
+uint64_t *paging_lookup(uintptr_t va, int *level);
+
+/* A new kernel stack with an unmapped guard page below it. Returns the top;
+ * *lo gets the lowest mapped address. */
+uintptr_t stack_alloc(size_t size, uintptr_t *lo);
+
+/* Linker symbols (linker.ld). */
+extern char __text_start[], __text_end[];
+extern char __rodata_start[], __rodata_end[];
+extern char __data_start[], __kernel_end[];
+
+#endif

@@ -1,0 +1,98 @@
+/*
+ * arch/x86/traps.c — route each vector to its handler and keep the
+ * per-CPU nesting counters (percpu->ctx_depth and friends) that tell any
+ * code which context it runs in.
+ *
+ * Exceptions go, in order, to: an armed catch_exception() window; the #BP
+ * normal path; die(), which dumps the registers and recovers the CPU's test
+ * or work context if it can, and otherwise stops the machine.
+ *
+ * Runs in every context, NMI and #MC included: no locks, and nothing here
+ * may be a patch site.
+ */
+#include "arch/x86/cpu.h"
+#include "arch/x86/dump.h"
+#include "arch/x86/irq.h"
+#include "arch/x86/mce.h"
+#include "arch/x86/nmi.h"
+#include "arch/x86/traps.h"
+#include "kernel/panic.h"
+#include "kernel/percpu.h"
+#include "kernel/printk.h"
+#include "kernel/recover.h"
+
+#define VEC_DF 8
+#define VEC_PF 14
+
+int addr_in_stack_guard(uintptr_t addr)
+{
+	struct percpu *pc = this_cpu();
+	if (pc->stack_lo && addr < pc->stack_lo && addr >= pc->stack_lo - PAGE_SIZE)
+		return 1;
+	for (int i = 1; i <= IST_COUNT; i++)
+		if (pc->ist_lo[i] && addr < pc->ist_lo[i] && addr >= pc->ist_lo[i] - PAGE_SIZE)
+			return 1;
+	return 0;
+}
+
+/*
+ * #BP that no one claimed: an int3 left in the code (a debugger's, or a
+ * test's). RIP already points past it; count it, say so, continue.
+ * #BP context.
+ */
+static void bp_normal(struct regs *r)
+{
+	char sym[96];
+	struct percpu *pc = this_cpu();
+	pc->int3_count++;
+	printk("CPU %u: int3 at %016lx <%s> (not a patch site); continuing", pc->cpu,
+	       r->rip - 1, format_symbol(sym, sizeof(sym), r->rip - 1));
+}
+
+static void exception(struct regs *r)
+{
+	if (catch_handle(r))
+		return;
+	if (r->vector == 3) {
+		bp_normal(r);
+		return;
+	}
+	if (r->vector == VEC_DF)
+		die(r, "double fault%s", addr_in_stack_guard(r->rsp) ? " (stack overflow into a guard page)" : "");
+	else if (r->vector == VEC_PF)
+		die(r, "page fault at %#lx (%s, %s%s)%s", read_cr2(),
+		    r->error & 1 ? "protection violation" : "not present",
+		    r->error & 2 ? "write" : "read", r->error & 16 ? ", instruction fetch" : "",
+		    addr_in_stack_guard(read_cr2()) ? " in a stack guard page" : "");
+	else
+		die(r, "unhandled exception %s", exception_name(r->vector));
+}
+
+void trap_dispatch(struct regs *r)
+{
+	struct percpu *pc = this_cpu();
+	uint32_t depth = pc->ctx_depth, irq = pc->irq_depth, nmi = pc->nmi_depth, mce = pc->mce_depth;
+
+	pc->ctx_depth++;
+	if (r->vector == 2) {
+		pc->nmi_depth++;
+		nmi_handle(r);
+	} else if (r->vector == 18) {
+		pc->mce_depth++;
+		mce_handle(r);
+	} else if (r->vector < 32) {
+		exception(r);
+	} else {
+		pc->irq_depth++;
+		irq_dispatch(r);
+	}
+
+	if (pc->recovering) {           /* the frame now resumes a thread context */
+		pc->recovering = 0;
+		depth = irq = nmi = mce = 0;
+	}
+	pc->ctx_depth = depth;
+	pc->irq_depth = irq;
+	pc->nmi_depth = nmi;
+	pc->mce_depth = mce;
+}

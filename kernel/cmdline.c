@@ -1,0 +1,80 @@
+/*
+ * kernel/cmdline.c — split the command line and hand each word to its
+ * KPARAM handler.
+ */
+#include "kernel/cmdline.h"
+#include "kernel/errno.h"
+#include "kernel/printk.h"
+#include "kernel/string.h"
+
+extern const struct kparam __kparams_start[], __kparams_end[];  /* linker.ld */
+
+static const struct kparam *find(const char *key)
+{
+	for (const struct kparam *p = __kparams_start; p < __kparams_end; p++)
+		if (!strcmp(p->name, key))
+			return p;
+	return NULL;
+}
+
+void cmdline_print_known(void)
+{
+	for (const struct kparam *p = __kparams_start; p < __kparams_end; p++)
+		printk("  %-16s %s", p->name, p->help);
+}
+
+int cmdline_parse(const char *cmdline)
+{
+	char word[256];
+	int bad = 0, first = 1;
+	const char *s = cmdline;
+
+	printk("cmdline: '%s'", cmdline);
+	while (*s) {
+		while (*s == ' ')
+			s++;
+		if (!*s)
+			break;
+		size_t n = 0;
+		while (s[n] && s[n] != ' ')
+			n++;
+		if (n >= sizeof(word)) {
+			printk("cmdline: a word of %zu characters is too long; ignored", n);
+			bad++;
+			s += n;
+			continue;
+		}
+		memcpy(word, s, n);
+		word[n] = 0;
+		s += n;
+
+		/* Some loaders put the kernel's path first. */
+		if (first && word[0] == '/' && !strchr(word, '=')) {
+			first = 0;
+			continue;
+		}
+		first = 0;
+
+		char *eq = strchr(word, '=');
+		const char *value = NULL;
+		if (eq) {
+			*eq = 0;
+			value = eq + 1;
+		}
+		const struct kparam *p = find(word);
+		if (!p) {
+			printk("cmdline: unknown parameter '%s' ignored", word);
+			bad++;
+			continue;
+		}
+		if (p->set(value)) {
+			printk("cmdline: parameter '%s' rejected (see above)", word);
+			bad++;
+		}
+	}
+	if (bad) {
+		printk("cmdline: %d word(s) not applied; known parameters:", bad);
+		cmdline_print_known();
+	}
+	return bad;
+}

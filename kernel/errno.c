@@ -1,0 +1,20 @@
+/*
+ * kernel/errno.c — names for error codes.
+ */
+#include "kernel/errno.h"
+
+const char *errno_name(int err)
+{
+	switch (err < 0 ? -err : err) {
+	case 0: return "OK";
+	case EIO: return "EIO";
+	case ENOMEM: return "ENOMEM";
+	case EBUSY: return "EBUSY";
+	case ENODEV: return "ENODEV";
+	case EINVAL: return "EINVAL";
+	case ERANGE: return "ERANGE";
+	case ETIMEDOUT: return "ETIMEDOUT";
+	case EABORTED: return "EABORTED";
+	default: return "E?";
+	}
+}

@@ -1,0 +1,306 @@
+/*
+ * kernel/ktest.c — the test runner (see ktest.h).
+ *
+ * Per test, on the BSP:
+ *
+ *   arm the APIC one-shot timer for the test's deadline
+ *   recover_save(&rp) == 0 ?  run fn()         : (resumed after panic/timeout)
+ *   disarm the timer
+ *   abort any AP still running work the test queued (NMI_ABORT)
+ *   print "ok N name" / "not ok N name" (+ "# SKIP reason")
+ *
+ * Failure sources and where they end up:
+ *   report(false, ...)          -> failed, test continues
+ *   panic()/die() on the BSP    -> failure recorded, BSP resumes rp
+ *   panic()/die() in AP work    -> failure recorded, the AP resumes its idle
+ *                                  loop, the BSP's wait returns -EABORTED
+ *   watchdog timer on the BSP   -> "timeout", RIPs of busy CPUs, BSP resumes rp
+ * If recovery is impossible (a lock is held, or the machine is stopping),
+ * the machine stops and the host checker sees the missing results.
+ */
+#include <stdarg.h>
+#include "arch/x86/apic.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/dump.h"
+#include "arch/x86/irq.h"
+#include "arch/x86/nmi.h"
+#include "arch/x86/power.h"
+#include "arch/x86/tsc.h"
+#include "kernel/cmdline.h"
+#include "kernel/errno.h"
+#include "kernel/format.h"
+#include "kernel/ktest.h"
+#include "kernel/panic.h"
+#include "kernel/percpu.h"
+#include "kernel/printk.h"
+#include "kernel/recover.h"
+#include "kernel/shell.h"
+#include "kernel/smp_call.h"
+#include "kernel/string.h"
+
+extern const struct ktest __ktest_start[], __ktest_end[];       /* linker.ld */
+
+static const char *param_globs;
+static unsigned param_repeat = 1;
+
+/* State of the running test. */
+static const struct ktest *cur;
+static uint32_t cur_failures;
+static const char *cur_skip;
+static char cur_skip_buf[128];
+static uint64_t cur_deadline;
+
+static int set_ktest(const char *v)
+{
+	if (!v || !*v) {
+		printk("ktest: needs a value: a glob list, 'all' or 'list'");
+		return -EINVAL;
+	}
+	param_globs = v;
+	return 0;
+}
+KPARAM("ktest", set_ktest, "GLOB[,GLOB...] | all | list: run matching self-tests, then exit");
+
+static int set_repeat(const char *v)
+{
+	uint64_t n;
+	if (!v || !parse_u64(v, &n) || n == 0 || n > 100000) {
+		printk("ktest.repeat: needs a count from 1 to 100000, got '%s'", v ? v : "");
+		return -EINVAL;
+	}
+	param_repeat = (unsigned)n;
+	return 0;
+}
+KPARAM("ktest.repeat", set_repeat, "N: run the selected tests N times");
+
+bool ktest_requested(void) { return param_globs != NULL; }
+
+bool report(bool cond, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	printk("# %s: %s", cond ? "PASS" : "FAIL", msg);
+	if (!cond)
+		__atomic_fetch_add(&cur_failures, 1, __ATOMIC_SEQ_CST);
+	return cond;
+}
+
+void report_info(const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	printk("# %s", msg);
+}
+
+void report_skip(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cur_skip_buf, sizeof(cur_skip_buf), fmt, ap);
+	va_end(ap);
+	cur_skip = cur_skip_buf;
+}
+
+/* Abort work that APs are still running for the test (BSP only).
+ * Returns how many CPUs had to be aborted. */
+static unsigned abort_helpers(void)
+{
+	unsigned n = 0;
+	for_each_cpu_in(c, &cpu_online_mask) {
+		if (c == cpu_id() || cpu_state(c) != CPU_BUSY)
+			continue;
+		n++;
+		if (cpu_abort_work(c))
+			printk("# CPU %u did not abandon the test's work", c);
+	}
+	return n;
+}
+
+/* Any CPU, any context: NMI-safe (printk, atomics, NMIs only). */
+void ktest_record_failure(const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!__atomic_load_n(&cur, __ATOMIC_ACQUIRE)) {
+		printk("# failure outside any test: %s", msg);
+		return;
+	}
+	printk("# FAIL: %s", msg);
+	__atomic_fetch_add(&cur_failures, 1, __ATOMIC_SEQ_CST);
+	/* The runner CPU is about to resume its recovery point: stop helpers
+	 * first, they may be using the test's stack frame. */
+	if (cpu_id() == 0)
+		abort_helpers();
+}
+
+/* Watchdog: IRQ context on the BSP. */
+static void ktest_timer_irq(struct regs *r)
+{
+	char sym[96];
+	if (!cur)
+		return;
+	if (!tsc_expired(cur_deadline)) {       /* the one-shot fell short: re-arm */
+		apic_timer_oneshot(tsc_to_us(cur_deadline - rdtsc()) + 1);
+		return;
+	}
+	printk("# timeout: CPU 0 at RIP %016lx <%s>", r->rip, format_symbol(sym, sizeof(sym), r->rip));
+	struct cpumask busy;
+	cpumask_clear_all(&busy);
+	for_each_cpu_in(c, &cpu_online_mask)
+		if (c != 0 && cpu_state(c) == CPU_BUSY)
+			cpumask_set(&busy, c);
+	cpus_report_where(&busy, "# timeout");
+	ktest_record_failure("timeout after %u ms", cur->timeout_ms ? cur->timeout_ms : KTEST_DEFAULT_TIMEOUT_MS);
+	if (recover_possible())
+		recover_frame(r, RECOVER_ABORT);
+	else
+		system_stop(EXIT_TESTS_FAILED);
+}
+
+void ktest_init(void)
+{
+	irq_register(VEC_TIMER, ktest_timer_irq);
+}
+
+static bool selected(const struct ktest *t, const char *globs)
+{
+	char g[128];
+	const char *s = globs;
+	while (*s) {
+		size_t n = 0;
+		while (s[n] && s[n] != ',')
+			n++;
+		if (n < sizeof(g)) {
+			memcpy(g, s, n);
+			g[n] = 0;
+			if (!strcmp(g, "all") ? !(t->flags & KTEST_HIDDEN) : glob_match(g, t->name))
+				return true;
+		}
+		s += n;
+		if (*s == ',')
+			s++;
+	}
+	return false;
+}
+
+/* Reset facilities a failed test may have left armed. */
+static void cleanup_after_test(void)
+{
+	nmi_set_test_hook(NULL);
+	console_capture_stop();
+	unsigned left = abort_helpers();
+	if (left)
+		ktest_record_failure("%u CPU(s) were still running the test's work when it ended", left);
+}
+
+static void run_one(const struct ktest *t, unsigned n, unsigned *pass, unsigned *fail, unsigned *skip)
+{
+	struct percpu *pc = this_cpu();
+	struct recover_point rp;
+	const char *why = t->skip ? t->skip() : NULL;
+
+	if (!why && nr_cpus_online < t->min_cpus) {
+		snprintf(cur_skip_buf, sizeof(cur_skip_buf), "needs %u CPUs, %u online", t->min_cpus, nr_cpus_online);
+		why = cur_skip_buf;
+	}
+	if (why) {
+		printk("ok %u %s # SKIP %s", n, t->name, why);
+		(*skip)++;
+		return;
+	}
+
+	uint32_t ms = t->timeout_ms ? t->timeout_ms : KTEST_DEFAULT_TIMEOUT_MS;
+	cur_failures = 0;
+	cur_skip = NULL;
+	cur_deadline = tsc_deadline_us(ms * 1000ull);
+	__atomic_store_n(&cur, t, __ATOMIC_RELEASE);
+	uint64_t t0 = rdtsc();
+	apic_timer_oneshot(ms * 1000ull);
+	if (recover_save(&rp) == 0) {
+		pc->recover = &rp;
+		t->fn();
+	}
+	pc->recover = NULL;
+	apic_timer_oneshot(0);
+	cleanup_after_test();
+	__atomic_store_n(&cur, NULL, __ATOMIC_RELEASE);
+	uint64_t us = tsc_to_us(rdtsc() - t0);
+
+	if (cur_failures) {
+		printk("not ok %u %s # %u failure(s), %llu ms", n, t->name, cur_failures,
+		       (unsigned long long)(us / 1000));
+		(*fail)++;
+	} else if (cur_skip) {
+		printk("ok %u %s # SKIP %s", n, t->name, cur_skip);
+		(*skip)++;
+	} else {
+		printk("ok %u %s # %llu ms", n, t->name, (unsigned long long)(us / 1000));
+		(*pass)++;
+	}
+}
+
+int ktest_run(const char *globs, unsigned repeat)
+{
+	unsigned count = 0, n = 0, pass = 0, fail = 0, skip = 0;
+	for (const struct ktest *t = __ktest_start; t < __ktest_end; t++)
+		if (selected(t, globs))
+			count++;
+
+	printk("KTAP version 1");
+	printk("1..%u", count * repeat);
+	printk("# cpus online: %u of %u present", nr_cpus_online, nr_cpus_present);
+	for (unsigned r = 0; r < repeat; r++)
+		for (const struct ktest *t = __ktest_start; t < __ktest_end; t++)
+			if (selected(t, globs))
+				run_one(t, ++n, &pass, &fail, &skip);
+	printk("ktest: %u passed, %u failed, %u skipped", pass, fail, skip);
+	if (!count)
+		printk("ktest: no test matches '%s' (try ktest=list)", globs);
+	return (int)fail + (count ? 0 : 1);
+}
+
+static void list_tests(void)
+{
+	for (const struct ktest *t = __ktest_start; t < __ktest_end; t++)
+		printk("%s%s", t->name, t->flags & KTEST_HIDDEN ? " (hidden: not in 'all')" : "");
+}
+
+void ktest_main(void)
+{
+	int failed;
+	if (!strcmp(param_globs, "list")) {
+		list_tests();
+		failed = 0;
+	} else {
+		failed = ktest_run(param_globs, param_repeat);
+	}
+	machine_exit(failed ? EXIT_TESTS_FAILED : EXIT_SUCCESS_CODE);
+}
+
+static int cmd_tests(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	list_tests();
+	return 0;
+}
+SHELL_CMD("tests", "", "list the self-tests", cmd_tests);
+
+static int cmd_run_tests(int argc, char **argv)
+{
+	if (argc != 2) {
+		printk("usage: run-tests GLOB[,GLOB...]   (e.g. run-tests 'smp.*' or run-tests all)");
+		return -EINVAL;
+	}
+	return ktest_run(argv[1], 1) ? -EIO : 0;
+}
+SHELL_CMD("run-tests", "GLOB", "run the matching self-tests (KTAP output)", cmd_run_tests);

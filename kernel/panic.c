@@ -1,0 +1,111 @@
+/*
+ * kernel/panic.c — panic(), die() and system_stop().
+ *
+ * All three may run in NMI, #MC or #BP context: they print through printk
+ * (lock-free), take no lock, and reach other CPUs only by NMI.
+ */
+#include <stdarg.h>
+#include "arch/x86/cpu.h"
+#include "arch/x86/dump.h"
+#include "arch/x86/nmi.h"
+#include "arch/x86/power.h"
+#include "arch/x86/tsc.h"
+#include "kernel/format.h"
+#include "kernel/ktest.h"
+#include "kernel/panic.h"
+#include "kernel/percpu.h"
+#include "kernel/printk.h"
+#include "kernel/recover.h"
+
+#define STOP_WAIT_MS 200
+
+static int panic_cpu = -1;
+
+bool system_stopping(void)
+{
+	return __atomic_load_n(&panic_cpu, __ATOMIC_ACQUIRE) >= 0;
+}
+
+__attribute__((noreturn))
+static void stop_self(void)
+{
+	irq_disable();
+	cpu_set_state(this_cpu(), CPU_STOPPED);
+	for (;;)
+		halt();
+}
+
+void system_stop(int exit_code)
+{
+	irq_disable();
+	int me = (int)cpu_id(), expect = -1;
+	if (!__atomic_compare_exchange_n(&panic_cpu, &expect, me, false,
+					 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST) && expect != me)
+		stop_self();    /* another CPU is already stopping the machine */
+
+	unsigned stopped = 0, stuck = 0;
+	for_each_cpu_in(c, &cpu_online_mask) {
+		if ((int)c == me)
+			continue;
+		nmi_send(c, NMI_STOP);
+	}
+	uint64_t deadline = tsc_deadline_us(STOP_WAIT_MS * 1000);
+	for_each_cpu_in(c, &cpu_online_mask) {
+		if ((int)c == me)
+			continue;
+		while (cpu_state(c) != CPU_STOPPED && !tsc_expired(deadline))
+			cpu_relax();
+		if (cpu_state(c) == CPU_STOPPED) {
+			stopped++;
+		} else {
+			stuck++;
+			printk("system_stop: CPU %u did not stop within %u ms (NMIs blocked?)", c, STOP_WAIT_MS);
+		}
+	}
+	printk("system_stop: CPU %d stopped %u other CPU(s)%s; exit code %d",
+	       me, stopped, stuck ? ", some did not answer" : "", exit_code);
+	console_panic_flush();
+	machine_exit(exit_code);
+}
+
+/* Recover if this CPU can; otherwise stop everything. Returns only after
+ * rewriting r for recovery. */
+static void fatal_end(struct regs *r, const char *msg)
+{
+	if (recover_possible()) {
+		ktest_record_failure("CPU %u: %s", cpu_id(), msg);
+		printk("CPU %u: recovering to its test/work context", cpu_id());
+		if (r) {
+			recover_frame(r, RECOVER_PANIC);
+			return;
+		}
+		recover_now(RECOVER_PANIC);
+	}
+	system_stop(EXIT_PANIC);
+}
+
+void panic(const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	printk("PANIC on CPU %u: %s", cpu_id(), msg);
+	dump_backtrace((uintptr_t)__builtin_frame_address(0));
+	fatal_end(NULL, msg);
+	__builtin_unreachable();
+}
+
+void die(struct regs *r, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	printk("FATAL on CPU %u: %s", cpu_id(), msg);
+	dump_regs(r);
+	dump_backtrace(r->rbp);
+	fatal_end(r, msg);
+}

@@ -1,0 +1,88 @@
+/*
+ * kernel/recover.c — recovery points and expected-fault windows.
+ *
+ * Resuming always goes through IRETQ (kernel/recover_point.asm): from a handler by
+ * rewriting the frame it is about to return through, from elsewhere by
+ * building one. IRET ends an NMI-blocked state and restores RFLAGS.IF, so a
+ * CPU recovered from inside an NMI handler takes NMIs again.
+ *
+ * May run in NMI, #MC and #BP context: no locks, no printing.
+ */
+#include "arch/x86/cpu.h"
+#include "arch/x86/layout.h"
+#include "kernel/panic.h"
+#include "kernel/recover.h"
+
+void recover_resume(void);      /* kernel/recover_point.asm */
+
+bool recover_possible(void)
+{
+	struct percpu *pc = this_cpu();
+	return pc->recover && pc->locks_held == 0 && !system_stopping();
+}
+
+static void reset_nesting(struct percpu *pc)
+{
+	pc->ctx_depth = pc->irq_depth = pc->nmi_depth = pc->mce_depth = 0;
+}
+
+static void frame_resume(struct regs *r, struct recover_point *rp, int val)
+{
+	r->rip = (uintptr_t)recover_resume;
+	r->cs = KERNEL_CS;
+	r->rflags = rp->rflags;
+	r->rsp = rp->rsp;
+	r->ss = KERNEL_DS;
+	r->rdi = (uintptr_t)rp;
+	r->rsi = (uint64_t)val;
+	/* trap_dispatch() resets the nesting counters on its way out. */
+	this_cpu()->recovering = 1;
+}
+
+void recover_frame(struct regs *r, int val)
+{
+	struct percpu *pc = this_cpu();
+	struct recover_point *rp = pc->recover;
+	pc->catch = NULL;
+	frame_resume(r, rp, val);
+}
+
+void recover_now(int val)
+{
+	struct percpu *pc = this_cpu();
+	pc->catch = NULL;
+	reset_nesting(pc);
+	recover_jump(pc->recover, val);
+}
+
+__attribute__((noinline))
+int catch_exception(void (*fn)(void *), void *arg, struct fault_catch *info)
+{
+	struct percpu *pc = this_cpu();
+	if (pc->ctx_depth)
+		panic("catch_exception() called with interrupt nesting %u", pc->ctx_depth);
+	info->vector = (uint64_t)-1;
+	if (recover_save(&info->rp) == 0) {
+		__atomic_store_n(&pc->catch, info, __ATOMIC_RELEASE);
+		fn(arg);
+		__atomic_store_n(&pc->catch, NULL, __ATOMIC_RELEASE);
+		return -1;
+	}
+	return (int)info->vector;
+}
+
+bool catch_handle(struct regs *r)
+{
+	struct percpu *pc = this_cpu();
+	struct fault_catch *c = pc->catch;
+	/* Only faults raised by the thread context that armed the catch. */
+	if (!c || pc->ctx_depth != 1)
+		return false;
+	c->vector = r->vector;
+	c->error = r->error;
+	c->rip = r->rip;
+	c->cr2 = read_cr2();
+	pc->catch = NULL;
+	frame_resume(r, &c->rp, RECOVER_FAULT);
+	return true;
+}

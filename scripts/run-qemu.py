@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""scripts/run-qemu.py - the one QEMU runner behind make run/test/bench.
+
+Knobs (environment):   SMP=8  MEM=256M  CPU=max  ACCEL=tcg  MACHINE=pc
+                       CMDLINE=   (builds an ISO with this kernel command line)
+                       GDB=1      (gdb stub on tcp::${GDBPORT:-1234})
+                       QEMU_EXTRA= (more QEMU arguments, split on spaces)
+Serial output goes to the terminal and to --log. isa-debug-exit is always
+present: the kernel's exit value v becomes QEMU status (v << 1) | 1, so 1 is
+success and a triple fault (status 0) is not.
+
+  run-qemu.py --interactive --iso build/xpoke.iso
+  run-qemu.py --iso build/xpoke-test.iso --timeout 300 --log build/test.log
+  run-qemu.py --iso build/xpoke.iso --until 'xpoke> ' --timeout 60
+
+Exit status: QEMU's, or 124 after --timeout (QEMU killed; the last serial
+lines are printed), or 0 as soon as --until's pattern appears.
+"""
+import argparse
+import hashlib
+import os
+import re
+import shlex
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+
+
+def knob(name, default):
+    v = os.environ.get(name, "")
+    return v if v != "" else default
+
+
+def iso_for_cmdline(cmdline):
+    """An ISO of build/xpoke.elf booting with cmdline (cached by content)."""
+    kernel = os.path.join(BUILD, "xpoke.elf")
+    if not os.path.exists(kernel):
+        sys.exit("run-qemu: no build/xpoke.elf: run make first")
+    h = hashlib.sha1(cmdline.encode()).hexdigest()[:12]
+    iso = os.path.join(BUILD, "iso-cmdline", f"{h}.iso")
+    if not os.path.exists(iso) or os.path.getmtime(iso) < os.path.getmtime(kernel):
+        subprocess.run([os.path.join(ROOT, "scripts", "mkiso.sh"), kernel, iso, cmdline],
+                       check=True, stdout=subprocess.DEVNULL)
+    return iso
+
+
+def qemu_command(args, iso):
+    smp, mem = knob("SMP", "8"), knob("MEM", "256M")
+    accel = knob("ACCEL", "tcg")
+    if accel == "tcg":
+        accel = "tcg,thread=multi"
+    cmd = ["qemu-system-x86_64", "-M", knob("MACHINE", "pc"), "-accel", accel,
+           "-cpu", knob("CPU", "max"), "-smp", smp, "-m", mem,
+           "-cdrom", iso, "-boot", "d", "-display", "none", "-nic", "none",
+           "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+    if args.interactive:
+        # One stdio chardev shared by the serial port and the monitor
+        # (Ctrl-A c switches, Ctrl-A x quits); QEMU writes the log itself.
+        cmd += ["-chardev", f"stdio,id=ser0,mux=on,logfile={args.log}",
+                "-serial", "chardev:ser0", "-mon", "chardev=ser0"]
+    else:
+        cmd += ["-serial", "stdio", "-no-reboot", "-monitor", "none"]
+    if args.qmp:
+        cmd += ["-qmp", f"unix:{args.qmp},server=on,wait=off"]
+    if knob("GDB", "") not in ("", "0"):
+        cmd += ["-gdb", f"tcp::{knob('GDBPORT', '1234')}"]
+        if args.gdb_wait:
+            cmd += ["-S"]
+    cmd += shlex.split(knob("QEMU_EXTRA", ""))
+    return cmd
+
+
+def tail(path, n=25):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read().splitlines()[-n:]
+    except OSError:
+        return []
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--iso", default=os.path.join(BUILD, "xpoke.iso"))
+    ap.add_argument("--interactive", action="store_true", help="serial console on this terminal")
+    ap.add_argument("--log", help="serial log (default build/run.log or build/qemu.log)")
+    ap.add_argument("--timeout", type=float, default=0, help="kill QEMU after this many seconds")
+    ap.add_argument("--until", help="stop with status 0 once this regex appears in the serial output")
+    ap.add_argument("--qmp", help="also serve QMP on this unix socket")
+    ap.add_argument("--gdb-wait", action="store_true", help="with GDB=1: hold the CPUs (-S)")
+    ap.add_argument("--quiet", action="store_true", help="do not echo serial output")
+    ap.add_argument("--print-command", action="store_true")
+    args = ap.parse_args()
+
+    args.log = args.log or os.path.join(BUILD, "run.log" if args.interactive else "qemu.log")
+    os.makedirs(os.path.dirname(os.path.abspath(args.log)), exist_ok=True)
+    cmdline = knob("CMDLINE", None)
+    iso = iso_for_cmdline(cmdline) if cmdline is not None else args.iso
+    if not os.path.exists(iso):
+        sys.exit(f"run-qemu: no ISO at {iso}: run make iso first")
+    cmd = qemu_command(args, iso)
+    if args.print_command:
+        print(" ".join(shlex.quote(c) for c in cmd))
+    if knob("GDB", "") not in ("", "0"):
+        print(f"run-qemu: gdb stub on tcp::{knob('GDBPORT', '1234')} "
+              f"(gdb {os.path.join(BUILD, 'xpoke.elf')} -ex 'target remote :{knob('GDBPORT', '1234')}')",
+              file=sys.stderr)
+
+    if args.interactive:
+        print("run-qemu: serial console; Ctrl-A x quits QEMU, Ctrl-A c toggles the monitor",
+              file=sys.stderr)
+        return subprocess.call(cmd)
+
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    timed_out = threading.Event()
+    if args.timeout:
+        def kill_late():
+            if proc.poll() is None:
+                timed_out.set()
+                proc.kill()
+        timer = threading.Timer(args.timeout, kill_late)
+        timer.daemon = True
+        timer.start()
+    pattern = re.compile(args.until) if args.until else None
+    found = False
+    with open(args.log, "wb") as log:
+        for raw in iter(proc.stdout.readline, b""):
+            log.write(raw)
+            log.flush()
+            if not args.quiet:
+                sys.stdout.buffer.write(raw)
+                sys.stdout.flush()
+            if pattern and pattern.search(raw.decode(errors="replace")):
+                found = True
+                print(f"run-qemu: '{args.until}' after {time.monotonic() - start:.3f} s", file=sys.stderr)
+                proc.kill()
+                break
+    status = proc.wait()
+    if found:
+        return 0
+    if timed_out.is_set():
+        print(f"\nrun-qemu: timeout after {args.timeout:g} s; QEMU killed. Last serial lines:", file=sys.stderr)
+        for line in tail(args.log):
+            print(f"  | {line}", file=sys.stderr)
+        return 124
+    print(f"run-qemu: QEMU exited with status {status} after {time.monotonic() - start:.1f} s",
+          file=sys.stderr)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
