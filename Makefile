@@ -5,6 +5,8 @@
 #   make run        boot xpoke.iso under QEMU (-smp 8) on this terminal
 #   make test       host checks, then the test ISO at -smp 1, 2 and 8
 #   make bench      boot-time figures
+#   make matrix     the test ISO booted by plain QEMU: pc/q35, qemu64/max,
+#                   -smp 1 2 3 8 64 and sparse APIC IDs (slow: minutes)
 #   make clean
 #
 # Knobs for run/test/bench (scripts/run-qemu.py): SMP MEM CPU ACCEL MACHINE
@@ -57,7 +59,7 @@ KERNEL  := $(BUILD)/xpoke.elf
 ISO     := $(BUILD)/xpoke.iso
 TEST_ISO := $(BUILD)/xpoke-test.iso
 
-.PHONY: all iso run test bench clean deps
+.PHONY: all iso run test bench matrix clean deps
 all: $(KERNEL)
 
 # --- generated inputs ------------------------------------------------------
@@ -132,6 +134,10 @@ test: deps
 bench: deps
 	@$(MAKE) --no-print-directory iso
 	scripts/bench.sh
+
+matrix: deps
+	@$(MAKE) --no-print-directory iso
+	scripts/matrix.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -25,28 +25,26 @@ void cmdline_print_known(void)
 
 int cmdline_parse(const char *cmdline)
 {
-	char word[256];
+	/* Words are split in place in a copy that lives as long as the kernel,
+	 * so handlers may keep pointers to their values. */
+	static char copy[1024];
 	int bad = 0, first = 1;
-	const char *s = cmdline;
 
 	printk("cmdline: '%s'", cmdline);
-	while (*s) {
+	if (strlcpy(copy, cmdline, sizeof(copy)) >= sizeof(copy)) {
+		printk("cmdline: longer than %zu characters; the rest is ignored", sizeof(copy) - 1);
+		bad++;
+	}
+	for (char *s = copy; *s;) {
 		while (*s == ' ')
-			s++;
+			*s++ = 0;
 		if (!*s)
 			break;
-		size_t n = 0;
-		while (s[n] && s[n] != ' ')
-			n++;
-		if (n >= sizeof(word)) {
-			printk("cmdline: a word of %zu characters is too long; ignored", n);
-			bad++;
-			s += n;
-			continue;
-		}
-		memcpy(word, s, n);
-		word[n] = 0;
-		s += n;
+		char *word = s;
+		while (*s && *s != ' ')
+			s++;
+		if (*s)
+			*s++ = 0;
 
 		/* Some loaders put the kernel's path first. */
 		if (first && word[0] == '/' && !strchr(word, '=')) {

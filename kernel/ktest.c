@@ -116,8 +116,7 @@ static unsigned abort_helpers(void)
 		if (c == cpu_id() || cpu_state(c) != CPU_BUSY)
 			continue;
 		n++;
-		if (cpu_abort_work(c))
-			printk("# CPU %u did not abandon the test's work", c);
+		cpu_abort_work(c);      /* reports a CPU that does not come back */
 	}
 	return n;
 }
@@ -169,6 +168,27 @@ static void ktest_timer_irq(struct regs *r)
 void ktest_init(void)
 {
 	irq_register(VEC_TIMER, ktest_timer_irq);
+}
+
+/* Tests in name order, whatever order the linker put them in. */
+#define KTEST_MAX 512
+static const struct ktest *sorted[KTEST_MAX];
+static unsigned n_tests;
+
+static void sort_tests(void)
+{
+	if (n_tests)
+		return;
+	for (const struct ktest *t = __ktest_start; t < __ktest_end; t++) {
+		if (n_tests == KTEST_MAX)
+			panic("ktest: more than %d tests; raise KTEST_MAX", KTEST_MAX);
+		unsigned i = n_tests++;
+		while (i && strcmp(sorted[i - 1]->name, t->name) > 0) {
+			sorted[i] = sorted[i - 1];
+			i--;
+		}
+		sorted[i] = t;
+	}
 }
 
 static bool selected(const struct ktest *t, const char *globs)
@@ -251,17 +271,18 @@ static void run_one(const struct ktest *t, unsigned n, unsigned *pass, unsigned 
 int ktest_run(const char *globs, unsigned repeat)
 {
 	unsigned count = 0, n = 0, pass = 0, fail = 0, skip = 0;
-	for (const struct ktest *t = __ktest_start; t < __ktest_end; t++)
-		if (selected(t, globs))
+	sort_tests();
+	for (unsigned i = 0; i < n_tests; i++)
+		if (selected(sorted[i], globs))
 			count++;
 
 	printk("KTAP version 1");
 	printk("1..%u", count * repeat);
 	printk("# cpus online: %u of %u present", nr_cpus_online, nr_cpus_present);
 	for (unsigned r = 0; r < repeat; r++)
-		for (const struct ktest *t = __ktest_start; t < __ktest_end; t++)
-			if (selected(t, globs))
-				run_one(t, ++n, &pass, &fail, &skip);
+		for (unsigned i = 0; i < n_tests; i++)
+			if (selected(sorted[i], globs))
+				run_one(sorted[i], ++n, &pass, &fail, &skip);
 	printk("ktest: %u passed, %u failed, %u skipped", pass, fail, skip);
 	if (!count)
 		printk("ktest: no test matches '%s' (try ktest=list)", globs);
@@ -270,8 +291,9 @@ int ktest_run(const char *globs, unsigned repeat)
 
 static void list_tests(void)
 {
-	for (const struct ktest *t = __ktest_start; t < __ktest_end; t++)
-		printk("%s%s", t->name, t->flags & KTEST_HIDDEN ? " (hidden: not in 'all')" : "");
+	sort_tests();
+	for (unsigned i = 0; i < n_tests; i++)
+		printk("%s%s", sorted[i]->name, sorted[i]->flags & KTEST_HIDDEN ? " (hidden: not in 'all')" : "");
 }
 
 void ktest_main(void)

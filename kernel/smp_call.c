@@ -163,7 +163,15 @@ int cpu_abort_work(unsigned cpu)
 		while (!done(cpu) && !tsc_expired(step))
 			cpu_relax();
 	}
-	return cpu_wait_done(cpu, 1000);
+	if (!done(cpu)) {
+		struct cpumask m;
+		cpumask_clear_all(&m);
+		cpumask_set(&m, cpu);
+		printk("cpu_abort_work: CPU %u did not abandon its work", cpu);
+		cpus_report_where(&m, "cpu_abort_work");
+		return -ETIMEDOUT;
+	}
+	return percpu_of(cpu)->call.result;
 }
 
 /* Run the queued work under a recovery point; -EABORTED if it was abandoned.

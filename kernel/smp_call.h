@@ -40,7 +40,9 @@ int on_cpu(unsigned cpu, cpu_fn_t fn, void *arg);
 int on_cpus(const struct cpumask *m, cpu_fn_t fn, void *arg);
 int on_cpus_timeout(const struct cpumask *m, cpu_fn_t fn, void *arg, uint64_t timeout_us);
 
-/* Abort the work running on cpu (NMI_ABORT) and wait for it to return. */
+/* Abort the work running on cpu (NMI_ABORT) and wait for it to return.
+ * Returns the work's result (-EABORTED if it was abandoned, 0 if it finished
+ * first) or -ETIMEDOUT, after reporting where the CPU is. */
 int cpu_abort_work(unsigned cpu);
 
 /* The AP idle loop. */

@@ -78,7 +78,10 @@ void dump_backtrace(uintptr_t rbp)
 		uintptr_t ret = frame[1];
 		if (!ret)
 			break;
-		printk("    %016lx <%s>", ret, format_symbol(sym, sizeof(sym), ret));
+		/* ret - 1: a call to a noreturn function may be the last
+		 * instruction of its caller, so ret itself can lie past the end. */
+		format_symbol(sym, sizeof(sym), ret - 1);
+		printk("    %016lx <%s> (return address - 1)", ret, sym);
 		if (frame[0] <= rbp)    /* frames grow upward; stop on loops */
 			break;
 		rbp = frame[0];

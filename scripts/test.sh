@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# scripts/test.sh — everything `make test` runs, after `make iso`.
+#
+#   1. host checks: the KTAP checker's own tests, the kernel's failure paths
+#      (tests/host/test_harness.py boots them), the ksyms table check
+#   2. the CI test ISO (build/xpoke-test.iso, ktest=all) at -smp 1, 2 and 8,
+#      each judged by scripts/ktap-check.py
+# and one combined line: "total: N passed, N failed". Exit status 0 only if
+# nothing failed. Knobs: SMP_LIST (default "1 2 8"), TEST_TIMEOUT (300 s).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+t0=$(date +%s.%N)
+total_pass=0
+total_fail=0
+failed_steps=()
+
+# run LABEL CMD...: run a step whose output ends with "RESULT passed=P failed=F".
+run() {
+	local label=$1 out status p f
+	shift
+	echo "== $label"
+	out=$("$@" 2>&1 | tee /dev/stderr)
+	status=${PIPESTATUS[0]}
+	read -r p f < <(sed -n 's/^RESULT passed=\([0-9]*\) failed=\([0-9]*\)$/\1 \2/p' <<<"$out" | tail -n 1)
+	if [ -z "${p:-}" ]; then        # the step died before reporting
+		p=0 f=1
+	fi
+	if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+	fi
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+	[ "$f" -eq 0 ] || failed_steps+=("$label")
+}
+
+run "host: KTAP checker" python3 tests/host/hostrun.py tests/host/test_ktap_check.py
+run "host: failure paths (booted)" python3 tests/host/hostrun.py tests/host/test_harness.py
+
+for smp in ${SMP_LIST:-1 2 8}; do
+	log=build/test-smp$smp.log
+	SMP=$smp python3 scripts/run-qemu.py --iso build/xpoke-test.iso --log "$log" \
+		--timeout "${TEST_TIMEOUT:-300}"
+	status=$?
+	run "ktest -smp $smp" python3 scripts/ktap-check.py "$log" --status "$status" \
+		--expect-cpus "$smp" --label "ktest -smp $smp"
+done
+
+t1=$(date +%s.%N)
+echo
+[ ${#failed_steps[@]} -eq 0 ] || echo "failed: ${failed_steps[*]}"
+echo "total: $total_pass passed, $total_fail failed"
+python3 -c "print(f'make test: wall time {$t1 - $t0:.1f} s')"
+[ "$total_fail" -eq 0 ]

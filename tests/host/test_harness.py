@@ -1,0 +1,106 @@
+"""tests/host/test_harness.py - the failure paths, booted for real.
+
+Each case boots build/xpoke.elf with a command line that makes something go
+wrong on purpose and checks that the kernel and the host runner report it
+the way a developer needs: the right test marked "not ok" with its reason
+and the run going on, a register dump naming the CPU and the instruction,
+every other CPU stopped, a failing exit status, a runner timeout that shows
+the last serial lines. On failure the serial log is printed.
+"""
+import os
+import re
+import subprocess
+import sys
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, "build")
+
+
+def boot(name, cmdline, smp=2, timeout=120):
+    """Boot with cmdline; return (status, serial log, runner stderr)."""
+    log = os.path.join(BUILD, "harness", f"{name}.log")
+    os.makedirs(os.path.dirname(log), exist_ok=True)
+    env = dict(os.environ, CMDLINE=cmdline, SMP=str(smp))
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "run-qemu.py"), "--quiet",
+                        "--log", log, "--timeout", str(timeout)],
+                       env=env, capture_output=True, text=True)
+    with open(log, errors="replace") as f:
+        return p.returncode, f.read().replace("\r\n", "\n"), p.stderr
+
+
+class Harness(unittest.TestCase):
+    def expect(self, text, pattern):
+        if not re.search(pattern, text, re.M):
+            self.fail(f"no match for /{pattern}/ in:\n{text}")
+
+    @staticmethod
+    def diagnostics(log, name):
+        """The lines a test printed: after the previous result, up to its own."""
+        block = []
+        for line in log.splitlines():
+            m = re.match(r"(?:not )?ok \d+ (\S+)", line)
+            if not m:
+                block.append(line)
+            elif m.group(1) == name:
+                return "\n".join(block)
+            else:
+                block = []
+        return ""
+
+    def test_failing_tests_are_reported_and_the_run_goes_on(self):
+        status, log, _ = boot("selftest", "ktest=selftest.* bogus=1 ktest.repeat=1")
+        self.assertEqual(status, 3, log)                # exit value 1: tests failed
+        for name, reason in [("selftest.panic", r"CPU 0: selftest: deliberate panic in a test"),
+                             ("selftest.unexpected_gp", r"CPU 0: unhandled exception #GP"),
+                             ("selftest.ap_fault", r"CPU 1: unhandled exception #UD"),
+                             ("selftest.timeout", r"timeout after 1500 ms"),
+                             ("selftest.timeout_with_busy_ap", r"# timeout: CPU 1 .* <spinner\+")]:
+            with self.subTest(name=name):
+                self.expect(log, rf"^not ok \d+ {re.escape(name)} ")
+                self.expect(self.diagnostics(log, name), reason)
+        self.expect(log, r"^ok \d+ selftest\.zz_after ")
+        self.expect(log, r"^ktest: 1 passed, 5 failed, 0 skipped$")
+        self.expect(log, r"# timeout: CPU 0 at RIP [0-9a-f]+ <st_timeout\+")
+        self.expect(log, r"cmdline: unknown parameter 'bogus' ignored")
+        self.expect(log, r"^  ktest\.repeat +N: run the selected tests N times")
+
+    def test_unhandled_exception_dumps_and_stops_every_cpu(self):
+        status, log, _ = boot("crash-ud", "crashtest=ud", smp=4)
+        self.assertEqual(status, 5, log)                # exit value 2: panic
+        self.expect(log, r"FATAL on CPU 0: unhandled exception #UD")
+        self.expect(log, r"vector 6 \(#UD invalid opcode\) error 0x0")
+        self.expect(log, r"RIP [0-9a-f]{16} <crash\+0x[0-9a-f]+/0x[0-9a-f]+>")
+        self.expect(log, r"RSP [0-9a-f]{16} RFLAGS")
+        self.expect(log, r"CR2 [0-9a-f]{16} CR3")
+        for cpu in (1, 2, 3):
+            self.expect(log, rf"CPU {cpu} stopped at RIP")
+        self.expect(log, r"system_stop: CPU 0 stopped 3 other CPU\(s\); exit code 2")
+
+    def test_fault_on_an_ap_names_that_cpu(self):
+        status, log, _ = boot("crash-pf", "crashtest=pf@1", smp=2)
+        self.assertEqual(status, 5, log)
+        self.expect(log, r"FATAL on CPU 1: page fault at 0x[0-9a-f]+ \(protection violation, write\)")
+        self.expect(log, r"CPU 0 stopped at RIP")
+        self.expect(log, r"system_stop: CPU 1 stopped 1 other CPU\(s\)")
+
+    def test_stack_overflow_hits_the_guard_page(self):
+        status, log, _ = boot("crash-stack", "crashtest=stack@1", smp=2)
+        self.assertEqual(status, 5, log)
+        self.expect(log, r"FATAL on CPU 1: double fault \(stack overflow into a guard page\)")
+
+    def test_hang_is_killed_by_the_runner_timeout(self):
+        status, log, err = boot("crash-hang", "crashtest=hang", smp=2, timeout=8)
+        self.assertEqual(status, 124, log)
+        self.assertIn("timeout after 8 s; QEMU killed. Last serial lines:", err)
+        self.assertIn("crashtest: CPU 0: hang", err)
+
+    def test_list_prints_every_test(self):
+        status, log, _ = boot("list", "ktest=list", smp=1)
+        self.assertEqual(status, 1, log)
+        self.expect(log, r"^smp\.all_cpus_online$")
+        self.expect(log, r"^selftest\.panic \(hidden: not in 'all'\)$")
+
+
+if __name__ == "__main__":
+    unittest.main()
