@@ -128,18 +128,24 @@ def main():
         timer.start()
     pattern = re.compile(args.until) if args.until else None
     found = False
+    window = ""                         # recent output, for --until (a prompt has no newline)
     with open(args.log, "wb") as log:
-        for raw in iter(proc.stdout.readline, b""):
-            log.write(raw)
+        while True:
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            log.write(chunk)
             log.flush()
             if not args.quiet:
-                sys.stdout.buffer.write(raw)
+                sys.stdout.buffer.write(chunk)
                 sys.stdout.flush()
-            if pattern and pattern.search(raw.decode(errors="replace")):
-                found = True
-                print(f"run-qemu: '{args.until}' after {time.monotonic() - start:.3f} s", file=sys.stderr)
-                proc.kill()
-                break
+            if pattern:
+                window = (window + chunk.decode(errors="replace"))[-4096:]
+                if pattern.search(window):
+                    found = True
+                    print(f"run-qemu: '{args.until}' after {time.monotonic() - start:.3f} s", file=sys.stderr)
+                    proc.kill()
+                    break
     status = proc.wait()
     if found:
         return 0

@@ -28,6 +28,8 @@
 #include "arch/x86/paging.h"
 #include "arch/x86/smp.h"
 #include "arch/x86/tsc.h"
+#include "kernel/cmdline.h"
+#include "kernel/errno.h"
 #include "kernel/panic.h"
 #include "kernel/percpu.h"
 #include "kernel/printk.h"
@@ -35,6 +37,23 @@
 #include "kernel/string.h"
 
 extern const char tramp_start[], tramp_end[];   /* boot/trampoline.asm */
+
+/* smp.park_apic=ID: send that CPU's SIPI to a page holding "cli; hlt", so it
+ * never comes up. Exercises the bring-up timeout (tests/host/test_harness.py). */
+#define PARK_PHYS (TRAMP_PHYS + PAGE_SIZE)
+static int park_apic = -1;
+
+static int set_park_apic(const char *v)
+{
+	uint64_t id;
+	if (!v || !parse_u64(v, &id) || id >= 255) {
+		printk("smp.park_apic: needs an APIC ID from 0 to 254");
+		return -EINVAL;
+	}
+	park_apic = (int)id;
+	return 0;
+}
+KPARAM("smp.park_apic", set_park_apic, "ID: never start this CPU (tests the bring-up timeout)");
 
 _Static_assert(TRAMP_PHYS % PAGE_SIZE == 0 && TRAMP_PHYS < 0x100000, "SIPI needs a page below 1 MiB");
 
@@ -84,10 +103,11 @@ static int start_one(struct percpu *pc)
 	apic_send_init(pc->apic_id);
 	mdelay(10);
 	apic_send_init_deassert(pc->apic_id);
-	apic_send_sipi(pc->apic_id, TRAMP_PHYS >> 12);
+	uint8_t page = (int)pc->apic_id == park_apic ? PARK_PHYS >> 12 : TRAMP_PHYS >> 12;
+	apic_send_sipi(pc->apic_id, page);
 	udelay(200);
 	if (!__atomic_load_n(&tp->started, __ATOMIC_ACQUIRE))
-		apic_send_sipi(pc->apic_id, TRAMP_PHYS >> 12);
+		apic_send_sipi(pc->apic_id, page);
 
 	uint64_t deadline = tsc_deadline_us(AP_BOOT_TIMEOUT_MS * 1000ull);
 	while (cpu_state(pc->cpu) != CPU_IDLE) {
@@ -113,6 +133,8 @@ void smp_boot(void)
 		      paging_cr3());
 
 	memcpy(P2V(TRAMP_PHYS), tramp_start, (size_t)(tramp_end - tramp_start));
+	if (park_apic >= 0)
+		memcpy(P2V(PARK_PHYS), "\xfa\xf4\xeb\xfd", 4);     /* cli; hlt; jmp $-2 */
 	paging_map(TRAMP_PHYS, TRAMP_PHYS, PAGE_SIZE, PTE_P);   /* identity, executable */
 
 	unsigned next = 1, failed = 0;

@@ -9,8 +9,10 @@ the last serial lines. On failure the serial log is printed.
 """
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -94,6 +96,47 @@ class Harness(unittest.TestCase):
         self.assertEqual(status, 124, log)
         self.assertIn("timeout after 8 s; QEMU killed. Last serial lines:", err)
         self.assertIn("crashtest: CPU 0: hang", err)
+
+    def test_cpu_that_never_starts_is_reported_and_fails_the_boot_test(self):
+        status, log, _ = boot("park", "smp.park_apic=2 ktest=smp.all_cpus_online", smp=3)
+        self.assertEqual(status, 3, log)
+        self.expect(log, r"smp: CPU with APIC ID 2 did not come up within 2000 ms "
+                         r"\(it never answered the SIPI\); continuing without it")
+        self.expect(log, r"smp: 2 of 3 CPU\(s\) online")
+        self.expect(log, r"# FAIL: 2 CPUs online, 3 enabled in the MADT")
+        self.expect(log, r"^not ok 1 smp\.all_cpus_online ")
+
+    def test_bad_multiboot_magic_is_refused_with_a_message(self):
+        """gdb stops the CPU at the 32-bit entry and clobbers EAX, as a
+        non-Multiboot2 loader would hand over."""
+        with socket.socket() as sk:
+            sk.bind(("127.0.0.1", 0))
+            port = sk.getsockname()[1]
+        serial = os.path.join(BUILD, "harness", "bad-magic.log")
+        os.makedirs(os.path.dirname(serial), exist_ok=True)
+        if os.path.exists(serial):
+            os.unlink(serial)
+        qemu = subprocess.Popen(["qemu-system-x86_64", "-accel", "tcg", "-smp", "1", "-nic", "none",
+                                 "-cdrom", os.path.join(BUILD, "xpoke-test.iso"), "-display", "none",
+                                 "-serial", f"file:{serial}", "-no-reboot", "-S", "-gdb", f"tcp:127.0.0.1:{port}"])
+        try:
+            entry = subprocess.run(["readelf", "-h", os.path.join(BUILD, "xpoke.elf")], capture_output=True,
+                                   text=True, check=True).stdout.split("Entry point address:")[1].split()[0]
+            subprocess.run(["gdb", "-q", "-batch", "-nx", "-ex", f"target remote 127.0.0.1:{port}",
+                            "-ex", f"hbreak *{entry}", "-ex", "continue", "-ex", "set $eax = 0x2badb002",
+                            "-ex", "detach"], capture_output=True, text=True, timeout=60)
+            text = ""
+            for _ in range(100):
+                time.sleep(0.1)
+                with open(serial, errors="replace") as f:
+                    text = f.read()
+                if "halting" in text:
+                    break
+            self.assertIn("xpoke: not booted by a Multiboot2 loader (bad magic in EAX); halting", text)
+            self.assertNotIn("xpoke: booting", text)
+        finally:
+            qemu.kill()
+            qemu.wait()
 
     def test_list_prints_every_test(self):
         status, log, _ = boot("list", "ktest=list", smp=1)
