@@ -149,6 +149,11 @@ void console_unlock(void)
 	}
 }
 
+int console_owner_cpu(void)
+{
+	return (int)__atomic_load_n(&console_owner, __ATOMIC_RELAXED) - 1;
+}
+
 void console_flush(void)
 {
 	if (console_trylock())

@@ -51,6 +51,10 @@ struct console_capture {
 void console_capture_start(struct console_capture *c);
 void console_capture_stop(void);
 
+/* The CPU draining the console right now, or -1 (a racy snapshot, for tests
+ * that want to interrupt it). */
+int console_owner_cpu(void);
+
 /* Test hook: hold the console as if draining, without draining. */
 int console_trylock(void);
 void console_unlock(void);      /* releases and drains what queued meanwhile */

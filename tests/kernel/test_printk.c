@@ -135,18 +135,34 @@ static void test_storm(void)
 	/* Rounds until NMIs have hit CPUs holding the console a few times, as
 	 * long as another round fits in the capture buffer. */
 	unsigned rounds = 0, nmis = 0, target = me;
-	size_t round_bytes = (size_t)aps * storm_lines * STORM_LINE_LEN * 3 / 2;
+	/* At most as many NMIs as thread lines per round: an NMI every few
+	 * microseconds would otherwise starve a lone printer (and fill the
+	 * capture with NMI lines). */
+	unsigned nmi_budget = aps * storm_lines;
+	size_t round_bytes = (size_t)aps * storm_lines * STORM_LINE_LEN * 2 + 64 * STORM_LINE_LEN;
 	uint64_t deadline = tsc_deadline_us(20000000);
 	do {
 		for_each_cpu_in(c, &cpu_online_mask)
 			if (c != me && on_cpu_async(c, storm_printer, NULL))
 				report(false, "could not queue the printer on CPU %u", c);
+		unsigned round_nmis = 0;
 		while (any_pending(me)) {
-			do {
-				target = cpumask_next(&cpu_online_mask, target + 1);
-				if (target >= MAX_CPUS)
-					target = cpumask_next(&cpu_online_mask, 0);
-			} while (target == me);
+			if (round_nmis++ >= nmi_budget) {
+				cpu_relax();
+				continue;
+			}
+			/* Every other NMI goes to whoever is draining the console
+			 * right now: that is the hazard. The rest go round-robin. */
+			int owner = console_owner_cpu();
+			if (nmis % 2 == 0 && owner >= 0 && (unsigned)owner != me) {
+				target = (unsigned)owner;
+			} else {
+				do {
+					target = cpumask_next(&cpu_online_mask, target + 1);
+					if (target >= MAX_CPUS)
+						target = cpumask_next(&cpu_online_mask, 0);
+				} while (target == me);
+			}
 			nmi_send(target, NMI_TEST);
 			nmis++;
 			udelay(2);
