@@ -8,11 +8,20 @@
 #   make matrix     the test ISO booted by plain QEMU: pc/q35, qemu64/max,
 #                   -smp 1 2 3 8 64 and sparse APIC IDs (slow: minutes)
 #   make clean
+#   V=1             show full commands
 #
 # Knobs for run/test/bench (scripts/run-qemu.py): SMP MEM CPU ACCEL MACHINE
 # CMDLINE GDB=1 TIMEOUT.
 
 BUILD   := build
+V       ?= 0
+ifeq ($(V),0)
+Q       := @
+say      = @echo "  $(1)  $(2)"
+else
+Q       :=
+say      =
+endif
 OBJ     := $(BUILD)/obj
 GEN     := $(BUILD)/gen
 
@@ -21,11 +30,22 @@ LD      := ld
 NASM    := nasm
 PYTHON  := python3
 
+# Zydis 4.0.0 from Debian's source package, built freestanding into the
+# kernel (scripts/fetch-zydis.sh); Zycore's headers from libzycore-dev.
+ZYDIS_VER   := 4.0.0
+ZYDIS_DIR   := $(BUILD)/zydis/zydis-$(ZYDIS_VER)
+ZYDIS_STAMP := $(ZYDIS_DIR)/.xpoke-ok
+ZYDIS_SRCS  := Decoder DecoderData Disassembler Encoder EncoderData Formatter FormatterATT \
+               FormatterBase FormatterBuffer FormatterIntel MetaInfo Mnemonic Register Segment \
+               SharedData String Utils Zydis
+ZYDIS_OBJS  := $(addprefix $(OBJ)/zydis/,$(addsuffix .o,$(ZYDIS_SRCS)))
+
 CFLAGS  := -std=gnu11 -O2 -g -ffreestanding -fno-stack-protector -fno-pic -fno-pie \
            -mno-red-zone -mgeneral-regs-only -mcmodel=kernel -fno-omit-frame-pointer \
            -fno-asynchronous-unwind-tables -fcf-protection=none -fno-strict-aliasing \
-           -Wall -Wextra -Werror -I. -I$(GEN) -MMD -MP
-NASMFLAGS := -f elf64 -g -F dwarf -w+all -Werror -I$(GEN)/
+           -Wall -Wextra -Werror -I. -I$(GEN) -MMD -MP -DXPOKE_KERNEL \
+           -DZYAN_NO_LIBC -DZYDIS_STATIC_BUILD -I$(ZYDIS_DIR)/include -isystem $(BUILD)/zydis/include-zycore
+NASMFLAGS := -f elf64 -g -F dwarf -w+all -Werror -I$(GEN)/ -I./
 LDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack --no-dynamic-linker \
            --no-warn-rwx-segments   # the .boot segment is RWX on purpose: it runs before paging is final
 
@@ -47,13 +67,20 @@ KERNEL_OBJS := \
 	kernel/printk.o kernel/recover.o kernel/shell.o kernel/shell_cmds.o \
 	kernel/smp_call.o kernel/spinlock.o kernel/string.o
 
+PATCH_OBJS := \
+	patch/int3_selftest_code.o \
+	patch/bp.o patch/console.o patch/disasm.o patch/env.o patch/int3_selftest.o \
+	patch/rendezvous.o patch/site_table.o patch/sites.o patch/text_poke.o \
+	patch/text_poke_smp.o patch/validate.o
+
 TEST_OBJS := \
-	tests/kernel/traps_helpers.o \
+	tests/kernel/traps_helpers.o tests/kernel/patch_sites_code.o tests/kernel/patch_sites.o \
 	tests/kernel/test_smp.o tests/kernel/test_nmi.o tests/kernel/test_traps.o \
 	tests/kernel/test_mm.o tests/kernel/test_printk.o tests/kernel/test_tsc.o \
-	tests/kernel/test_runner.o
+	tests/kernel/test_runner.o tests/kernel/test_patch_flip.o
 
-OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(TEST_OBJS))
+OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJS) $(TEST_OBJS)) \
+	$(ZYDIS_OBJS)
 
 KERNEL  := $(BUILD)/xpoke.elf
 ISO     := $(BUILD)/xpoke.iso
@@ -66,58 +93,76 @@ all: $(KERNEL)
 
 $(GEN)/asm-offsets.s: arch/x86/asm-offsets.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -MF $(GEN)/asm-offsets.d -MT $@ -S -o $@ $<
+	$(call say,GEN,$@)
+	$(Q)$(CC) $(CFLAGS) -MF $(GEN)/asm-offsets.d -MT $@ -S -o $@ $<
 
 $(GEN)/asm-offsets.inc: $(GEN)/asm-offsets.s
-	sed -n 's/.*->\([A-Za-z0-9_]*\) \(-\{0,1\}[0-9][0-9]*\).*/%define \1 \2/p' $< > $@.tmp
-	mv $@.tmp $@
+	$(Q)sed -n 's/.*->\([A-Za-z0-9_]*\) \(-\{0,1\}[0-9][0-9]*\).*/%define \1 \2/p' $< > $@.tmp
+	$(Q)mv $@.tmp $@
 
 $(BUILD)/linker.lds: linker.ld arch/x86/layout.h
 	@mkdir -p $(@D)
-	$(CC) -E -P -x c -D__ASSEMBLER__ -I. $< -o $@
+	$(call say,LDS,$@)
+	$(Q)$(CC) -E -P -x c -D__ASSEMBLER__ -I. $< -o $@
 
 # --- compile ---------------------------------------------------------------
 
-$(OBJ)/%.o: %.c | $(GEN)/asm-offsets.inc
+$(OBJ)/%.o: %.c | $(GEN)/asm-offsets.inc $(ZYDIS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(ZYDIS_STAMP): scripts/fetch-zydis.sh
+	scripts/fetch-zydis.sh
+
+$(ZYDIS_DIR)/src/%.c: | $(ZYDIS_STAMP) ;
+
+$(OBJ)/zydis/%.o: $(ZYDIS_DIR)/src/%.c | $(ZYDIS_STAMP)
+	@mkdir -p $(@D)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS) -I$(ZYDIS_DIR)/src -c -o $@ $<
 
 $(OBJ)/%.o: %.asm $(GEN)/asm-offsets.inc
 	@mkdir -p $(@D)
-	$(NASM) $(NASMFLAGS) -MD $(OBJ)/$*.d -MP -o $@ $<
+	$(call say,NASM,$<)
+	$(Q)$(NASM) $(NASMFLAGS) -MD $(OBJ)/$*.d -MP -o $@ $<
 
 # --- link twice: the second link embeds the symbol table of the first -----
 
 $(GEN)/ksyms-empty.c: scripts/gen-ksyms.py
 	@mkdir -p $(@D)
-	$(PYTHON) scripts/gen-ksyms.py --empty $@
+	$(Q)$(PYTHON) scripts/gen-ksyms.py --empty $@
 
 $(BUILD)/xpoke.pass1.elf: $(OBJS) $(OBJ)/gen/ksyms-empty.o $(BUILD)/linker.lds
-	$(LD) $(LDFLAGS) -T $(BUILD)/linker.lds -o $@ $(OBJS) $(OBJ)/gen/ksyms-empty.o
+	$(call say,LD,$@)
+	$(Q)$(LD) $(LDFLAGS) -T $(BUILD)/linker.lds -o $@ $(OBJS) $(OBJ)/gen/ksyms-empty.o
 
 $(GEN)/ksyms.c: $(BUILD)/xpoke.pass1.elf scripts/gen-ksyms.py
-	$(PYTHON) scripts/gen-ksyms.py $< $@
+	$(call say,KSYMS,$@)
+	$(Q)$(PYTHON) scripts/gen-ksyms.py $< $@
 
 $(OBJ)/gen/%.o: $(GEN)/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(KERNEL): $(OBJS) $(OBJ)/gen/ksyms.o $(BUILD)/linker.lds
-	$(LD) $(LDFLAGS) -T $(BUILD)/linker.lds -o $@.tmp $(OBJS) $(OBJ)/gen/ksyms.o
-	$(PYTHON) scripts/gen-ksyms.py --check $@.tmp $(GEN)/ksyms.c
-	mv $@.tmp $@
-	objdump -d -M intel $@ > $(BUILD)/xpoke.lst
-	nm -n $@ > $(BUILD)/xpoke.sym
+	$(call say,LD,$@)
+	$(Q)$(LD) $(LDFLAGS) -T $(BUILD)/linker.lds -o $@.tmp $(OBJS) $(OBJ)/gen/ksyms.o
+	$(Q)$(PYTHON) scripts/gen-ksyms.py --check $@.tmp $(GEN)/ksyms.c
+	$(Q)mv $@.tmp $@
+	$(call say,LIST,$(BUILD)/xpoke.lst $(BUILD)/xpoke.sym)
+	$(Q)objdump -d -M intel $@ > $(BUILD)/xpoke.lst
+	$(Q)nm -n $@ > $(BUILD)/xpoke.sym
 
 # --- images and runs -------------------------------------------------------
 
 iso: $(ISO) $(TEST_ISO)
 
 $(ISO): $(KERNEL) scripts/mkiso.sh
-	scripts/mkiso.sh $(KERNEL) $@ ""
+	$(Q)scripts/mkiso.sh $(KERNEL) $@ ""
 
 $(TEST_ISO): $(KERNEL) scripts/mkiso.sh
-	scripts/mkiso.sh $(KERNEL) $@ "ktest=all"
+	$(Q)scripts/mkiso.sh $(KERNEL) $@ "ktest=all"
 
 deps:
 	@scripts/deps.sh

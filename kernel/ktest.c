@@ -141,11 +141,12 @@ void ktest_record_failure(const char *fmt, ...)
 		abort_helpers();
 }
 
-/* Watchdog: IRQ context on the BSP. */
+/* Watchdog: IRQ context on the BSP. (APs use the same timer vector to
+ * wake from cpu_nap(); for them the interrupt itself is the point.) */
 static void ktest_timer_irq(struct regs *r)
 {
 	char sym[96];
-	if (!cur)
+	if (!cur || cpu_id() != 0)
 		return;
 	if (!tsc_expired(cur_deadline)) {       /* the one-shot fell short: re-arm */
 		apic_timer_oneshot(tsc_to_us(cur_deadline - rdtsc()) + 1);

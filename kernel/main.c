@@ -24,6 +24,7 @@
 #include "kernel/printk.h"
 #include "kernel/shell.h"
 #include "kernel/smp_call.h"
+#include "patch/patch.h"
 
 extern char boot_stack[], boot_stack_top[];     /* boot/entry32.asm */
 __attribute__((noreturn)) void stack_switch(uintptr_t top, void (*fn)(void));
@@ -48,6 +49,7 @@ static void kmain_bsp_on_guarded_stack(void)
 	apic_timer_calibrate();         /* one-shot timer for test watchdogs */
 	smp_call_init();                /* VEC_CALL: wake an idle CPU */
 	ktest_init();                   /* VEC_TIMER: test watchdog */
+	patch_init();                   /* VEC_SYNC rendezvous, int3 self-test */
 	smp_boot();                     /* INIT-SIPI-SIPI every MADT processor */
 	serial_enable_rx_irq();         /* COM1 input for the console */
 	irq_enable();
@@ -75,5 +77,6 @@ void kmain_bsp(uint64_t mbi_phys)
 	pmm_init(&bootinfo);            /* physical frames */
 	paging_init();                  /* final W^X page tables */
 	cpu_alloc_stacks(pc);           /* guarded thread + IST stacks */
+	paging_enter_cpu_root(pc);      /* own PML4 with a private poke window */
 	stack_switch(pc->stack_hi, kmain_bsp_on_guarded_stack);
 }

@@ -86,6 +86,16 @@ struct percpu {
 	/* Interrupt counters, for `cpus` and for tests. */
 	uint64_t irq_count;
 	uint64_t int3_count;                /* int3 taken on the normal #BP path */
+
+	/* Paging (arch/x86/paging.c): this CPU's own root, and the page table
+	 * of its private poke window at POKE_AREA_BASE. */
+	uint64_t cr3;
+	uint64_t *poke_pt;
+
+	/* Patch core (patch/bp.c). */
+	uint32_t bp_refs;                   /* #BP handlers of this CPU inside a live batch */
+	uint64_t bp_emulated[4];            /* emulations by context: enum bp_ctx */
+	uint64_t bp_vanished;               /* int3s gone by the time #BP looked: re-run */
 } __attribute__((aligned(64)));
 
 extern struct percpu percpu_area[MAX_CPUS];

@@ -20,11 +20,16 @@ bool spin_trylock(spinlock_t *l)
 
 void spin_lock(spinlock_t *l)
 {
+	spin_lock_timeout(l, SPIN_TIMEOUT_MS);
+}
+
+void spin_lock_timeout(spinlock_t *l, uint32_t timeout_ms)
+{
 	if (in_nmi() || in_mce())
 		panic("spin_lock(%s) in NMI/#MC context: the interrupted context may hold it", l->name);
 	if (spin_held_by_me(l))
 		panic("spin_lock(%s): CPU %u already holds it", l->name, cpu_id());
-	uint64_t deadline = tsc_deadline_us(SPIN_TIMEOUT_MS * 1000ull);
+	uint64_t deadline = tsc_deadline_us(timeout_ms * 1000ull);
 	while (!spin_trylock(l)) {
 		if (tsc_expired(deadline)) {
 			uint32_t holder = __atomic_load_n(&l->owner, __ATOMIC_RELAXED);
@@ -35,7 +40,7 @@ void spin_lock(spinlock_t *l)
 				cpus_report_where(&m, "lock holder");
 			}
 			panic("spin_lock(%s): not acquired within %u ms; held by CPU %d",
-			      l->name, SPIN_TIMEOUT_MS, (int)holder - 1);
+			      l->name, timeout_ms, (int)holder - 1);
 		}
 		cpu_relax();
 	}

@@ -20,6 +20,8 @@ typedef struct spinlock {
 #define SPINLOCK_INIT(n) { 0, (n) }
 
 void spin_lock(spinlock_t *l);
+/* spin_lock with its own limit, for locks held across long operations. */
+void spin_lock_timeout(spinlock_t *l, uint32_t timeout_ms);
 bool spin_trylock(spinlock_t *l);
 void spin_unlock(spinlock_t *l);
 bool spin_held_by_me(const spinlock_t *l);

@@ -192,3 +192,12 @@ void apic_timer_oneshot(uint64_t us)
 	apic_write(APIC_LVT_TIMER, VEC_TIMER);  /* one-shot, unmasked */
 	apic_write(APIC_TIMER_INIT, (uint32_t)count);
 }
+
+void cpu_nap(uint64_t us)
+{
+	if (!irqs_enabled())
+		panic("cpu_nap: IRQs are off: nothing could wake this CPU");
+	irq_disable();
+	apic_timer_oneshot(us);
+	irq_enable_and_halt();
+}

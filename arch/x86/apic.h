@@ -34,6 +34,11 @@ void apic_send_init(uint32_t apic_id);
 void apic_send_init_deassert(uint32_t apic_id);
 void apic_send_sipi(uint32_t apic_id, uint8_t page);
 
+/* Halt this CPU until an interrupt arrives or us microseconds pass (the
+ * local APIC timer wakes it). IRQs must be on. Under TCG a halted vCPU
+ * thread sleeps, which gives its host core to the others. */
+void cpu_nap(uint64_t us);
+
 /* One-shot timer raising VEC_TIMER after us microseconds (0 cancels). */
 void apic_timer_oneshot(uint64_t us);
 void apic_timer_calibrate(void);

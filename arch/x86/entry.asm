@@ -35,9 +35,45 @@ isr_%1:
 
 %assign v 0
 %rep 256
+%if v != 3
 ISR_STUB v
+%endif
 %assign v v + 1
 %endrep
+
+; #BP (vector 3) makes room for an emulated push first.
+;
+; The patch core (patch/bp.c) emulates "call" for a CPU that hits a site's
+; int3: it pushes a return address just below the interrupted RSP. But the
+; CPU has put its 5-qword frame right there (at the interrupted RSP, aligned
+; down to 16), so the push would overwrite the SS slot of the frame we are
+; about to IRET through. Copy the frame BP_GAP bytes lower and continue on
+; the copy; the original becomes dead space the handler may write into.
+;
+;   before                           after
+;   RSP_int -> caller's data         RSP_int -> caller's data
+;              SS RSP RFL CS RIP                (gap: old frame, 40 bytes,
+;                        <- RSP                   + 8 so RSP stays 16-aligned)
+;                                               SS RSP RFL CS RIP  <- RSP
+BP_GAP equ 48                           ; >= 40 (the frame), multiple of 16
+align 16
+isr_3:
+        sub rsp, BP_GAP
+        push rax                        ; scratch; the copy is at RSP + 8
+        mov rax, [rsp + 8 + BP_GAP + 0]   ; RIP
+        mov [rsp + 8 + 0], rax
+        mov rax, [rsp + 8 + BP_GAP + 8]   ; CS
+        mov [rsp + 8 + 8], rax
+        mov rax, [rsp + 8 + BP_GAP + 16]  ; RFLAGS
+        mov [rsp + 8 + 16], rax
+        mov rax, [rsp + 8 + BP_GAP + 24]  ; RSP
+        mov [rsp + 8 + 24], rax
+        mov rax, [rsp + 8 + BP_GAP + 32]  ; SS
+        mov [rsp + 8 + 32], rax
+        pop rax
+        push qword 0                    ; error code
+        push qword 3
+        jmp isr_common
 
 align 16
 isr_common:

@@ -13,10 +13,11 @@
  *   0xffff800000000000  DIRECT_MAP_BASE: all RAM and the 4 GiB below it,
  *                        read-write, never executable; the kernel image's
  *                        .text/.rodata frames appear here read-only
+ *   0xfffffe8000000000  POKE_AREA_BASE: PML4 slot 509, different in every
+ *                        CPU's page-table root: the patch core's private
+ *                        text alias (patch/text_poke.c), seen by one CPU only
  *   0xffffff0000000000  STACK_AREA_BASE: every kernel stack, each with an
- *                        unmapped guard page below it
- *   0xffffff8000000000  POKE_AREA_BASE: one PML4 slot reserved for the patch
- *                        core's private text aliases (patch/)
+ *                        unmapped guard page below it (PML4 slot 510)
  *   0xffffffff80000000  KERNEL_VMA: the kernel image, linked here
  *                        (-mcmodel=kernel), loaded at physical KERNEL_PHYS
  *
@@ -43,7 +44,7 @@
 #define KERNEL_VMA          _UL(0xffffffff80000000)
 #define DIRECT_MAP_BASE     _UL(0xffff800000000000)
 #define STACK_AREA_BASE     _UL(0xffffff0000000000)
-#define POKE_AREA_BASE      _UL(0xffffff8000000000)
+#define POKE_AREA_BASE      _UL(0xfffffe8000000000)
 
 #define TRAMP_PHYS          0x8000
 #define TRAMP_PARAMS_OFF    0xf00   /* struct tramp_params inside the page */

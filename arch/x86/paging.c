@@ -13,6 +13,7 @@
 #include "arch/x86/pmm.h"
 #include "kernel/bootinfo.h"
 #include "kernel/panic.h"
+#include "kernel/percpu.h"
 #include "kernel/printk.h"
 #include "kernel/spinlock.h"
 #include "kernel/string.h"
@@ -27,7 +28,8 @@ static const struct kmap {
 	{ "data",   __data_start,   __kernel_end, PTE_P | PTE_G | PTE_W | PTE_NX },
 };
 
-static uint64_t *pml4;
+static uint64_t *pml4;                  /* the shared root: boot, AP start-up */
+static int roots_exist;                 /* no new kernel-half PML4 entries now */
 static spinlock_t paging_lock = SPINLOCK_INIT("paging");
 static uintptr_t stack_next = STACK_AREA_BASE;
 
@@ -39,8 +41,12 @@ static uint64_t *walk_create(uintptr_t va, int level)
 	uint64_t *table = pml4;
 	for (int l = 4; l > level; l--) {
 		uint64_t *e = &table[idx(va, l)];
-		if (!(*e & PTE_P))
+		if (!(*e & PTE_P)) {
+			if (l == 4 && idx(va, 4) >= 256 && roots_exist)
+				panic("paging: %#lx needs a new PML4 entry, but per-CPU roots already "
+				      "copied the kernel half", va);
 			*e = pmm_alloc_page() | PTE_P | PTE_W;
+		}
 		else if (*e & PTE_PS)
 			panic("paging: %#lx is inside a large page", va);
 		table = P2V(*e & PTE_ADDR);
@@ -155,15 +161,48 @@ void paging_init(void)
 	       end >> 30);
 }
 
-void tlb_flush_local(void *unused)
-{
-	(void)unused;
-	write_cr3(read_cr3());
-}
-
 uint64_t paging_cr3(void)
 {
 	return V2P(pml4);
+}
+
+void paging_enter_cpu_root(struct percpu *pc)
+{
+	spin_lock(&paging_lock);
+	roots_exist = 1;
+	uint64_t *root = P2V(pmm_alloc_page());
+	for (int i = 256; i < 512; i++)
+		root[i] = pml4[i];
+	/* The private slot: PDPT -> PD -> one page table (2 MiB of window). */
+	uint64_t pdpt = pmm_alloc_page(), pd = pmm_alloc_page(), pt = pmm_alloc_page();
+	root[idx(POKE_AREA_BASE, 4)] = pdpt | PTE_P | PTE_W;
+	((uint64_t *)P2V(pdpt))[idx(POKE_AREA_BASE, 3)] = pd | PTE_P | PTE_W;
+	((uint64_t *)P2V(pd))[idx(POKE_AREA_BASE, 2)] = pt | PTE_P | PTE_W;
+	pc->poke_pt = P2V(pt);
+	pc->cr3 = V2P(root);
+	spin_unlock(&paging_lock);
+	write_cr3(pc->cr3);
+}
+
+void *poke_window_map(uint64_t pa0, uint64_t pa1)
+{
+	uint64_t *pt = this_cpu()->poke_pt;
+	unsigned i = idx(POKE_AREA_BASE, 1);
+	/* Writable, never executable, not global: a local INVLPG drops it. */
+	pt[i] = (pa0 & PTE_ADDR) | PTE_P | PTE_W | PTE_NX;
+	pt[i + 1] = pa1 ? (pa1 & PTE_ADDR) | PTE_P | PTE_W | PTE_NX : 0;
+	invlpg((void *)POKE_AREA_BASE);
+	invlpg((void *)(POKE_AREA_BASE + PAGE_SIZE));
+	return (void *)POKE_AREA_BASE;
+}
+
+void poke_window_unmap(void)
+{
+	uint64_t *pt = this_cpu()->poke_pt;
+	unsigned i = idx(POKE_AREA_BASE, 1);
+	pt[i] = pt[i + 1] = 0;
+	invlpg((void *)POKE_AREA_BASE);
+	invlpg((void *)(POKE_AREA_BASE + PAGE_SIZE));
 }
 
 uintptr_t stack_alloc(size_t size, uintptr_t *lo)

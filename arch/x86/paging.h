@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include "arch/x86/layout.h"
 
+struct percpu;
+
 #define PTE_P       (1ull << 0)
 #define PTE_W       (1ull << 1)
 #define PTE_PWT     (1ull << 3)
@@ -38,11 +40,22 @@ uint64_t paging_cr3(void);
 void paging_map(uintptr_t va, uint64_t pa, size_t size, uint64_t flags);
 void paging_unmap(uintptr_t va, size_t size);
 
-/* Flush this CPU's non-global TLB entries (an on_cpus() callback). */
-void tlb_flush_local(void *unused);
-
 /* The leaf entry mapping va and its level (1: 4 KiB, 2: 2 MiB), or NULL. */
 uint64_t *paging_lookup(uintptr_t va, int *level);
+
+/*
+ * Per-CPU roots. Every CPU runs on its own PML4, a copy of the kernel half of
+ * the shared root plus a private slot (POKE_AREA_BASE) no other CPU maps.
+ * The shared tables below the PML4 are the same pages, so every mapping made
+ * later in the kernel half is seen by all CPUs; creating a new PML4 entry
+ * after the first root exists is refused.
+ */
+void paging_enter_cpu_root(struct percpu *pc);
+
+/* Map up to two consecutive physical pages at this CPU's private window and
+ * return its address; unmap them again (with a local INVLPG). IRQs off. */
+void *poke_window_map(uint64_t pa0, uint64_t pa1);
+void poke_window_unmap(void);
 
 /* A new kernel stack with an unmapped guard page below it. Returns the top;
  * *lo gets the lowest mapped address. */

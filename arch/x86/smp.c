@@ -77,6 +77,7 @@ void ap_entry(struct percpu *pc);
 void ap_entry(struct percpu *pc)
 {
 	wrmsr(MSR_GS_BASE, (uintptr_t)pc);
+	paging_enter_cpu_root(pc);      /* leave the shared root the trampoline used */
 	cpu_init_this(pc);
 	if (apic_read_id() != pc->apic_id)
 		panic("smp: CPU %u came up with APIC ID %u, expected %u", pc->cpu, apic_read_id(), pc->apic_id);
@@ -151,11 +152,9 @@ void smp_boot(void)
 			failed++;
 	}
 
+	/* The identity mapping lived only in the shared root, which every CPU
+	 * has left for its own (paging_enter_cpu_root); drop it anyway. */
 	paging_unmap(TRAMP_PHYS, PAGE_SIZE);
-	/* APs fetched through the identity mapping; drop it from their TLBs too. */
-	struct cpumask others;
-	cpumask_copy(&others, &cpu_online_mask);
-	on_cpus(&others, tlb_flush_local, NULL);
 	printk("smp: %u of %u CPU(s) online%s", nr_cpus_online, nr_cpus_present,
 	       failed ? " (some failed to start)" : "");
 }

@@ -3,8 +3,8 @@
  * per-CPU nesting counters (percpu->ctx_depth and friends) that tell any
  * code which context it runs in.
  *
- * Exceptions go, in order, to: an armed catch_exception() window; the #BP
- * normal path; die(), which dumps the registers and recovers the CPU's test
+ * Exceptions go, in order, to: the patch core (#BP at a live patch site);
+ * an armed catch_exception() window; the #BP normal path; die(), which dumps the registers and recovers the CPU's test
  * or work context if it can, and otherwise stops the machine.
  *
  * Runs in every context, NMI and #MC included: no locks, and nothing here
@@ -20,6 +20,7 @@
 #include "kernel/percpu.h"
 #include "kernel/printk.h"
 #include "kernel/recover.h"
+#include "patch/bp.h"
 
 #define VEC_DF 8
 #define VEC_PF 14
@@ -45,12 +46,17 @@ static void bp_normal(struct regs *r)
 	char sym[96];
 	struct percpu *pc = this_cpu();
 	pc->int3_count++;
-	printk("CPU %u: int3 at %016lx <%s> (not a patch site); continuing", pc->cpu,
-	       r->rip - 1, format_symbol(sym, sizeof(sym), r->rip - 1));
+	uint8_t now = *(const volatile uint8_t *)(r->rip - 1);
+	printk("CPU %u: int3 at %016lx <%s> (not a patch site%s); continuing", pc->cpu,
+	       r->rip - 1, format_symbol(sym, sizeof(sym), r->rip - 1),
+	       now == 0xcc ? "" : ", and memory there no longer holds int3: stale instruction fetch");
 }
 
 static void exception(struct regs *r)
 {
+	/* A live patch site first: it must work even inside a catch window. */
+	if (r->vector == 3 && text_poke_bp_handler(r))
+		return;
 	if (catch_handle(r))
 		return;
 	if (r->vector == 3) {

@@ -1,0 +1,107 @@
+/*
+ * patch/console.c — console commands of the patch core: sites, patch,
+ * patch-stats.
+ */
+#include "arch/x86/dump.h"
+#include "arch/x86/tsc.h"
+#include "kernel/errno.h"
+#include "kernel/format.h"
+#include "kernel/percpu.h"
+#include "kernel/printk.h"
+#include "kernel/shell.h"
+#include "patch/bp.h"
+#include "patch/disasm.h"
+#include "patch/patch.h"
+#include "patch/rendezvous.h"
+#include "patch/sites.h"
+
+static void hex(char *out, size_t size, const uint8_t *b, unsigned n)
+{
+	size_t o = 0;
+	for (unsigned i = 0; i < n && o + 3 < size; i++)
+		o += (size_t)snprintf(out + o, size - o, "%s%02x", i ? " " : "", b[i]);
+}
+
+static int cmd_sites(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	char sym[96], bytes[48], text[96];
+	for (const struct patch_site_def *s = __patch_sites_start; s < __patch_sites_end; s++) {
+		const struct site_variant *cur = site_current_variant(s);
+		hex(bytes, sizeof(bytes), s->addr, s->len);
+		disasm_one((uintptr_t)s->addr, s->addr, s->len, text, sizeof(text));
+		printk("%-12s %016lx <%s> len %u%s", s->name, (uintptr_t)s->addr,
+		       format_symbol(sym, sizeof(sym), (uintptr_t)s->addr), s->len,
+		       bp_site_busy((uintptr_t)s->addr, s->len) ? "  [in a live batch]" : "");
+		printk("             now: %-20s  %s  (variant %s)", bytes, text, cur ? cur->name : "none");
+		for (unsigned i = 0; i < s->nvar; i++) {
+			uint8_t b[POKE_MAX_LEN];
+			if (site_encode(s, &s->var[i], b) != s->len)
+				continue;
+			hex(bytes, sizeof(bytes), b, s->len);
+			disasm_one((uintptr_t)s->addr, b, s->len, text, sizeof(text));
+			printk("             %-4s %-20s  %s", s->var[i].name, bytes, text);
+		}
+		printk("             %s", s->help);
+	}
+	return 0;
+}
+SHELL_CMD("sites", "", "patch sites: current bytes disassembled, and their variants", cmd_sites);
+
+static int cmd_patch(int argc, char **argv)
+{
+	if (argc != 3) {
+		printk("usage: patch SITE VARIANT   (see 'sites')");
+		return -EINVAL;
+	}
+	const struct patch_site_def *s = site_by_name(argv[1]);
+	if (!s) {
+		printk("patch: no site named '%s' (see 'sites')", argv[1]);
+		return -EINVAL;
+	}
+	const struct site_variant *v = variant_by_name(s, argv[2]);
+	if (!v) {
+		printk("patch: site %s has no variant '%s' (see 'sites')", s->name, argv[2]);
+		return -EINVAL;
+	}
+	int err = site_patch(s, v);
+	if (err) {
+		printk("patch: %s -> %s refused: %s (%s)", s->name, v->name, patch_errname(err), patch_strerror(err));
+		return -EINVAL;
+	}
+	struct poke_stats st;
+	poke_get_stats(&st);
+	printk("patch: %s is now %s (%u rounds, %lu us)", s->name, v->name, st.rounds, tsc_to_us(st.cycles_total));
+	return 0;
+}
+SHELL_CMD("patch", "SITE VARIANT", "patch a site to one of its variants with the int3 protocol", cmd_patch);
+
+static int cmd_patch_stats(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	struct poke_stats st;
+	poke_get_stats(&st);
+	printk("batches applied: %lu (%lu sites); rendezvous rounds: %lu; serializing with %s",
+	       st.batches, st.sites_total, sync_rounds_total(), sync_core_method());
+	if (!st.batches)
+		return 0;
+	printk("last batch: %u site(s), %u round(s), %u page pass(es), %lu us in all",
+	       st.sites, st.rounds, st.page_passes, tsc_to_us(st.cycles_total));
+	printk("  cycles: write int3 %lu, sync %lu | write tails %lu, sync %lu | write first %lu, sync %lu | "
+	       "rewrite first %lu | retire %lu",
+	       st.cycles_write[0], st.cycles_sync[0], st.cycles_write[1], st.cycles_sync[1],
+	       st.cycles_write[2], st.cycles_sync[2], st.cycles_write[3], st.cycles_retire);
+	printk("  #BP emulations in the last batch, by CPU and context:");
+	printk("  %-4s %8s %8s %8s %8s   (since boot: thread irq nmi mce; vanished int3s re-run)",
+	       "CPU", "thread", "irq", "nmi", "mce");
+	for_each_cpu_in(c, &cpu_online_mask) {
+		const uint64_t *t = percpu_of(c)->bp_emulated;
+		printk("  %-4u %8u %8u %8u %8u   (%lu %lu %lu %lu; %lu)", c, st.last_bp[c][BP_THREAD],
+		       st.last_bp[c][BP_IRQ], st.last_bp[c][BP_NMI], st.last_bp[c][BP_MCE], t[0], t[1], t[2], t[3],
+		       percpu_of(c)->bp_vanished);
+	}
+	return 0;
+}
+SHELL_CMD("patch-stats", "", "figures of the last batch, #BP emulations per CPU and context", cmd_patch_stats);

@@ -1,0 +1,56 @@
+/*
+ * patch/int3_selftest.c — does the #BP handler's call emulation return to
+ * the right place with every register intact? Runs at boot (patch_init)
+ * and as the self-test patch.int3_selftest.
+ *
+ * A one-site batch is published without writing anything: the site's int3
+ * is already in the text (patch/int3_selftest_code.asm). Executing it makes the
+ * handler emulate "call int3_selftest_magic", whose return address must be
+ * int3_selftest_after; the push lands in the gap the #BP entry leaves
+ * below the interrupted stack pointer, and must not corrupt the frame the
+ * handler returns through. Both alignments of the interrupted RSP are tried:
+ * only a 16-byte-aligned one puts the CPU's frame where the push goes.
+ */
+#include "arch/x86/cpu.h"
+#include "kernel/format.h"
+#include "kernel/percpu.h"
+#include "patch/bp.h"
+#include "patch/text_poke.h"
+
+uint32_t int3_selftest_run(uint64_t *seen, uint64_t skew);
+extern const char int3_selftest_site[], int3_selftest_after[], int3_selftest_magic[];
+
+const char *int3_selftest(void)
+{
+	static char why[160];
+	static struct poke_site site;
+	static struct poke_batch batch = { &site, 1, 1 };
+
+	site = (struct poke_site){
+		.addr = (uintptr_t)int3_selftest_site, .len = CALL_INSN_SIZE,
+		.emu = { .kind = EMU_CALL, .len = CALL_INSN_SIZE, .target = (uintptr_t)int3_selftest_magic },
+	};
+	for (uint64_t skew = 0; skew <= 8; skew += 8) {
+		uint64_t seen = 0, before = this_cpu()->bp_emulated[BP_THREAD];
+
+		spin_lock(&text_lock);
+		bp_publish(&batch);
+		uint32_t changed = int3_selftest_run(&seen, skew);
+		bp_retire();
+		spin_unlock(&text_lock);
+
+		if (this_cpu()->bp_emulated[BP_THREAD] != before + 1)
+			snprintf(why, sizeof(why), "RSP%%16 = %lu: the #BP handler did not emulate the site (%lu emulations)",
+				 skew, this_cpu()->bp_emulated[BP_THREAD] - before);
+		else if (seen != (uintptr_t)int3_selftest_after)
+			snprintf(why, sizeof(why), "RSP%%16 = %lu: the emulated call pushed %#lx, expected %p", skew,
+				 seen, int3_selftest_after);
+		else if (changed)
+			snprintf(why, sizeof(why), "RSP%%16 = %lu: registers changed across the emulated call (mask %#x)",
+				 skew, changed);
+		else
+			continue;
+		return why;
+	}
+	return NULL;
+}

@@ -1,0 +1,96 @@
+/*
+ * patch/poke_types.h — the data the patch core works on, shared by the
+ * kernel and the host tests (no kernel headers here).
+ *
+ * Nomenclature, used throughout patch/:
+ *   site     an instruction in kernel .text being replaced: addr, len (1..15)
+ *   old/new  the bytes there now / the bytes it is becoming (one instruction each)
+ *   emu      how the #BP handler executes the new instruction for a CPU that
+ *            hits the site's int3 mid-patch (struct emu_insn)
+ *   batch    sites patched together, sorted by address, with one set of
+ *            rendezvous rounds for all of them
+ *   round    one sync: every other CPU serializes and acknowledges
+ */
+#ifndef XPOKE_PATCH_POKE_TYPES_H
+#define XPOKE_PATCH_POKE_TYPES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define POKE_MAX_LEN        15
+#define INT3_INSN_OPCODE    0xcc
+#define INT3_INSN_SIZE      1
+#define CALL_INSN_OPCODE    0xe8
+#define CALL_INSN_SIZE      5
+#define JMP32_INSN_OPCODE   0xe9
+#define JMP32_INSN_SIZE     5
+#define JMP8_INSN_OPCODE    0xeb
+#define JMP8_INSN_SIZE      2
+#define RET_INSN_OPCODE     0xc3
+#define RET_INSN_SIZE       1
+
+/* What the #BP handler does in place of the new instruction. */
+enum emu_kind {
+	EMU_NOP = 1,            /* rip = next */
+	EMU_JMP,                /* rip = target */
+	EMU_CALL,               /* push next; rip = target */
+	EMU_JCC,                /* rip = cc(rflags) ? target : next */
+	EMU_RET,                /* rip = pop */
+};
+
+struct emu_insn {
+	uint8_t kind;           /* enum emu_kind */
+	uint8_t cc;             /* EMU_JCC: condition code, the low nibble of 7x / 0F 8x */
+	uint8_t len;
+	uint64_t target;        /* EMU_JMP/CALL/JCC: absolute destination */
+};
+
+struct poke_site {
+	uintptr_t addr;
+	uint8_t len;
+	uint8_t old[POKE_MAX_LEN];
+	uint8_t new[POKE_MAX_LEN];
+	struct emu_insn emu;
+};
+
+/* A batch: the caller owns the storage (POKE_BATCH_DEFINE). */
+struct poke_batch {
+	struct poke_site *sites;
+	uint32_t nr;
+	uint32_t cap;
+};
+
+#define POKE_BATCH_DEFINE(name, capacity) \
+	static struct poke_site name##_storage[capacity]; \
+	static struct poke_batch name = { name##_storage, 0, (capacity) }
+
+/* Error codes of the patch core (returned negated). Each names one reason a
+ * request is refused; a refused request changes no byte. */
+enum patch_err {
+	PATCH_OK = 0,
+	PATCH_ELEN_ZERO = 200,          /* length is 0 */
+	PATCH_ELEN_TOO_LONG,            /* length exceeds 15 */
+	PATCH_EOUTSIDE_TEXT,            /* address outside kernel .text */
+	PATCH_ESTRADDLES_TEXT_END,      /* starts in .text, ends past its end */
+	PATCH_ENO_SYMBOL,               /* no function contains the address */
+	PATCH_EMID_INSN,                /* not at an instruction boundary */
+	PATCH_EOLD_MISMATCH,            /* current bytes are not the expected old bytes */
+	PATCH_EOLD_LENGTH,              /* old instruction longer than the site */
+	PATCH_EOLD_MULTI,               /* old bytes hold more than one instruction */
+	PATCH_ENEW_UNDECODABLE,         /* new bytes are not an instruction */
+	PATCH_ENEW_LENGTH,              /* new instruction longer than the site */
+	PATCH_ENEW_MULTI,               /* new bytes hold more than one instruction */
+	PATCH_ENOT_EMULATABLE,          /* #BP cannot emulate the new instruction */
+	PATCH_ETARGET_OUTSIDE_TEXT,     /* new call/jmp/jcc leaves kernel .text */
+	PATCH_EPROTECTED,               /* site inside the patch path's own code */
+	PATCH_EOVERLAP,                 /* overlaps another site of the batch */
+	PATCH_EBUSY,                    /* part of a batch being applied now */
+	PATCH_EBATCH_FULL,              /* the batch has no room left */
+	PATCH_ERR_END
+};
+
+const char *patch_errname(int err);     /* "PATCH_EMID_INSN" */
+const char *patch_strerror(int err);    /* "not at an instruction boundary" */
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * patch/rendezvous.h — "sync": every other online CPU executes a serializing
+ * instruction and acknowledges. The one rendezvous primitive of the patch
+ * core.
+ *
+ * Invariants (hpa, seed 001):
+ *  1. The initiator sets every other online CPU's bit in sync_pending after
+ *     the writes that need synchronizing are complete.
+ *  2. A CPU clears only its own bit, and only where an IRET follows before
+ *     it can reach patched code: in the VEC_SYNC handler (after SERIALIZE or
+ *     MOV to CR2) and in the #BP handler when it traps on a site.
+ *  3. The initiator proceeds only when sync_pending is empty.
+ */
+#ifndef XPOKE_PATCH_RENDEZVOUS_H
+#define XPOKE_PATCH_RENDEZVOUS_H
+
+#include <stdint.h>
+#include "kernel/cpumask.h"
+
+#define SYNC_TIMEOUT_US 10000000ull     /* then panic, naming who is missing */
+
+extern struct cpumask sync_pending;
+
+void sync_init(void);                   /* VEC_SYNC handler; pick the serializer */
+
+/* One round. Thread context, IRQs on or off. Returns TSC cycles taken. */
+uint64_t sync_all_cpus(void);
+
+/* Serialize this CPU's instruction stream. Any context. */
+void sync_core(void);
+
+/* "SERIALIZE" or "MOV to CR2". */
+const char *sync_core_method(void);
+
+uint64_t sync_rounds_total(void);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * patch/site_table.h — batches are kept sorted by address so the #BP handler
+ * finds a site by binary search.
+ *
+ * site_find() is inline and calls nothing: it runs in #BP context.
+ */
+#ifndef XPOKE_PATCH_SITE_TABLE_H
+#define XPOKE_PATCH_SITE_TABLE_H
+
+#include "patch/poke_types.h"
+
+/* Sort sites by address (insertion sort: stable, no allocation). */
+void sites_sort(struct poke_site *sites, uint32_t nr);
+
+/* Index of the first pair of overlapping sites (i and i+1) in a sorted
+ * array, or -1 when none overlap. */
+int sites_first_overlap(const struct poke_site *sites, uint32_t nr);
+
+/* The site starting exactly at addr, or NULL. #BP-safe. */
+static inline const struct poke_site *site_find(const struct poke_site *sites, uint32_t nr, uintptr_t addr)
+{
+	uint32_t lo = 0, hi = nr;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (sites[mid].addr == addr)
+			return &sites[mid];
+		if (sites[mid].addr < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+#endif

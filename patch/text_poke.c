@@ -1,0 +1,44 @@
+/*
+ * patch/text_poke.c — see text_poke.h. In the no-patch region (linker.ld).
+ */
+#include "arch/x86/cpu.h"
+#include "arch/x86/layout.h"
+#include "arch/x86/paging.h"
+#include "kernel/panic.h"
+#include "kernel/percpu.h"
+#include "kernel/string.h"
+#include "patch/text_poke.h"
+
+spinlock_t text_lock = SPINLOCK_INIT("text");
+
+#define PAGE_MASK (~(uintptr_t)(PAGE_SIZE - 1))
+
+unsigned text_poke_many(const struct poke_write *w, unsigned n)
+{
+	if (!spin_held_by_me(&text_lock))
+		panic("text_poke: text_lock is not held by CPU %u", cpu_id());
+	if (irqs_enabled())
+		panic("text_poke: called with IRQs on");
+
+	unsigned passes = 0;
+	for (unsigned i = 0; i < n;) {
+		uintptr_t page = w[i].addr & PAGE_MASK;
+		unsigned j = i;
+		int spill = 0;                  /* a write runs into the next page */
+		for (; j < n && (w[j].addr & PAGE_MASK) == page; j++)
+			spill |= w[j].addr + w[j].len > page + PAGE_SIZE;
+
+		uint8_t *alias = poke_window_map(KIMG_V2P(page), spill ? KIMG_V2P(page + PAGE_SIZE) : 0);
+		for (unsigned k = i; k < j; k++)
+			memcpy(alias + (w[k].addr - page), w[k].bytes, w[k].len);
+		poke_window_unmap();
+
+		for (unsigned k = i; k < j; k++)
+			if (memcmp((const void *)w[k].addr, w[k].bytes, w[k].len))
+				panic("text_poke: %u byte(s) at %#lx read back wrong after the write",
+				      w[k].len, w[k].addr);
+		passes++;
+		i = j;
+	}
+	return passes;
+}

@@ -1,0 +1,26 @@
+/*
+ * tests/kernel/patch_sites.c — the named sites of patch_sites_code.asm and their
+ * variants (the first variant is what the assembly holds at boot).
+ */
+#include "patch/sites.h"
+#include "tests/kernel/patch_sites.h"
+
+#define CC_Z  4
+#define CC_NZ 5
+
+PATCH_SITE(call, "call rel32, target a <-> b", flip_call_site, 5,
+	   V_CALL("a", flip_ret_a), V_CALL("b", flip_ret_b));
+PATCH_SITE(jmp8, "jmp rel8, target a <-> b", flip_jmp8_site, 2,
+	   V_JMP8("a", flip_jmp8_a), V_JMP8("b", flip_jmp8_b));
+PATCH_SITE(jmp32, "jmp rel32, target a <-> b", flip_jmp32_site, 5,
+	   V_JMP32("a", flip_jmp32_a), V_JMP32("b", flip_jmp32_b));
+PATCH_SITE(jcc8, "jcc rel8 with ZF=1: jz (taken, a) <-> jnz (falls to b)", flip_jcc8_site, 2,
+	   V_JCC8("a", CC_Z, flip_jcc8_a), V_JCC8("b", CC_NZ, flip_jcc8_a));
+PATCH_SITE(jcc32, "jcc rel32 with ZF=1: jz near a <-> jz near b", flip_jcc32_site, 6,
+	   V_JCC32("a", CC_Z, flip_jcc32_a), V_JCC32("b", CC_Z, flip_jcc32_b));
+PATCH_SITE(nop2, "2-byte nop (a) <-> jmp rel8 to b", flip_nop2_site, 2,
+	   V_NOP("a", 2), V_JMP8("b", flip_nop2_b));
+PATCH_SITE(nop5, "5-byte nop (a) <-> call to b", flip_nop5_site, 5,
+	   V_NOP("a", 5), V_CALL("b", flip_set_b));
+PATCH_SITE(ret, "ret (a) <-> 1-byte nop falling through to b", flip_ret_site, 1,
+	   V_RET("a"), V_NOP("b", 1));

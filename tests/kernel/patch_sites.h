@@ -1,0 +1,32 @@
+/*
+ * tests/kernel/patch_sites.h — the functions of patch_sites_code.asm.
+ */
+#ifndef XPOKE_TESTS_PATCH_SITES_H
+#define XPOKE_TESTS_PATCH_SITES_H
+
+#include <stdint.h>
+
+#define FLIP_A 0xa
+#define FLIP_B 0xb
+#define BATCH_SITES 256
+
+typedef uint32_t (*flip_fn_t)(void);
+
+#define SITE_FN(name) uint32_t flip_##name##_fn(void); extern const char flip_##name##_site[]
+SITE_FN(call);
+SITE_FN(jmp8);
+SITE_FN(jmp32);
+SITE_FN(jcc8);
+SITE_FN(jcc32);
+SITE_FN(nop2);
+SITE_FN(nop5);
+SITE_FN(ret);
+#undef SITE_FN
+
+extern const char flip_ret_a[], flip_ret_b[], flip_jmp8_a[], flip_jmp8_b[], flip_jmp32_a[], flip_jmp32_b[];
+extern const char flip_jcc8_a[], flip_jcc32_a[], flip_jcc32_b[], flip_nop2_b[], flip_set_b[];
+extern const char two_nops_site[];
+extern uint32_t (*const batch_fns[BATCH_SITES])(void);
+extern const char batch_ret_a[], batch_ret_b[];
+
+#endif
