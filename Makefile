@@ -4,7 +4,8 @@
 #   make iso        build/xpoke.iso (console) and build/xpoke-test.iso (ktest=all)
 #   make run        boot xpoke.iso under QEMU (-smp 8) on this terminal
 #   make test       host checks, then the test ISO at -smp 1, 2 and 8
-#   make bench      boot-time figures
+#   make bench      figures: boot time, rendezvous and patch costs
+#   make stress     the patch flip tests with 100000 flips, -smp 2 4 8 16
 #   make matrix     the test ISO booted by plain QEMU: pc/q35, qemu64/max,
 #                   -smp 1 2 3 8 64 and sparse APIC IDs (slow: minutes)
 #   make clean
@@ -77,16 +78,22 @@ TEST_OBJS := \
 	tests/kernel/traps_helpers.o tests/kernel/patch_sites_code.o tests/kernel/patch_sites.o \
 	tests/kernel/test_smp.o tests/kernel/test_nmi.o tests/kernel/test_traps.o \
 	tests/kernel/test_mm.o tests/kernel/test_printk.o tests/kernel/test_tsc.o \
-	tests/kernel/test_runner.o tests/kernel/test_patch_flip.o
+	tests/kernel/test_runner.o tests/kernel/test_patch_core.o tests/kernel/test_patch_flip.o \
+	tests/kernel/test_patch_batch.o tests/kernel/test_patch_refuse.o tests/kernel/bench_patch.o
 
 OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJS) $(TEST_OBJS)) \
 	$(ZYDIS_OBJS)
+
+# Host tests: the validator and site table on Debian's libzydis, with cmocka.
+HOST_CC     := gcc
+HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -I.
+HOST_TESTS  := $(BUILD)/host/test_validate
 
 KERNEL  := $(BUILD)/xpoke.elf
 ISO     := $(BUILD)/xpoke.iso
 TEST_ISO := $(BUILD)/xpoke-test.iso
 
-.PHONY: all iso run test bench matrix clean deps
+.PHONY: all iso run test bench stress matrix host-tests clean deps
 all: $(KERNEL)
 
 # --- generated inputs ------------------------------------------------------
@@ -154,6 +161,17 @@ $(KERNEL): $(OBJS) $(OBJ)/gen/ksyms.o $(BUILD)/linker.lds
 	$(Q)objdump -d -M intel $@ > $(BUILD)/xpoke.lst
 	$(Q)nm -n $@ > $(BUILD)/xpoke.sym
 
+# --- host tests ------------------------------------------------------------
+
+host-tests: $(HOST_TESTS)
+
+$(BUILD)/host/test_validate: tests/host/test_validate.c patch/validate.c patch/site_table.c \
+		patch/validate.h patch/site_table.h patch/poke_types.h
+	@mkdir -p $(@D)
+	$(call say,HOSTCC,$@)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ tests/host/test_validate.c patch/validate.c patch/site_table.c \
+		-lZydis -lcmocka
+
 # --- images and runs -------------------------------------------------------
 
 iso: $(ISO) $(TEST_ISO)
@@ -173,12 +191,16 @@ run: deps
 	$(PYTHON) scripts/run-qemu.py --interactive --iso $(ISO)
 
 test: deps
-	@$(MAKE) --no-print-directory iso
+	@$(MAKE) --no-print-directory iso host-tests
 	scripts/test.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory iso
 	scripts/bench.sh
+
+stress: deps
+	@$(MAKE) --no-print-directory iso
+	scripts/stress.sh
 
 matrix: deps
 	@$(MAKE) --no-print-directory iso

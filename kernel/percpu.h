@@ -86,6 +86,7 @@ struct percpu {
 	/* Interrupt counters, for `cpus` and for tests. */
 	uint64_t irq_count;
 	uint64_t int3_count;                /* int3 taken on the normal #BP path */
+	uint32_t int3_quiet;                /* benchmarks: do not print each one */
 
 	/* Paging (arch/x86/paging.c): this CPU's own root, and the page table
 	 * of its private poke window at POKE_AREA_BASE. */

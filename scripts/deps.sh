@@ -11,6 +11,9 @@ packages=(
 	qemu-system-x86                    # run and test
 	grub-pc-bin grub-common xorriso mtools   # ISO images
 	gdb                                # debugging through QEMU's gdb stub
+	dpkg-dev                           # dpkg-source: unpacks Debian's zydis source
+	libzycore-dev libzydis-dev         # Zycore headers (kernel), libzydis (host tests)
+	libcmocka-dev                      # host unit tests
 )
 
 missing=()

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # scripts/test.sh — everything `make test` runs, after `make iso`.
 #
-#   1. host checks: the KTAP checker's own tests, the kernel's failure paths
-#      (tests/host/test_harness.py boots them), the ksyms table check
+#   1. host checks: the KTAP checker's own tests, the patch validator and
+#      site table on Debian's libzydis (cmocka), the kernel's failure paths
+#      (tests/host/test_harness.py boots them)
 #   2. the CI test ISO (build/xpoke-test.iso, ktest=all) at -smp 1, 2 and 8,
 #      each judged by scripts/ktap-check.py
 # and one combined line: "total: N passed, N failed". Exit status 0 only if
@@ -35,6 +36,7 @@ run() {
 }
 
 run "host: KTAP checker" python3 tests/host/hostrun.py tests/host/test_ktap_check.py
+run "host: patch validator (cmocka, libzydis)" build/host/test_validate
 run "host: failure paths (booted)" python3 tests/host/hostrun.py tests/host/test_harness.py
 
 for smp in ${SMP_LIST:-1 2 8}; do

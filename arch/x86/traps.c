@@ -46,6 +46,8 @@ static void bp_normal(struct regs *r)
 	char sym[96];
 	struct percpu *pc = this_cpu();
 	pc->int3_count++;
+	if (pc->int3_quiet)
+		return;
 	uint8_t now = *(const volatile uint8_t *)(r->rip - 1);
 	printk("CPU %u: int3 at %016lx <%s> (not a patch site%s); continuing", pc->cpu,
 	       r->rip - 1, format_symbol(sym, sizeof(sym), r->rip - 1),

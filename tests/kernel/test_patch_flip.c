@@ -8,15 +8,15 @@
  * int3 and been emulated (thread-context #BP emulations on their CPUs > 0):
  * otherwise the race window was never hit and the test proves nothing.
  *
- * With up to 4 CPUs the bystanders call the site back to back, forever.
- * With more, they call it in bursts (patch.burst, default 16) and halt for
- * patch.nap_us (default 200 us) between bursts: when vCPUs outnumber host
- * cores, a vCPU that never sleeps is scheduled only once per host time
- * slice, so every rendezvous round would wait for whole slices (about 50 ms
- * a flip at -smp 8 on 2 cores, against under 1 ms with naps). A halted vCPU
- * is woken at once by the next IPI, and then runs its burst while the site
- * is in transition: the window is hit as often, not less (see the counts).
- * patch.nap_us=0 forces the back-to-back loop at any CPU count.
+ * Bystanders start calling the site back to back. If the first flips show
+ * rendezvous rounds slower than NAP_THRESHOLD_US, vCPUs outnumber host
+ * cores: a vCPU that never sleeps is scheduled once per host time slice,
+ * and every round waits out whole slices (about 50 ms a flip at -smp 8 on
+ * 2 cores). The bystanders then switch to bursts of patch.burst calls with
+ * a patch.nap_us halt between bursts (under 1 ms a flip): a halted vCPU is
+ * woken at once by the next IPI and runs its burst while the site is in
+ * transition, so the window is hit as often (see the emulation counts).
+ * patch.nap_us=N fixes the nap from the start (0: never nap).
  */
 #include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
@@ -50,13 +50,16 @@ KPARAM("patch.flips", set_flips, "N: flips per site in the patch.flip_* tests (d
 static struct {
 	flip_fn_t fn;
 	uint32_t stop;
+	uint32_t nap;                   /* current nap in us, 0: back to back */
 	uint32_t started;
 	uint64_t a[MAX_CPUS], b[MAX_CPUS], bad[MAX_CPUS];
 	uint32_t bad_value[MAX_CPUS];
 } run;
 
-#define NAP_DEFAULT_US 200
-static int nap_us = -1;                 /* -1: by CPU count, see above */
+#define NAP_DEFAULT_US      200
+#define NAP_THRESHOLD_US    1000        /* per round, over the first flips */
+#define NAP_PROBE_FLIPS     16
+static int nap_us = -1;                 /* -1: decide from the first flips */
 static unsigned burst = 16;
 
 static int set_u32(const char *v, unsigned *out, unsigned max, const char *name)
@@ -78,23 +81,17 @@ static int set_nap(const char *v)
 	return err;
 }
 static int set_burst(const char *v) { return set_u32(v, &burst, 1u << 30, "patch.burst"); }
-KPARAM("patch.nap_us", set_nap, "US: flip-test bystanders halt this long between bursts (0: never; default 0 up to 4 CPUs, else 200)");
+KPARAM("patch.nap_us", set_nap, "US: flip-test bystanders halt this long between bursts (0: never; default: 200 if rounds are slow)");
 KPARAM("patch.burst", set_burst, "N: calls per flip-test bystander burst (default 16)");
-
-static unsigned nap_now(void)
-{
-	return nap_us >= 0 ? (unsigned)nap_us : nr_cpus_online <= 4 ? 0 : NAP_DEFAULT_US;
-}
 
 static void bystander(void *unused)
 {
 	(void)unused;
 	unsigned c = cpu_id();
 	uint64_t na = 0, nb = 0, bad = 0;
-	unsigned nap = nap_now(), n = nap ? burst : 1u << 30;
 	__atomic_fetch_add(&run.started, 1, __ATOMIC_SEQ_CST);
 	while (!__atomic_load_n(&run.stop, __ATOMIC_ACQUIRE)) {
-		for (unsigned i = 0; i < n && !__atomic_load_n(&run.stop, __ATOMIC_RELAXED); i++) {
+		for (unsigned i = 0; i < burst; i++) {
 			uint32_t v = run.fn();
 			if (v == FLIP_A) {
 				na++;
@@ -105,6 +102,7 @@ static void bystander(void *unused)
 				run.bad_value[c] = v;
 			}
 		}
+		uint32_t nap = __atomic_load_n(&run.nap, __ATOMIC_RELAXED);
 		if (nap)
 			cpu_nap(nap);
 	}
@@ -129,11 +127,9 @@ static void flip_test(const char *site_name, flip_fn_t fn)
 
 	memset(&run, 0, sizeof(run));
 	run.fn = fn;
-	if (nap_now())
-		report_info("bystanders: bursts of %u calls, %u us naps between (patch.nap_us=0: back to back)",
-			    burst, nap_now());
-	else
-		report_info("bystanders: back-to-back calls");
+	run.nap = nap_us > 0 ? (uint32_t)nap_us : 0;
+	if (run.nap)
+		report_info("bystanders: bursts of %u calls, %u us naps between (patch.nap_us)", burst, run.nap);
 	for_each_cpu_in(c, &cpu_online_mask) {
 		bp_before[c] = percpu_of(c)->bp_emulated[BP_THREAD];
 		vanished_before[c] = percpu_of(c)->bp_vanished;
@@ -156,6 +152,13 @@ static void flip_test(const char *site_name, flip_fn_t fn)
 			sync_cycles += st.cycles_sync[k];
 		for (int k = 0; k < 4; k++)
 			write_cycles += st.cycles_write[k];
+		if (done + 1 == NAP_PROBE_FLIPS && nap_us < 0 && helpers &&
+		    tsc_to_us(sync_cycles) / (3 * NAP_PROBE_FLIPS) > NAP_THRESHOLD_US) {
+			__atomic_store_n(&run.nap, NAP_DEFAULT_US, __ATOMIC_RELAXED);
+			report_info("rounds averaged %lu us over %u flips: vCPUs outnumber host cores; bystanders now "
+				    "call in bursts of %u with %u us naps", tsc_to_us(sync_cycles) / (3 * NAP_PROBE_FLIPS),
+				    NAP_PROBE_FLIPS, burst, NAP_DEFAULT_US);
+		}
 	}
 	uint64_t us = tsc_to_us(rdtsc() - t0);
 	if (done)

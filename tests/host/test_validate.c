@@ -1,0 +1,251 @@
+/*
+ * tests/host/test_validate.c — patch/validate.c and patch/site_table.c on
+ * the host, with Debian's libzydis, against byte arrays laid out as a small
+ * fake .text. cmocka.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "patch/site_table.h"
+#include "patch/validate.h"
+
+/* Fake .text at BASE:
+ *   f:    call g         e8 rel32       BASE+0x00 (5)
+ *         nop; nop       90 90          BASE+0x05 (2 x 1)
+ *         jz f           74 f7          BASE+0x07 (2)
+ *         ret            c3             BASE+0x09
+ *   g:    mov eax, 1     b8 01 00 00 00 BASE+0x10 (5)   <- "protected" function
+ *         ret            c3             BASE+0x15
+ *   h:    nop5           0f 1f 44 00 00 BASE+0x20
+ *         ret            c3             BASE+0x25
+ */
+#define BASE 0x10000ul
+static uint8_t text[0x30];
+static uintptr_t busy_lo, busy_hi;
+
+static const uint8_t *text_ptr(const struct patch_env *env, uintptr_t a)
+{
+	(void)env;
+	return text + (a - BASE);
+}
+
+static bool symbol(const struct patch_env *env, uintptr_t a, uintptr_t *start, uint64_t *size, const char **name)
+{
+	(void)env;
+	static const struct { uintptr_t off, size; const char *name; } syms[] = {
+		{ 0x00, 0x10, "f" }, { 0x10, 0x10, "g" }, { 0x20, 0x10, "h" },
+	};
+	for (unsigned i = 0; i < 3; i++)
+		if (a >= BASE + syms[i].off && a < BASE + syms[i].off + syms[i].size) {
+			*start = BASE + syms[i].off;
+			*size = syms[i].size;
+			*name = syms[i].name;
+			return true;
+		}
+	return false;
+}
+
+static bool protected_code(const struct patch_env *env, uintptr_t a, size_t len, const char **what)
+{
+	(void)env;
+	*what = "g";
+	return a < BASE + 0x20 && a + len > BASE + 0x10;
+}
+
+static bool busy(const struct patch_env *env, uintptr_t a, size_t len)
+{
+	(void)env;
+	return a < busy_hi && a + len > busy_lo;
+}
+
+static const struct patch_env env = {
+	.text_start = BASE, .text_end = BASE + sizeof(text),
+	.text_ptr = text_ptr, .symbol = symbol, .protected_code = protected_code, .busy = busy,
+};
+
+static int setup(void **state)
+{
+	(void)state;
+	static const uint8_t img[] = {
+		0xe8, 0x0b, 0x00, 0x00, 0x00, 0x90, 0x90, 0x74, 0xf7, 0xc3, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
+		0xb8, 0x01, 0x00, 0x00, 0x00, 0xc3, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
+		0x0f, 0x1f, 0x44, 0x00, 0x00, 0xc3, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
+	};
+	memcpy(text, img, sizeof(text));
+	busy_lo = busy_hi = 0;
+	return 0;
+}
+
+static int check(uintptr_t addr, size_t len, const uint8_t *old, const uint8_t *new, struct emu_insn *emu)
+{
+	struct poke_site s = { .addr = addr, .len = (uint8_t)len };
+	char why[200];
+	if (len <= POKE_MAX_LEN) {
+		memcpy(s.old, old, len);
+		memcpy(s.new, new, len);
+	}
+	int err = patch_validate_site(&env, &s, why, sizeof(why));
+	if (err) {                              /* every refusal names the address */
+		char at[32];
+		snprintf(at, sizeof(at), "%#lx:", (unsigned long)addr);
+		if (strncmp(why, at, strlen(at)))
+			fail_msg("refusal '%s' does not start with the address %s", why, at);
+	}
+	if (emu)
+		*emu = s.emu;
+	return err;
+}
+
+static const uint8_t call_g[5] = { 0xe8, 0x0b, 0x00, 0x00, 0x00 };
+static const uint8_t call_h[5] = { 0xe8, 0x1b, 0x00, 0x00, 0x00 };     /* BASE+5+0x1b = h */
+
+static void valid_call_retarget(void **state)
+{
+	(void)state;
+	struct emu_insn emu;
+	assert_int_equal(check(BASE, 5, call_g, call_h, &emu), 0);
+	assert_int_equal(emu.kind, EMU_CALL);
+	assert_int_equal(emu.target, BASE + 0x20);
+	assert_int_equal(emu.len, 5);
+}
+
+static void each_refusal_has_its_code(void **state)
+{
+	(void)state;
+	uint8_t cur[16];
+	memcpy(cur, text, 16);
+	static const uint8_t nop5[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 }, nop2[2] = { 0x66, 0x90 };
+	static const uint8_t mov5[5] = { 0xb8, 0x01, 0x00, 0x00, 0x00 }, nops5[5] = { 0x90, 0x90, 0x90, 0x90, 0x90 };
+	static const uint8_t bad2[2] = { 0x06, 0x06 }, call2[2] = { 0xe8, 0x00 };
+	static const uint8_t call_out[5] = { 0xe8, 0x00, 0x00, 0x10, 0x00 };
+
+	assert_int_equal(check(BASE, 0, cur, nop5, NULL), -PATCH_ELEN_ZERO);
+	assert_int_equal(check(BASE, 16, cur, nop5, NULL), -PATCH_ELEN_TOO_LONG);
+	assert_int_equal(check(BASE - 1, 1, cur, nop5, NULL), -PATCH_EOUTSIDE_TEXT);
+	assert_int_equal(check(BASE + sizeof(text) - 2, 5, cur, nop5, NULL), -PATCH_ESTRADDLES_TEXT_END);
+	assert_int_equal(check(BASE + 0x10, 5, text + 0x10, nop5, NULL), -PATCH_EPROTECTED);
+	assert_int_equal(check(BASE + 1, 1, cur + 1, nop5, NULL), -PATCH_EMID_INSN);
+	assert_int_equal(check(BASE, 5, nops5, nop5, NULL), -PATCH_EOLD_MISMATCH);
+	assert_int_equal(check(BASE, 2, cur, nop2, NULL), -PATCH_EOLD_LENGTH);
+	assert_int_equal(check(BASE + 5, 2, cur + 5, nop2, NULL), -PATCH_EOLD_MULTI);
+	assert_int_equal(check(BASE + 0x20, 2, text + 0x20, bad2, NULL), -PATCH_EOLD_LENGTH);
+	assert_int_equal(check(BASE + 7, 2, cur + 7, bad2, NULL), -PATCH_ENEW_UNDECODABLE);
+	assert_int_equal(check(BASE + 7, 2, cur + 7, call2, NULL), -PATCH_ENEW_LENGTH);
+	assert_int_equal(check(BASE, 5, cur, nops5, NULL), -PATCH_ENEW_MULTI);
+	assert_int_equal(check(BASE, 5, cur, mov5, NULL), -PATCH_ENOT_EMULATABLE);
+	assert_int_equal(check(BASE, 5, cur, call_out, NULL), -PATCH_ETARGET_OUTSIDE_TEXT);
+	busy_lo = BASE + 2;
+	busy_hi = BASE + 3;
+	assert_int_equal(check(BASE, 5, cur, nop5, NULL), -PATCH_EBUSY);
+	busy_lo = busy_hi = 0;
+	static const uint8_t h_call_g[5] = { 0xe8, 0xeb, 0xff, 0xff, 0xff };  /* at h: call g */
+	assert_int_equal(check(BASE + 0x20, 5, text + 0x20, h_call_g, NULL), 0);  /* nop5 -> call, fine */
+}
+
+static void not_emulatable_instructions(void **state)
+{
+	(void)state;
+	struct emu_insn emu;
+	static const struct { const char *what; uint8_t len, b[6]; } bad[] = {
+		{ "call [rax]", 2, { 0xff, 0x10 } },
+		{ "jmp rax", 2, { 0xff, 0xe0 } },
+		{ "jrcxz", 2, { 0xe3, 0x00 } },
+		{ "loop", 2, { 0xe2, 0x00 } },
+		{ "ret imm16", 3, { 0xc2, 0x08, 0x00 } },
+		{ "int3", 1, { 0xcc } },
+		{ "prefixed call", 6, { 0x2e, 0xe8, 0x00, 0x00, 0x00, 0x00 } },
+	};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int err = patch_decode_emulation(BASE, bad[i].b, bad[i].len, &emu, NULL, 0);
+		if (err != -PATCH_ENOT_EMULATABLE)
+			fail_msg("%s: %s, expected PATCH_ENOT_EMULATABLE", bad[i].what, patch_errname(err));
+	}
+}
+
+static void emulation_of_each_kind(void **state)
+{
+	(void)state;
+	struct emu_insn emu;
+	static const uint8_t nops[10][9] = {
+		[1] = { 0x90 }, [2] = { 0x66, 0x90 }, [3] = { 0x0f, 0x1f, 0x00 }, [4] = { 0x0f, 0x1f, 0x40, 0x00 },
+		[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 }, [6] = { 0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00 },
+		[7] = { 0x0f, 0x1f, 0x80, 0, 0, 0, 0 }, [8] = { 0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0 },
+		[9] = { 0x66, 0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0 },
+	};
+	for (unsigned n = 1; n <= 9; n++) {
+		assert_int_equal(patch_decode_emulation(BASE, nops[n], n, &emu, NULL, 0), 0);
+		assert_int_equal(emu.kind, EMU_NOP);
+		assert_int_equal(emu.len, n);
+	}
+	static const uint8_t nop_other[4] = { 0x66, 0x66, 0x66, 0x90 };      /* a multi-prefix nop */
+	assert_int_equal(patch_decode_emulation(BASE, nop_other, 4, &emu, NULL, 0), 0);
+	assert_int_equal(emu.kind, EMU_NOP);
+
+	static const uint8_t jmp8[2] = { 0xeb, 0x10 }, jmp32[5] = { 0xe9, 0x00, 0x01, 0x00, 0x00 }, ret[1] = { 0xc3 };
+	assert_int_equal(patch_decode_emulation(BASE, jmp8, 2, &emu, NULL, 0), 0);
+	assert_true(emu.kind == EMU_JMP && emu.target == BASE + 2 + 0x10);
+	assert_int_equal(patch_decode_emulation(BASE, jmp32, 5, &emu, NULL, 0), 0);
+	assert_true(emu.kind == EMU_JMP && emu.target == BASE + 5 + 0x100);
+	assert_int_equal(patch_decode_emulation(BASE, ret, 1, &emu, NULL, 0), 0);
+	assert_int_equal(emu.kind, EMU_RET);
+	for (unsigned cc = 0; cc < 16; cc++) {
+		uint8_t j8[2] = { (uint8_t)(0x70 | cc), 0xfe }, j32[6] = { 0x0f, (uint8_t)(0x80 | cc), 0x10, 0, 0, 0 };
+		assert_int_equal(patch_decode_emulation(BASE, j8, 2, &emu, NULL, 0), 0);
+		assert_true(emu.kind == EMU_JCC && emu.cc == cc && emu.target == BASE);
+		assert_int_equal(patch_decode_emulation(BASE, j32, 6, &emu, NULL, 0), 0);
+		assert_true(emu.kind == EMU_JCC && emu.cc == cc && emu.target == BASE + 6 + 0x10);
+	}
+}
+
+static void sort_search_overlap(void **state)
+{
+	(void)state;
+	struct poke_site s[64];
+	for (unsigned i = 0; i < 64; i++)
+		s[i] = (struct poke_site){ .addr = 0x1000 + ((i * 37) % 64) * 8, .len = 5 };
+	sites_sort(s, 64);
+	for (unsigned i = 1; i < 64; i++)
+		assert_true(s[i - 1].addr < s[i].addr);
+	for (unsigned i = 0; i < 64; i++) {
+		const struct poke_site *f = site_find(s, 64, 0x1000 + i * 8);
+		assert_non_null(f);
+		assert_int_equal(f->addr, 0x1000 + i * 8);
+		assert_null(site_find(s, 64, 0x1000 + i * 8 + 1));
+	}
+	assert_null(site_find(s, 0, 0x1000));
+	assert_int_equal(sites_first_overlap(s, 64), -1);
+	s[10].len = 9;                                  /* 0x1050 + 9 > 0x1058 */
+	assert_int_equal(sites_first_overlap(s, 64), 10);
+}
+
+static void error_names(void **state)
+{
+	(void)state;
+	for (int e = PATCH_ELEN_ZERO; e < PATCH_ERR_END; e++) {
+		assert_non_null(strstr(patch_errname(-e), "PATCH_E"));
+		assert_string_not_equal(patch_strerror(e), "unknown patch error");
+		for (int f = PATCH_ELEN_ZERO; f < e; f++)
+			assert_string_not_equal(patch_errname(e), patch_errname(f));
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(valid_call_retarget, setup),
+		cmocka_unit_test_setup(each_refusal_has_its_code, setup),
+		cmocka_unit_test_setup(not_emulatable_instructions, setup),
+		cmocka_unit_test_setup(emulation_of_each_kind, setup),
+		cmocka_unit_test_setup(sort_search_overlap, setup),
+		cmocka_unit_test_setup(error_names, setup),
+	};
+	int failed = cmocka_run_group_tests(tests, NULL, NULL);
+	int total = (int)(sizeof(tests) / sizeof(tests[0]));
+	printf("RESULT passed=%d failed=%d\n", total - failed, failed);
+	return failed ? 1 : 0;
+}
