@@ -83,21 +83,29 @@ static void apic_write(uint32_t reg, uint32_t v)
 		apic_mmio[reg / 4] = v;
 }
 
+/* Globally enable this CPU's APIC in the chosen mode. x2APIC registers are
+ * MSRs that fault until EXTD is set, so this comes before any access.
+ * (xAPIC -> x2APIC is a legal transition; the reverse is not needed.) */
+static void apic_enable_mode(void)
+{
+	uint64_t base = rdmsr(MSR_APIC_BASE) | APIC_BASE_ENABLE;
+	wrmsr(MSR_APIC_BASE, base);
+	if (apic_x2apic)
+		wrmsr(MSR_APIC_BASE, base | APIC_BASE_X2APIC);
+}
+
 void apic_init_bsp(void)
 {
 	apic_x2apic = cpu_features.x2apic;
-	uint64_t base = rdmsr(MSR_APIC_BASE);
-	uint64_t phys = base & 0xffffff000ull;
+	uint64_t phys = rdmsr(MSR_APIC_BASE) & 0xffffff000ull;
 	apic_mmio = (volatile uint32_t *)P2V(phys);
-	printk("apic: %s, registers at %#lx", apic_x2apic ? "x2APIC" : "xAPIC", phys);
+	apic_enable_mode();
+	printk("apic: %s, registers at %#lx", apic_x2apic ? "x2APIC (MSRs)" : "xAPIC", phys);
 }
 
 void apic_init_this_cpu(void)
 {
-	uint64_t base = rdmsr(MSR_APIC_BASE) | APIC_BASE_ENABLE;
-	if (apic_x2apic)
-		base |= APIC_BASE_X2APIC;
-	wrmsr(MSR_APIC_BASE, base);
+	apic_enable_mode();
 
 	apic_write(APIC_SVR, SVR_ENABLE | VEC_SPURIOUS);
 	apic_write(APIC_TPR, 0);
