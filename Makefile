@@ -69,9 +69,9 @@ KERNEL_OBJS := \
 	kernel/smp_call.o kernel/spinlock.o kernel/string.o
 
 PATCH_OBJS := \
-	patch/int3_selftest_code.o \
-	patch/bp.o patch/console.o patch/disasm.o patch/env.o patch/int3_selftest.o \
-	patch/rendezvous.o patch/site_table.o patch/sites.o patch/text_poke.o \
+	patch/int3_selftest_code.o patch/context_sites_code.o \
+	patch/bp.o patch/console.o patch/context_sites.o patch/disasm.o patch/env.o patch/int3_selftest.o \
+	patch/rendezvous.o patch/site_table.o patch/sites.o patch/storm.o patch/text_poke.o \
 	patch/text_poke_smp.o patch/validate.o
 
 TEST_OBJS := \
@@ -79,7 +79,8 @@ TEST_OBJS := \
 	tests/kernel/test_smp.o tests/kernel/test_nmi.o tests/kernel/test_traps.o \
 	tests/kernel/test_mm.o tests/kernel/test_printk.o tests/kernel/test_tsc.o \
 	tests/kernel/test_runner.o tests/kernel/test_patch_core.o tests/kernel/test_patch_flip.o \
-	tests/kernel/test_patch_batch.o tests/kernel/test_patch_refuse.o tests/kernel/bench_patch.o
+	tests/kernel/test_patch_batch.o tests/kernel/test_patch_refuse.o tests/kernel/bench_patch.o \
+	tests/kernel/test_storm.o
 
 OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJS) $(TEST_OBJS)) \
 	$(ZYDIS_OBJS)

@@ -59,6 +59,7 @@ struct percpu {
 	uint32_t irq_depth;
 	uint32_t nmi_depth;
 	uint32_t mce_depth;
+	uint32_t nmi_blocked;               /* handlers running while NMIs are blocked */
 
 	/* Stacks (each with an unmapped guard page below lo). */
 	uintptr_t stack_lo, stack_hi;
@@ -78,7 +79,18 @@ struct percpu {
 	/* NMI bookkeeping (arch/x86/nmi.c). */
 	uint32_t nmi_reasons;               /* NMI_* bits, set by senders */
 	uint64_t nmi_count;
-	uint64_t nmi_unclaimed;
+	uint64_t nmi_unclaimed;             /* no reason bit: external (QEMU's nmi, LINT1) */
+	uint64_t nmi_storm;                 /* NMI_STORM requests handled */
+	uint64_t nmi_noiret;                /* returns into an NMI handler without IRET */
+	uint64_t nmi_nested;                /* NMIs that began inside an NMI handler */
+
+	/* Machine checks (arch/x86/mce.c). */
+	uint64_t mce_recoverable;
+	uint64_t mce_software;              /* INT 18 with no machine check in progress */
+
+	/* Live patch sites on the NMI, #MC and IRQ paths (patch/context_sites.asm):
+	 * calls that went to variant a / b, per path. */
+	uint64_t site_hits[3][2];
 	uint64_t where_rip;                 /* RIP interrupted by the last WHERE NMI */
 	uint32_t where_depth;               /* and its ctx_depth */
 	uint32_t where_seq;

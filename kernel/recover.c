@@ -23,7 +23,7 @@ bool recover_possible(void)
 
 static void reset_nesting(struct percpu *pc)
 {
-	pc->ctx_depth = pc->irq_depth = pc->nmi_depth = pc->mce_depth = 0;
+	pc->ctx_depth = pc->irq_depth = pc->nmi_depth = pc->mce_depth = pc->nmi_blocked = 0;
 }
 
 static void frame_resume(struct regs *r, struct recover_point *rp, int val)

@@ -66,6 +66,9 @@ def qemu_command(args, iso):
         cmd += ["-serial", "stdio", "-no-reboot", "-monitor", "none"]
     if args.qmp:
         cmd += ["-qmp", f"unix:{args.qmp},server=on,wait=off"]
+    if args.control:
+        # COM2 (the second -serial) on a unix socket: the host's control line.
+        cmd += ["-chardev", f"socket,id=ctl,path={args.control},server=on,wait=off", "-serial", "chardev:ctl"]
     if knob("GDB", "") not in ("", "0"):
         cmd += ["-gdb", f"tcp::{knob('GDBPORT', '1234')}"]
         if args.gdb_wait:
@@ -90,6 +93,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=0, help="kill QEMU after this many seconds")
     ap.add_argument("--until", help="stop with status 0 once this regex appears in the serial output")
     ap.add_argument("--qmp", help="also serve QMP on this unix socket")
+    ap.add_argument("--control", help="connect COM2 to this unix socket (server), for host+guest tests")
     ap.add_argument("--gdb-wait", action="store_true", help="with GDB=1: hold the CPUs (-S)")
     ap.add_argument("--quiet", action="store_true", help="do not echo serial output")
     ap.add_argument("--print-command", action="store_true")

@@ -167,7 +167,13 @@ void apic_send_nmi_all(void) { icr_send(0, SH_ALL | DM_NMI); }
 void apic_send_nmi_allbutself(void) { icr_send(0, SH_ALL_BUT_SELF | DM_NMI); }
 
 void apic_send_init(uint32_t apic_id) { icr_send(apic_id, DM_INIT | ICR_LEVEL | ICR_ASSERT); }
-void apic_send_init_deassert(uint32_t apic_id) { icr_send(apic_id, DM_INIT | ICR_LEVEL); }
+/* x2APIC has no INIT level de-assert (the SDM: not supported); only the
+ * 82489DX ever needed it. */
+void apic_send_init_deassert(uint32_t apic_id)
+{
+	if (!apic_x2apic)
+		icr_send(apic_id, DM_INIT | ICR_LEVEL);
+}
 void apic_send_sipi(uint32_t apic_id, uint8_t page) { icr_send(apic_id, DM_STARTUP | page); }
 
 void apic_timer_calibrate(void)

@@ -42,4 +42,6 @@ void asm_offsets(void)
 	OFFSET(RP_RFLAGS, recover_point, rflags);
 
 	DEFINE(REGS_SIZE, sizeof(struct regs));
+
+	OFFSET(PC_SITE_HITS, percpu, site_hits);
 }

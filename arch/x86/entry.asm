@@ -1,18 +1,57 @@
-; arch/x86/entry.asm — the 256 interrupt/exception entry stubs.
+; arch/x86/entry.asm — the 256 interrupt/exception entry stubs, and the two
+; ways back out.
 ;
 ; Each stub makes the CPU frame uniform (pushes a zero error code where the
 ; CPU pushes none), pushes its vector and joins isr_common, which saves every
 ; general-purpose register to complete a struct regs (arch/x86/regs.h) and
 ; calls trap_dispatch(struct regs *) (arch/x86/traps.c). On return the
 ; registers are reloaded from the frame, so a handler may rewrite any of
-; them (and rip/rsp/rflags) before IRETQ.
+; them (and rip/rsp/rflags).
 ;
 ; Stack alignment: the CPU aligns RSP to 16 before pushing its 5-qword frame;
 ; error + vector + 15 GPRs make 17 more qwords, so RSP is 16-byte aligned at
 ; "call trap_dispatch", as the SysV ABI wants.
 ;
-; NMI (2), #MC (18) and #DF (8) arrive on their IST stacks (arch/x86/idt.c);
-; the code here does not care which stack it runs on.
+; NMI (2), #MC (18) and #DF (8) arrive on their IST stacks (arch/x86/idt.c).
+;
+; Nested NMIs, and why some returns avoid IRET
+; --------------------------------------------
+; An NMI blocks further NMIs until the next IRET, whatever that IRET returns
+; from. If the NMI handler takes an exception (a #BP at a patch site being
+; patched, for instance) and that exception returns with IRET, NMIs are
+; unblocked while the NMI handler is still running on its IST stack; the
+; next NMI then starts at the top of the same IST stack and overwrites the
+; first one's frame. The same holds for a #MC that interrupts an NMI handler.
+;
+; xpoke's scheme: never IRET into a context that runs with NMIs blocked.
+; trap_dispatch() returns non-zero when the interrupted context had NMIs
+; blocked (and no recovery is under way): it was running on this CPU's NMI
+; IST stack (the NMI handler, its entry and exit stubs included), or inside
+; a handler already taken with NMIs blocked (a #BP in a #MC that hit an NMI).
+; The exit path then returns with POPFQ; RET on the interrupted stack:
+;
+;   NMI handler (IST1)         #BP handler (same stack)       next NMI
+;   ------------------         ------------------------       --------
+;   runs a patch site's int3
+;                         -->  emulate; sync_core()
+;                              put RFLAGS, RIP below the
+;                              interrupted RSP; restore
+;                              GPRs; RSP = that; POPFQ; RET
+;   <--  continues, NMIs still blocked                        stays pending
+;   IRET (its own) ------------------------------------------> delivered now,
+;                                                             on a free IST1
+;
+; RET is not serializing, so trap_dispatch() serializes before it returns
+; (the patch core's rendezvous relies on a serializing event between a
+; CPU's acknowledgement and its next patched instruction).
+;
+; The words written below the interrupted RSP must not be live: the stubs of
+; all non-IST exceptions therefore first move the CPU's frame EXC_GAP bytes
+; lower (the #BP emulation of "call" writes there too). For #MC, the frame is
+; on the #MC IST stack and the write goes to the interrupted one. Interrupts
+; (vectors >= 32) never arrive with NMIs blocked... except under the
+; negative control nmi.unsafe_iret=1 (arch/x86/nmi.c), which turns the
+; scheme off to prove the storm tests hit the hazard.
 
 %include "asm-offsets.inc"
 
@@ -20,10 +59,18 @@ extern trap_dispatch
 
 ; Vectors for which the CPU pushes an error code.
 %define HAS_ERROR(v) ((v) == 8 || ((v) >= 10 && (v) <= 14) || (v) == 17 || (v) == 21 || (v) == 29 || (v) == 30)
+; Vectors delivered on an IST stack (arch/x86/idt.c).
+%define ON_IST(v) ((v) == 2 || (v) == 8 || (v) == 18)
+
+; Room left below the interrupted RSP: an emulated push (8 bytes) plus the
+; RFLAGS and RIP of a return without IRET (16), rounded to keep 16-byte
+; alignment, and at least the size of the frame being moved (48).
+EXC_GAP equ 48
 
 section .text
 
-%macro ISR_STUB 1
+; An interrupt, or an IST exception: the frame stays where the CPU put it.
+%macro ISR_PLAIN 1
 align 16
 isr_%1:
 %if HAS_ERROR(%1) == 0
@@ -33,47 +80,51 @@ isr_%1:
         jmp isr_common
 %endmacro
 
+; A non-IST exception: copy the CPU's frame EXC_GAP bytes lower first.
+;   before                           after
+;   RSP_int -> caller's data         RSP_int -> caller's data
+;              [align] SS RSP RFL CS RIP [ERR]     dead space (the old
+;                                  <- RSP          frame), EXC_GAP bytes
+;                                                  SS RSP RFL CS RIP [ERR]
+%macro ISR_GAP 1
+align 16
+isr_%1:
+%if HAS_ERROR(%1)
+%assign words 6
+%else
+%assign words 5
+%endif
+        sub rsp, EXC_GAP
+        push rax                        ; scratch; the copy starts at RSP + 8
+%assign w 0
+%rep words
+        mov rax, [rsp + 8 + EXC_GAP + 8 * w]
+        mov [rsp + 8 + 8 * w], rax
+%assign w w + 1
+%endrep
+        pop rax
+%if HAS_ERROR(%1) == 0
+        push qword 0
+%endif
+        push qword %1
+        jmp isr_common
+%endmacro
+
 %assign v 0
 %rep 256
-%if v != 3
-ISR_STUB v
+%if v < 32 && ON_IST(v) == 0
+ISR_GAP v
+%else
+ISR_PLAIN v
 %endif
 %assign v v + 1
 %endrep
 
-; #BP (vector 3) makes room for an emulated push first.
-;
-; The patch core (patch/bp.c) emulates "call" for a CPU that hits a site's
-; int3: it pushes a return address just below the interrupted RSP. But the
-; CPU has put its 5-qword frame right there (at the interrupted RSP, aligned
-; down to 16), so the push would overwrite the SS slot of the frame we are
-; about to IRET through. Copy the frame BP_GAP bytes lower and continue on
-; the copy; the original becomes dead space the handler may write into.
-;
-;   before                           after
-;   RSP_int -> caller's data         RSP_int -> caller's data
-;              SS RSP RFL CS RIP                (gap: old frame, 40 bytes,
-;                        <- RSP                   + 8 so RSP stays 16-aligned)
-;                                               SS RSP RFL CS RIP  <- RSP
-BP_GAP equ 48                           ; >= 40 (the frame), multiple of 16
-align 16
-isr_3:
-        sub rsp, BP_GAP
-        push rax                        ; scratch; the copy is at RSP + 8
-        mov rax, [rsp + 8 + BP_GAP + 0]   ; RIP
-        mov [rsp + 8 + 0], rax
-        mov rax, [rsp + 8 + BP_GAP + 8]   ; CS
-        mov [rsp + 8 + 8], rax
-        mov rax, [rsp + 8 + BP_GAP + 16]  ; RFLAGS
-        mov [rsp + 8 + 16], rax
-        mov rax, [rsp + 8 + BP_GAP + 24]  ; RSP
-        mov [rsp + 8 + 24], rax
-        mov rax, [rsp + 8 + BP_GAP + 32]  ; SS
-        mov [rsp + 8 + 32], rax
-        pop rax
-        push qword 0                    ; error code
-        push qword 3
-        jmp isr_common
+; Offsets in struct regs (arch/x86/regs.h).
+R_VECTOR        equ 15 * 8
+R_RIP           equ 17 * 8
+R_RFLAGS        equ 19 * 8
+R_RSP           equ 20 * 8
 
 align 16
 isr_common:
@@ -95,6 +146,8 @@ isr_common:
         cld                             ; the ABI wants DF clear in C
         mov rdi, rsp                    ; struct regs *
         call trap_dispatch
+        test eax, eax
+        jnz .return_without_iret
         pop r15
         pop r14
         pop r13
@@ -112,6 +165,36 @@ isr_common:
         pop rax
         add rsp, 16                     ; vector, error code
         iretq
+
+; Back into a context that runs with NMIs blocked (see the top of the file).
+; The interrupted context is at CPL 0 with SS = KERNEL_DS, so only RIP, RSP
+; and RFLAGS need restoring.
+.return_without_iret:
+        mov rax, [rsp + R_RSP]
+        sub rax, 16                     ; two words below the interrupted RSP
+        mov rcx, [rsp + R_RFLAGS]
+        mov [rax], rcx                  ;   [RSP-16] = RFLAGS
+        mov rcx, [rsp + R_RIP]
+        mov [rax + 8], rcx              ;   [RSP-8]  = RIP
+        mov [rsp + R_RSP], rax          ; the stack to switch to
+        pop r15
+        pop r14
+        pop r13
+        pop r12
+        pop r11
+        pop r10
+        pop r9
+        pop r8
+        pop rbp
+        pop rdi
+        pop rsi
+        pop rdx
+        pop rcx
+        pop rbx
+        pop rax
+        mov rsp, [rsp + R_RSP - R_VECTOR] ; RSP now at the vector slot
+        popfq                           ; RFLAGS (IF stays as it was)
+        ret                             ; RIP; NMIs are still blocked
 
 section .rodata
 global isr_stub_table

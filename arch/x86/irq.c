@@ -8,6 +8,7 @@
 #include "kernel/panic.h"
 #include "kernel/percpu.h"
 #include "kernel/printk.h"
+#include "patch/context_sites.h"
 
 static irq_handler_t handlers[256];
 
@@ -24,6 +25,7 @@ void irq_dispatch(struct regs *r)
 	unsigned v = (unsigned)r->vector;
 
 	pc->irq_count++;
+	irq_site_run();                 /* a live patch site, on every interrupt */
 	if (v == VEC_SPURIOUS)          /* no EOI for spurious interrupts */
 		return;
 	irq_handler_t fn = __atomic_load_n(&handlers[v], __ATOMIC_ACQUIRE);

@@ -1,22 +1,60 @@
 /*
  * arch/x86/nmi.c — the NMI handler and the NMI-based requests of nmi.h.
  *
- * nmi_handle() runs on the NMI IST stack with NMIs blocked until its IRET.
- * It calls nothing that could be patched, takes no lock, and prints only
- * through printk (lock-free).
+ * nmi_handle() runs on the NMI IST stack with NMIs blocked until its IRET
+ * (and nothing else IRETs into it: arch/x86/entry.asm). It takes no lock,
+ * prints only through printk (lock-free), and calls no patchable code
+ * except, on purpose, one live patch site on every entry (nmi_site_run,
+ * patch/context_sites.asm) that the storm tests flip while NMIs fly.
  */
 #include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/dump.h"
 #include "arch/x86/nmi.h"
 #include "arch/x86/tsc.h"
+#include "kernel/cmdline.h"
+#include "kernel/errno.h"
+#include "kernel/panic.h"
 #include "kernel/percpu.h"
 #include "kernel/printk.h"
 #include "kernel/recover.h"
+#include "kernel/string.h"
+#include "patch/context_sites.h"
 
 #define WHERE_WAIT_US 50000
 
 static void (*test_hook)(struct regs *r);
+static void (*storm_hook)(struct regs *r);
+int nmi_unsafe_iret;
+
+static int set_unsafe_iret(const char *v)
+{
+	if (!v || (strcmp(v, "0") && strcmp(v, "1"))) {
+		printk("nmi.unsafe_iret: needs 0 or 1");
+		return -EINVAL;
+	}
+	nmi_unsafe_iret = v[0] == '1';
+	if (nmi_unsafe_iret)
+		printk("nmi: nmi.unsafe_iret=1: exceptions IRET into NMI handlers; nested NMIs are possible "
+		       "(negative control)");
+	return 0;
+}
+KPARAM("nmi.unsafe_iret", set_unsafe_iret, "0|1: 1 turns off the nested-NMI protection (negative control)");
+
+void nmi_set_storm_hook(void (*fn)(struct regs *r))
+{
+	__atomic_store_n(&storm_hook, fn, __ATOMIC_SEQ_CST);
+}
+
+/* NMI context. */
+void nmi_nested_entry(struct regs *r)
+{
+	struct percpu *pc = this_cpu();
+	pc->nmi_nested++;
+	panic("nested NMI on CPU %u: an NMI began inside an NMI handler (interrupted RIP %#lx), so the first "
+	      "one's frame on the NMI IST stack was overwritten%s", pc->cpu, r->rip,
+	      nmi_unsafe_iret ? " (nmi.unsafe_iret=1)" : "");
+}
 
 void nmi_set_test_hook(void (*fn)(struct regs *r))
 {
@@ -38,6 +76,7 @@ void nmi_handle(struct regs *r)
 	char sym[96];
 
 	pc->nmi_count++;
+	nmi_site_run();                 /* a live patch site, on every NMI */
 	if (why & NMI_STOP) {
 		printk("CPU %u stopped at RIP %016lx <%s>", pc->cpu, r->rip,
 		       format_symbol(sym, sizeof(sym), r->rip));
@@ -49,6 +88,12 @@ void nmi_handle(struct regs *r)
 		pc->where_rip = r->rip;
 		pc->where_depth = pc->ctx_depth - 1;
 		__atomic_fetch_add(&pc->where_seq, 1, __ATOMIC_RELEASE);
+	}
+	if (why & NMI_STORM) {
+		pc->nmi_storm++;
+		void (*fn)(struct regs *) = __atomic_load_n(&storm_hook, __ATOMIC_ACQUIRE);
+		if (fn)
+			fn(r);
 	}
 	if (why & NMI_TEST) {
 		void (*fn)(struct regs *) = __atomic_load_n(&test_hook, __ATOMIC_ACQUIRE);

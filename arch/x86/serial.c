@@ -14,6 +14,8 @@
 #include "arch/x86/serial.h"
 
 #define COM1            0x3f8
+#define COM2            0x2f8
+#define UART_SCRATCH    7
 #define UART_DATA       0
 #define UART_IER        1
 #define UART_FCR        2
@@ -92,4 +94,31 @@ void serial_enable_rx_irq(void)
 	while (inb(COM1 + UART_LSR) & LSR_DATA_READY)   /* drop stale input */
 		(void)inb(COM1 + UART_DATA);
 	outb(COM1 + UART_IER, 0x01);    /* interrupt on received data */
+}
+
+int serial_control_present(void)
+{
+	outb(COM2 + UART_SCRATCH, 0x5a);
+	if (inb(COM2 + UART_SCRATCH) != 0x5a)
+		return 0;
+	outb(COM2 + UART_SCRATCH, 0xa5);
+	return inb(COM2 + UART_SCRATCH) == 0xa5;
+}
+
+void serial_control_init(void)
+{
+	outb(COM2 + UART_IER, 0x00);
+	outb(COM2 + UART_LCR, 0x80);
+	outb(COM2 + UART_DATA, 1);
+	outb(COM2 + UART_IER, 0);
+	outb(COM2 + UART_LCR, 0x03);
+	outb(COM2 + UART_FCR, 0xc7);
+	outb(COM2 + UART_MCR, 0x03);    /* DTR, RTS; no OUT2: polled */
+}
+
+int serial_control_getc(void)
+{
+	if (!(inb(COM2 + UART_LSR) & LSR_DATA_READY))
+		return -1;
+	return inb(COM2 + UART_DATA);
 }

@@ -16,4 +16,12 @@ void serial_enable_rx_irq(void);
 /* Next received byte, or -1. Single consumer (the shell on the BSP). */
 int serial_getc(void);
 
+/*
+ * COM2, the host's control line for host+guest tests (scripts/run-qemu.py
+ * --control): polled, input only. present() probes the scratch register.
+ */
+int serial_control_present(void);
+void serial_control_init(void);
+int serial_control_getc(void);          /* next byte, or -1 */
+
 #endif

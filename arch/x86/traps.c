@@ -21,6 +21,7 @@
 #include "kernel/printk.h"
 #include "kernel/recover.h"
 #include "patch/bp.h"
+#include "patch/rendezvous.h"
 
 #define VEC_DF 8
 #define VEC_PF 14
@@ -76,13 +77,31 @@ static void exception(struct regs *r)
 		die(r, "unhandled exception %s", exception_name(r->vector));
 }
 
-void trap_dispatch(struct regs *r)
+/*
+ * Were NMIs blocked in the context this trap interrupted? Yes if that
+ * context ran on this CPU's NMI stack (the NMI handler, including its entry
+ * and exit stubs, where no counter covers it), or inside a handler already
+ * known to run with NMIs blocked (an exception or #MC taken in NMI context,
+ * wherever its own stack is).
+ */
+static bool nmis_were_blocked(const struct percpu *pc, const struct regs *r)
+{
+	return pc->nmi_blocked || (r->rsp > pc->ist_lo[IST_NMI] && r->rsp <= pc->ist_hi[IST_NMI]);
+}
+
+int trap_dispatch(struct regs *r)
 {
 	struct percpu *pc = this_cpu();
 	uint32_t depth = pc->ctx_depth, irq = pc->irq_depth, nmi = pc->nmi_depth, mce = pc->mce_depth;
+	uint32_t blocked_before = pc->nmi_blocked;
+	bool blocked = nmis_were_blocked(pc, r);
 
 	pc->ctx_depth++;
+	if (r->vector == 2 || blocked)
+		pc->nmi_blocked++;      /* anything nested in this handler runs NMI-blocked */
 	if (r->vector == 2) {
+		if (blocked)
+			nmi_nested_entry(r);    /* the first NMI's IST frame is gone */
 		pc->nmi_depth++;
 		nmi_handle(r);
 	} else if (r->vector == 18) {
@@ -95,12 +114,22 @@ void trap_dispatch(struct regs *r)
 		irq_dispatch(r);
 	}
 
+	int no_iret = 0;
 	if (pc->recovering) {           /* the frame now resumes a thread context */
 		pc->recovering = 0;
 		depth = irq = nmi = mce = 0;
+		blocked_before = 0;
+	} else if (blocked && r->vector != 2 && !nmi_unsafe_iret) {
+		/* Back into an NMI handler: IRET would unblock NMIs. RET is not
+		 * serializing, so serialize here (rendezvous.h, invariant 2). */
+		no_iret = 1;
+		pc->nmi_noiret++;
+		sync_core();
 	}
 	pc->ctx_depth = depth;
 	pc->irq_depth = irq;
 	pc->nmi_depth = nmi;
 	pc->mce_depth = mce;
+	pc->nmi_blocked = blocked_before;
+	return no_iret;
 }

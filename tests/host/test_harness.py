@@ -138,6 +138,24 @@ class Harness(unittest.TestCase):
             qemu.kill()
             qemu.wait()
 
+    def test_negative_control_nested_nmis_without_the_protection(self):
+        """With nmi.unsafe_iret=1 exceptions IRET back into NMI handlers; the
+        NMI storm must then end in a detected nested NMI (or a crash) within
+        its time limit. This proves the storm really exercises the hazard
+        the protection removes."""
+        status, log, _ = boot("negative-control", "nmi.unsafe_iret=1 ktest=storm.nmi_sites storm.ms=30000",
+                              smp=4, timeout=120)
+        self.assertNotEqual(status, 1, "the storm passed with the protection off:\n" + log)
+        self.assertNotEqual(status, 124, "the storm hung instead of failing:\n" + log)
+        self.expect(log, r"nmi: nmi.unsafe_iret=1: exceptions IRET into NMI handlers")
+        self.expect(log, r"nested NMI on CPU \d+: an NMI began inside an NMI handler")
+
+    def test_panic_during_an_nmi_storm_still_stops_every_cpu(self):
+        status, log, _ = boot("panic-during-storm", "ktest=storm.panic_during_storm", smp=4, timeout=120)
+        self.assertEqual(status, 5, log)
+        self.expect(log, r"PANIC on CPU \d+: storm: deliberate panic on CPU \d+, in its NMI handler")
+        self.expect(log, r"system_stop: CPU \d+ stopped 3 other CPU\(s\); exit code 2")
+
     def test_list_prints_every_test(self):
         status, log, _ = boot("list", "ktest=list", smp=1)
         self.assertEqual(status, 1, log)

@@ -1,0 +1,16 @@
+/*
+ * patch/context_sites.c — the NMI, #MC and IRQ sites as named sites
+ * (`sites`, `patch nmi b`, storms).
+ */
+#include "patch/context_sites.h"
+#include "patch/sites.h"
+
+extern const char nmi_site[], mce_site[], irq_site[];
+extern const char count_nmi_a[], count_nmi_b[], count_mce_a[], count_mce_b[], count_irq_a[], count_irq_b[];
+
+PATCH_SITE(nmi, "run by every NMI: counts it as a or b", nmi_site, 5,
+	   V_CALL("a", count_nmi_a), V_CALL("b", count_nmi_b));
+PATCH_SITE(mce, "run by every #MC: counts it as a or b", mce_site, 5,
+	   V_CALL("a", count_mce_a), V_CALL("b", count_mce_b));
+PATCH_SITE(irq, "run by every interrupt: counts it as a or b", irq_site, 5,
+	   V_CALL("a", count_irq_a), V_CALL("b", count_irq_b));

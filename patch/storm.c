@@ -1,0 +1,387 @@
+/*
+ * patch/storm.c — see storm.h.
+ *
+ *   patcher (this CPU)                      senders (every other CPU)
+ *   ------------------                      -------------------------
+ *   snapshot counters
+ *   start senders  ----------------------->  loop until told to stop:
+ *   [idle phase: wait idle_ms]                 NMI: to the next CPU, every 8th to
+ *   patch phase, until ms or *stop:              all but itself, every 16th to itself
+ *     flip each chosen site a <-> b            IPI VEC_STORM: to the next CPU / all
+ *     every 10 ms: watchdog over the           call the thread site (check a or b)
+ *       senders' heartbeats                    every 64th round: INT 18 (soft_mce)
+ *   stop senders, wait for them                heartbeat++; nap if told to
+ *   flip every site back to a
+ *   sum up: site hits must equal the entries of each path
+ *
+ * Rendezvous rounds need every CPU to run; with more vCPUs than host cores
+ * a sender that never sleeps stretches each round to host time slices. As
+ * in the flip tests, when the first flips are slow the senders start to
+ * nap between bursts (printed in the figures).
+ */
+#include "arch/x86/apic.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/irq.h"
+#include "arch/x86/nmi.h"
+#include "arch/x86/tsc.h"
+#include "kernel/cmdline.h"
+#include "kernel/errno.h"
+#include "kernel/percpu.h"
+#include "kernel/printk.h"
+#include "kernel/shell.h"
+#include "kernel/smp_call.h"
+#include "kernel/string.h"
+#include "patch/bp.h"
+#include "patch/context_sites.h"
+#include "patch/patch.h"
+#include "patch/sites.h"
+#include "patch/storm.h"
+
+#define NAP_US              200
+#define NAP_BURST           16
+#define SLOW_FLIP_US        3000
+
+uint32_t flip_call_fn(void);            /* tests/kernel/patch_sites_code.asm */
+
+static struct {
+	const struct storm_cfg *cfg;
+	uint32_t stop, nap, started;
+	uint64_t beat[MAX_CPUS];
+	uint64_t sent_nmi[MAX_CPUS], sent_ipi[MAX_CPUS], calls[MAX_CPUS], bad[MAX_CPUS];
+	uint32_t print_every;
+} st;
+
+/* NMI context. */
+static void storm_nmi(struct regs *r)
+{
+	(void)r;
+	struct percpu *pc = this_cpu();
+	if (st.print_every && pc->nmi_storm % st.print_every == 0)
+		printk("~storm CPU %03u NMI %08lu from the NMI handler", pc->cpu, pc->nmi_storm);
+}
+
+static void storm_ipi(struct regs *r)
+{
+	(void)r;                        /* irq_dispatch already ran the IRQ site */
+}
+
+static unsigned next_cpu(unsigned c)
+{
+	unsigned n = cpumask_next(&cpu_online_mask, c + 1);
+	return n < MAX_CPUS ? n : cpumask_next(&cpu_online_mask, 0);
+}
+
+/* One shot of the storm from this CPU. */
+static void fire(const struct storm_cfg *cfg, unsigned me, uint64_t round, unsigned *target)
+{
+	*target = next_cpu(*target);
+	if (*target == me && nr_cpus_online > 1)
+		*target = next_cpu(*target);
+	if (cfg->kind & STORM_NMI) {
+		if (round % 16 == 15) {
+			__atomic_fetch_or(&percpu_of(me)->nmi_reasons, NMI_STORM, __ATOMIC_SEQ_CST);
+			apic_send_nmi_self();
+		} else if (round % 8 == 7 && nr_cpus_online > 1) {
+			for_each_cpu_in(c, &cpu_online_mask)
+				if (c != me)
+					__atomic_fetch_or(&percpu_of(c)->nmi_reasons, NMI_STORM, __ATOMIC_SEQ_CST);
+			apic_send_nmi_allbutself();
+		} else {
+			nmi_send(*target, NMI_STORM);
+		}
+		st.sent_nmi[me]++;
+	}
+	if (cfg->kind & STORM_IPI) {
+		if (round % 8 == 7 && nr_cpus_online > 1)
+			apic_send_ipi_allbutself(VEC_STORM);
+		else
+			apic_send_ipi(percpu_of(*target)->apic_id, VEC_STORM);
+		st.sent_ipi[me]++;
+	}
+	uint32_t v = flip_call_fn();
+	st.calls[me]++;
+	if (v != 0xa && v != 0xb)
+		st.bad[me]++;
+	if (cfg->soft_mce && round % 64 == 63)
+		__asm__ volatile("int $18" ::: "memory");
+}
+
+static void sender(void *unused)
+{
+	(void)unused;
+	const struct storm_cfg *cfg = st.cfg;
+	unsigned me = cpu_id(), target = me;
+	__atomic_fetch_add(&st.started, 1, __ATOMIC_SEQ_CST);
+	for (uint64_t round = 0; !__atomic_load_n(&st.stop, __ATOMIC_ACQUIRE); round++) {
+		if ((int)me == cfg->stuck_sender && round > 1000) {
+			for (;;)                /* stuck, IRQs on: answers IPIs, no progress */
+				cpu_relax();
+		}
+		fire(cfg, me, round, &target);
+		__atomic_store_n(&st.beat[me], st.beat[me] + 1, __ATOMIC_RELEASE);
+		uint32_t nap = __atomic_load_n(&st.nap, __ATOMIC_RELAXED);
+		if (nap && round % NAP_BURST == NAP_BURST - 1)
+			cpu_nap(nap);
+	}
+}
+
+static void nothing(void *unused)
+{
+	(void)unused;
+}
+
+static void snapshot(struct storm_cpu *out)
+{
+	for_each_cpu_in(c, &cpu_online_mask) {
+		struct percpu *pc = percpu_of(c);
+		struct storm_cpu *s = &out[c];
+		s->nmis = pc->nmi_count;
+		s->irqs = pc->irq_count;
+		for (int k = 0; k < 4; k++)
+			s->bp[k] = pc->bp_emulated[k];
+		s->noiret = pc->nmi_noiret;
+		s->nested = pc->nmi_nested;
+		s->mce_soft = pc->mce_software;
+		memcpy(s->site_hits, pc->site_hits, sizeof(s->site_hits));
+	}
+}
+
+/* Is any sender's heartbeat unchanged for STORM_STUCK_MS? Reports it. */
+static int watchdog(uint64_t *last_beat, uint64_t *last_change, unsigned me)
+{
+	uint64_t now = rdtsc();
+	for_each_cpu_in(c, &cpu_online_mask) {
+		if (c == me)
+			continue;
+		uint64_t b = __atomic_load_n(&st.beat[c], __ATOMIC_ACQUIRE);
+		if (b != last_beat[c]) {
+			last_beat[c] = b;
+			last_change[c] = now;
+		} else if (tsc_to_ms(now - last_change[c]) > STORM_STUCK_MS) {
+			struct cpumask m;
+			cpumask_clear_all(&m);
+			cpumask_set(&m, c);
+			printk("storm: watchdog: CPU %u made no progress for %u ms", c, STORM_STUCK_MS);
+			cpus_report_where(&m, "storm watchdog");
+			return (int)c;
+		}
+	}
+	return -1;
+}
+
+static const struct patch_site_def *chosen[4];
+static const struct storm_cfg *hook_cfg;
+
+/* The patcher NMIs (and IPIs) itself the moment the int3s are in place, so
+ * its own handlers run its own in-flight sites. */
+static void self_fire(enum poke_phase p)
+{
+	if (p != PHASE_INT3_WRITTEN)
+		return;
+	unsigned me = cpu_id();
+	if (hook_cfg->kind & STORM_NMI) {
+		__atomic_fetch_or(&percpu_of(me)->nmi_reasons, NMI_STORM, __ATOMIC_SEQ_CST);
+		apic_send_nmi_self();
+	}
+	if (hook_cfg->kind & STORM_IPI)
+		apic_send_ipi_self(VEC_STORM);
+}
+
+static int flip_round(unsigned n, uint64_t *flips, uint64_t *errors)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const struct patch_site_def *s = chosen[i];
+		const struct site_variant *cur = site_current_variant(s);
+		const struct site_variant *next = cur == &s->var[0] ? &s->var[1] : &s->var[0];
+		if (site_patch(s, next))
+			(*errors)++;
+		else
+			(*flips)++;
+	}
+	return 0;
+}
+
+int storm_run(const struct storm_cfg *cfg, struct storm_result *res)
+{
+	static struct storm_cpu before[MAX_CPUS], mid[MAX_CPUS], after[MAX_CPUS];
+	static uint64_t last_beat[MAX_CPUS], last_change[MAX_CPUS];
+	unsigned me = cpu_id(), helpers = 0, n = 0;
+
+	memset(res, 0, sizeof(*res));
+	memset(&st, 0, sizeof(st));
+	res->stuck_cpu = -1;
+	st.cfg = cfg;
+	st.print_every = cfg->nmi_print_every;
+	if (cfg->flip_thread)
+		chosen[n++] = site_by_name("call");
+	if (cfg->flip_irq)
+		chosen[n++] = site_by_name("irq");
+	if (cfg->flip_nmi)
+		chosen[n++] = site_by_name("nmi");
+	if (cfg->flip_mce)
+		chosen[n++] = site_by_name("mce");
+
+	irq_register(VEC_STORM, storm_ipi);
+	nmi_set_storm_hook(storm_nmi);
+	snapshot(before);
+	for_each_cpu_in(c, &cpu_online_mask)
+		if (c != me && on_cpu_async(c, sender, NULL) == 0)
+			helpers++;
+	uint64_t wait = tsc_deadline_us(5000000);
+	while (__atomic_load_n(&st.started, __ATOMIC_ACQUIRE) < helpers && !tsc_expired(wait))
+		cpu_relax();
+
+	/* Idle phase: the storm without patching, for comparison. */
+	uint64_t t0 = rdtsc();
+	if (cfg->idle_ms)
+		mdelay(cfg->idle_ms);
+	res->idle_ms = tsc_to_ms(rdtsc() - t0);
+	snapshot(mid);
+
+	/* Patch phase. */
+	uint64_t t1 = rdtsc(), deadline = tsc_deadline_us(cfg->ms * 1000ull), next_check = 0;
+	unsigned target = me;
+	for_each_cpu_in(c, &cpu_online_mask) {
+		last_beat[c] = st.beat[c];
+		last_change[c] = t1;
+	}
+	hook_cfg = cfg;
+	poke_set_phase_hook(self_fire);
+	for (uint64_t round = 0; !tsc_expired(deadline); round++) {
+		if (cfg->poll && cfg->poll())
+			break;
+		uint64_t f0 = rdtsc();
+		flip_round(n, &res->flips, &res->flip_errors);
+		if (helpers == 0)
+			fire(cfg, me, round, &target);  /* alone: storm ourselves */
+		if (round == 8 && helpers && n && tsc_to_us(rdtsc() - f0) / n > SLOW_FLIP_US)
+			__atomic_store_n(&st.nap, NAP_US, __ATOMIC_RELAXED);
+		if (tsc_expired(next_check)) {
+			res->stuck_cpu = watchdog(last_beat, last_change, me);
+			if (res->stuck_cpu >= 0)
+				break;
+			next_check = tsc_deadline_us(10000);
+		}
+	}
+	res->ms = tsc_to_ms(rdtsc() - t1);
+	poke_set_phase_hook(NULL);
+
+	__atomic_store_n(&st.stop, 1, __ATOMIC_RELEASE);
+	for_each_cpu_in(c, &cpu_online_mask)
+		if (c != me && cpu_work_pending(c)) {
+			if ((int)c == res->stuck_cpu)
+				cpu_abort_work(c);
+			else
+				cpu_wait_done(c, 5000000);
+		}
+	/* Every NMI sent before this point has been handled once each CPU
+	 * answers one more; every IPI, once each CPU has run a function in
+	 * thread context with interrupts on. */
+	for_each_cpu_in(c, &cpu_online_mask)
+		if (c != me)
+			cpu_where(c, NULL);
+	on_cpus(&cpu_online_mask, nothing, NULL);
+	for (unsigned i = 0; i < n; i++)
+		if (site_current_variant(chosen[i]) != &chosen[i]->var[0])
+			site_patch(chosen[i], &chosen[i]->var[0]);
+	nmi_set_storm_hook(NULL);
+	snapshot(after);
+
+	for_each_cpu_in(c, &cpu_online_mask) {
+		struct storm_cpu *o = &res->cpu[c];
+		o->nmis_idle = mid[c].nmis - before[c].nmis;
+		o->nmis = after[c].nmis - mid[c].nmis;
+		o->irqs = after[c].irqs - before[c].irqs;
+		for (int k = 0; k < 4; k++)
+			o->bp[k] = after[c].bp[k] - before[c].bp[k];
+		o->noiret = after[c].noiret - before[c].noiret;
+		o->nested = after[c].nested - before[c].nested;
+		o->mce_soft = after[c].mce_soft - before[c].mce_soft;
+		for (int p = 0; p < 3; p++)
+			for (int v = 0; v < 2; v++)
+				o->site_hits[p][v] = after[c].site_hits[p][v] - before[c].site_hits[p][v];
+		o->sent_nmi = st.sent_nmi[c];
+		o->sent_ipi = st.sent_ipi[c];
+		o->thread_calls = st.calls[c];
+		o->bad = st.bad[c];
+		/* Every NMI and IRQ ran its path's site exactly once, as a or b. */
+		uint64_t nmi_hits = o->site_hits[SITE_NMI][0] + o->site_hits[SITE_NMI][1];
+		uint64_t irq_hits = o->site_hits[SITE_IRQ][0] + o->site_hits[SITE_IRQ][1];
+		uint64_t entries = o->nmis + o->nmis_idle;
+		res->sites_lost += (nmi_hits > entries ? nmi_hits - entries : entries - nmi_hits) +
+				   (irq_hits > o->irqs ? irq_hits - o->irqs : o->irqs - irq_hits);
+		res->bad += o->bad;
+
+		struct storm_cpu *t = &res->total;
+		t->nmis += o->nmis;
+		t->nmis_idle += o->nmis_idle;
+		t->irqs += o->irqs;
+		for (int k = 0; k < 4; k++)
+			t->bp[k] += o->bp[k];
+		t->noiret += o->noiret;
+		t->nested += o->nested;
+		t->sent_nmi += o->sent_nmi;
+		t->sent_ipi += o->sent_ipi;
+		t->thread_calls += o->thread_calls;
+		t->mce_soft += o->mce_soft;
+		for (int p = 0; p < 3; p++)
+			for (int v = 0; v < 2; v++)
+				t->site_hits[p][v] += o->site_hits[p][v];
+	}
+	return res->flip_errors || res->bad || res->sites_lost || res->stuck_cpu >= 0 || res->total.nested ? -1 : 0;
+}
+
+static uint64_t per_s(uint64_t n, uint64_t ms) { return ms ? n * 1000 / ms : 0; }
+
+void storm_print(const struct storm_cfg *cfg, const struct storm_result *r)
+{
+	static const char *const kinds[] = { "", "nmi", "ipi", "mixed" };
+	printk("storm %s: %lu ms patching (+%lu ms idle), %lu flips (%lu/s), %lu refused; %s", kinds[cfg->kind & 3],
+	       r->ms, r->idle_ms, r->flips, per_s(r->flips, r->ms), r->flip_errors,
+	       __atomic_load_n(&st.nap, __ATOMIC_RELAXED) ? "senders napped (slow rounds)" : "senders back to back");
+	printk("storm: %-4s %10s %10s %8s %8s %8s %8s %8s %8s %8s", "CPU", "NMI/s pat", "NMI/s idle", "IRQs",
+	       "bp thr", "bp irq", "bp nmi", "bp mce", "no-IRET", "sent");
+	for_each_cpu_in(c, &cpu_online_mask) {
+		const struct storm_cpu *o = &r->cpu[c];
+		printk("storm: %-4u %10lu %10lu %8lu %8lu %8lu %8lu %8lu %8lu %8lu", c, per_s(o->nmis, r->ms),
+		       per_s(o->nmis_idle, r->idle_ms), o->irqs, o->bp[0], o->bp[1], o->bp[2], o->bp[3], o->noiret,
+		       o->sent_nmi + o->sent_ipi);
+	}
+	const struct storm_cpu *t = &r->total;
+	printk("storm: all: %lu NMIs (%lu/s/CPU patching, %lu/s/CPU idle), %lu IRQs, #BP emulations thread %lu "
+	       "irq %lu nmi %lu mce %lu, returns without IRET %lu, nested NMIs %lu, INT 18 %lu",
+	       t->nmis, per_s(t->nmis, r->ms) / nr_cpus_online, per_s(t->nmis_idle, r->idle_ms) / nr_cpus_online,
+	       t->irqs, t->bp[0], t->bp[1], t->bp[2], t->bp[3], t->noiret, t->nested, t->mce_soft);
+	printk("storm: errors: %lu refused flips, %lu bad thread-site results, %lu lost site entries, stuck CPU %d",
+	       r->flip_errors, r->bad, r->sites_lost, r->stuck_cpu);
+}
+
+/* Console: storm nmi|ipi|mixed SECONDS */
+static int cmd_storm(int argc, char **argv)
+{
+	static struct storm_cfg cfg;
+	static struct storm_result res;
+	uint64_t secs;
+	if (argc != 3 || !parse_u64(argv[2], &secs) || secs == 0 || secs > 3600) {
+		printk("usage: storm nmi|ipi|mixed SECONDS   (1..3600)");
+		return -EINVAL;
+	}
+	cfg = (struct storm_cfg){ .ms = (uint32_t)secs * 1000, .idle_ms = 1000, .stuck_sender = -1,
+		.flip_thread = true, .flip_irq = true, .flip_nmi = true, .flip_mce = true };
+	if (!strcmp(argv[1], "nmi"))
+		cfg.kind = STORM_NMI;
+	else if (!strcmp(argv[1], "ipi"))
+		cfg.kind = STORM_IPI;
+	else if (!strcmp(argv[1], "mixed")) {
+		cfg.kind = STORM_MIXED;
+		cfg.soft_mce = true;
+	} else {
+		printk("storm: '%s' is not nmi, ipi or mixed", argv[1]);
+		return -EINVAL;
+	}
+	int err = storm_run(&cfg, &res);
+	storm_print(&cfg, &res);
+	return err ? -EIO : 0;
+}
+SHELL_CMD("storm", "nmi|ipi|mixed SECONDS", "NMIs/IPIs from every CPU while the patcher flips sites in every context",
+	  cmd_storm);

@@ -1,0 +1,355 @@
+/*
+ * tests/kernel/test_storm.c — patching under NMI and IPI storms
+ * (patch/storm.c). Each storm asserts that the hazard it is about was
+ * actually hit: #BP emulations in the right context, returns into NMI
+ * handlers without IRET.
+ */
+#include "arch/x86/apic.h"
+#include "arch/x86/nmi.h"
+#include "arch/x86/serial.h"
+#include "kernel/cmdline.h"
+#include "kernel/errno.h"
+#include "kernel/format.h"
+#include "kernel/ktest.h"
+#include "kernel/panic.h"
+#include "kernel/percpu.h"
+#include "kernel/printk.h"
+#include "kernel/string.h"
+#include "patch/bp.h"
+#include "patch/context_sites.h"
+#include "patch/patch.h"
+#include "patch/sites.h"
+#include "patch/storm.h"
+
+static unsigned storm_ms = 2000;
+
+static int set_storm_ms(const char *v)
+{
+	uint64_t n;
+	if (!v || !parse_u64(v, &n) || n < 100 || n > 3600000) {
+		printk("storm.ms: needs milliseconds from 100 to 3600000");
+		return -EINVAL;
+	}
+	storm_ms = (unsigned)n;
+	return 0;
+}
+KPARAM("storm.ms", set_storm_ms, "MS: how long each storm test patches under fire (default 2000)");
+
+static struct storm_result res;
+
+static bool sites_back_to_a(void)
+{
+	static const char *const names[] = { "call", "irq", "nmi", "mce" };
+	for (unsigned i = 0; i < 4; i++) {
+		const struct patch_site_def *s = site_by_name(names[i]);
+		if (site_current_variant(s) != &s->var[0])
+			return false;
+	}
+	return true;
+}
+
+static void common_checks(int err)
+{
+	report(err == 0, "storm completed without errors");
+	report(res.flips > 0 && res.flip_errors == 0, "%lu flips, %lu refused", res.flips, res.flip_errors);
+	report(res.bad == 0, "the thread-context site only ever returned a or b (%lu others)", res.bad);
+	report(res.sites_lost == 0, "every NMI and IRQ ran its path's site exactly once (%lu off)", res.sites_lost);
+	report(res.total.nested == 0, "no nested NMI (%lu)", res.total.nested);
+	report(res.stuck_cpu < 0, "no CPU stuck (watchdog: %d)", res.stuck_cpu);
+	report(sites_back_to_a(), "every site holds variant a again");
+}
+
+/* NMIs at full rate from every CPU while the NMI handler's own site flips. */
+static void test_nmi_sites(void)
+{
+	struct storm_cfg cfg = { .kind = STORM_NMI, .ms = storm_ms, .flip_nmi = true, .stuck_sender = -1 };
+	int err = storm_run(&cfg, &res);
+	storm_print(&cfg, &res);
+	common_checks(err);
+	report(res.total.nmis > 0, "%lu NMIs handled while patching", res.total.nmis);
+	report(res.total.bp[BP_NMI] > 0, "NMI handlers hit the site mid-patch and were emulated: %lu times",
+	       res.total.bp[BP_NMI]);
+	report(res.total.noiret > 0, "#BP returned into NMI handlers without IRET %lu times (the nested-NMI hazard)",
+	       res.total.noiret);
+}
+KTEST("storm.nmi_sites", test_nmi_sites, .timeout_ms = 600000);
+
+/* IPIs from every CPU; sites in thread context and in the IRQ path flip. */
+static void test_thread_irq_sites(void)
+{
+	struct storm_cfg cfg = { .kind = STORM_IPI, .ms = storm_ms, .flip_thread = true, .flip_irq = true,
+				 .stuck_sender = -1 };
+	int err = storm_run(&cfg, &res);
+	storm_print(&cfg, &res);
+	common_checks(err);
+	report(res.total.bp[BP_IRQ] > 0, "IRQ handlers were emulated at the site %lu times", res.total.bp[BP_IRQ]);
+	if (nr_cpus_online > 1)
+		report(res.total.bp[BP_THREAD] > 0, "thread-context callers were emulated %lu times",
+		       res.total.bp[BP_THREAD]);
+}
+KTEST("storm.thread_and_irq_sites", test_thread_irq_sites, .timeout_ms = 600000);
+
+/* NMIs, IPIs and INT 18 together; every site flips. */
+static void test_mixed(void)
+{
+	struct storm_cfg cfg = { .kind = STORM_MIXED, .ms = storm_ms, .flip_thread = true, .flip_irq = true,
+				 .flip_nmi = true, .flip_mce = true, .soft_mce = true, .stuck_sender = -1 };
+	int err = storm_run(&cfg, &res);
+	storm_print(&cfg, &res);
+	common_checks(err);
+	report(res.total.bp[BP_NMI] > 0 && res.total.bp[BP_IRQ] > 0,
+	       "emulated in NMI (%lu) and IRQ (%lu) context", res.total.bp[BP_NMI], res.total.bp[BP_IRQ]);
+	report(res.total.noiret > 0, "returns into NMI handlers without IRET: %lu", res.total.noiret);
+	if (nr_cpus_online > 1)
+		report(res.total.mce_soft > 0, "the #MC path ran (INT 18) %lu times under fire", res.total.mce_soft);
+}
+KTEST("storm.mixed", test_mixed, .timeout_ms = 600000);
+
+/* The patching CPU takes an NMI that hits its own in-flight site. */
+static uint32_t self_nmis;
+
+static void count_self_nmi(struct regs *r)
+{
+	(void)r;
+	self_nmis++;
+}
+
+static void nmi_self_at_int3(enum poke_phase p)
+{
+	if (p == PHASE_INT3_WRITTEN) {
+		__atomic_fetch_or(&this_cpu()->nmi_reasons, NMI_TEST, __ATOMIC_SEQ_CST);
+		apic_send_nmi_self();
+	}
+}
+
+static void test_nmi_on_patcher(void)
+{
+	struct percpu *pc = this_cpu();
+	const struct patch_site_def *s = site_by_name("nmi");
+	uint64_t bp = pc->bp_emulated[BP_NMI], noiret = pc->nmi_noiret, b = pc->site_hits[SITE_NMI][1];
+	self_nmis = 0;
+	nmi_set_test_hook(count_self_nmi);
+	poke_set_phase_hook(nmi_self_at_int3);
+	int err = site_patch(s, variant_by_name(s, "b"));
+	poke_set_phase_hook(NULL);
+	nmi_set_test_hook(NULL);
+
+	report(err == 0, "the batch completed (%s)", patch_errname(err));
+	report(self_nmis == 1, "the self-NMI was taken once, mid-batch (%u)", self_nmis);
+	report(pc->bp_emulated[BP_NMI] == bp + 1, "its NMI handler hit the in-flight site and was emulated (%lu)",
+	       pc->bp_emulated[BP_NMI] - bp);
+	report(pc->nmi_noiret == noiret + 1, "the #BP returned into the NMI handler without IRET (%lu)",
+	       pc->nmi_noiret - noiret);
+	report(pc->site_hits[SITE_NMI][1] > b, "and that NMI already ran variant b, the one being installed");
+	report(site_patch(s, variant_by_name(s, "a")) == 0, "patched back to a");
+}
+KTEST("patch.nmi_on_patching_cpu_mid_batch", test_nmi_on_patcher);
+
+/* A sender that stops making progress is caught, named with its RIP. */
+static char wd_buf[16384];
+static struct console_capture wd_cap = { .prefix = "storm watchdog", .buf = wd_buf, .size = sizeof(wd_buf) };
+
+static void test_watchdog(void)
+{
+	struct storm_cfg cfg = { .kind = STORM_IPI, .ms = 20000, .flip_thread = true, .stuck_sender = 1 };
+	console_capture_start(&wd_cap);
+	int err = storm_run(&cfg, &res);
+	console_capture_stop();
+	report(err != 0 && res.stuck_cpu == 1, "the storm failed and names CPU 1 (stuck CPU %d)", res.stuck_cpu);
+	report(res.ms < 20000, "it stopped early, after %lu ms, instead of hanging", res.ms);
+	report(mem_contains(wd_buf, wd_cap.len, "storm watchdog: CPU 1 (APIC") &&
+	       mem_contains(wd_buf, wd_cap.len, " at RIP "),
+	       "the report gives CPU 1's RIP (obtained by NMI): %.*s", (int)(wd_cap.len < 160 ? wd_cap.len : 160),
+	       wd_buf);
+	report(cpu_state(1) == CPU_IDLE, "CPU 1 was taken back from its stuck work (%s)", cpu_state_name(cpu_state(1)));
+}
+KTEST("storm.watchdog_names_stuck_cpu", test_watchdog, .min_cpus = 2, .timeout_ms = 120000);
+
+/*
+ * Host+guest: the host injects NMIs and machine checks while this storm
+ * runs (scripts/host-inject.py, through QMP), then tells us on COM2 what it
+ * sent: "done nmi=N mce=M bmce=B". Hidden: it waits for a host that only
+ * that script provides.
+ */
+static char ctl_line[128];
+static unsigned ctl_len;
+static bool ctl_done;
+
+static bool poll_control(void)
+{
+	int c;
+	while (!ctl_done && (c = serial_control_getc()) >= 0) {
+		if (c == '\n' || c == '\r') {
+			ctl_line[ctl_len] = 0;
+			ctl_done = !strncmp(ctl_line, "done ", 5);
+			ctl_len = 0;
+		} else if (ctl_len < sizeof(ctl_line) - 1) {
+			ctl_line[ctl_len++] = (char)c;
+		}
+	}
+	return ctl_done;
+}
+
+static uint64_t field(const char *line, const char *key)
+{
+	const char *p = line;
+	size_t k = strlen(key);
+	while ((p = strchr(p, ' ')) != NULL) {
+		p++;
+		if (!strncmp(p, key, k) && p[k] == '=') {
+			char num[24];
+			unsigned i = 0;
+			for (p += k + 1; *p && *p != ' ' && i < sizeof(num) - 1; p++)
+				num[i++] = *p;
+			num[i] = 0;
+			uint64_t v;
+			return parse_u64(num, &v) ? v : ~0ull;
+		}
+	}
+	return ~0ull;
+}
+
+static void test_host_injection(void)
+{
+	if (!report(serial_control_present(), "COM2 is there (run-qemu.py --control)"))
+		return;
+	serial_control_init();
+	while (serial_control_getc() >= 0)
+		;
+	ctl_len = 0;
+	ctl_done = false;
+
+	uint64_t mce0 = 0, unclaimed0 = 0;
+	for_each_cpu_in(c, &cpu_online_mask) {
+		mce0 += percpu_of(c)->mce_recoverable;
+		unclaimed0 += percpu_of(c)->nmi_unclaimed;
+	}
+	/* The senders fire IPIs only: every NMI that reaches a CPU without a
+	 * reason bit is then the host's. No INT 18 either: a real #MC landing
+	 * on a software one would share the #MC IST stack. The host's NMIs and
+	 * machine checks run the NMI and #MC sites while they flip. */
+	struct storm_cfg cfg = { .kind = STORM_IPI, .ms = 300000, .flip_thread = true, .flip_irq = true,
+				 .flip_nmi = true, .flip_mce = true, .poll = poll_control, .stuck_sender = -1 };
+	printk("storm: ready for host injection (NMIs and machine checks)");
+	int err = storm_run(&cfg, &res);
+	storm_print(&cfg, &res);
+	common_checks(err);
+
+	uint64_t mce = 0, unclaimed = 0, bp_mce = 0;
+	for_each_cpu_in(c, &cpu_online_mask) {
+		mce += percpu_of(c)->mce_recoverable;
+		unclaimed += percpu_of(c)->nmi_unclaimed;
+		bp_mce += res.cpu[c].bp[BP_MCE];
+	}
+	mce -= mce0;
+	unclaimed -= unclaimed0;
+	if (!report(ctl_done, "the host said it was done: '%s'", ctl_line))
+		return;
+	uint64_t nmi = field(ctl_line, "nmi"), tm = field(ctl_line, "mce"), bm = field(ctl_line, "bmce");
+	uint64_t want = tm + bm * nr_cpus_online;
+	report(nmi >= 200 && tm + bm >= 20 && bm > 0, "the host injected %lu NMIs and %lu machine checks (%lu broadcast)",
+	       nmi, tm + bm, bm);
+	report(mce == want, "recoverable machine checks seen: %lu; the host sent %lu targeted + %lu broadcast x %u CPUs = %lu",
+	       mce, tm, bm, nr_cpus_online, want);
+	report(unclaimed > 0 && unclaimed <= nmi * nr_cpus_online,
+	       "external NMIs seen: %lu, at most the host's %lu x %u CPUs (some coalesce)", unclaimed, nmi,
+	       nr_cpus_online);
+	report_info("#BP emulations in NMI context %lu, in #MC context %lu, returns without IRET %lu",
+		    res.total.bp[BP_NMI], bp_mce, res.total.noiret);
+}
+KTEST("storm.host_injection", test_host_injection, .flags = KTEST_HIDDEN, .timeout_ms = 400000);
+
+/* Hidden, for the host harness: an AP panics, outside any recovery, in
+ * the middle of an NMI storm; the machine must still stop cleanly. */
+/* NMI context, on an AP hammered by the storm. */
+static void panic_from_nmi(struct regs *r)
+{
+	(void)r;
+	this_cpu()->recover = NULL;     /* as if outside any test */
+	panic("storm: deliberate panic on CPU %u, in its NMI handler, in the middle of the storm", cpu_id());
+}
+
+static bool panic_trigger(void)
+{
+	static uint32_t rounds;
+	if (++rounds == 100) {
+		unsigned victim = cpumask_next(&cpu_online_mask, 1);
+		if (victim < MAX_CPUS)
+			nmi_send(victim, NMI_TEST);
+	}
+	return false;
+}
+
+static void test_panic_during_storm(void)
+{
+	struct storm_cfg cfg = { .kind = STORM_NMI, .ms = 20000, .flip_nmi = true, .flip_thread = true,
+				 .poll = panic_trigger, .stuck_sender = -1 };
+	nmi_set_test_hook(panic_from_nmi);
+	storm_run(&cfg, &res);
+	report(false, "the machine should have stopped");
+}
+KTEST("storm.panic_during_storm", test_panic_during_storm, .flags = KTEST_HIDDEN, .min_cpus = 2);
+
+/* printk from NMI handlers (and the storm's own report) while NMIs fly and
+ * the NMI site flips: every line intact, none lost without being counted. */
+#define PRINT_EVERY 32
+static char pk_buf[512 * 1024];
+static struct console_capture pk_cap = { .prefix = "~storm", .buf = pk_buf, .size = sizeof(pk_buf), .quiet = 1 };
+
+static void test_printk_in_storm(void)
+{
+	static uint64_t before[MAX_CPUS], seen[MAX_CPUS];
+	struct printk_stats s0, s1;
+	for_each_cpu_in(c, &cpu_online_mask) {
+		before[c] = percpu_of(c)->nmi_storm;
+		seen[c] = 0;
+	}
+	printk_get_stats(&s0);
+	console_capture_start(&pk_cap);
+	struct storm_cfg cfg = { .kind = STORM_NMI, .ms = storm_ms / 2, .flip_nmi = true, .flip_thread = true,
+				 .nmi_print_every = PRINT_EVERY, .stuck_sender = -1 };
+	int err = storm_run(&cfg, &res);
+	console_capture_stop();
+	printk_get_stats(&s1);
+	storm_print(&cfg, &res);
+
+	unsigned broken = 0, lines = 0;
+	for (size_t pos = 0; pos < pk_cap.len;) {
+		const char *l = pk_buf + pos;
+		size_t n = 0;
+		while (pos + n < pk_cap.len && l[n] != '\n')
+			n++;
+		char want[96];
+		unsigned cpu = 0;
+		uint64_t k = 0;
+		bool ok = n > 24 && !memcmp(l, "~storm CPU ", 11);
+		if (ok) {
+			for (int i = 11; i < 14; i++)
+				cpu = cpu * 10 + (unsigned)(l[i] - '0');
+			for (int i = 19; i < 27; i++)
+				k = k * 10 + (uint64_t)(l[i] - '0');
+			int w = snprintf(want, sizeof(want), "~storm CPU %03u NMI %08lu from the NMI handler", cpu, k);
+			ok = cpu < MAX_CPUS && (size_t)w == n && !memcmp(want, l, n);
+		}
+		if (ok)
+			seen[cpu]++;
+		else if (broken++ < 3)
+			report_info("broken line: '%.*s'", (int)(n < 80 ? n : 80), l);
+		lines++;
+		pos += n + 1;
+	}
+	uint64_t missing = 0, extra = 0;
+	for_each_cpu_in(c, &cpu_online_mask) {
+		uint64_t want = percpu_of(c)->nmi_storm / PRINT_EVERY - before[c] / PRINT_EVERY;
+		missing += want > seen[c] ? want - seen[c] : 0;
+		extra += seen[c] > want ? seen[c] - want : 0;
+	}
+	report(err == 0, "the storm completed without errors");
+	report(lines > 0, "NMI handlers printed %u lines during the storm", lines);
+	report(broken == 0, "every line intact (%u broken)", broken);
+	report(extra == 0 && missing == s1.dropped - s0.dropped && pk_cap.overflow == 0,
+	       "every line printed once or counted as dropped (%lu missing, %lu dropped)", missing,
+	       s1.dropped - s0.dropped);
+	report(res.total.bp[BP_NMI] > 0, "and the NMI site was emulated %lu times meanwhile", res.total.bp[BP_NMI]);
+}
+KTEST("storm.printk_from_nmi_handlers", test_printk_in_storm, .timeout_ms = 600000);
