@@ -21,7 +21,7 @@
 #include "patch/sites.h"
 #include "patch/storm.h"
 
-static unsigned storm_ms = 2000;
+static unsigned storm_ms = 2000, storm_idle_ms;
 
 static int set_storm_ms(const char *v)
 {
@@ -34,6 +34,18 @@ static int set_storm_ms(const char *v)
 	return 0;
 }
 KPARAM("storm.ms", set_storm_ms, "MS: how long each storm test patches under fire (default 2000)");
+
+static int set_storm_idle_ms(const char *v)
+{
+	uint64_t n;
+	if (!v || !parse_u64(v, &n) || n > 3600000) {
+		printk("storm.idle_ms: needs milliseconds from 0 to 3600000");
+		return -EINVAL;
+	}
+	storm_idle_ms = (unsigned)n;
+	return 0;
+}
+KPARAM("storm.idle_ms", set_storm_idle_ms, "MS: storm tests first fire this long without patching, for comparison (default 0)");
 
 static struct storm_result res;
 
@@ -62,7 +74,7 @@ static void common_checks(int err)
 /* NMIs at full rate from every CPU while the NMI handler's own site flips. */
 static void test_nmi_sites(void)
 {
-	struct storm_cfg cfg = { .kind = STORM_NMI, .ms = storm_ms, .flip_nmi = true, .stuck_sender = -1 };
+	struct storm_cfg cfg = { .kind = STORM_NMI, .ms = storm_ms, .idle_ms = storm_idle_ms, .flip_nmi = true, .stuck_sender = -1 };
 	int err = storm_run(&cfg, &res);
 	storm_print(&cfg, &res);
 	common_checks(err);
@@ -77,7 +89,7 @@ KTEST("storm.nmi_sites", test_nmi_sites, .timeout_ms = 600000);
 /* IPIs from every CPU; sites in thread context and in the IRQ path flip. */
 static void test_thread_irq_sites(void)
 {
-	struct storm_cfg cfg = { .kind = STORM_IPI, .ms = storm_ms, .flip_thread = true, .flip_irq = true,
+	struct storm_cfg cfg = { .kind = STORM_IPI, .ms = storm_ms, .idle_ms = storm_idle_ms, .flip_thread = true, .flip_irq = true,
 				 .stuck_sender = -1 };
 	int err = storm_run(&cfg, &res);
 	storm_print(&cfg, &res);
@@ -92,7 +104,7 @@ KTEST("storm.thread_and_irq_sites", test_thread_irq_sites, .timeout_ms = 600000)
 /* NMIs, IPIs and INT 18 together; every site flips. */
 static void test_mixed(void)
 {
-	struct storm_cfg cfg = { .kind = STORM_MIXED, .ms = storm_ms, .flip_thread = true, .flip_irq = true,
+	struct storm_cfg cfg = { .kind = STORM_MIXED, .ms = storm_ms, .idle_ms = storm_idle_ms, .flip_thread = true, .flip_irq = true,
 				 .flip_nmi = true, .flip_mce = true, .soft_mce = true, .stuck_sender = -1 };
 	int err = storm_run(&cfg, &res);
 	storm_print(&cfg, &res);
