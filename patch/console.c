@@ -83,8 +83,9 @@ static int cmd_patch_stats(int argc, char **argv)
 	(void)argv;
 	struct poke_stats st;
 	poke_get_stats(&st);
-	printk("batches applied: %lu (%lu sites); rendezvous rounds: %lu; serializing with %s",
-	       st.batches, st.sites_total, sync_rounds_total(), sync_core_method());
+	printk("batches applied: %lu (%lu sites); rendezvous rounds: %lu (%lu acknowledgements given for CPUs "
+	       "inside #BP); serializing with %s", st.batches, st.sites_total, sync_rounds_total(),
+	       sync_acks_in_bp_total(), sync_core_method());
 	if (!st.batches)
 		return 0;
 	printk("last batch: %u site(s), %u round(s), %u page pass(es), %lu us in all",

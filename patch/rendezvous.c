@@ -31,7 +31,7 @@
 #include "patch/rendezvous.h"
 
 struct cpumask sync_pending;
-static uint64_t rounds;
+static uint64_t rounds, acks_in_bp;
 static int have_serialize;
 
 void sync_core(void)
@@ -78,6 +78,13 @@ uint64_t sync_all_cpus(void)
 
 	uint64_t deadline = tsc_deadline_us(SYNC_TIMEOUT_US);
 	while (!cpumask_empty(&sync_pending)) {
+		/* A CPU inside the #BP handler will serialize before it runs
+		 * patchable code (see rendezvous.h): it has acknowledged. */
+		for_each_cpu_in(c, &sync_pending)
+			if (__atomic_load_n(&percpu_of(c)->bp_refs, __ATOMIC_ACQUIRE)) {
+				cpumask_clear(&sync_pending, c);
+				__atomic_fetch_add(&acks_in_bp, 1, __ATOMIC_RELAXED);
+			}
 		if (tsc_expired(deadline)) {
 			struct cpumask late;
 			cpumask_copy(&late, &sync_pending);
@@ -90,6 +97,11 @@ uint64_t sync_all_cpus(void)
 	sync_core();
 	__atomic_fetch_add(&rounds, 1, __ATOMIC_RELAXED);
 	return rdtsc() - t0;
+}
+
+uint64_t sync_acks_in_bp_total(void)
+{
+	return __atomic_load_n(&acks_in_bp, __ATOMIC_RELAXED);
 }
 
 uint64_t sync_rounds_total(void)

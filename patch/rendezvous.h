@@ -10,6 +10,13 @@
  *     it can reach patched code: in the VEC_SYNC handler (after SERIALIZE or
  *     MOV to CR2) and in the #BP handler when it traps on a site.
  *  3. The initiator proceeds only when sync_pending is empty.
+ * A CPU inside the #BP handler (percpu->bp_refs > 0) counts as having
+ * acknowledged: it runs only no-patch code until it leaves, and it leaves
+ * through IRET, or through sync_core() before a return without IRET
+ * (arch/x86/entry.asm), so it serializes after this round's writes before it
+ * can reach patched code. Without this a CPU held inside the handler (a
+ * debugger, a long NMI) would stall every later round; with it, the batch
+ * proceeds to retirement, which then waits for that CPU (patch/bp.c).
  */
 #ifndef XPOKE_PATCH_RENDEZVOUS_H
 #define XPOKE_PATCH_RENDEZVOUS_H
@@ -33,5 +40,7 @@ void sync_core(void);
 const char *sync_core_method(void);
 
 uint64_t sync_rounds_total(void);
+/* Acknowledgements given on behalf of CPUs inside the #BP handler. */
+uint64_t sync_acks_in_bp_total(void);
 
 #endif
