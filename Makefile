@@ -3,7 +3,11 @@
 #   make            build/xpoke.elf (+ .lst disassembly, .sym symbols)
 #   make iso        build/xpoke.iso (console) and build/xpoke-test.iso (ktest=all)
 #   make run        boot xpoke.iso under QEMU (-smp 8) on this terminal
-#   make test       host checks, then the test ISO at -smp 1, 2 and 8
+#   make test       host checks, the gdb race scenarios, then the test ISO at
+#                   -smp 1, 2 and 8
+#   make test-gdb   only the gdb race scenarios (tests/gdb)
+#   make debug      QEMU held, gdb attached with the xp- commands
+#   make debug-server  QEMU held, console here; attach gdb from elsewhere
 #   make bench      figures: boot time, rendezvous and patch costs
 #   make stress     the patch flip tests with 100000 flips, -smp 2 4 8 16
 #   make matrix     the test ISO booted by plain QEMU: pc/q35, qemu64/max,
@@ -63,7 +67,7 @@ ARCH_OBJS := \
 
 KERNEL_OBJS := \
 	kernel/recover_point.o \
-	kernel/cmdline.o kernel/crashtest.o kernel/errno.o kernel/format.o \
+	kernel/cmdline.o kernel/crashtest.o kernel/debug_anchor.o kernel/errno.o kernel/format.o \
 	kernel/ksyms.o kernel/ktest.o kernel/main.o kernel/panic.o kernel/percpu.o \
 	kernel/printk.o kernel/recover.o kernel/shell.o kernel/shell_cmds.o \
 	kernel/smp_call.o kernel/spinlock.o kernel/string.o
@@ -80,7 +84,7 @@ TEST_OBJS := \
 	tests/kernel/test_mm.o tests/kernel/test_printk.o tests/kernel/test_tsc.o \
 	tests/kernel/test_runner.o tests/kernel/test_patch_core.o tests/kernel/test_patch_flip.o \
 	tests/kernel/test_patch_batch.o tests/kernel/test_patch_refuse.o tests/kernel/bench_patch.o \
-	tests/kernel/test_storm.o
+	tests/kernel/test_storm.o tests/kernel/gdb_arena.o
 
 OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJS) $(TEST_OBJS)) \
 	$(ZYDIS_OBJS)
@@ -94,7 +98,7 @@ KERNEL  := $(BUILD)/xpoke.elf
 ISO     := $(BUILD)/xpoke.iso
 TEST_ISO := $(BUILD)/xpoke-test.iso
 
-.PHONY: all iso run test bench stress matrix host-tests clean deps
+.PHONY: all iso run test test-gdb debug debug-server bench stress matrix host-tests clean deps
 all: $(KERNEL)
 
 # --- generated inputs ------------------------------------------------------
@@ -194,6 +198,18 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory iso host-tests
 	scripts/test.sh
+
+test-gdb: deps
+	@$(MAKE) --no-print-directory iso
+	$(PYTHON) scripts/test-gdb.py
+
+debug: deps
+	@$(MAKE) --no-print-directory iso
+	scripts/debug.sh
+
+debug-server: deps
+	@$(MAKE) --no-print-directory iso
+	scripts/debug.sh --server
 
 bench: deps
 	@$(MAKE) --no-print-directory iso

@@ -105,8 +105,9 @@ struct percpu {
 	uint64_t cr3;
 	uint64_t *poke_pt;
 
-	/* Patch core (patch/bp.c). */
+	/* Patch core (patch/bp.c, patch/rendezvous.c). */
 	uint32_t bp_refs;                   /* #BP handlers of this CPU inside a live batch */
+	uint64_t sync_acked;                /* last rendezvous round this CPU acknowledged */
 	uint64_t bp_emulated[4];            /* emulations by context: enum bp_ctx */
 	uint64_t bp_vanished;               /* int3s gone by the time #BP looked: re-run */
 } __attribute__((aligned(64)));

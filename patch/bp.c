@@ -125,7 +125,7 @@ bool text_poke_bp_handler(struct regs *r)
 		if (s) {
 			/* Invariant 2 of rendezvous.h: IRET follows before this CPU
 			 * can reach patched code. */
-			cpumask_clear(&sync_pending, pc->cpu);
+			sync_ack(pc);
 			emulate_insn(&s->emu, s->addr, r);
 			pc->bp_emulated[context_of(pc)]++;
 			handled = true;

@@ -41,7 +41,9 @@ int smp_text_poke_single(void *addr, const void *old, const void *new, size_t le
 int patch_check(struct poke_site *site, char *why, size_t why_len);
 
 /* Protocol phases, in order; poke_phase_reached() is called at each (with
- * IRQs on, text_lock held) and is a stable place for a debugger breakpoint. */
+ * IRQs on, text_lock held): it publishes the phase, then calls
+ * poke_phase_stop(p), a stable place for a debugger breakpoint, then the
+ * test hook. */
 enum poke_phase {
 	PHASE_PUBLISHED,        /* batch visible to #BP, nothing written */
 	PHASE_INT3_WRITTEN,     /* every first byte is int3 */
@@ -54,7 +56,12 @@ enum poke_phase {
 	PHASE_COUNT
 };
 extern const char *const poke_phase_names[PHASE_COUNT];
+/* The phase the patching CPU last reached (PHASE_RETIRED when idle), and
+ * which CPU that is: for debuggers (scripts/gdb). */
+extern uint32_t poke_current_phase;
+extern int32_t poke_patcher_cpu;
 void poke_phase_reached(enum poke_phase p);
+void poke_phase_stop(enum poke_phase p);
 /* Test hook run by poke_phase_reached (NULL to remove). */
 void poke_set_phase_hook(void (*fn)(enum poke_phase p));
 

@@ -31,7 +31,15 @@
 #include "patch/rendezvous.h"
 
 struct cpumask sync_pending;
+uint64_t sync_round;
 static uint64_t rounds, acks_in_bp;
+
+/* Any context. */
+void sync_ack(struct percpu *pc)
+{
+	pc->sync_acked = __atomic_load_n(&sync_round, __ATOMIC_ACQUIRE);
+	cpumask_clear(&sync_pending, pc->cpu);
+}
 static int have_serialize;
 
 void sync_core(void)
@@ -54,7 +62,7 @@ static void sync_ipi(struct regs *r)
 {
 	(void)r;
 	sync_core();
-	cpumask_clear(&sync_pending, cpu_id());
+	sync_ack(this_cpu());
 }
 
 void sync_init(void)
@@ -71,6 +79,7 @@ uint64_t sync_all_cpus(void)
 
 	/* Invariant 1: the bits go up after the writes (program order, and
 	 * the lock-prefixed updates are full barriers). */
+	__atomic_fetch_add(&sync_round, 1, __ATOMIC_SEQ_CST);
 	cpumask_copy(&sync_pending, &cpu_online_mask);
 	cpumask_clear(&sync_pending, me);
 	if (!cpumask_empty(&sync_pending))

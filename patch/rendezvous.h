@@ -24,9 +24,15 @@
 #include <stdint.h>
 #include "kernel/cpumask.h"
 
+struct percpu;
+
 #define SYNC_TIMEOUT_US 10000000ull     /* then panic, naming who is missing */
 
 extern struct cpumask sync_pending;
+extern uint64_t sync_round;             /* number of the round in progress / last one */
+
+/* Clear this CPU's bit and note the round (IPI handler, #BP handler). */
+void sync_ack(struct percpu *pc);
 
 void sync_init(void);                   /* VEC_SYNC handler; pick the serializer */
 

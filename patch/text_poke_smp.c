@@ -59,6 +59,8 @@ const char *const poke_phase_names[PHASE_COUNT] = {
 };
 
 static void (*phase_hook)(enum poke_phase p);
+uint32_t poke_current_phase = PHASE_RETIRED;
+int32_t poke_patcher_cpu = -1;
 static struct poke_stats stats;
 static struct poke_write writes[POKE_BATCH_MAX];        /* under text_lock */
 static const uint8_t int3_byte = INT3_INSN_OPCODE;
@@ -68,13 +70,23 @@ void poke_set_phase_hook(void (*fn)(enum poke_phase p))
 	__atomic_store_n(&phase_hook, fn, __ATOMIC_SEQ_CST);
 }
 
+/* Where a debugger stops the patching CPU at a phase (xp-break-phase):
+ * the phase is already published in poke_current_phase. */
 __attribute__((noinline))
+void poke_phase_stop(enum poke_phase p)
+{
+	(void)p;
+	barrier();
+}
+
 void poke_phase_reached(enum poke_phase p)
 {
+	__atomic_store_n(&poke_current_phase, p, __ATOMIC_RELEASE);
+	__atomic_store_n(&poke_patcher_cpu, p == PHASE_RETIRED ? -1 : (int32_t)cpu_id(), __ATOMIC_RELEASE);
+	poke_phase_stop(p);
 	void (*fn)(enum poke_phase) = __atomic_load_n(&phase_hook, __ATOMIC_ACQUIRE);
 	if (fn)
 		fn(p);
-	barrier();
 }
 
 void poke_get_stats(struct poke_stats *out)

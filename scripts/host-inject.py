@@ -154,7 +154,7 @@ def main():
         qemu.wait(timeout=args.timeout)
     except Exception as e:                              # report, then judge what we have
         failures.append(f"host-inject: {e}")
-        qemu.kill()
+        qemu.terminate()
         qemu.wait()
     status = qemu.returncode
 

@@ -21,6 +21,7 @@ import hashlib
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import threading
@@ -121,6 +122,12 @@ def main():
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
+
+    def stop_qemu(signum, frame):               # never leave QEMU behind
+        proc.kill()
+        sys.exit(128 + signum)
+    signal.signal(signal.SIGTERM, stop_qemu)
+    signal.signal(signal.SIGINT, stop_qemu)
     timed_out = threading.Event()
     if args.timeout:
         def kill_late():

@@ -4,7 +4,8 @@
 #   1. host checks: the KTAP checker's own tests, the patch validator and
 #      site table on Debian's libzydis (cmocka), the kernel's failure paths
 #      (tests/host/test_harness.py boots them)
-#   2. the host+guest storm: NMIs and machine checks injected over QMP
+#   2. the gdb race scenarios (scripts/test-gdb.py, tests/gdb/), and the
+#      host+guest storm: NMIs and machine checks injected over QMP
 #      (scripts/host-inject.py)
 #   3. the CI test ISO (build/xpoke-test.iso, ktest=all) at -smp 1, 2 and 8,
 #      each judged by scripts/ktap-check.py
@@ -40,6 +41,8 @@ run() {
 run "host: KTAP checker" python3 tests/host/hostrun.py tests/host/test_ktap_check.py
 run "host: patch validator (cmocka, libzydis)" build/host/test_validate
 run "host: failure paths (booted)" python3 tests/host/hostrun.py tests/host/test_harness.py
+
+run "gdb: deterministic race scenarios through QEMU's gdb stub" python3 scripts/test-gdb.py
 
 run "host+guest: NMIs and machine checks injected over QMP during a storm" \
 	python3 scripts/host-inject.py --smp "${HOST_INJECT_SMP:-8}"

@@ -1,0 +1,303 @@
+"""scripts/gdb/xpoke.py - gdb commands for xpoke under QEMU's gdb stub.
+
+Load with  gdb build/xpoke.elf -x scripts/gdb/xpoke.py  (make debug does).
+Every vCPU is a gdb thread; a thread's CPU number is found from its GS base
+(GS points at the CPU's struct percpu). Kernel data is read by symbol and
+DWARF type; kernel/debug_anchor.c is checked first (magic and version).
+
+  xp-cpus              each CPU: number, APIC ID, gdb thread, state, context,
+                       nesting, last acknowledged rendezvous round, where
+  xp-sites             every named patch site: symbol, address, length,
+                       current bytes and their disassembly, live or not
+  xp-batch             the batch being applied: phase, sites, ack mask, who
+                       still owes an acknowledgement
+  xp-break-phase P     stop when the patching CPU reaches protocol phase P
+  xp-run-on CPU        resume only that CPU until the next stop
+  xp-stats             patch and storm counters
+Helpers for scripts (tests/gdb): cpu_threads(), thread_of(cpu), read(expr),
+write(expr, value), phase_number(name), PHASES.
+"""
+import gdb
+
+PHASES = ["published", "int3-written", "int3-synced", "tails-written", "tails-synced",
+          "first-written", "first-synced", "retired"]
+STATES = ["absent", "booting", "failed", "idle", "busy", "stopped"]
+BP_CTX = ["thread", "irq", "nmi", "mce"]
+ANCHOR_MAGIC = 0x78706f6b65646267
+ANCHOR_VERSION = 1
+
+
+def read(expr):
+    """An integer from a kernel expression."""
+    return int(gdb.parse_and_eval(expr))
+
+
+def write(expr, value):
+    gdb.execute(f"set var {expr} = {value}", to_string=True)
+
+
+def check_anchor():
+    try:
+        a = gdb.parse_and_eval("xpoke_debug")
+        magic = int(a["magic"])
+    except gdb.MemoryError:
+        raise gdb.GdbError("xpoke: kernel memory is not readable yet (are the CPUs still at the reset "
+                           "vector? 'continue', then Ctrl-C)")
+    except gdb.error:
+        raise gdb.GdbError("xpoke: no xpoke_debug symbol: is build/xpoke.elf loaded?")
+    if magic != ANCHOR_MAGIC:
+        raise gdb.GdbError("xpoke: xpoke_debug has the wrong magic: kernel and symbols differ?")
+    if int(a["version"]) != ANCHOR_VERSION:
+        raise gdb.GdbError(f"xpoke: kernel debug layout {int(a['version'])}, this script knows {ANCHOR_VERSION}")
+    if int(a["percpu_size"]) != gdb.lookup_type("struct percpu").sizeof:
+        raise gdb.GdbError("xpoke: struct percpu in the symbols does not match the running kernel")
+    return a
+
+
+def online_cpus():
+    words = gdb.parse_and_eval("cpu_online_mask")["bits"]
+    out = []
+    for w in range(4):
+        bits = int(words[w])
+        for b in range(64):
+            if bits >> b & 1:
+                out.append(w * 64 + b)
+    return out
+
+
+def cpu_threads():
+    """{cpu number: gdb thread number}, from each thread's GS base."""
+    base = read("(unsigned long)&percpu_area[0]")
+    size = gdb.lookup_type("struct percpu").sizeof
+    keep = gdb.selected_thread()
+    out = {}
+    for t in gdb.selected_inferior().threads():
+        t.switch()
+        try:
+            gs = int(gdb.parse_and_eval("$gs_base")) & 0xffffffffffffffff
+        except gdb.error:
+            continue
+        if gs >= base and (gs - base) % size == 0 and (gs - base) // size < 256:
+            out[(gs - base) // size] = t.num
+    if keep is not None:
+        keep.switch()
+    return out
+
+
+def thread_of(cpu):
+    t = cpu_threads().get(cpu)
+    if t is None:
+        raise gdb.GdbError(f"xpoke: no gdb thread runs CPU {cpu} (is it online?)")
+    return t
+
+
+def phase_number(name):
+    if name.isdigit() and int(name) < len(PHASES):
+        return int(name)
+    if name not in PHASES:
+        raise gdb.GdbError(f"xpoke: unknown phase '{name}'; phases: {', '.join(PHASES)}")
+    return PHASES.index(name)
+
+
+def where(thread_num):
+    keep = gdb.selected_thread()
+    for t in gdb.selected_inferior().threads():
+        if t.num == thread_num:
+            t.switch()
+            f = gdb.selected_frame()
+            name = f.name() or "?"
+            pc = f.pc()
+            keep.switch()
+            return f"{name} ({pc:#x})"
+    return "?"
+
+
+def context_of(pc):
+    if int(pc["bp_refs"]):
+        return "in #BP"
+    if int(pc["mce_depth"]):
+        return "in #MC"
+    if int(pc["nmi_depth"]):
+        return "in NMI"
+    if int(pc["irq_depth"]):
+        return "in IRQ"
+    return "thread"
+
+
+class XpCpus(gdb.Command):
+    """xp-cpus: each CPU with its APIC ID, gdb thread, state, context (thread,
+in IRQ, in NMI, in #MC, in #BP), interrupt nesting, the last rendezvous
+round it acknowledged, and where it is."""
+
+    def __init__(self):
+        super().__init__("xp-cpus", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        check_anchor()
+        threads = cpu_threads()
+        rnd = read("sync_round")
+        print(f"{'CPU':>3} {'APIC':>4} {'thread':>6} {'state':<8} {'context':<8} {'nest':>4} {'acked':>6}  where "
+              f"(rendezvous round {rnd})")
+        for c in online_cpus():
+            pc = gdb.parse_and_eval(f"percpu_area[{c}]")
+            st = int(pc["state"])
+            t = threads.get(c)
+            print(f"{c:>3} {int(pc['apic_id']):>4} {t if t else '-':>6} "
+                  f"{STATES[st] if st < len(STATES) else st:<8} {context_of(pc):<8} {int(pc['ctx_depth']):>4} "
+                  f"{int(pc['sync_acked']):>6}  {where(t) if t else '?'}")
+
+
+def live_sites():
+    b = read("(unsigned long)live_batch")
+    if not b:
+        return []
+    batch = gdb.parse_and_eval("live_batch").dereference()
+    return [(int(batch["sites"][i]["addr"]), int(batch["sites"][i]["len"])) for i in range(int(batch["nr"]))]
+
+
+def site_defs():
+    start = read("(unsigned long)&__patch_sites_start")
+    end = read("(unsigned long)&__patch_sites_end")
+    t = gdb.lookup_type("struct patch_site_def")
+    n = (end - start) // t.sizeof
+    arr = gdb.Value(start).cast(t.pointer())
+    return [arr[i] for i in range(n)]
+
+
+def bytes_at(addr, n):
+    mem = gdb.selected_inferior().read_memory(addr, n)
+    return bytes(mem)
+
+
+def disasm(addr):
+    out = gdb.execute(f"x/i {addr:#x}", to_string=True).strip()
+    return out.split(":", 1)[1].strip() if ":" in out else out
+
+
+class XpSites(gdb.Command):
+    """xp-sites: every named patch site: symbol, address, length, current
+bytes and their disassembly, and whether a live batch holds it."""
+
+    def __init__(self):
+        super().__init__("xp-sites", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        check_anchor()
+        live = live_sites()
+        for s in site_defs():
+            addr = int(s["addr"])
+            n = int(s["len"])
+            sym = gdb.execute(f"info symbol {addr:#x}", to_string=True).strip()
+            busy = any(a < addr + n and addr < a + l for a, l in live)
+            print(f"{s['name'].string():<6} {addr:#x} len {n}  {bytes_at(addr, n).hex(' '):<20} {disasm(addr)}"
+                  f"{'  [live]' if busy else ''}\n       {sym}")
+
+
+class XpBatch(gdb.Command):
+    """xp-batch: the batch being applied: the patching CPU and its phase, the
+sites (address, length, new bytes), the rendezvous round and which CPUs
+still owe an acknowledgement (or are inside the #BP handler)."""
+
+    def __init__(self):
+        super().__init__("xp-batch", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        check_anchor()
+        phase = read("poke_current_phase")
+        patcher = read("poke_patcher_cpu")
+        if not read("(unsigned long)live_batch"):
+            print(f"no live batch (last phase: {PHASES[phase]})")
+            return
+        print(f"live batch: patching CPU {patcher}, phase {PHASES[phase]}, rendezvous round {read('sync_round')}")
+        batch = gdb.parse_and_eval("live_batch").dereference()
+        for i in range(int(batch["nr"])):
+            s = batch["sites"][i]
+            n = int(s["len"])
+            new = bytes(int(s["new"][k]) & 0xff for k in range(n))
+            print(f"  site {int(s['addr']):#x} len {n}: now {bytes_at(int(s['addr']), n).hex(' ')}, "
+                  f"becoming {new.hex(' ')}")
+        threads = cpu_threads()
+        words = gdb.parse_and_eval("sync_pending")["bits"]
+        owe = [w * 64 + b for w in range(4) for b in range(64) if int(words[w]) >> b & 1]
+        print(f"  owe an acknowledgement: {', '.join(f'CPU {c} (thread {threads.get(c)})' for c in owe) or 'nobody'}")
+        for c in online_cpus():
+            if read(f"percpu_area[{c}].bp_refs"):
+                print(f"  CPU {c} is inside the #BP handler")
+
+
+class XpBreakPhase(gdb.Command):
+    """xp-break-phase PHASE: stop when the patching CPU reaches PHASE, one of
+published, int3-written, int3-synced, tails-written, tails-synced,
+first-written, first-synced, retired (poke_phase_stop with p == PHASE)."""
+
+    def __init__(self):
+        super().__init__("xp-break-phase", gdb.COMMAND_BREAKPOINTS)
+
+    def invoke(self, arg, from_tty):
+        n = phase_number(arg.strip())
+        bp = break_phase(n)
+        print(f"breakpoint {bp.number}: the patching CPU reaching phase {PHASES[n]}")
+
+
+def break_phase(n, thread=None):
+    """A breakpoint at poke_phase_stop(p) with p == n (the phase is already
+    published in poke_current_phase there)."""
+    bp = gdb.Breakpoint("poke_phase_stop", internal=False)
+    bp.condition = f"p == {n}"
+    if thread is not None:
+        bp.thread = thread
+    return bp
+
+
+class XpRunOn(gdb.Command):
+    """xp-run-on CPU: resume only that CPU (scheduler-locking on) until the
+next stop; the other vCPUs stay stopped. The previous scheduler-locking
+setting is restored afterwards."""
+
+    def __init__(self):
+        super().__init__("xp-run-on", gdb.COMMAND_RUNNING)
+
+    def invoke(self, arg, from_tty):
+        if not arg.strip().isdigit():
+            raise gdb.GdbError("usage: xp-run-on CPU")
+        run_on(int(arg))
+
+
+def run_on(cpu):
+    t = thread_of(cpu)
+    old = gdb.parameter("scheduler-locking")
+    gdb.execute(f"thread {t}", to_string=True)
+    gdb.execute("set scheduler-locking on")
+    try:
+        gdb.execute("continue")
+    finally:
+        gdb.execute(f"set scheduler-locking {old}")
+
+
+class XpStats(gdb.Command):
+    """xp-stats: patch-core counters (batches, rounds, last batch) and, per
+CPU, NMIs, returns without IRET, #BP emulations by context, vanished int3s,
+and the NMI/#MC/IRQ site hits."""
+
+    def __init__(self):
+        super().__init__("xp-stats", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        check_anchor()
+        st = next(s for s in gdb.lookup_static_symbols("stats")
+                  if s.symtab.filename.endswith("text_poke_smp.c")).value()
+        print(f"batches {int(st['batches'])} ({int(st['sites_total'])} sites), rendezvous rounds "
+              f"{read('sync_round')}; last batch: {int(st['sites'])} site(s), {int(st['rounds'])} rounds, "
+              f"{int(st['page_passes'])} page passes")
+        print(f"{'CPU':>3} {'NMIs':>8} {'no-IRET':>8} {'nested':>6} " +
+              " ".join(f"{'bp ' + c:>9}" for c in BP_CTX) + f" {'vanished':>8}  site hits nmi/mce/irq (a+b)")
+        for c in online_cpus():
+            pc = gdb.parse_and_eval(f"percpu_area[{c}]")
+            hits = "/".join(str(int(pc["site_hits"][p][0]) + int(pc["site_hits"][p][1])) for p in range(3))
+            print(f"{c:>3} {int(pc['nmi_count']):>8} {int(pc['nmi_noiret']):>8} {int(pc['nmi_nested']):>6} " +
+                  " ".join(f"{int(pc['bp_emulated'][k]):>9}" for k in range(4)) +
+                  f" {int(pc['bp_vanished']):>8}  {hits}")
+
+
+for cmd in (XpCpus, XpSites, XpBatch, XpBreakPhase, XpRunOn, XpStats):
+    cmd()

@@ -1,0 +1,106 @@
+"""tests/gdb/arena.py - driving the gdb.arena guest (tests/kernel/gdb_arena.c)
+from gdb, one vCPU at a time. Used by tests/gdb/scenarios.py.
+
+CPU 0 patches the "call" site on command (a -> b), CPU 1 runs it on command.
+Every "run" helper checks where the target actually stopped and raises
+ScenarioError when it is anywhere else.
+"""
+import gdb
+
+import xpoke
+from xpoke import PHASES, read, write
+
+A, B = 0xA, 0xB
+CTX = {"thread": (1, 0), "irq": (2, 1), "nmi": (3, 2)}   # intruder: (command, bp_emulated index)
+INT3_PHASES = {"int3-written", "int3-synced", "tails-written", "tails-synced"}
+
+
+class ScenarioError(Exception):
+    pass
+
+
+def expect(cond, what):
+    print(f"  {'PASS' if cond else 'FAIL'}: {what}")
+    if not cond:
+        raise ScenarioError(what)
+
+
+def stopped_at(fn, cpu):
+    t = gdb.selected_thread()
+    name = gdb.selected_frame().name()
+    return name == fn and t is not None and t.num == xpoke.thread_of(cpu), f"thread {t.num if t else '?'} in {name}"
+
+
+def run_until(fn, cpu, only=None, any_thread=False):
+    """Resume (all CPUs, or only CPU `only`) until CPU `cpu` reaches function fn.
+    any_thread: before GS is set up, threads cannot be told apart yet."""
+    bp = gdb.Breakpoint(fn, internal=True)
+    if not any_thread:
+        bp.thread = xpoke.thread_of(cpu)
+    try:
+        if only is None:
+            gdb.execute("continue")
+        else:
+            xpoke.run_on(only)
+    finally:
+        bp.delete()
+    ok, where = stopped_at(fn, cpu)
+    if not ok:
+        raise ScenarioError(f"expected CPU {cpu} to stop in {fn}, stopped at {where}")
+
+
+def ready():
+    run_until("gdb_arena_ready", 0, any_thread=True)
+    xpoke.check_anchor()                # kernel memory is readable from here on
+    expect(read("nr_cpus_online") >= 2, f"{read('nr_cpus_online')} CPUs online")
+
+
+def site():
+    return read("(unsigned long)flip_call_site")
+
+
+def site_bytes(n=5):
+    return bytes(gdb.selected_inferior().read_memory(site(), n))
+
+
+def freeze_patcher_at(phase):
+    """CPU 0 starts patching call a -> b and is stopped at `phase`; all
+    CPUs are stopped afterwards."""
+    n = xpoke.phase_number(phase)
+    write("gdb_arena.patch_cmd", 1)
+    bp = xpoke.break_phase(n, thread=xpoke.thread_of(0))
+    try:
+        gdb.execute("continue")
+    finally:
+        bp.delete()
+    ok, where = stopped_at("poke_phase_stop", 0)
+    if not ok:
+        raise ScenarioError(f"expected CPU 0 at phase {phase}, stopped at {where}")
+    expect(read("poke_current_phase") == n, f"the patching CPU is frozen at phase {phase}")
+
+
+def intrude(kind):
+    """CPU 1 alone runs the site from `kind` context (thread, irq, nmi)."""
+    cmd, _ = CTX[kind]
+    done = read("gdb_arena.intrude_done")
+    write("gdb_arena.intrude_cmd", cmd)
+    run_until("gdb_intruder_finished", 1, only=1)
+    expect(read("gdb_arena.intrude_done") == done + 1, f"CPU 1 ran the site from {kind} context")
+
+
+def release_patcher():
+    """Everybody runs until CPU 0 has finished its patch."""
+    done = read("gdb_arena.patch_done")
+    run_until("gdb_patch_finished", 0)
+    expect(read("gdb_arena.patch_done") == done + 1, "the patch finished")
+
+
+def check_final(new):
+    expect(read("gdb_arena.patch_err") == 0, "the patch reported no error")
+    expect(read("(unsigned long)live_batch") == 0, "no live batch is left")
+    expect(read("poke_current_phase") == PHASES.index("retired"), "the protocol is back at 'retired'")
+    expect(site_bytes(len(new)) == new, f"the site holds the new bytes {new.hex(' ')}")
+
+
+def quit_arena():
+    write("gdb_arena.quit", 1)

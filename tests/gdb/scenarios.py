@@ -1,0 +1,148 @@
+"""tests/gdb/scenarios.py - deterministic replays of the patch races.
+
+Each scenario freezes the patching CPU (CPU 0) at a chosen phase of the
+int3 protocol, drives the other CPU into the site being patched from a
+chosen context, lets it through (the #BP emulation when an int3 is in the
+way), releases the patching CPU and checks the final state and counters,
+all read from the kernel through gdb. The guest is tests/kernel/gdb_arena.c
+(ktest=gdb.arena); tests/gdb/run_scenario.py runs one scenario per boot.
+
+  phase_<PHASE>_<thread|nmi>   every phase x a thread and an NMI intruder
+  phase_int3-written_irq       an IRQ intruder
+  patcher_nmi_own_site         the patching CPU, frozen mid-batch, takes an
+                               NMI whose handler runs its own in-flight site
+  retire_waits_for_bp          a CPU held inside the #BP handler: the batch
+                               completes its rounds, then retirement waits
+                               for it, and completes once it is released
+"""
+import gdb
+
+import xpoke
+from arena import (A, B, CTX, INT3_PHASES, ScenarioError, check_final, expect, freeze_patcher_at, intrude,
+                   quit_arena, read, ready, release_patcher, run_until)  # noqa: F401
+
+
+def new_bytes():
+    """While a batch is live: the bytes its (only) site is becoming."""
+    s = gdb.parse_and_eval("live_batch").dereference()["sites"][0]
+    return bytes(int(s["new"][k]) & 0xff for k in range(int(s["len"])))
+
+
+def phase_intruder(phase, kind):
+    _, ctx = CTX[kind]
+    ready()
+    before = read(f"percpu_area[1].bp_emulated[{ctx}]")
+    freeze_patcher_at(phase)
+    if phase != "retired":
+        new = new_bytes()
+    else:
+        new = bytes(gdb.selected_inferior().read_memory(read("(unsigned long)flip_call_site"), 5))
+    first = read("*(unsigned char *)flip_call_site")
+    in_int3 = phase in INT3_PHASES
+    expect((first == 0xcc) == in_int3, f"the site's first byte is {first:#04x}"
+           f"{' (int3)' if first == 0xcc else ''} at phase {phase}")
+    intrude(kind)
+    result = read("gdb_arena.result")
+    emulated = read(f"percpu_area[1].bp_emulated[{ctx}]") - before
+    if phase == "published":
+        expect(result == A, f"before any byte changed, CPU 1 ran the old call (got {result:#x})")
+        expect(emulated == 0, "without a #BP")
+    elif in_int3:
+        expect(result == B, f"CPU 1 got the new call's result through the int3 (got {result:#x})")
+        expect(emulated == 1, f"exactly one #BP emulation in {kind} context on CPU 1 (got {emulated})")
+    else:
+        expect(result == B, f"CPU 1 ran the new call directly (got {result:#x})")
+        expect(emulated == 0, f"without a #BP (got {emulated})")
+    release_patcher()
+    check_final(new)
+    quit_arena()
+
+
+def patcher_nmi_own_site():
+    ready()
+    bp0, noiret0 = read("percpu_area[0].bp_emulated[2]"), read("percpu_area[0].nmi_noiret")
+    freeze_patcher_at("int3-written")
+    new = new_bytes()
+    done = read("gdb_arena.intrude_done")
+    xpoke.write("gdb_arena.intrude_cmd", 4)            # CPU 1 sends an NMI to the frozen CPU 0
+    run_until("gdb_intruder_finished", 1, only=1)
+    expect(read("gdb_arena.intrude_done") == done + 1, "CPU 1 sent CPU 0 an NMI")
+    expect(read("gdb_arena.nmi_result_cpu0") == 0, "CPU 0, frozen, has not taken it yet")
+    release_patcher()
+    expect(read("gdb_arena.nmi_result_cpu0") == B, "CPU 0's NMI handler ran its own in-flight site and got b")
+    expect(read("percpu_area[0].bp_emulated[2]") == bp0 + 1, "through one #BP emulation in NMI context on CPU 0")
+    expect(read("percpu_area[0].nmi_noiret") == noiret0 + 1, "which returned into the NMI handler without IRET")
+    check_final(new)
+    quit_arena()
+
+
+def pause_in(fn):
+    """Address of the first PAUSE (cpu_relax) in function fn."""
+    for line in gdb.execute(f"disassemble {fn}", to_string=True).splitlines():
+        if "\tpause" in line or " pause" in line:
+            return int(line.split()[0], 16) if line.split()[0].startswith("0x") else int(line.split()[1], 16)
+    raise ScenarioError(f"no pause instruction in {fn}")
+
+
+def retire_waits_for_bp():
+    ready()
+    freeze_patcher_at("tails-synced")
+    new = new_bytes()
+    # CPU 1 runs into the int3 and is held inside the #BP handler.
+    bp = gdb.Breakpoint("emulate_insn", internal=True)
+    bp.thread = xpoke.thread_of(1)
+    intruded = read("gdb_arena.intrude_done")
+    xpoke.write("gdb_arena.intrude_cmd", 1)
+    try:
+        xpoke.run_on(1)
+    finally:
+        bp.delete()
+    ok = gdb.selected_frame().name() == "emulate_insn"
+    expect(ok, "CPU 1 is held inside the #BP handler (emulate_insn)")
+    expect(read("percpu_area[1].bp_refs") == 1, "with its #BP reference count at 1")
+
+    # CPU 0 alone: its last rounds go through (CPU 1 counts as having
+    # acknowledged: it is inside #BP), then retirement must wait for CPU 1.
+    spin = gdb.Breakpoint(f"*{pause_in('bp_retire'):#x}", internal=True)
+    spin.thread = xpoke.thread_of(0)
+    spin.ignore_count = 300
+    done = gdb.Breakpoint("gdb_patch_finished", internal=True)
+    done.thread = xpoke.thread_of(0)
+    try:
+        xpoke.run_on(0)
+    finally:
+        spin.delete()
+    name = gdb.selected_frame().name()
+    expect(name == "bp_retire", f"CPU 0 spun 300 times in bp_retire's wait instead of finishing (it is in {name})")
+    expect(read("poke_current_phase") == xpoke.PHASES.index("first-synced"),
+           "after all three rounds, but not retired: the phase is still first-synced")
+    expect(read("(unsigned long)live_batch") == 0, "the batch is withdrawn from new #BP lookups")
+    expect(read("percpu_area[1].bp_refs") == 1, "while CPU 1 still holds a reference inside the #BP handler")
+    # Release CPU 1: it finishes its emulation; then the batch retires.
+    try:
+        gdb.execute("continue")
+    finally:
+        done.delete()
+    ok = gdb.selected_frame().name() == "gdb_patch_finished"
+    expect(ok, "once CPU 1 left the #BP handler, CPU 0 retired the batch and finished")
+    expect(read("percpu_area[1].bp_refs") == 0, "CPU 1's #BP reference count is back to 0")
+    check_final(new)
+    if read("gdb_arena.intrude_done") == intruded:
+        run_until("gdb_intruder_finished", 1)
+    expect(read("gdb_arena.result") == B, "and CPU 1's call, emulated, returned b")
+    quit_arena()
+
+
+SCENARIOS = {}
+for _p in xpoke.PHASES:
+    for _k in ("thread", "nmi"):
+        SCENARIOS[f"phase_{_p}_{_k}"] = (lambda p, k: (lambda: phase_intruder(p, k)))(_p, _k)
+SCENARIOS["phase_int3-written_irq"] = lambda: phase_intruder("int3-written", "irq")
+SCENARIOS["patcher_nmi_own_site"] = patcher_nmi_own_site
+SCENARIOS["retire_waits_for_bp"] = retire_waits_for_bp
+
+
+def run(name):
+    if name not in SCENARIOS:
+        raise ScenarioError(f"no scenario '{name}'")
+    SCENARIOS[name]()
