@@ -20,13 +20,7 @@ section .text
 ;        (regcheck.inc numbering; bit 5 RDI, bit 15 RSP, bit 16 CF), 0 if none
 global int3_selftest_run, int3_selftest_site, int3_selftest_after, int3_selftest_magic
 int3_selftest_run:
-        push rbx
-        push rbp
-        push r12
-        push r13
-        push r14
-        push r15
-        mov [rel saved_rsp], rsp
+        REGCHECK_ENTER saved_rsp
         and rsp, -16                    ; RSP = 0 mod 16 ...
         sub rsp, rsi                    ; ... or 8 mod 16
         mov [rel site_rsp], rsp
@@ -53,15 +47,8 @@ int3_selftest_after:
         jnz .cf_ok
         or dword [rel result], 1 << 16
 .cf_ok:
-        mov rsp, [rel saved_rsp]
         mov eax, [rel result]
-        pop r15
-        pop r14
-        pop r13
-        pop r12
-        pop rbp
-        pop rbx
-        ret
+        REGCHECK_LEAVE saved_rsp
 
 ; int3_selftest_magic — where the emulated call lands. Records the return
 ; address it was given and returns through it. Changes nothing but [RDI].

@@ -120,14 +120,8 @@ ISR_PLAIN v
 %assign v v + 1
 %endrep
 
-; Offsets in struct regs (arch/x86/regs.h).
-R_VECTOR        equ 15 * 8
-R_RIP           equ 17 * 8
-R_RFLAGS        equ 19 * 8
-R_RSP           equ 20 * 8
-
-align 16
-isr_common:
+; The general-purpose registers of struct regs, in push order.
+%macro PUSH_GPRS 0
         push rax
         push rbx
         push rcx
@@ -143,11 +137,9 @@ isr_common:
         push r13
         push r14
         push r15
-        cld                             ; the ABI wants DF clear in C
-        mov rdi, rsp                    ; struct regs *
-        call trap_dispatch
-        test eax, eax
-        jnz .return_without_iret
+%endmacro
+
+%macro POP_GPRS 0
         pop r15
         pop r14
         pop r13
@@ -163,6 +155,23 @@ isr_common:
         pop rcx
         pop rbx
         pop rax
+%endmacro
+
+; Offsets in struct regs (arch/x86/regs.h).
+R_VECTOR        equ 15 * 8
+R_RIP           equ 17 * 8
+R_RFLAGS        equ 19 * 8
+R_RSP           equ 20 * 8
+
+align 16
+isr_common:
+        PUSH_GPRS
+        cld                             ; the ABI wants DF clear in C
+        mov rdi, rsp                    ; struct regs *
+        call trap_dispatch
+        test eax, eax
+        jnz .return_without_iret
+        POP_GPRS
         add rsp, 16                     ; vector, error code
         iretq
 
@@ -177,21 +186,7 @@ isr_common:
         mov rcx, [rsp + R_RIP]
         mov [rax + 8], rcx              ;   [RSP-8]  = RIP
         mov [rsp + R_RSP], rax          ; the stack to switch to
-        pop r15
-        pop r14
-        pop r13
-        pop r12
-        pop r11
-        pop r10
-        pop r9
-        pop r8
-        pop rbp
-        pop rdi
-        pop rsi
-        pop rdx
-        pop rcx
-        pop rbx
-        pop rax
+        POP_GPRS
         mov rsp, [rsp + R_RSP - R_VECTOR] ; RSP now at the vector slot
         popfq                           ; RFLAGS (IF stays as it was)
         ret                             ; RIP; NMIs are still blocked

@@ -14,13 +14,7 @@ section .text
 ;   Note: callee-saved registers are saved and restored around the check.
 global int3_regs_check
 int3_regs_check:
-        push rbx
-        push rbp
-        push r12
-        push r13
-        push r14
-        push r15
-        mov [rel saved_rsp], rsp
+        REGCHECK_ENTER saved_rsp
         REGCHECK_LOAD
         mov rdi, 0x5555555555555555
         stc                             ; CF = 1 and DF = 1 must survive too
@@ -50,15 +44,8 @@ int3_regs_check:
         jnz .df_ok
         or dword [rel result], 1 << 17
 .df_ok:
-        mov rsp, [rel saved_rsp]
         mov eax, [rel result]
-        pop r15
-        pop r14
-        pop r13
-        pop r12
-        pop rbp
-        pop rbx
-        ret
+        REGCHECK_LEAVE saved_rsp
 
 ; trap_ud2 — raise #UD at the global label trap_ud2_site.
 ;   C: void trap_ud2(void *unused);
