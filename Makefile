@@ -63,7 +63,7 @@ ARCH_OBJS := \
 	arch/x86/fwcfg.o arch/x86/gdt.o arch/x86/idt.o arch/x86/ioapic.o \
 	arch/x86/irq.o arch/x86/mce.o arch/x86/nmi.o arch/x86/paging.o \
 	arch/x86/pic.o arch/x86/pmm.o arch/x86/power.o arch/x86/serial.o \
-	arch/x86/smp.o arch/x86/traps.o arch/x86/tsc.o
+	arch/x86/serialize.o arch/x86/smp.o arch/x86/traps.o arch/x86/tsc.o
 
 KERNEL_OBJS := \
 	kernel/recover_point.o \

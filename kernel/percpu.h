@@ -36,6 +36,8 @@ struct recover_point {
 };
 
 /* Work queued to a CPU by on_cpu() (kernel/smp_call.c). */
+#define CALL_ABORT_TAG (1ull << 32)     /* tells "seq 0" from "none" in abort_seq */
+
 struct cpu_call {
 	void (*fn)(void *);
 	void *arg;
@@ -43,7 +45,8 @@ struct cpu_call {
 	uint32_t queued_seq;    /* bumped by the sender when fn/arg are set */
 	uint32_t done_seq;      /* set to queued_seq by the target when fn returned */
 	int result;             /* 0, or -EABORTED when the work was aborted */
-	uint32_t abort_pending; /* NMI_ABORT came before fn started */
+	uint64_t abort_seq;     /* CALL_ABORT_TAG | queued_seq of work that an
+				 * NMI_ABORT cancelled before it started */
 };
 
 struct fault_catch;
@@ -72,6 +75,7 @@ struct percpu {
 	struct recover_point *recover;      /* test or work context, or NULL */
 	struct fault_catch *catch;          /* expected-fault window, or NULL */
 	uint32_t locks_held;                /* spinlocks held: recovery is unsafe */
+	uint32_t printk_depth;              /* inside printk's ring or drain: likewise */
 	uint32_t recovering;                /* a handler rewrote its frame to recover */
 
 	struct cpu_call call;
@@ -107,6 +111,7 @@ struct percpu {
 
 	/* Patch core (patch/bp.c, patch/rendezvous.c). */
 	uint32_t bp_refs;                   /* #BP handlers of this CPU inside a live batch */
+	uint32_t bp_nested;                 /* NMI/#MC handlers running inside those */
 	uint64_t sync_acked;                /* last rendezvous round this CPU acknowledged */
 	uint64_t bp_emulated[4];            /* emulations by context: enum bp_ctx */
 	uint64_t bp_vanished;               /* int3s gone by the time #BP looked: re-run */

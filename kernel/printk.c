@@ -156,8 +156,10 @@ int console_owner_cpu(void)
 
 void console_flush(void)
 {
+	this_cpu()->printk_depth++;     /* not abandoned by recovery (recover.c) */
 	if (console_trylock())
 		console_unlock();
+	this_cpu()->printk_depth--;
 }
 
 void console_panic_flush(void)
@@ -172,16 +174,22 @@ static bool owned_by_me(void)
 	return __atomic_load_n(&console_owner, __ATOMIC_ACQUIRE) == cpu_id() + 1;
 }
 
+/* Any context. No lock, never spins on one; nothing patchable (no-patch
+ * region). Counted in printk_depth so that recovery never abandons it
+ * between reservation and commit. */
 static void log_commit(const char *text, size_t len)
 {
 	uint32_t k = (uint32_t)((len + LOG_SLOT_DATA - 1) / LOG_SLOT_DATA);
 	uint64_t t;
 	uint64_t deadline = 0;
+	struct percpu *pc = this_cpu();
 
+	pc->printk_depth++;
 	while (!log_reserve(k, &t)) {
 		/* Full. Waiting is only possible if someone else can drain. */
 		if (owned_by_me()) {
 			__atomic_fetch_add(&stat_dropped, 1, __ATOMIC_SEQ_CST);
+			pc->printk_depth--;
 			return;
 		}
 		console_flush();
@@ -189,6 +197,7 @@ static void log_commit(const char *text, size_t len)
 			deadline = tsc_deadline_us(FULL_WAIT_US);
 		else if (tsc_expired(deadline)) {
 			__atomic_fetch_add(&stat_dropped, 1, __ATOMIC_SEQ_CST);
+			pc->printk_depth--;
 			return;
 		}
 		cpu_relax();
@@ -207,6 +216,7 @@ static void log_commit(const char *text, size_t len)
 	if (in_interrupt() && owned_by_me())
 		__atomic_fetch_add(&stat_deferred_self, 1, __ATOMIC_RELAXED);
 	console_flush();
+	pc->printk_depth--;
 }
 
 /* NMI/#MC/#BP-safe: formats on the stack, takes no lock, never spins on one. */

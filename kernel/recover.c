@@ -18,12 +18,23 @@ void recover_resume(void);      /* kernel/recover_point.asm */
 bool recover_possible(void)
 {
 	struct percpu *pc = this_cpu();
-	return pc->recover && pc->locks_held == 0 && !system_stopping();
+	/* Abandoning a printk between its reservation and its commit, or
+	 * while it owns the console, would wedge the console for good. */
+	return pc->recover && pc->locks_held == 0 && pc->printk_depth == 0 && !system_stopping();
+}
+
+/* Recovery abandons every handler frame of this CPU, #BP handlers in a
+ * batch included: their references must not keep retirement waiting. */
+void recover_reset_patch_refs(struct percpu *pc)
+{
+	__atomic_store_n(&pc->bp_nested, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&pc->bp_refs, 0, __ATOMIC_SEQ_CST);
 }
 
 static void reset_nesting(struct percpu *pc)
 {
 	pc->ctx_depth = pc->irq_depth = pc->nmi_depth = pc->mce_depth = pc->nmi_blocked = 0;
+	recover_reset_patch_refs(pc);
 }
 
 static void frame_resume(struct regs *r, struct recover_point *rp, int val)

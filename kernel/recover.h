@@ -35,6 +35,10 @@ void recover_frame(struct regs *r, int val);
 /* From anywhere: resume this CPU's recovery point now. */
 __attribute__((noreturn)) void recover_now(int val);
 
+/* Drop this CPU's #BP-handler references (percpu->bp_refs, bp_nested):
+ * the handlers they count are being abandoned. */
+void recover_reset_patch_refs(struct percpu *pc);
+
 struct fault_catch {
 	struct recover_point rp;
 	uint64_t vector, error, rip, cr2;

@@ -16,6 +16,20 @@
  * The target checks for work with interrupts off and halts with "sti; hlt",
  * whose interrupt shadow guarantees the wake-up IPI is not lost between the
  * check and the halt.
+ *
+ * Abandoning work (cpu_abort_work, NMI_ABORT), as the target sees it:
+ *
+ *   target                               NMI_ABORT lands ...
+ *   ------                               -------------------
+ *   recover_save(); recover = &rp        before: recover is NULL, seq q is
+ *                                        queued: abort_seq = TAG|q
+ *   abort_seq == TAG|q? return -EABORTED (cancelled before it started)
+ *   fn(arg)                              during: recover_frame() resumes
+ *                                        recover_save(): -EABORTED
+ *   recover = NULL                       after: abort_seq = TAG|q, which no
+ *   done_seq = q                         later item (q+1, ...) matches
+ *
+ * The sender re-sends until done_seq moves, since NMIs coalesce.
  */
 #include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
@@ -177,7 +191,7 @@ int cpu_abort_work(unsigned cpu)
 /* Run the queued work under a recovery point; -EABORTED if it was abandoned.
  * Nothing local is used after recover_save() returns a second time. */
 __attribute__((noinline))
-static int run_queued(void)
+static int run_queued(uint32_t seq)
 {
 	struct recover_point rp;
 	if (recover_save(&rp)) {
@@ -185,8 +199,9 @@ static int run_queued(void)
 		return -EABORTED;
 	}
 	this_cpu()->recover = &rp;
-	/* Partner: nmi_handle() sets abort_pending only while recover is NULL. */
-	if (__atomic_exchange_n(&this_cpu()->call.abort_pending, 0, __ATOMIC_SEQ_CST)) {
+	/* Partner: nmi_handle() sets abort_seq only while recover is NULL, and
+	 * tags it with the work it meant to cancel. */
+	if (__atomic_load_n(&this_cpu()->call.abort_seq, __ATOMIC_SEQ_CST) == (CALL_ABORT_TAG | seq)) {
 		this_cpu()->recover = NULL;
 		return -EABORTED;
 	}
@@ -210,8 +225,7 @@ void smp_call_loop(void)
 		}
 		cpu_set_state(pc, CPU_BUSY);
 		irq_enable();
-		c->result = run_queued();
-		__atomic_store_n(&c->abort_pending, 0, __ATOMIC_SEQ_CST);
+		c->result = run_queued(q);
 		__atomic_store_n(&c->done_seq, q, __ATOMIC_RELEASE);
 		__atomic_store_n(&c->claimed, 0, __ATOMIC_RELEASE);
 	}

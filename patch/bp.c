@@ -40,13 +40,16 @@
 #include "patch/bp.h"
 #include "patch/rendezvous.h"
 #include "patch/site_table.h"
+#include "patch/text_poke.h"
 
-#define RETIRE_REPORT_US 10000000ull
+#define RETIRE_REPORT_US 10000000ull    /* name the CPUs still inside, every 10 s */
+#define RETIRE_TIMEOUT_US 60000000ull   /* then panic: a handler never takes this long */
 
 const char *const bp_ctx_names[BP_CTX_COUNT] = { "thread", "irq", "nmi", "mce" };
 const struct poke_batch *live_batch;
 
-/* Does condition code cc (low nibble of Jcc) hold for rflags? */
+/* Does condition code cc (low nibble of Jcc) hold for rflags? #BP context:
+ * pure computation. */
 static bool cc_holds(uint8_t cc, uint64_t f)
 {
 	bool cf = f & 0x001, pf = f & 0x004, zf = f & 0x040, sf = f & 0x080, of = f & 0x800;
@@ -94,7 +97,7 @@ void emulate_insn(const struct emu_insn *emu, uintptr_t addr, struct regs *r)
 	}
 }
 
-static enum bp_ctx context_of(const struct percpu *pc)
+static enum bp_ctx context_of(const struct percpu *pc)        /* #BP context: reads counters */
 {
 	if (pc->mce_depth)
 		return BP_MCE;
@@ -105,6 +108,8 @@ static enum bp_ctx context_of(const struct percpu *pc)
 	return BP_THREAD;
 }
 
+/* #BP context, nested in anything. No lock, nothing patchable (no-patch
+ * region), no printing: the only calls are site_find() and emulate_insn(). */
 bool text_poke_bp_handler(struct regs *r)
 {
 	struct percpu *pc = this_cpu();
@@ -116,8 +121,8 @@ bool text_poke_bp_handler(struct regs *r)
 	 * Two looks at most. A batch publishes itself before it writes its
 	 * first int3, so if the byte is 0xcc but the batch we read did not
 	 * know the site, a batch was published between our two reads: the
-	 * second read finds it. (It cannot be withdrawn meanwhile: its next
-	 * round waits for this CPU, which is in here with IRQs off.)
+	 * second read finds it. (It cannot be withdrawn meanwhile: bp_retire()
+	 * waits for this CPU's bp_refs.)
 	 */
 	for (int look = 0; look < 2 && !handled; look++) {
 		const struct poke_batch *b = __atomic_load_n(&live_batch, __ATOMIC_SEQ_CST);
@@ -139,38 +144,64 @@ bool text_poke_bp_handler(struct regs *r)
 	return handled;
 }
 
+/* Thread context, under text_lock. */
 void bp_publish(const struct poke_batch *b)
 {
+	if (!spin_held_by_me(&text_lock))
+		panic("bp_publish: CPU %u does not hold text_lock", cpu_id());
 	__atomic_store_n(&live_batch, b, __ATOMIC_SEQ_CST);
 }
 
+/* Thread context, under text_lock. Waits, without ever retiring early, until
+ * no #BP handler of any CPU can still use the batch; names the CPUs still
+ * inside every RETIRE_REPORT_US and panics after RETIRE_TIMEOUT_US. */
 void bp_retire(void)
 {
+	if (!spin_held_by_me(&text_lock))
+		panic("bp_retire: CPU %u does not hold text_lock", cpu_id());
 	__atomic_store_n(&live_batch, NULL, __ATOMIC_SEQ_CST);
-	uint64_t report = tsc_deadline_us(RETIRE_REPORT_US);
-	for_each_cpu_in(c, &cpu_online_mask) {
-		while (__atomic_load_n(&percpu_of(c)->bp_refs, __ATOMIC_ACQUIRE)) {
-			if (report && tsc_expired(report)) {
-				/* Not a timeout: retirement keeps waiting. Say who. */
-				struct cpumask m;
-				cpumask_clear_all(&m);
-				cpumask_set(&m, c);
-				printk("patch: retiring the batch still waits for CPU %u's #BP handler", c);
-				cpus_report_where(&m, "patch retire");
-				report = 0;
-			}
-			cpu_relax();
+	uint64_t report = tsc_deadline_us(RETIRE_REPORT_US), give_up = tsc_deadline_us(RETIRE_TIMEOUT_US);
+	for (;;) {
+		struct cpumask inside;
+		cpumask_clear_all(&inside);
+		for_each_cpu_in(c, &cpu_online_mask)
+			if (__atomic_load_n(&percpu_of(c)->bp_refs, __ATOMIC_SEQ_CST))
+				cpumask_set(&inside, c);
+		if (cpumask_empty(&inside))
+			return;
+		if (tsc_expired(give_up)) {
+			cpus_report_where(&inside, "patch retire");
+			panic("patch: retiring the batch: %u CPU(s) still inside the #BP handler after %llu s",
+			      cpumask_weight(&inside), RETIRE_TIMEOUT_US / 1000000);
 		}
+		if (tsc_expired(report)) {
+			printk("patch: retiring the batch still waits for %u CPU(s) inside the #BP handler",
+			       cpumask_weight(&inside));
+			cpus_report_where(&inside, "patch retire");
+			report = tsc_deadline_us(RETIRE_REPORT_US);
+		}
+		cpu_relax();
 	}
 }
 
+/*
+ * Thread context, any CPU. The live batch may belong to another CPU and be
+ * retired while we read it, so pin it the way the #BP handler does
+ * (bp_refs); IRQs stay off meanwhile and sync_core() follows, because a
+ * rendezvous counts a CPU with bp_refs > 0 as acknowledged (rendezvous.h).
+ */
 bool bp_site_busy(uintptr_t addr, size_t len)
 {
-	const struct poke_batch *b = __atomic_load_n(&live_batch, __ATOMIC_ACQUIRE);
-	if (!b)
-		return false;
-	for (uint32_t i = 0; i < b->nr; i++)
-		if (addr < b->sites[i].addr + b->sites[i].len && addr + len > b->sites[i].addr)
-			return true;
-	return false;
+	struct percpu *pc = this_cpu();
+	bool busy = false;
+	uint64_t flags = irq_save();
+
+	__atomic_fetch_add(&pc->bp_refs, 1, __ATOMIC_SEQ_CST);
+	const struct poke_batch *b = __atomic_load_n(&live_batch, __ATOMIC_SEQ_CST);
+	for (uint32_t i = 0; b && i < b->nr && !busy; i++)
+		busy = addr < b->sites[i].addr + b->sites[i].len && addr + len > b->sites[i].addr;
+	__atomic_fetch_sub(&pc->bp_refs, 1, __ATOMIC_RELEASE);
+	sync_core();
+	irq_restore(flags);
+	return busy;
 }

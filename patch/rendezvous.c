@@ -12,52 +12,48 @@
  *   wait: sync_pending empty   <------
  *   sync_core() (the initiator runs patched code too)
  *
- * The serializing instruction: SERIALIZE where CPUID.07H:EDX[14] offers it
- * (it serializes and does nothing else); otherwise MOV to CR2, which the
- * SDM lists as serializing and which costs no stack frame, unlike an
- * IRET-to-self. The value written back is the one just read, so a #PF
- * handler's CR2 is never disturbed (a page fault cannot occur between the
- * two instructions, and the handler runs with IRQs off).
+ * The serializing instruction is arch/x86/serialize.c's sync_core().
+ *
+ * A CPU inside the #BP handler (bp_refs > 0) has its bit cleared by the
+ * initiator, unless an NMI or #MC nested in that handler may be running
+ * patch sites (bp_nested > 0, set by trap_dispatch() before it serializes
+ * and runs anything):
+ *
+ *   initiator                          CPU inside #BP, then NMI
+ *   ---------                          ------------------------
+ *   writes; lock add sync_round        NMI: lock add bp_nested
+ *   load bp_refs, bp_nested                  sync_core()
+ *   (1, 0): clear its bit                    run the NMI path's sites
+ *
+ * Both sides order a store before a load with a locked instruction. If the
+ * initiator read bp_nested == 0, the NMI's increment, and so its
+ * sync_core(), came after the writes: the sites it runs are seen as
+ * written. Otherwise the initiator waits for a real acknowledgement (the
+ * nested #BP handler's, or the IPI's once the CPU is out).
  */
 #include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
-#include "arch/x86/cpufeatures.h"
 #include "arch/x86/irq.h"
 #include "arch/x86/nmi.h"
+#include "arch/x86/serialize.h"
 #include "arch/x86/tsc.h"
 #include "kernel/panic.h"
 #include "kernel/percpu.h"
 #include "kernel/printk.h"
 #include "patch/rendezvous.h"
+#include "patch/text_poke.h"
 
 struct cpumask sync_pending;
 uint64_t sync_round;
 static uint64_t rounds, acks_in_bp;
 
-/* Any context. */
+/* Any context, #BP included: no lock, no print, nothing patchable. */
 void sync_ack(struct percpu *pc)
 {
 	pc->sync_acked = __atomic_load_n(&sync_round, __ATOMIC_ACQUIRE);
 	cpumask_clear(&sync_pending, pc->cpu);
 }
-static int have_serialize;
-
-void sync_core(void)
-{
-	if (have_serialize) {
-		__asm__ volatile(".byte 0x0f, 0x01, 0xe8" ::: "memory");     /* SERIALIZE */
-	} else {
-		uint64_t cr2 = read_cr2();
-		write_cr2(cr2);
-	}
-}
-
-const char *sync_core_method(void)
-{
-	return have_serialize ? "SERIALIZE" : "MOV to CR2";
-}
-
-/* IRQ context. */
+/* IRQ context: no lock, no print, nothing patchable (no-patch region). */
 static void sync_ipi(struct regs *r)
 {
 	(void)r;
@@ -67,7 +63,7 @@ static void sync_ipi(struct regs *r)
 
 void sync_init(void)
 {
-	have_serialize = cpu_features.serialize;
+	serialize_init();
 	irq_register(VEC_SYNC, sync_ipi);
 	printk("patch: rendezvous serializes with %s", sync_core_method());
 }
@@ -76,6 +72,10 @@ uint64_t sync_all_cpus(void)
 {
 	uint64_t t0 = rdtsc();
 	unsigned me = cpu_id();
+
+	/* One round at a time: sync_pending is global. */
+	if (!spin_held_by_me(&text_lock))
+		panic("sync_all_cpus: CPU %u does not hold text_lock", me);
 
 	/* Invariant 1: the bits go up after the writes (program order, and
 	 * the lock-prefixed updates are full barriers). */
@@ -88,9 +88,11 @@ uint64_t sync_all_cpus(void)
 	uint64_t deadline = tsc_deadline_us(SYNC_TIMEOUT_US);
 	while (!cpumask_empty(&sync_pending)) {
 		/* A CPU inside the #BP handler will serialize before it runs
-		 * patchable code (see rendezvous.h): it has acknowledged. */
+		 * patchable code (see above and rendezvous.h): it has
+		 * acknowledged, unless an NMI or #MC nested in it may be. */
 		for_each_cpu_in(c, &sync_pending)
-			if (__atomic_load_n(&percpu_of(c)->bp_refs, __ATOMIC_ACQUIRE)) {
+			if (__atomic_load_n(&percpu_of(c)->bp_refs, __ATOMIC_SEQ_CST) &&
+			    !__atomic_load_n(&percpu_of(c)->bp_nested, __ATOMIC_SEQ_CST)) {
 				cpumask_clear(&sync_pending, c);
 				__atomic_fetch_add(&acks_in_bp, 1, __ATOMIC_RELAXED);
 			}

@@ -13,15 +13,20 @@
  * A CPU inside the #BP handler (percpu->bp_refs > 0) counts as having
  * acknowledged: it runs only no-patch code until it leaves, and it leaves
  * through IRET, or through sync_core() before a return without IRET
- * (arch/x86/entry.asm), so it serializes after this round's writes before it
- * can reach patched code. Without this a CPU held inside the handler (a
- * debugger, a long NMI) would stall every later round; with it, the batch
- * proceeds to retirement, which then waits for that CPU (patch/bp.c).
+ * (arch/x86/traps.c), so it serializes after this round's writes before it
+ * can reach patched code. An NMI or #MC nested in the handler is the
+ * exception, since those paths run patch sites: trap_dispatch() raises
+ * percpu->bp_nested and serializes before it runs anything, and while
+ * bp_nested is raised the CPU must acknowledge for real (the timeline is in
+ * rendezvous.c). Without this a CPU held inside the handler (a debugger)
+ * would stall every later round; with it, the batch proceeds to
+ * retirement, which then waits for that CPU (patch/bp.c).
  */
 #ifndef XPOKE_PATCH_RENDEZVOUS_H
 #define XPOKE_PATCH_RENDEZVOUS_H
 
 #include <stdint.h>
+#include "arch/x86/serialize.h"         /* sync_core(): the serializing instruction */
 #include "kernel/cpumask.h"
 
 struct percpu;
@@ -39,11 +44,6 @@ void sync_init(void);                   /* VEC_SYNC handler; pick the serializer
 /* One round. Thread context, IRQs on or off. Returns TSC cycles taken. */
 uint64_t sync_all_cpus(void);
 
-/* Serialize this CPU's instruction stream. Any context. */
-void sync_core(void);
-
-/* "SERIALIZE" or "MOV to CR2". */
-const char *sync_core_method(void);
 
 uint64_t sync_rounds_total(void);
 /* Acknowledgements given on behalf of CPUs inside the #BP handler. */

@@ -51,7 +51,7 @@ static struct {
 	uint32_t print_every;
 } st;
 
-/* NMI context. */
+/* NMI context: no lock, nothing patchable (no-patch region), prints only through lock-free printk. */
 static void storm_nmi(struct regs *r)
 {
 	(void)r;

@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "gdb"))
 PHASES = ["published", "int3-written", "int3-synced", "tails-written", "tails-synced",
           "first-written", "first-synced", "retired"]
 NAMES = [f"phase_{p}_{k}" for p in PHASES for k in ("thread", "nmi")] + \
-        ["phase_int3-written_irq", "patcher_nmi_own_site", "retire_waits_for_bp"]
+        ["phase_int3-written_irq", "patcher_nmi_own_site", "retire_waits_for_bp", "nmi_inside_bp_acks_for_real"]
 
 
 def free_port():
@@ -85,6 +85,8 @@ def main():
     ap.add_argument("--list", action="store_true")
     a = ap.parse_args()
     names = [n for n in NAMES if a.only in n]
+    if not names:
+        sys.exit(f"test-gdb: no scenario matches '{a.only}' (--list shows them)")
     if a.list:
         print("\n".join(names))
         return 0

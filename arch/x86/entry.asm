@@ -187,7 +187,7 @@ isr_common:
         mov [rax + 8], rcx              ;   [RSP-8]  = RIP
         mov [rsp + R_RSP], rax          ; the stack to switch to
         POP_GPRS
-        mov rsp, [rsp + R_RSP - R_VECTOR] ; RSP now at the vector slot
+        mov rsp, [rsp + R_RSP - R_VECTOR] ; (RSP was at the vector slot) RSP = interrupted RSP - 16
         popfq                           ; RFLAGS (IF stays as it was)
         ret                             ; RIP; NMIs are still blocked
 

@@ -60,7 +60,7 @@ void mce_init_this_cpu(void)
 	}
 }
 
-/* #MC context. */
+/* #MC context: no lock, nothing patchable (no-patch region), prints only through lock-free printk. */
 void mce_handle(struct regs *r)
 {
 	struct percpu *pc = this_cpu();

@@ -4,8 +4,11 @@
  * nmi_handle() runs on the NMI IST stack with NMIs blocked until its IRET
  * (and nothing else IRETs into it: arch/x86/entry.asm). It takes no lock,
  * prints only through printk (lock-free), and calls no patchable code
- * except, on purpose, one live patch site on every entry (nmi_site_run,
- * patch/context_sites.asm) that the storm tests flip while NMIs fly.
+ * (linker.ld's no-patch region holds it and its callees, the storm hook
+ * included) except, on purpose, one live patch site on every entry
+ * (nmi_site_run, patch/context_sites.asm) that the storm tests flip while
+ * NMIs fly, and a test's own NMI hook (tests/kernel/), which that test keeps
+ * out of its batches.
  */
 #include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
@@ -46,7 +49,7 @@ void nmi_set_storm_hook(void (*fn)(struct regs *r))
 	__atomic_store_n(&storm_hook, fn, __ATOMIC_SEQ_CST);
 }
 
-/* NMI context. */
+/* NMI context: no lock, nothing patchable (no-patch region), prints only through lock-free printk. */
 void nmi_nested_entry(struct regs *r)
 {
 	struct percpu *pc = this_cpu();
@@ -68,7 +71,7 @@ void nmi_send(unsigned cpu, uint32_t reason)
 	apic_send_nmi(pc->apic_id);
 }
 
-/* NMI context. */
+/* NMI context: no lock, nothing patchable (no-patch region), prints only through lock-free printk. */
 void nmi_handle(struct regs *r)
 {
 	struct percpu *pc = this_cpu();
@@ -106,7 +109,11 @@ void nmi_handle(struct regs *r)
 		if (pc->ctx_depth == 1 && recover_possible())
 			recover_frame(r, RECOVER_ABORT);
 		else if (pc->call.queued_seq != pc->call.done_seq && !pc->recover)
-			__atomic_store_n(&pc->call.abort_pending, 1, __ATOMIC_SEQ_CST);
+			/* For this work item only: the target may finish it
+			 * before it reads this, and must not cancel the next. */
+			__atomic_store_n(&pc->call.abort_seq,
+					 CALL_ABORT_TAG | __atomic_load_n(&pc->call.queued_seq, __ATOMIC_ACQUIRE),
+					 __ATOMIC_SEQ_CST);
 		else
 			printk("CPU %u: cannot abort its work here (RIP %016lx <%s>, nesting %u, locks %u)",
 			       pc->cpu, r->rip, format_symbol(sym, sizeof(sym), r->rip),

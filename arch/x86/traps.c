@@ -15,17 +15,18 @@
 #include "arch/x86/irq.h"
 #include "arch/x86/mce.h"
 #include "arch/x86/nmi.h"
+#include "arch/x86/serialize.h"
 #include "arch/x86/traps.h"
 #include "kernel/panic.h"
 #include "kernel/percpu.h"
 #include "kernel/printk.h"
 #include "kernel/recover.h"
 #include "patch/bp.h"
-#include "patch/rendezvous.h"
 
 #define VEC_DF 8
 #define VEC_PF 14
 
+/* Any context: reads only this CPU's stack bounds. */
 int addr_in_stack_guard(uintptr_t addr)
 {
 	struct percpu *pc = this_cpu();
@@ -40,7 +41,7 @@ int addr_in_stack_guard(uintptr_t addr)
 /*
  * #BP that no one claimed: an int3 left in the code (a debugger's, or a
  * test's). RIP already points past it; count it, say so, continue.
- * #BP context.
+ * #BP context: no lock, nothing patchable, prints only through printk.
  */
 static void bp_normal(struct regs *r)
 {
@@ -55,6 +56,7 @@ static void bp_normal(struct regs *r)
 	       now == 0xcc ? "" : ", and memory there no longer holds int3: stale instruction fetch");
 }
 
+/* Exception context, nested in anything: no lock, nothing patchable (no-patch region), prints only through lock-free printk. */
 static void exception(struct regs *r)
 {
 	/* A live patch site first: it must work even inside a catch window. */
@@ -84,17 +86,37 @@ static void exception(struct regs *r)
  * known to run with NMIs blocked (an exception or #MC taken in NMI context,
  * wherever its own stack is).
  */
-static bool nmis_were_blocked(const struct percpu *pc, const struct regs *r)
+static bool nmis_were_blocked(const struct percpu *pc, const struct regs *r)     /* any context */
 {
 	return pc->nmi_blocked || (r->rsp > pc->ist_lo[IST_NMI] && r->rsp <= pc->ist_hi[IST_NMI]);
 }
 
+/* Did this #MC interrupt the previous one's handler, on the same IST stack? */
+static bool mce_stack_reused(const struct percpu *pc, const struct regs *r)
+{
+	return r->rsp > pc->ist_lo[IST_MCE] && r->rsp <= pc->ist_hi[IST_MCE];
+}
+
+/* Every vector, every context. No lock; nothing patchable (no-patch
+ * region); prints only through printk, and only on the way to a panic. */
 int trap_dispatch(struct regs *r)
 {
 	struct percpu *pc = this_cpu();
 	uint32_t depth = pc->ctx_depth, irq = pc->irq_depth, nmi = pc->nmi_depth, mce = pc->mce_depth;
 	uint32_t blocked_before = pc->nmi_blocked;
 	bool blocked = nmis_were_blocked(pc, r);
+
+	/*
+	 * Interrupted inside the #BP handler (only NMI and #MC can be: it runs
+	 * with IRQs off). Those paths run patch sites, and a rendezvous may be
+	 * counting this CPU as acknowledged because it is in #BP: withdraw that
+	 * first, then serialize, then run anything (timeline: patch/rendezvous.c).
+	 */
+	bool in_bp = __atomic_load_n(&pc->bp_refs, __ATOMIC_RELAXED) != 0;
+	if (in_bp) {
+		__atomic_fetch_add(&pc->bp_nested, 1, __ATOMIC_SEQ_CST);
+		sync_core();
+	}
 
 	pc->ctx_depth++;
 	if (r->vector == 2 || blocked)
@@ -105,6 +127,12 @@ int trap_dispatch(struct regs *r)
 		pc->nmi_depth++;
 		nmi_handle(r);
 	} else if (r->vector == 18) {
+		/* MCIP is cleared before the log is printed (a second #MC while it
+		 * is set shuts the CPU down), so a second one can land here. */
+		if (mce_stack_reused(pc, r))
+			panic("nested #MC on CPU %u: a machine check arrived while the previous one was being "
+			      "handled (interrupted RIP %#lx); that one's frame on the #MC IST stack was overwritten",
+			      pc->cpu, r->rip);
 		pc->mce_depth++;
 		mce_handle(r);
 	} else if (r->vector < 32) {
@@ -119,6 +147,8 @@ int trap_dispatch(struct regs *r)
 		pc->recovering = 0;
 		depth = irq = nmi = mce = 0;
 		blocked_before = 0;
+		in_bp = false;
+		recover_reset_patch_refs(pc);
 	} else if (blocked && r->vector != 2 && !nmi_unsafe_iret) {
 		/* Back into an NMI handler: IRET would unblock NMIs. RET is not
 		 * serializing, so serialize here (rendezvous.h, invariant 2). */
@@ -131,5 +161,7 @@ int trap_dispatch(struct regs *r)
 	pc->nmi_depth = nmi;
 	pc->mce_depth = mce;
 	pc->nmi_blocked = blocked_before;
+	if (in_bp)
+		__atomic_fetch_sub(&pc->bp_nested, 1, __ATOMIC_RELEASE);
 	return no_iret;
 }

@@ -14,12 +14,16 @@ all read from the kernel through gdb. The guest is tests/kernel/gdb_arena.c
   retire_waits_for_bp          a CPU held inside the #BP handler: the batch
                                completes its rounds, then retirement waits
                                for it, and completes once it is released
+  nmi_inside_bp_acks_for_real  a CPU inside the #BP handler takes an NMI
+                               (gdb's "monitor nmi"): while that NMI, which
+                               runs patch sites, is in progress, the next
+                               round must not count the CPU as acknowledged
 """
 import gdb
 
 import xpoke
 from arena import (A, B, CTX, INT3_PHASES, ScenarioError, check_final, expect, freeze_patcher_at, intrude,
-                   quit_arena, read, ready, release_patcher, run_until)  # noqa: F401
+                   quit_arena, read, ready, release_patcher, run_until, write)  # noqa: F401
 
 
 def new_bytes():
@@ -133,6 +137,73 @@ def retire_waits_for_bp():
     quit_arena()
 
 
+NMI_TEST = 1 << 2                       # arch/x86/nmi.h
+
+
+def nmi_inside_bp_acks_for_real():
+    ready()
+    freeze_patcher_at("int3-written")   # the int3 is there; round 1 not sent yet
+    new = new_bytes()
+    # CPU 1 runs into the int3 and is held inside the #BP handler.
+    bp = gdb.Breakpoint("emulate_insn", internal=True)
+    bp.thread = xpoke.thread_of(1)
+    intruded = read("gdb_arena.intrude_done")
+    xpoke.write("gdb_arena.intrude_cmd", 1)
+    try:
+        xpoke.run_on(1)
+    finally:
+        bp.delete()
+    expect(gdb.selected_frame().name() == "emulate_insn", "CPU 1 is held inside the #BP handler (emulate_insn)")
+    expect(read("percpu_area[1].bp_refs") == 1, "with its #BP reference count at 1")
+
+    # An NMI for CPU 1 whose handler will run the site being patched (the
+    # arena's NMI hook), taken inside the #BP handler. "monitor nmi" reaches
+    # every CPU through LINT1; CPU 0's is an external NMI and runs no hook.
+    write("pending_nmi_call", 1)
+    write("percpu_area[1].nmi_reasons", NMI_TEST)
+    nmi_bp1 = read("percpu_area[1].bp_emulated[2]")
+    gdb.execute("monitor nmi", to_string=True)
+    handler = gdb.Breakpoint("nmi_handle", internal=True)
+    handler.thread = xpoke.thread_of(1)
+    try:
+        xpoke.run_on(1)
+    finally:
+        handler.delete()
+    expect(gdb.selected_frame().name() == "nmi_handle", "CPU 1 took the NMI inside the #BP handler")
+    expect(read("percpu_area[1].bp_refs") == 1 and read("percpu_area[1].bp_nested") == 1,
+           "trap_dispatch raised bp_nested before running the NMI handler")
+
+    # CPU 0 alone: round 1 must wait for CPU 1 instead of acknowledging
+    # for it because it is inside #BP.
+    acks_in_bp = read("acks_in_bp")
+    spin = gdb.Breakpoint(f"*{pause_in('sync_all_cpus'):#x}", internal=True)
+    spin.thread = xpoke.thread_of(0)
+    spin.ignore_count = 300
+    synced = xpoke.break_phase(xpoke.phase_number("int3-synced"), thread=xpoke.thread_of(0))
+    try:
+        xpoke.run_on(0)
+    finally:
+        spin.delete()
+        synced.delete()
+    name = gdb.selected_frame().name()
+    expect(name == "sync_all_cpus", f"CPU 0 waits in round 1 (it is in {name})")
+    expect(read("sync_pending.bits[0]") & 2, "with CPU 1's bit still pending")
+    expect(read("acks_in_bp") == acks_in_bp, "no acknowledgement was given on CPU 1's behalf")
+
+    # Release everyone: CPU 1's NMI runs the site (a nested #BP, which
+    # acknowledges for real), its thread-context call completes, the batch
+    # finishes.
+    release_patcher()
+    check_final(new)
+    if read("gdb_arena.intrude_done") == intruded:
+        run_until("gdb_intruder_finished", 1)
+    expect(read("percpu_area[1].bp_emulated[2]") == nmi_bp1 + 1,
+           "CPU 1's NMI handler ran the site through one #BP emulation in NMI context")
+    expect(read("gdb_arena.result") == B, "and the calls returned b")
+    expect(read("percpu_area[1].bp_nested") == 0, "bp_nested is back to 0")
+    quit_arena()
+
+
 SCENARIOS = {}
 for _p in xpoke.PHASES:
     for _k in ("thread", "nmi"):
@@ -140,6 +211,7 @@ for _p in xpoke.PHASES:
 SCENARIOS["phase_int3-written_irq"] = lambda: phase_intruder("int3-written", "irq")
 SCENARIOS["patcher_nmi_own_site"] = patcher_nmi_own_site
 SCENARIOS["retire_waits_for_bp"] = retire_waits_for_bp
+SCENARIOS["nmi_inside_bp_acks_for_real"] = nmi_inside_bp_acks_for_real
 
 
 def run(name):
