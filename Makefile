@@ -9,14 +9,15 @@
 #   make debug      QEMU held, gdb attached with the xp- commands
 #   make debug-server  QEMU held, console here; attach gdb from elsewhere
 #   make bench      figures: boot time, rendezvous and patch costs
-#   make stress     the patch flip tests with 100000 flips, -smp 2 4 8 16
+#   make stress     60 s storms and 20000-flip tests at -smp 2 4 8 16
 #   make matrix     the test ISO booted by plain QEMU: pc/q35, qemu64/max,
-#                   -smp 1 2 3 8 64 and sparse APIC IDs (slow: minutes)
+#                   -smp 1 2 3 8 64 and sparse APIC IDs (slow: ~35 minutes)
 #   make clean
 #   V=1             show full commands
 #
-# Knobs for run/test/bench (scripts/run-qemu.py): SMP MEM CPU ACCEL MACHINE
-# CMDLINE GDB=1 TIMEOUT.
+# Knobs (scripts/run-qemu.py): SMP MEM CPU ACCEL MACHINE for every boot;
+# CMDLINE and GDB=1 for run/debug; make test takes SMP_LIST, HOST_INJECT_SMP
+# and TEST_TIMEOUT instead of SMP (scripts/test.sh).
 
 BUILD   := build
 V       ?= 0
@@ -124,7 +125,10 @@ $(OBJ)/%.o: %.c | $(GEN)/asm-offsets.inc $(ZYDIS_STAMP)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
+# An edited fetch script fetches again (the script is a no-op while its
+# stamp exists).
 $(ZYDIS_STAMP): scripts/fetch-zydis.sh
+	@rm -f $@
 	scripts/fetch-zydis.sh
 
 $(ZYDIS_DIR)/src/%.c: | $(ZYDIS_STAMP) ;
@@ -191,9 +195,11 @@ deps:
 	@scripts/deps.sh
 
 # make run / test / bench install what they need first, then build.
+# run boots build/xpoke.iso, or with CMDLINE=... an ISO built for that
+# command line.
 run: deps
 	@$(MAKE) --no-print-directory $(ISO)
-	$(PYTHON) scripts/run-qemu.py --interactive --iso $(ISO)
+	$(PYTHON) scripts/run-qemu.py --interactive
 
 test: deps
 	@$(MAKE) --no-print-directory iso host-tests

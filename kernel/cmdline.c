@@ -9,6 +9,8 @@
 
 extern const struct kparam __kparams_start[], __kparams_end[];  /* linker.ld */
 
+static unsigned not_applied;            /* unknown or rejected words */
+
 static const struct kparam *find(const char *key)
 {
 	for (const struct kparam *p = __kparams_start; p < __kparams_end; p++)
@@ -66,7 +68,10 @@ int cmdline_parse(const char *cmdline)
 			continue;
 		}
 		if (p->set(value)) {
-			printk("cmdline: parameter '%s' rejected (see above)", word);
+			if (value)
+				printk("cmdline: '%s=%s' rejected (see above); the default stays", word, value);
+			else
+				printk("cmdline: bare '%s' rejected (see above); the default stays", word);
 			bad++;
 		}
 	}
@@ -74,5 +79,8 @@ int cmdline_parse(const char *cmdline)
 		printk("cmdline: %d word(s) not applied; known parameters:", bad);
 		cmdline_print_known();
 	}
+	not_applied = (unsigned)bad;
 	return bad;
 }
+
+unsigned cmdline_not_applied(void) { return not_applied; }

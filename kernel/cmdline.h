@@ -3,7 +3,8 @@
  *
  * Each parameter is one KPARAM() entry in section .kparams, next to the
  * code it configures. Unknown keys are warned about and listed; a bad value
- * is reported with the parameter's own reason.
+ * is reported with the parameter's own reason and not applied. Either one
+ * fails a ktest= run at its end.
  */
 #ifndef XPOKE_KERNEL_CMDLINE_H
 #define XPOKE_KERNEL_CMDLINE_H
@@ -21,6 +22,10 @@ struct kparam {
 
 /* Parse and apply; returns the number of unknown or rejected words. */
 int cmdline_parse(const char *cmdline);
+
+/* That number, for later: a ktest= run with such words fails (kernel/ktest.c),
+ * since the tests would not run as configured. */
+unsigned cmdline_not_applied(void);
 
 /* Print every known parameter with its help. */
 void cmdline_print_known(void);

@@ -306,6 +306,13 @@ void ktest_main(void)
 	} else {
 		failed = ktest_run(param_globs, param_repeat);
 	}
+	/* A typo in a parameter would otherwise run the tests with defaults and
+	 * pass: e.g. a stress run silently shortened. */
+	unsigned bad = cmdline_not_applied();
+	if (bad) {
+		printk("ktest: %u command-line word(s) not applied (see 'cmdline:' at boot): the run fails", bad);
+		failed = 1;
+	}
 	machine_exit(failed ? EXIT_TESTS_FAILED : EXIT_SUCCESS_CODE);
 }
 

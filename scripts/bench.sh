@@ -12,6 +12,9 @@ cd "$(dirname "$0")/.."
 
 runs=${BENCH_RUNS:-5}
 smp=${SMP:-8}
+case $runs in
+'' | 0 | *[!0-9]*) echo "bench: BENCH_RUNS='$runs': need a number of boots >= 1" >&2; exit 2 ;;
+esac
 times=()
 kernel_ms=()
 for i in $(seq "$runs"); do

@@ -21,13 +21,13 @@ if [ "${1:-}" = "--server" ]; then
 	echo "debug-server: QEMU is held at the reset vector with its gdb stub on tcp::$port. Attach with:"
 	echo "  $attach"
 	echo "Every vCPU is a gdb thread; 'set scheduler-locking step' keeps the others stopped while one steps."
-	GDB=1 GDBPORT=$port exec python3 scripts/run-qemu.py --interactive --gdb-wait --iso build/xpoke.iso
+	GDB=1 GDBPORT=$port exec python3 scripts/run-qemu.py --interactive --gdb-wait
 fi
 
 log=build/debug-serial.log
 # setsid: QEMU in a session of its own, so Ctrl-C reaches gdb (which stops
 # the guest) and not QEMU.
-GDB=1 GDBPORT=$port setsid python3 scripts/run-qemu.py --gdb-wait --quiet --log "$log" --iso build/xpoke.iso \
+GDB=1 GDBPORT=$port setsid python3 scripts/run-qemu.py --gdb-wait --quiet --log "$log" \
 	2>build/debug-qemu.err &
 qemu=$!
 trap 'kill $qemu 2>/dev/null || true' EXIT

@@ -26,8 +26,8 @@ done
 echo "deps: installing: ${missing[*]}"
 if [ "$(id -u)" -eq 0 ]; then
 	sudo=()
-elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-	sudo=(sudo)
+elif command -v sudo >/dev/null && { sudo -n true 2>/dev/null || [ -t 0 ]; }; then
+	sudo=(sudo)                        # may ask for a password on this terminal
 else
 	echo "deps: missing packages: ${missing[*]}" >&2
 	echo "deps: installing them needs root; run as root: apt-get update && apt-get install -y ${missing[*]}" >&2

@@ -23,6 +23,9 @@ stamp=$src/.xpoke-ok
 command -v dpkg-source >/dev/null || { echo "fetch-zydis: dpkg-source missing: install dpkg-dev (scripts/deps.sh)" >&2; exit 1; }
 
 rm -rf "$apt_dir" "$out"
+# Nothing half-done is left behind: on any failure build/zydis/ goes away
+# (build/apt/ stays, with the logs the messages point at).
+trap 'status=$?; [ "$status" -eq 0 ] || rm -rf "$out"' EXIT
 mkdir -p "$apt_dir/sources.list.d" "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$out"
 
 # One-line format: "deb [opts] uri suite comps" -> "deb-src ...".
@@ -50,12 +53,13 @@ echo "fetch-zydis: apt-get update (deb-src entries derived into build/apt/)"
 "${apt[@]}" update >"$apt_dir/update.log" 2>&1 || echo "fetch-zydis: some source indexes failed (see build/apt/update.log); trying anyway" >&2
 echo "fetch-zydis: apt-get source zydis"
 if ! (cd "$out" && "${apt[@]}" source zydis >"$apt_dir/source.log" 2>&1); then
-	echo "fetch-zydis: apt-get source zydis failed:" >&2
+	echo "fetch-zydis: apt-get source zydis failed (build/apt/source.log; indexes: build/apt/update.log):" >&2
 	tail -n 20 "$apt_dir/source.log" >&2
 	exit 1
 fi
 
-dsc=$(ls "$out"/zydis_*.dsc 2>/dev/null | head -n 1)
+dsc=$(find "$out" -maxdepth 1 -name 'zydis_*.dsc' | head -n 1)
+[ -n "$dsc" ] || { echo "fetch-zydis: apt-get source left no zydis_*.dsc in build/zydis/ (see build/apt/source.log)" >&2; exit 1; }
 version=$(sed -n 's/^Version: *//p' "$dsc")
 upstream=${version%%-*}
 upstream=${upstream#*:}

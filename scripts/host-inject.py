@@ -103,7 +103,7 @@ class QMP:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--smp", type=int, default=int(os.environ.get("SMP", "4") or 4))
+    ap.add_argument("--smp", type=int, default=8, help="CPU count of the guest (make test: HOST_INJECT_SMP, 8)")
     ap.add_argument("--nmis", type=int, default=200)
     ap.add_argument("--mces", type=int, default=20, help="targeted machine checks")
     ap.add_argument("--broadcast", type=int, default=5, help="broadcast machine checks (-b)")

@@ -11,7 +11,9 @@ A run passes only when all of these hold:
   - no result is "not ok";
   - QEMU's exit status is --expect-status (1: isa-debug-exit value 0;
     0 is a triple fault or reset, 124 the runner's timeout);
-  - with --expect-cpus, the kernel reports that many CPUs online.
+  - with --expect-cpus, the kernel reports that many CPUs online;
+  - the kernel applied every command-line word (no "ktest: N command-line
+    word(s) not applied" line).
 Prints each failing test with its diagnostics, a one-line verdict, and a
 machine-readable "RESULT passed=P failed=F" line (harness errors count as
 failures). Exit status 0 when the run passes.
@@ -23,6 +25,7 @@ import sys
 RESULT_RE = re.compile(r"^(not ok|ok) (\d+) (\S+)(?: # (.*))?$")
 SUMMARY_RE = re.compile(r"^ktest: (\d+) passed, (\d+) failed, (\d+) skipped$")
 CPUS_RE = re.compile(r"^# cpus online: (\d+) of (\d+) present$")
+CMDLINE_RE = re.compile(r"^ktest: \d+ command-line word\(s\) not applied")
 STATUS_MEANING = {0: "QEMU exited with status 0: a triple fault or reset, not a clean exit",
                   1: "clean exit, all tests passed",
                   3: "the kernel reported failed tests (exit value 1)",
@@ -59,6 +62,8 @@ def check(lines, status, expect_status=1, expect_cpus=None):
         m = CPUS_RE.match(line)
         if m:
             cpus = int(m.group(1))
+        if CMDLINE_RE.match(line):
+            errors.append(line)
 
     passed = sum(1 for ok, _, _, d, _ in results if ok and not d.startswith("SKIP"))
     skipped = sum(1 for ok, _, _, d, _ in results if ok and d.startswith("SKIP"))

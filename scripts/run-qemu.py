@@ -2,8 +2,10 @@
 """scripts/run-qemu.py - the one QEMU runner behind make run/test/bench.
 
 Knobs (environment):   SMP=8  MEM=256M  CPU=max  ACCEL=tcg  MACHINE=pc
-                       CMDLINE=   (builds an ISO with this kernel command line)
-                       GDB=1      (gdb stub on tcp::${GDBPORT:-1234})
+                       CMDLINE=   (builds an ISO with this kernel command line;
+                                   refused together with --iso, which names
+                                   a fixed ISO)
+                       GDB=1      (gdb stub on tcp::${GDBPORT:-1234}; 0 or 1)
                        QEMU_EXTRA= (more QEMU arguments, split on spaces)
 Serial output goes to the terminal and to --log. isa-debug-exit is always
 present: the kernel's exit value v becomes QEMU status (v << 1) | 1, so 1 is
@@ -14,7 +16,9 @@ success and a triple fault (status 0) is not.
   run-qemu.py --iso build/xpoke.iso --until 'xpoke> ' --timeout 60
 
 Exit status: QEMU's, or 124 after --timeout (QEMU killed; the last serial
-lines are printed), or 0 as soon as --until's pattern appears.
+lines are printed), or 0 as soon as --until's pattern appears. With
+--interactive, a clean power-off (status 1) becomes 0; QEMU failing to start
+(also status 1, but before the kernel printed anything) is reported as 2.
 """
 import argparse
 import hashlib
@@ -44,9 +48,29 @@ def iso_for_cmdline(cmdline):
     h = hashlib.sha1(cmdline.encode()).hexdigest()[:12]
     iso = os.path.join(BUILD, "iso-cmdline", f"{h}.iso")
     if not os.path.exists(iso) or os.path.getmtime(iso) < os.path.getmtime(kernel):
-        subprocess.run([os.path.join(ROOT, "scripts", "mkiso.sh"), kernel, iso, cmdline],
-                       check=True, stdout=subprocess.DEVNULL)
+        r = subprocess.run([os.path.join(ROOT, "scripts", "mkiso.sh"), kernel, iso, cmdline],
+                           stdout=subprocess.DEVNULL)
+        if r.returncode:
+            sys.exit(f"run-qemu: scripts/mkiso.sh failed (status {r.returncode}) "
+                     f"building an ISO for CMDLINE='{cmdline}'")
     return iso
+
+
+def check_knobs():
+    """Refuse knob values that QEMU would misread or the kernel cannot use."""
+    smp = knob("SMP", "8")
+    first = smp.split(",")[0]
+    first = first.split("=", 1)[1] if first.startswith("cpus=") else first
+    if not first.isdigit() or not 1 <= int(first) <= 255:
+        sys.exit(f"run-qemu: SMP='{smp}': the CPU count must be 1..255 "
+                 "(xAPIC IDs; optionally followed by ,sockets=..,cores=..)")
+    accel = knob("ACCEL", "tcg")
+    if accel.split(",")[0] not in ("tcg", "kvm"):
+        sys.exit(f"run-qemu: ACCEL='{accel}': use tcg (default) or kvm")
+    if accel.startswith("kvm") and not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        sys.exit("run-qemu: ACCEL=kvm but /dev/kvm is missing or not accessible")
+    if knob("GDB", "0") not in ("0", "1"):
+        sys.exit(f"run-qemu: GDB='{knob('GDB', '')}': use GDB=1 to enable the gdb stub, GDB=0 or unset for none")
 
 
 def qemu_command(args, iso):
@@ -70,12 +94,19 @@ def qemu_command(args, iso):
     if args.control:
         # COM2 (the second -serial) on a unix socket: the host's control line.
         cmd += ["-chardev", f"socket,id=ctl,path={args.control},server=on,wait=off", "-serial", "chardev:ctl"]
-    if knob("GDB", "") not in ("", "0"):
+    if knob("GDB", "0") == "1":
         cmd += ["-gdb", f"tcp::{knob('GDBPORT', '1234')}"]
         if args.gdb_wait:
             cmd += ["-S"]
     cmd += shlex.split(knob("QEMU_EXTRA", ""))
     return cmd
+
+
+def run_or_explain(how, cmd, **kw):
+    try:
+        return how(cmd, **kw)
+    except FileNotFoundError:
+        sys.exit(f"run-qemu: {cmd[0]} not found (scripts/deps.sh installs qemu-system-x86)")
 
 
 def tail(path, n=25):
@@ -88,7 +119,7 @@ def tail(path, n=25):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--iso", default=os.path.join(BUILD, "xpoke.iso"))
+    ap.add_argument("--iso", help="boot this ISO (default build/xpoke.iso, or one built for CMDLINE)")
     ap.add_argument("--interactive", action="store_true", help="serial console on this terminal")
     ap.add_argument("--log", help="serial log (default build/run.log or build/qemu.log)")
     ap.add_argument("--timeout", type=float, default=0, help="kill QEMU after this many seconds")
@@ -102,14 +133,18 @@ def main():
 
     args.log = args.log or os.path.join(BUILD, "run.log" if args.interactive else "qemu.log")
     os.makedirs(os.path.dirname(os.path.abspath(args.log)), exist_ok=True)
+    check_knobs()
     cmdline = knob("CMDLINE", None)
-    iso = iso_for_cmdline(cmdline) if cmdline is not None else args.iso
+    if cmdline is not None and args.iso:
+        sys.exit(f"run-qemu: CMDLINE='{cmdline}' is set, but this run boots the fixed ISO {args.iso}; "
+                 "unset CMDLINE (it applies to make run, debug and debug-server)")
+    iso = iso_for_cmdline(cmdline) if cmdline is not None else (args.iso or os.path.join(BUILD, "xpoke.iso"))
     if not os.path.exists(iso):
         sys.exit(f"run-qemu: no ISO at {iso}: run make iso first")
     cmd = qemu_command(args, iso)
     if args.print_command:
         print(" ".join(shlex.quote(c) for c in cmd))
-    if knob("GDB", "") not in ("", "0"):
+    if knob("GDB", "0") == "1":
         print(f"run-qemu: gdb stub on tcp::{knob('GDBPORT', '1234')} "
               f"(gdb {os.path.join(BUILD, 'xpoke.elf')} -ex 'target remote :{knob('GDBPORT', '1234')}')",
               file=sys.stderr)
@@ -117,11 +152,22 @@ def main():
     if args.interactive:
         print("run-qemu: serial console; Ctrl-A x quits QEMU, Ctrl-A c toggles the monitor",
               file=sys.stderr)
-        return subprocess.call(cmd)
+        if os.path.exists(args.log):
+            os.unlink(args.log)                 # QEMU writes it afresh; judge this run only
+        status = run_or_explain(subprocess.call, cmd)
+        booted = any("xpoke: booting" in l for l in tail(args.log, 1000000))
+        if status == 1 and booted:
+            return 0                            # the kernel powered off or exited cleanly
+        if status == 1:
+            print("run-qemu: QEMU exited before the kernel printed anything (see its message above)",
+                  file=sys.stderr)
+            return 2
+        print(f"run-qemu: QEMU exited with status {status}", file=sys.stderr)
+        return status
 
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    proc = run_or_explain(subprocess.Popen, cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT)
 
     def stop_qemu(signum, frame):               # never leave QEMU behind
         proc.kill()

@@ -10,9 +10,26 @@
 #   3. the CI test ISO (build/xpoke-test.iso, ktest=all) at -smp 1, 2 and 8,
 #      each judged by scripts/ktap-check.py
 # and one combined line: "total: N passed, N failed". Exit status 0 only if
-# nothing failed. Knobs: SMP_LIST (default "1 2 8"), TEST_TIMEOUT (300 s).
+# nothing failed. Knobs: SMP_LIST (default "1 2 8"), HOST_INJECT_SMP (CPUs
+of the host-injection run, 8), TEST_TIMEOUT (300 s per boot of the test ISO);
+MEM, CPU, ACCEL and MACHINE apply to every boot.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+
+# The knobs of make run do not apply here: say so rather than ignore them.
+if [ -n "${CMDLINE:-}" ]; then
+	echo "test: CMDLINE is set, but make test boots the fixed test ISO (ktest=all); unset it" >&2
+	exit 2
+fi
+if [ -n "${SMP:-}" ]; then
+	echo "test: SMP is set, but make test boots several CPU counts: use SMP_LIST='${SMP}' instead" >&2
+	exit 2
+fi
+for n in ${SMP_LIST:-1 2 8} ${HOST_INJECT_SMP:-8}; do
+	case $n in
+	'' | *[!0-9]*) echo "test: CPU count '$n' in SMP_LIST/HOST_INJECT_SMP is not a number" >&2; exit 2 ;;
+	esac
+done
 
 t0=$(date +%s.%N)
 total_pass=0

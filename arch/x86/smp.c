@@ -139,6 +139,7 @@ void smp_boot(void)
 	paging_map(TRAMP_PHYS, TRAMP_PHYS, PAGE_SIZE, PTE_P);   /* identity, executable */
 
 	unsigned next = 1, failed = 0;
+	bool parked = false;
 	for (uint32_t i = 0; i < acpi.n_cpus; i++) {
 		uint32_t id = acpi.cpu_apic_id[i];
 		if (id == bsp_apic)
@@ -148,9 +149,13 @@ void smp_boot(void)
 		pc->cpu = next++;
 		pc->apic_id = id;
 		cpu_alloc_stacks(pc);
+		parked |= (int)id == park_apic;
 		if (start_one(pc))
 			failed++;
 	}
+	if (park_apic >= 0 && !parked)
+		printk("smp: smp.park_apic=%d names no application processor (the BSP is %u): nothing parked",
+		       park_apic, bsp_apic);
 
 	/* The identity mapping lived only in the shared root, which every CPU
 	 * has left for its own (paging_enter_cpu_root); drop it anyway. */

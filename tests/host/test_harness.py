@@ -65,7 +65,18 @@ class Harness(unittest.TestCase):
         self.expect(log, r"^ktest: 1 passed, 5 failed, 0 skipped$")
         self.expect(log, r"# timeout: CPU 0 at RIP [0-9a-f]+ <st_timeout\+")
         self.expect(log, r"cmdline: unknown parameter 'bogus' ignored")
+        self.expect(log, r"^ktest: 1 command-line word\(s\) not applied .*: the run fails$")
         self.expect(log, r"^  ktest\.repeat +N: run the selected tests N times")
+
+    def test_a_rejected_parameter_fails_a_passing_run(self):
+        # Every selected test passes, but storm.ms=xyz was not applied: the
+        # run must not pass with the default in its place.
+        status, log, _ = boot("bad-param", "ktest=smp.all_cpus_online storm.ms=xyz patch.flips=3", smp=1)
+        self.assertEqual(status, 3, log)
+        self.expect(log, r"^ktest: 1 passed, 0 failed, 0 skipped$")
+        self.expect(log, r"cmdline: 'storm\.ms=xyz' rejected")
+        self.expect(log, r"patch\.flips: needs an even count")
+        self.expect(log, r"^ktest: 2 command-line word\(s\) not applied .*: the run fails$")
 
     def test_unhandled_exception_dumps_and_stops_every_cpu(self):
         status, log, _ = boot("crash-ud", "crashtest=ud", smp=4)
@@ -161,6 +172,26 @@ class Harness(unittest.TestCase):
         self.assertEqual(status, 1, log)
         self.expect(log, r"^smp\.all_cpus_online$")
         self.expect(log, r"^selftest\.panic \(hidden: not in 'all'\)$")
+
+
+class RunnerKnobs(unittest.TestCase):
+    """Bad runner knobs are refused with a message, before QEMU starts."""
+    def refused(self, env, *args):
+        p = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "run-qemu.py"), "--quiet", *args],
+                           env=dict(os.environ, **env), capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(p.returncode, 0, p.stderr)
+        return p.stderr
+
+    def test_bad_knobs(self):
+        self.assertIn("SMP='abc'", self.refused({"SMP": "abc"}))
+        self.assertIn("1..255", self.refused({"SMP": "300"}))
+        self.assertIn("1..255", self.refused({"SMP": "0,sockets=1"}))
+        self.assertIn("ACCEL='hvf'", self.refused({"ACCEL": "hvf"}))
+        self.assertIn("GDB='yes'", self.refused({"GDB": "yes"}))
+
+    def test_cmdline_with_a_fixed_iso_is_refused(self):
+        err = self.refused({"CMDLINE": "ktest=all"}, "--iso", os.path.join(BUILD, "xpoke-test.iso"))
+        self.assertIn("boots the fixed ISO", err)
 
 
 if __name__ == "__main__":

@@ -55,6 +55,11 @@ class KtapCheck(unittest.TestCase):
         self.assertTrue(any("plan says 3 tests, 2 reported" in e for e in errors))
         self.assertTrue(any("no 'ktest:" in e for e in errors))
 
+    def test_command_line_words_not_applied_fail_the_run(self):
+        log = GOOD + "ktest: 1 command-line word(s) not applied (see 'cmdline:' at boot): the run fails\n"
+        _, _, _, errors, _ = run(log, status=3)
+        self.assertTrue(any("not applied" in e for e in errors))
+
     def test_missing_summary(self):
         _, _, _, errors, _ = run(GOOD.replace("ktest: 2 passed, 0 failed, 1 skipped\n", ""))
         self.assertTrue(any("summary" in e for e in errors))

@@ -38,11 +38,11 @@ static unsigned flips;                  /* 0: the default, see flips_now() */
 static int set_flips(const char *v)
 {
 	uint64_t n;
-	if (!v || !parse_u64(v, &n) || n < 2 || n > 100000000) {
-		printk("patch.flips: needs a count from 2 to 100000000");
+	if (!v || !parse_u64(v, &n) || n < 2 || n > 100000000 || (n & 1)) {
+		printk("patch.flips: needs an even count from 2 to 100000000 (the site ends as it began)");
 		return -EINVAL;
 	}
-	flips = (unsigned)(n & ~1ull);          /* even: the site ends as it began */
+	flips = (unsigned)n;
 	return 0;
 }
 KPARAM("patch.flips", set_flips, "N: flips per site in the patch.flip_* tests (default 10000; fewer above 8 CPUs)");
