@@ -11,8 +11,8 @@
 #      each judged by scripts/ktap-check.py
 # and one combined line: "total: N passed, N failed". Exit status 0 only if
 # nothing failed. Knobs: SMP_LIST (default "1 2 8"), HOST_INJECT_SMP (CPUs
-of the host-injection run, 8), TEST_TIMEOUT (300 s per boot of the test ISO);
-MEM, CPU, ACCEL and MACHINE apply to every boot.
+# of the host-injection run, 8), TEST_TIMEOUT (300 s per boot of the test ISO);
+# MEM, CPU, ACCEL and MACHINE apply to every boot.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
