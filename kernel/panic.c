@@ -35,6 +35,18 @@ static void stop_self(void)
 		halt();
 }
 
+/*
+ * The first CPU to get here stops the others; any CPU that arrives later
+ * (its own panic, or the NMI_STOP) just stops itself:
+ *
+ *   stopping CPU                        every other CPU
+ *   ------------                        ---------------
+ *   panic_cpu: -1 -> me (cmpxchg)       (a concurrent panic loses the
+ *   NMI_STOP to each           ------>   cmpxchg and halts here)
+ *                                       NMI: state = STOPPED; halt with
+ *   wait for STOPPED (200 ms)  <------  NMIs blocked, never IRET
+ *   flush the console as its owner, exit QEMU
+ */
 void system_stop(int exit_code)
 {
 	irq_disable();
@@ -59,7 +71,10 @@ void system_stop(int exit_code)
 			stopped++;
 		} else {
 			stuck++;
-			printk("system_stop: CPU %u did not stop within %u ms (NMIs blocked?)", c, STOP_WAIT_MS);
+			/* Its NMI did not get through, so no fresh RIP: say what is known. */
+			printk("system_stop: CPU %u did not stop within %u ms (NMIs blocked?): state %s, "
+			       "nesting %u, last RIP seen by an NMI %016lx", c, STOP_WAIT_MS,
+			       cpu_state_name(cpu_state(c)), percpu_of(c)->ctx_depth, percpu_of(c)->where_rip);
 		}
 	}
 	printk("system_stop: CPU %d stopped %u other CPU(s)%s; exit code %d",

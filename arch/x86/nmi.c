@@ -123,6 +123,20 @@ void nmi_handle(struct regs *r)
 		pc->nmi_unclaimed++;
 }
 
+/*
+ * Where is that CPU? Thread or any context that may wait 50 ms.
+ *
+ *   asker                               target (NMI)
+ *   -----                               ------------
+ *   seq = where_seq (acquire)
+ *   nmi_reasons |= WHERE; NMI  ------>  where_rip, where_depth = ...
+ *   wait where_seq != seq      <------  where_seq++ (release)
+ *   read where_rip, where_depth
+ *
+ * Two askers at once may both see one answer (the later NMI coalesces into
+ * the first): both get a RIP from after their request, which is all they
+ * need. No answer within WHERE_WAIT_US (NMIs blocked, CPU stopped) is 0.
+ */
 uint64_t cpu_where(unsigned cpu, uint32_t *depth)
 {
 	struct percpu *pc = percpu_of(cpu);
