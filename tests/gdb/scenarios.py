@@ -88,22 +88,32 @@ def pause_in(fn):
     raise ScenarioError(f"no pause instruction in {fn}")
 
 
+def run_alone_to(cpu, location):
+    """Resume only CPU `cpu` until it reaches `location` (or stops elsewhere)."""
+    bp = gdb.Breakpoint(location, internal=True)
+    bp.thread = xpoke.thread_of(cpu)
+    try:
+        xpoke.run_on(cpu)
+    finally:
+        bp.delete()
+
+
+def hold_cpu1_inside_bp():
+    """CPU 1 alone runs into the int3 (thread context) and is held inside
+    the #BP handler. Returns gdb_arena.intrude_done from before."""
+    intruded = read("gdb_arena.intrude_done")
+    xpoke.write("gdb_arena.intrude_cmd", 1)
+    run_alone_to(1, "emulate_insn")
+    expect(gdb.selected_frame().name() == "emulate_insn", "CPU 1 is held inside the #BP handler (emulate_insn)")
+    expect(read("percpu_area[1].bp_refs") == 1, "with its #BP reference count at 1")
+    return intruded
+
+
 def retire_waits_for_bp():
     ready()
     freeze_patcher_at("tails-synced")
     new = new_bytes()
-    # CPU 1 runs into the int3 and is held inside the #BP handler.
-    bp = gdb.Breakpoint("emulate_insn", internal=True)
-    bp.thread = xpoke.thread_of(1)
-    intruded = read("gdb_arena.intrude_done")
-    xpoke.write("gdb_arena.intrude_cmd", 1)
-    try:
-        xpoke.run_on(1)
-    finally:
-        bp.delete()
-    ok = gdb.selected_frame().name() == "emulate_insn"
-    expect(ok, "CPU 1 is held inside the #BP handler (emulate_insn)")
-    expect(read("percpu_area[1].bp_refs") == 1, "with its #BP reference count at 1")
+    intruded = hold_cpu1_inside_bp()
 
     # CPU 0 alone: its last rounds go through (CPU 1 counts as having
     # acknowledged: it is inside #BP), then retirement must wait for CPU 1.
@@ -144,17 +154,7 @@ def nmi_inside_bp_acks_for_real():
     ready()
     freeze_patcher_at("int3-written")   # the int3 is there; round 1 not sent yet
     new = new_bytes()
-    # CPU 1 runs into the int3 and is held inside the #BP handler.
-    bp = gdb.Breakpoint("emulate_insn", internal=True)
-    bp.thread = xpoke.thread_of(1)
-    intruded = read("gdb_arena.intrude_done")
-    xpoke.write("gdb_arena.intrude_cmd", 1)
-    try:
-        xpoke.run_on(1)
-    finally:
-        bp.delete()
-    expect(gdb.selected_frame().name() == "emulate_insn", "CPU 1 is held inside the #BP handler (emulate_insn)")
-    expect(read("percpu_area[1].bp_refs") == 1, "with its #BP reference count at 1")
+    intruded = hold_cpu1_inside_bp()
 
     # An NMI for CPU 1 whose handler will run the site being patched (the
     # arena's NMI hook), taken inside the #BP handler. "monitor nmi" reaches
@@ -163,12 +163,7 @@ def nmi_inside_bp_acks_for_real():
     write("percpu_area[1].nmi_reasons", NMI_TEST)
     nmi_bp1 = read("percpu_area[1].bp_emulated[2]")
     gdb.execute("monitor nmi", to_string=True)
-    handler = gdb.Breakpoint("nmi_handle", internal=True)
-    handler.thread = xpoke.thread_of(1)
-    try:
-        xpoke.run_on(1)
-    finally:
-        handler.delete()
+    run_alone_to(1, "nmi_handle")
     expect(gdb.selected_frame().name() == "nmi_handle", "CPU 1 took the NMI inside the #BP handler")
     expect(read("percpu_area[1].bp_refs") == 1 and read("percpu_area[1].bp_nested") == 1,
            "trap_dispatch raised bp_nested before running the NMI handler")
