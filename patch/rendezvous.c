@@ -29,7 +29,11 @@
  * initiator read bp_nested == 0, the NMI's increment, and so its
  * sync_core(), came after the writes: the sites it runs are seen as
  * written. Otherwise the initiator waits for a real acknowledgement (the
- * nested #BP handler's, or the IPI's once the CPU is out).
+ * nested #BP handler's, or the IPI's once the CPU is out). An NMI that
+ * lands after the handler's bp_refs-- but before its IRET finds bp_refs 0
+ * and raises nothing, but serializes all the same (every NMI and #MC does):
+ * the initiator read bp_refs == 1, so that decrement, and the sync_core()
+ * after it, came after the writes.
  */
 #include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"

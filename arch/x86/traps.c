@@ -107,14 +107,18 @@ int trap_dispatch(struct regs *r)
 	bool blocked = nmis_were_blocked(pc, r);
 
 	/*
-	 * Interrupted inside the #BP handler (only NMI and #MC can be: it runs
-	 * with IRQs off). Those paths run patch sites, and a rendezvous may be
-	 * counting this CPU as acknowledged because it is in #BP: withdraw that
-	 * first, then serialize, then run anything (timeline: patch/rendezvous.c).
+	 * NMI and #MC run patch sites, and may interrupt code that a rendezvous
+	 * counts as having acknowledged (rendezvous.h): the #BP handler (its
+	 * IRQs are off, so nothing else can), or the few instructions between
+	 * its bp_refs-- and its IRET. If it is inside, withdraw that claim
+	 * first (bp_nested); in any case serialize before running anything
+	 * (timeline: patch/rendezvous.c).
 	 */
-	bool in_bp = __atomic_load_n(&pc->bp_refs, __ATOMIC_RELAXED) != 0;
-	if (in_bp) {
-		__atomic_fetch_add(&pc->bp_nested, 1, __ATOMIC_SEQ_CST);
+	bool in_bp = false;
+	if (r->vector == 2 || r->vector == 18) {
+		in_bp = __atomic_load_n(&pc->bp_refs, __ATOMIC_RELAXED) != 0;
+		if (in_bp)
+			__atomic_fetch_add(&pc->bp_nested, 1, __ATOMIC_SEQ_CST);
 		sync_core();
 	}
 
@@ -128,8 +132,9 @@ int trap_dispatch(struct regs *r)
 		nmi_handle(r);
 	} else if (r->vector == 18) {
 		/* MCIP is cleared before the log is printed (a second #MC while it
-		 * is set shuts the CPU down), so a second one can land here. */
-		if (mce_stack_reused(pc, r))
+		 * is set shuts the CPU down), so a second one can land here, on
+		 * the same IST stack, directly or through an NMI taken meanwhile. */
+		if (mce || mce_stack_reused(pc, r))
 			panic("nested #MC on CPU %u: a machine check arrived while the previous one was being "
 			      "handled (interrupted RIP %#lx); that one's frame on the #MC IST stack was overwritten",
 			      pc->cpu, r->rip);
