@@ -141,6 +141,9 @@ void ktest_record_failure(const char *fmt, ...)
 		abort_helpers();
 }
 
+#define PRINTK_WAITS_MAX 1000         /* 1 ms each */
+static unsigned printk_waits;
+
 /* Watchdog: IRQ context on the BSP. (APs use the same timer vector to
  * wake from cpu_nap(); for them the interrupt itself is the point.) */
 static void ktest_timer_irq(struct regs *r)
@@ -150,6 +153,15 @@ static void ktest_timer_irq(struct regs *r)
 		return;
 	if (!tsc_expired(cur_deadline)) {       /* the one-shot fell short: re-arm */
 		apic_timer_oneshot(tsc_to_us(cur_deadline - rdtsc()) + 1);
+		return;
+	}
+	/* The test is inside printk, where recovery must not abandon it
+	 * (recover.c): it is about to leave, so look again in 1 ms, for up to
+	 * a second, before giving up on recovering. */
+	struct percpu *pc = this_cpu();
+	if (pc->printk_depth && pc->recover && !pc->locks_held && printk_waits < PRINTK_WAITS_MAX) {
+		printk_waits++;
+		apic_timer_oneshot(1000);
 		return;
 	}
 	printk("# timeout: CPU 0 at RIP %016lx <%s>", r->rip, format_symbol(sym, sizeof(sym), r->rip));
@@ -243,6 +255,7 @@ static void run_one(const struct ktest *t, unsigned n, unsigned *pass, unsigned 
 	cur_failures = 0;
 	cur_skip = NULL;
 	cur_deadline = tsc_deadline_us(ms * 1000ull);
+	printk_waits = 0;
 	__atomic_store_n(&cur, t, __ATOMIC_RELEASE);
 	uint64_t t0 = rdtsc();
 	apic_timer_oneshot(ms * 1000ull);

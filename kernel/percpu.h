@@ -45,8 +45,8 @@ struct cpu_call {
 	uint32_t queued_seq;    /* bumped by the sender when fn/arg are set */
 	uint32_t done_seq;      /* set to queued_seq by the target when fn returned */
 	int result;             /* 0, or -EABORTED when the work was aborted */
-	uint64_t abort_seq;     /* CALL_ABORT_TAG | queued_seq of work that an
-				 * NMI_ABORT cancelled before it started */
+	uint64_t abort_seq;     /* CALL_ABORT_TAG | queued_seq of the work
+				 * cpu_abort_work() wants abandoned */
 };
 
 struct fault_catch;

@@ -19,15 +19,17 @@
  *
  * Abandoning work (cpu_abort_work, NMI_ABORT), as the target sees it:
  *
+ * The sender first names the item, abort_seq = TAG|q, then sends NMIs:
+ *
  *   target                               NMI_ABORT lands ...
  *   ------                               -------------------
- *   recover_save(); recover = &rp        before: recover is NULL, seq q is
- *                                        queued: abort_seq = TAG|q
- *   abort_seq == TAG|q? return -EABORTED (cancelled before it started)
+ *   recover_save(); recover = &rp        before: recover is NULL; nothing
+ *                                        to do, the item cancels itself:
+ *   abort_seq == TAG|q? return -EABORTED
  *   fn(arg)                              during: recover_frame() resumes
  *                                        recover_save(): -EABORTED
- *   recover = NULL                       after: abort_seq = TAG|q, which no
- *   done_seq = q                         later item (q+1, ...) matches
+ *   recover = NULL                       after, even once q+1 is queued:
+ *   done_seq = q                         abort_seq names q, not q+1: ignored
  *
  * The sender re-sends until done_seq moves, since NMIs coalesce.
  */
@@ -171,6 +173,10 @@ int cpu_abort_work(unsigned cpu)
 	/* Re-send until it takes: NMIs can coalesce, and the work may not
 	 * have started when the first one lands. */
 	uint64_t deadline = tsc_deadline_us(1000000);
+	struct cpu_call *c = &percpu_of(cpu)->call;
+	/* Name the item: the target acts on this one only (nmi.c, run_queued). */
+	__atomic_store_n(&c->abort_seq, CALL_ABORT_TAG | __atomic_load_n(&c->queued_seq, __ATOMIC_ACQUIRE),
+			 __ATOMIC_SEQ_CST);
 	while (!done(cpu) && !tsc_expired(deadline)) {
 		nmi_send(cpu, NMI_ABORT);
 		uint64_t step = tsc_deadline_us(10000);

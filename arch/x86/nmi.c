@@ -104,20 +104,21 @@ void nmi_handle(struct regs *r)
 			fn(r);
 	}
 	if (why & NMI_ABORT) {
-		/* Only work interrupted in thread context can be abandoned safely;
-		 * work queued but not started yet is cancelled when it starts. */
-		if (pc->ctx_depth == 1 && recover_possible())
-			recover_frame(r, RECOVER_ABORT);
-		else if (pc->call.queued_seq != pc->call.done_seq && !pc->recover)
-			/* For this work item only: the target may finish it
-			 * before it reads this, and must not cancel the next. */
-			__atomic_store_n(&pc->call.abort_seq,
-					 CALL_ABORT_TAG | __atomic_load_n(&pc->call.queued_seq, __ATOMIC_ACQUIRE),
-					 __ATOMIC_SEQ_CST);
-		else
-			printk("CPU %u: cannot abort its work here (RIP %016lx <%s>, nesting %u, locks %u)",
-			       pc->cpu, r->rip, format_symbol(sym, sizeof(sym), r->rip),
-			       pc->ctx_depth - 1, pc->locks_held);
+		/* The sender named the work item (abort_seq): an NMI that arrives
+		 * late, after that item finished, must not touch the next one.
+		 * Only work interrupted in thread context can be abandoned safely;
+		 * work not started yet cancels itself when it starts (smp_call.c). */
+		uint32_t q = __atomic_load_n(&pc->call.queued_seq, __ATOMIC_ACQUIRE);
+		bool meant = __atomic_load_n(&pc->call.abort_seq, __ATOMIC_SEQ_CST) == (CALL_ABORT_TAG | q) &&
+			     q != __atomic_load_n(&pc->call.done_seq, __ATOMIC_ACQUIRE);
+		if (meant && pc->recover) {     /* else stale, or not started yet */
+			if (pc->ctx_depth == 1 && recover_possible())
+				recover_frame(r, RECOVER_ABORT);
+			else
+				printk("CPU %u: cannot abort its work here (RIP %016lx <%s>, nesting %u, locks %u, "
+				       "in printk %u)", pc->cpu, r->rip, format_symbol(sym, sizeof(sym), r->rip),
+				       pc->ctx_depth - 1, pc->locks_held, pc->printk_depth);
+		}
 	}
 	if (!why)
 		pc->nmi_unclaimed++;
