@@ -141,8 +141,8 @@ void ktest_record_failure(const char *fmt, ...)
 		abort_helpers();
 }
 
-#define PRINTK_WAITS_MAX 1000         /* 1 ms each */
-static unsigned printk_waits;
+#define PRINTK_BACKSTOP_US 1000000    /* a printk that takes longer: stop */
+static bool waiting_for_printk;
 
 /* Watchdog: IRQ context on the BSP. (APs use the same timer vector to
  * wake from cpu_nap(); for them the interrupt itself is the point.) */
@@ -155,14 +155,10 @@ static void ktest_timer_irq(struct regs *r)
 		apic_timer_oneshot(tsc_to_us(cur_deadline - rdtsc()) + 1);
 		return;
 	}
-	/* The test is inside printk, where recovery must not abandon it
-	 * (recover.c): it is about to leave, so look again in 1 ms, for up to
-	 * a second, before giving up on recovering. */
 	struct percpu *pc = this_cpu();
-	if (pc->printk_depth && pc->recover && !pc->locks_held && printk_waits < PRINTK_WAITS_MAX) {
-		printk_waits++;
-		apic_timer_oneshot(1000);
-		return;
+	if (waiting_for_printk) {
+		printk("# timeout: CPU 0 did not leave printk within %u ms", PRINTK_BACKSTOP_US / 1000);
+		system_stop(EXIT_TESTS_FAILED);
 	}
 	printk("# timeout: CPU 0 at RIP %016lx <%s>", r->rip, format_symbol(sym, sizeof(sym), r->rip));
 	struct cpumask busy;
@@ -172,10 +168,19 @@ static void ktest_timer_irq(struct regs *r)
 			cpumask_set(&busy, c);
 	cpus_report_where(&busy, "# timeout");
 	ktest_record_failure("timeout after %u ms", cur->timeout_ms ? cur->timeout_ms : KTEST_DEFAULT_TIMEOUT_MS);
-	if (recover_possible())
+	if (recover_possible()) {
 		recover_frame(r, RECOVER_ABORT);
-	else
+	} else if (pc->printk_depth && pc->recover && !pc->locks_held && pc->ctx_depth == 1) {
+		/* The test is inside printk, which recovery must not abandon
+		 * (recover.c): printk resumes the test context itself when it
+		 * returns; this timer stays armed as a backstop. */
+		printk("# timeout: CPU 0 is inside printk; it resumes its test context when printk returns");
+		pc->recover_at_printk_exit = 1;
+		waiting_for_printk = true;
+		apic_timer_oneshot(PRINTK_BACKSTOP_US);
+	} else {
 		system_stop(EXIT_TESTS_FAILED);
+	}
 }
 
 void ktest_init(void)
@@ -255,7 +260,8 @@ static void run_one(const struct ktest *t, unsigned n, unsigned *pass, unsigned 
 	cur_failures = 0;
 	cur_skip = NULL;
 	cur_deadline = tsc_deadline_us(ms * 1000ull);
-	printk_waits = 0;
+	waiting_for_printk = false;
+	this_cpu()->recover_at_printk_exit = 0;
 	__atomic_store_n(&cur, t, __ATOMIC_RELEASE);
 	uint64_t t0 = rdtsc();
 	apic_timer_oneshot(ms * 1000ull);

@@ -75,7 +75,8 @@ struct percpu {
 	struct recover_point *recover;      /* test or work context, or NULL */
 	struct fault_catch *catch;          /* expected-fault window, or NULL */
 	uint32_t locks_held;                /* spinlocks held: recovery is unsafe */
-	uint32_t printk_depth;              /* inside printk's ring or drain: likewise */
+	uint32_t printk_depth;              /* inside printk: likewise */
+	uint32_t recover_at_printk_exit;    /* a recovery waits for printk to return */
 	uint32_t recovering;                /* a handler rewrote its frame to recover */
 
 	struct cpu_call call;

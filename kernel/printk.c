@@ -43,6 +43,7 @@
 #include "kernel/format.h"
 #include "kernel/percpu.h"
 #include "kernel/printk.h"
+#include "kernel/recover.h"
 #include "kernel/string.h"
 
 #define LOG_SLOTS       2048            /* 512 KiB */
@@ -154,12 +155,30 @@ int console_owner_cpu(void)
 	return (int)__atomic_load_n(&console_owner, __ATOMIC_RELAXED) - 1;
 }
 
+/*
+ * printk_depth counts this CPU's printk calls in progress: recovery does not
+ * abandon them (recover.c), since a record reserved and never committed, or
+ * a console owner that never lets go, would silence the console for good.
+ * A recovery that had to wait for that runs when the outermost one returns.
+ */
+static void printk_enter(struct percpu *pc)
+{
+	pc->printk_depth++;
+}
+
+static void printk_leave(struct percpu *pc)
+{
+	if (--pc->printk_depth == 0 && pc->recover_at_printk_exit)
+		recover_deferred();
+}
+
 void console_flush(void)
 {
-	this_cpu()->printk_depth++;     /* not abandoned by recovery (recover.c) */
+	struct percpu *pc = this_cpu();
+	printk_enter(pc);
 	if (console_trylock())
 		console_unlock();
-	this_cpu()->printk_depth--;
+	printk_leave(pc);
 }
 
 void console_panic_flush(void)
@@ -175,8 +194,8 @@ static bool owned_by_me(void)
 }
 
 /* Any context. No lock, never spins on one; nothing patchable (no-patch
- * region). Counted in printk_depth so that recovery never abandons it
- * between reservation and commit. */
+ * region). Inside printk_enter/leave: recovery never abandons it between
+ * reservation and commit. */
 static void log_commit(const char *text, size_t len)
 {
 	uint32_t k = (uint32_t)((len + LOG_SLOT_DATA - 1) / LOG_SLOT_DATA);
@@ -184,12 +203,12 @@ static void log_commit(const char *text, size_t len)
 	uint64_t deadline = 0;
 	struct percpu *pc = this_cpu();
 
-	pc->printk_depth++;
+	printk_enter(pc);
 	while (!log_reserve(k, &t)) {
 		/* Full. Waiting is only possible if someone else can drain. */
 		if (owned_by_me()) {
 			__atomic_fetch_add(&stat_dropped, 1, __ATOMIC_SEQ_CST);
-			pc->printk_depth--;
+			printk_leave(pc);
 			return;
 		}
 		console_flush();
@@ -197,7 +216,7 @@ static void log_commit(const char *text, size_t len)
 			deadline = tsc_deadline_us(FULL_WAIT_US);
 		else if (tsc_expired(deadline)) {
 			__atomic_fetch_add(&stat_dropped, 1, __ATOMIC_SEQ_CST);
-			pc->printk_depth--;
+			printk_leave(pc);
 			return;
 		}
 		cpu_relax();
@@ -216,14 +235,16 @@ static void log_commit(const char *text, size_t len)
 	if (in_interrupt() && owned_by_me())
 		__atomic_fetch_add(&stat_deferred_self, 1, __ATOMIC_RELAXED);
 	console_flush();
-	pc->printk_depth--;
+	printk_leave(pc);
 }
 
 /* NMI/#MC/#BP-safe: formats on the stack, takes no lock, never spins on one. */
 int printk(const char *fmt, ...)
 {
 	char buf[PRINTK_MAX];
+	struct percpu *pc = this_cpu();
 	va_list ap;
+	printk_enter(pc);
 	va_start(ap, fmt);
 	int n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
 	va_end(ap);
@@ -233,6 +254,7 @@ int printk(const char *fmt, ...)
 	if (len == 0 || buf[len - 1] != '\n')
 		buf[len++] = '\n';
 	log_commit(buf, len);
+	printk_leave(pc);
 	return (int)len;
 }
 

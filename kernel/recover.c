@@ -34,6 +34,7 @@ void recover_reset_patch_refs(struct percpu *pc)
 static void reset_nesting(struct percpu *pc)
 {
 	pc->ctx_depth = pc->irq_depth = pc->nmi_depth = pc->mce_depth = pc->nmi_blocked = 0;
+	pc->recover_at_printk_exit = 0;
 	recover_reset_patch_refs(pc);
 }
 
@@ -48,6 +49,18 @@ static void frame_resume(struct regs *r, struct recover_point *rp, int val)
 	r->rsi = (uint64_t)val;
 	/* trap_dispatch() resets the nesting counters on its way out. */
 	this_cpu()->recovering = 1;
+}
+
+/* From printk_leave() (printk.c), when the outermost printk of a context
+ * whose recovery was deferred (ktest's watchdog) returns. Only thread
+ * context resumes: a printk of a nested handler returning is not it. */
+void recover_deferred(void)
+{
+	struct percpu *pc = this_cpu();
+	if (pc->ctx_depth != 0 || !recover_possible())
+		return;
+	pc->recover_at_printk_exit = 0;
+	recover_now(RECOVER_ABORT);
 }
 
 void recover_frame(struct regs *r, int val)

@@ -35,6 +35,11 @@ void recover_frame(struct regs *r, int val);
 /* From anywhere: resume this CPU's recovery point now. */
 __attribute__((noreturn)) void recover_now(int val);
 
+/* Resume this CPU's recovery point now if a recovery was deferred until its
+ * printk returned (percpu->recover_at_printk_exit) and this is thread
+ * context; otherwise return. */
+void recover_deferred(void);
+
 /* Drop this CPU's #BP-handler references (percpu->bp_refs, bp_nested):
  * the handlers they count are being abandoned. */
 void recover_reset_patch_refs(struct percpu *pc);

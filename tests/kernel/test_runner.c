@@ -12,6 +12,7 @@
 #include "kernel/ktest.h"
 #include "kernel/panic.h"
 #include "kernel/percpu.h"
+#include "kernel/printk.h"
 #include "kernel/smp_call.h"
 
 static void st_panic(void)
@@ -45,6 +46,16 @@ static void st_timeout(void)
 		cpu_relax();
 }
 KTEST("selftest.timeout", st_timeout, .timeout_ms = 1500, .flags = KTEST_HIDDEN);
+
+/* Times out while nearly always inside printk, which recovery must not
+ * abandon: the watchdog defers to printk's return, and the console must
+ * still work for the tests after it. */
+static void st_timeout_in_printk(void)
+{
+	for (unsigned i = 0;; i++)
+		printk("selftest: printing until the watchdog fires (%u)", i);
+}
+KTEST("selftest.timeout_in_printk", st_timeout_in_printk, .timeout_ms = 300, .flags = KTEST_HIDDEN);
 
 static volatile int spin_forever = 1;
 static volatile int spinning;
