@@ -17,8 +17,9 @@ success and a triple fault (status 0) is not.
 
 Exit status: QEMU's, or 124 after --timeout (QEMU killed; the last serial
 lines are printed), or 0 as soon as --until's pattern appears. With
---interactive, a clean power-off (status 1) becomes 0; QEMU failing to start
-(also status 1, but before the kernel printed anything) is reported as 2.
+--interactive, a power-off (ACPI S5: status 0) and a clean kernel exit
+(isa-debug-exit value 0: status 1) are 0; QEMU failing to start (also
+status 1, but before the kernel printed anything) is reported as 2.
 """
 import argparse
 import hashlib
@@ -156,8 +157,8 @@ def main():
             os.unlink(args.log)                 # QEMU writes it afresh; judge this run only
         status = run_or_explain(subprocess.call, cmd)
         booted = any("xpoke: booting" in l for l in tail(args.log, 1000000))
-        if status == 1 and booted:
-            return 0                            # the kernel powered off or exited cleanly
+        if status == 0 or (status == 1 and booted):
+            return 0                            # powered off, or the kernel exited cleanly
         if status == 1:
             print("run-qemu: QEMU exited before the kernel printed anything (see its message above)",
                   file=sys.stderr)
