@@ -11,7 +11,7 @@
 #   make bench      figures: boot time, rendezvous and patch costs
 #   make stress     60 s storms and 20000-flip tests at -smp 2 4 8 16
 #   make matrix     the test ISO booted by plain QEMU: pc/q35, qemu64/max,
-#                   -smp 1 2 3 8 64 and sparse APIC IDs (slow: ~35 minutes)
+#                   -smp 1 2 3 8 64 and sparse APIC IDs (slow: ~30 minutes)
 #   make clean
 #   V=1             show full commands
 #
