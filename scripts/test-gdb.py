@@ -22,10 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
 sys.path.insert(0, os.path.join(ROOT, "tests", "gdb"))
 
-PHASES = ["published", "int3-written", "int3-synced", "tails-written", "tails-synced",
-          "first-written", "first-synced", "retired"]
-NAMES = [f"phase_{p}_{k}" for p in PHASES for k in ("thread", "nmi")] + \
-        ["phase_int3-written_irq", "patcher_nmi_own_site", "retire_waits_for_bp", "nmi_inside_bp_acks_for_real"]
+from catalog import NAMES  # noqa: E402  (tests/gdb/catalog.py: one list of scenario names)
 
 
 def free_port():

@@ -21,6 +21,7 @@ all read from the kernel through gdb. The guest is tests/kernel/gdb_arena.c
 """
 import gdb
 
+import catalog
 import xpoke
 from arena import (A, B, CTX, INT3_PHASES, ScenarioError, check_final, expect, freeze_patcher_at, intrude,
                    quit_arena, read, ready, release_patcher, run_until, write)  # noqa: F401
@@ -199,17 +200,21 @@ def nmi_inside_bp_acks_for_real():
     quit_arena()
 
 
-SCENARIOS = {}
-for _p in xpoke.PHASES:
-    for _k in ("thread", "nmi"):
-        SCENARIOS[f"phase_{_p}_{_k}"] = (lambda p, k: (lambda: phase_intruder(p, k)))(_p, _k)
-SCENARIOS["phase_int3-written_irq"] = lambda: phase_intruder("int3-written", "irq")
-SCENARIOS["patcher_nmi_own_site"] = patcher_nmi_own_site
-SCENARIOS["retire_waits_for_bp"] = retire_waits_for_bp
-SCENARIOS["nmi_inside_bp_acks_for_real"] = nmi_inside_bp_acks_for_real
+OTHERS = {
+    "patcher_nmi_own_site": patcher_nmi_own_site,
+    "retire_waits_for_bp": retire_waits_for_bp,
+    "nmi_inside_bp_acks_for_real": nmi_inside_bp_acks_for_real,
+}
 
 
 def run(name):
-    if name not in SCENARIOS:
-        raise ScenarioError(f"no scenario '{name}'")
-    SCENARIOS[name]()
+    """Run the scenario catalog.NAMES calls `name`."""
+    if catalog.PHASES != xpoke.PHASES:
+        raise ScenarioError("tests/gdb/catalog.py and scripts/gdb/xpoke.py list different phases")
+    if name not in catalog.NAMES:
+        raise ScenarioError(f"no scenario '{name}' in tests/gdb/catalog.py")
+    if name in OTHERS:
+        OTHERS[name]()
+        return
+    phase, kind = name[len("phase_"):].rsplit("_", 1)      # phase_<PHASE>_<thread|nmi|irq>
+    phase_intruder(phase, kind)
