@@ -48,8 +48,8 @@
 #include "patch/text_poke.h"
 
 struct cpumask sync_pending;
-uint64_t sync_round;
-static uint64_t rounds, acks_in_bp;
+uint64_t sync_round;                    /* rounds started; one at a time, under text_lock */
+static uint64_t acks_in_bp;
 
 /* Any context, #BP included: no lock, no print, nothing patchable. */
 void sync_ack(struct percpu *pc)
@@ -110,7 +110,6 @@ uint64_t sync_all_cpus(void)
 		cpu_relax();
 	}
 	sync_core();
-	__atomic_fetch_add(&rounds, 1, __ATOMIC_RELAXED);
 	return rdtsc() - t0;
 }
 
@@ -119,7 +118,8 @@ uint64_t sync_acks_in_bp_total(void)
 	return __atomic_load_n(&acks_in_bp, __ATOMIC_RELAXED);
 }
 
+/* Rounds started; between rounds (a round ends or panics) also those done. */
 uint64_t sync_rounds_total(void)
 {
-	return __atomic_load_n(&rounds, __ATOMIC_RELAXED);
+	return __atomic_load_n(&sync_round, __ATOMIC_RELAXED);
 }
