@@ -131,7 +131,12 @@ $(ZYDIS_STAMP): scripts/fetch-zydis.sh
 	@rm -f $@
 	scripts/fetch-zydis.sh
 
-$(ZYDIS_DIR)/src/%.c: | $(ZYDIS_STAMP) ;
+# The unpacked sources are named explicitly, so they are real files of the
+# build, not intermediates of a pattern chain: make would otherwise delete
+# them at the end of the first build, and every later build would fail on
+# the .d files that name them.
+ZYDIS_CSRCS := $(addprefix $(ZYDIS_DIR)/src/,$(addsuffix .c,$(ZYDIS_SRCS)))
+$(ZYDIS_CSRCS): | $(ZYDIS_STAMP) ;
 
 $(OBJ)/zydis/%.o: $(ZYDIS_DIR)/src/%.c | $(ZYDIS_STAMP)
 	@mkdir -p $(@D)
