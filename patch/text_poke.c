@@ -19,6 +19,15 @@ unsigned text_poke_many(const struct poke_write *w, unsigned n)
 		panic("text_poke: text_lock is not held by CPU %u", cpu_id());
 	if (irqs_enabled())
 		panic("text_poke: called with IRQs on");
+	/* The patching CPU's own NMI, #MC or #BP handlers run while it holds
+	 * text_lock with IRQs off: the two checks above hold there too, and
+	 * a write from one of them would land in the middle of a protocol
+	 * step of the interrupted batch. */
+	struct percpu *pc = this_cpu();
+	if (pc->ctx_depth)
+		panic("text_poke: called in %s context on CPU %u (nesting %u); the writer runs in thread context "
+		      "only", pc->mce_depth ? "#MC" : pc->nmi_depth ? "NMI" : pc->bp_refs ? "#BP" :
+		      pc->irq_depth ? "IRQ" : "exception", pc->cpu, pc->ctx_depth);
 
 	unsigned passes = 0;
 	for (unsigned i = 0; i < n;) {

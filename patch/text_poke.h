@@ -28,9 +28,11 @@ struct poke_write {
 
 /*
  * Write w[0..n) (sorted by address, each inside .text) and verify them.
- * Preconditions, checked: text_lock held by this CPU, IRQs off.
+ * Preconditions, checked: text_lock held by this CPU, IRQs off, thread
+ * context (no interrupt, NMI, #MC or #BP handler of this CPU is running:
+ * the patching CPU's own handlers would otherwise pass the first two).
  * Panics if a byte reads back wrong. Returns the number of page passes.
- * Thread context only; calls nothing that can be patched.
+ * Calls nothing that can be patched.
  */
 unsigned text_poke_many(const struct poke_write *w, unsigned n);
 
