@@ -78,7 +78,10 @@ struct poke_stats {
 };
 void poke_get_stats(struct poke_stats *out);
 
-/* Boot: rendezvous vector, and int3_selftest (panics if it fails). */
+/* Is the TCG workaround on (patch.tcg_rewrite; decided by patch_init)? */
+extern bool poke_tcg_rewrite;
+
+/* Boot: the TCG decision, rendezvous vector, and int3_selftest (panics if it fails). */
 void patch_init(void);
 
 #endif

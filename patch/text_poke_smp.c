@@ -23,10 +23,13 @@
  *                                                runs the whole new instruction
  *   sync: round 3   -- IPI VEC_SYNC ------->     serialize; ack. No int3 left
  *                                                anywhere in anybody's view.
- *   rewrite every first byte (same value)        discards translations QEMU's TCG
- *                                                made from bytes read across a
- *                                                write (see bp.c); a no-op on
- *                                                hardware
+ *   under TCG only: rewrite every first byte     discards translations QEMU's TCG
+ *   (same value)                                 made from bytes read across a
+ *                                                write (see bp.c). On hardware it
+ *                                                would be an unsynchronized
+ *                                                cross-modifying store, so it is
+ *                                                done only where TCG runs us
+ *                                                (patch.tcg_rewrite)
  *   withdraw b; wait until no #BP handler        (bp.c: per-CPU reference counts)
  *   of any CPU still uses it
  *   release text_lock
@@ -37,7 +40,10 @@
  * runs a site in flight is emulated like anybody else.
  */
 #include "arch/x86/cpu.h"
+#include "arch/x86/cpufeatures.h"
 #include "arch/x86/tsc.h"
+#include "kernel/cmdline.h"
+#include "kernel/errno.h"
 #include "kernel/format.h"
 #include "kernel/panic.h"
 #include "kernel/percpu.h"
@@ -64,6 +70,27 @@ int32_t poke_patcher_cpu = -1;
 static struct poke_stats stats;
 static struct poke_write writes[POKE_BATCH_MAX];        /* under text_lock */
 static const uint8_t int3_byte = INT3_INSN_OPCODE;
+
+/* The TCG workaround: patch.tcg_rewrite=auto|on|off, decided in patch_init. */
+static enum { TCG_REWRITE_AUTO, TCG_REWRITE_ON, TCG_REWRITE_OFF } tcg_rewrite_param;
+bool poke_tcg_rewrite;
+
+static int set_tcg_rewrite(const char *v)
+{
+	if (v && !strcmp(v, "auto"))
+		tcg_rewrite_param = TCG_REWRITE_AUTO;
+	else if (v && !strcmp(v, "on"))
+		tcg_rewrite_param = TCG_REWRITE_ON;
+	else if (v && !strcmp(v, "off"))
+		tcg_rewrite_param = TCG_REWRITE_OFF;
+	else {
+		printk("patch.tcg_rewrite: needs auto, on or off");
+		return -EINVAL;
+	}
+	return 0;
+}
+KPARAM("patch.tcg_rewrite", set_tcg_rewrite,
+       "auto|on|off: rewrite each first byte after the last round (TCG's stale translations; auto: under TCG)");
 
 void poke_set_phase_hook(void (*fn)(enum poke_phase p))
 {
@@ -222,7 +249,8 @@ int smp_text_poke_batch_finish(struct poke_batch *b)
 	stats.cycles_sync[2] = sync_all_cpus();
 	stats.rounds++;
 	poke_phase_reached(PHASE_FIRST_SYNCED);
-	stats.cycles_write[3] = write_step(b, 3);       /* stale translations out */
+	if (poke_tcg_rewrite)
+		stats.cycles_write[3] = write_step(b, 3);       /* TCG's stale translations out */
 
 	/* Retire: withdraw the batch and wait out #BP handlers still using it. */
 	uint64_t t1 = rdtsc();
@@ -259,6 +287,14 @@ int smp_text_poke_single(void *addr, const void *old, const void *new, size_t le
 
 void patch_init(void)
 {
+	const char *how;
+	bool tcg = cpu_under_tcg(&how);
+	poke_tcg_rewrite = tcg_rewrite_param == TCG_REWRITE_AUTO ? tcg : tcg_rewrite_param == TCG_REWRITE_ON;
+	printk("patch: TCG workaround (first bytes rewritten after the last round): %s (%s; %s: %s)",
+	       poke_tcg_rewrite ? "on" : "off",
+	       tcg_rewrite_param == TCG_REWRITE_AUTO ? "patch.tcg_rewrite=auto" :
+	       tcg_rewrite_param == TCG_REWRITE_ON ? "patch.tcg_rewrite=on" : "patch.tcg_rewrite=off",
+	       tcg ? "TCG detected" : "no TCG", how);
 	sync_init();
 	const char *why = int3_selftest();
 	if (why)

@@ -3,6 +3,7 @@
  */
 #include "arch/x86/cpu.h"
 #include "arch/x86/cpufeatures.h"
+#include "arch/x86/fwcfg.h"
 #include "kernel/panic.h"
 #include "kernel/printk.h"
 #include "kernel/string.h"
@@ -31,13 +32,41 @@ void cpu_features_check(void)
 	if (max_leaf >= 7)
 		cpu_features.serialize = cpuid(7, 0).edx & (1u << 14);
 
+	if (cpu_features.hypervisor) {
+		struct cpuid_regs h = cpuid(0x40000000, 0);
+		memcpy(cpu_features.hv_vendor + 0, &h.ebx, 4);
+		memcpy(cpu_features.hv_vendor + 4, &h.ecx, 4);
+		memcpy(cpu_features.hv_vendor + 8, &h.edx, 4);
+		for (int i = 0; i < 12; i++)    /* KVM's is "KVMKVMKVM\0\0\0"; print others safely */
+			if (cpu_features.hv_vendor[i] && (cpu_features.hv_vendor[i] < ' ' || cpu_features.hv_vendor[i] > '~'))
+				cpu_features.hv_vendor[i] = '?';
+	}
+
 	uint32_t max_ext = cpuid(0x80000000, 0).eax;
 	if (max_ext >= 0x80000001)
 		cpu_features.pdpe1gb = cpuid(0x80000001, 0).edx & (1u << 26);
 	if (max_ext >= 0x80000007)
 		cpu_features.invariant_tsc = cpuid(0x80000007, 0).edx & (1u << 8);
 
-	printk("cpu: %s, x2apic %d, tsc-deadline %d, invariant-tsc %d, serialize %d, mca %d",
-	       cpu_features.vendor, cpu_features.x2apic, cpu_features.tsc_deadline,
-	       cpu_features.invariant_tsc, cpu_features.serialize, cpu_features.mca);
+	printk("cpu: %s, hypervisor %d '%s', x2apic %d, tsc-deadline %d, invariant-tsc %d, serialize %d, mca %d",
+	       cpu_features.vendor, cpu_features.hypervisor, cpu_features.hv_vendor, cpu_features.x2apic,
+	       cpu_features.tsc_deadline, cpu_features.invariant_tsc, cpu_features.serialize, cpu_features.mca);
+}
+
+bool cpu_under_tcg(const char **how)
+{
+	if (cpu_features.hypervisor) {
+		if (!strcmp(cpu_features.hv_vendor, "TCGTCGTCGTCG")) {
+			*how = "CPUID 0x40000000 says TCGTCGTCGTCG";
+			return true;
+		}
+		*how = "CPUID 0x40000000 names another hypervisor";
+		return false;
+	}
+	if (fwcfg_present()) {
+		*how = "QEMU's fw_cfg, but no CPUID hypervisor signature: TCG or KVM, assumed TCG";
+		return true;
+	}
+	*how = "no hypervisor bit and no QEMU fw_cfg: a real CPU";
+	return false;
 }

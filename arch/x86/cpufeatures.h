@@ -8,6 +8,7 @@
 
 struct cpu_features {
 	char vendor[13];
+	char hv_vendor[13];     /* CPUID 0x40000000 signature when the hypervisor bit is set, else "" */
 	bool x2apic, tsc_deadline, invariant_tsc, serialize, mca, pdpe1gb, hypervisor;
 };
 
@@ -15,5 +16,16 @@ extern struct cpu_features cpu_features;
 
 /* Fill cpu_features; panic naming any feature xpoke cannot run without. */
 void cpu_features_check(void);
+
+/*
+ * Do we run under QEMU's TCG (an emulator, whose translated code can go
+ * stale across a cross-modifying write) rather than on a CPU (bare metal,
+ * or hardware virtualization such as KVM)? *how says what the answer rests
+ * on. TCG sets the CPUID hypervisor bit and answers leaf 0x40000000 with
+ * "TCGTCGTCGTCG"; KVM answers "KVMKVMKVM". With the hypervisor bit hidden
+ * (-cpu ...,-hypervisor) but QEMU's fw_cfg present, TCG and KVM cannot be
+ * told apart: the answer is yes, the cautious one for the patch core.
+ */
+bool cpu_under_tcg(const char **how);
 
 #endif
