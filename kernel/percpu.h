@@ -111,8 +111,9 @@ struct percpu {
 	uint64_t *poke_pt;
 
 	/* Patch core (patch/bp.c, patch/rendezvous.c). */
-	uint32_t bp_refs;                   /* #BP handlers of this CPU inside a live batch */
+	uint32_t bp_refs;                   /* patch #BP handlers this CPU is running */
 	uint32_t bp_nested;                 /* NMI/#MC handlers running inside those */
+	uint32_t live_pins;                 /* pins of the live batch held here (bp.c) */
 	uint64_t sync_acked;                /* last rendezvous round this CPU acknowledged */
 	uint64_t bp_emulated[4];            /* emulations by context: enum bp_ctx */
 	uint64_t bp_vanished;               /* int3s gone by the time #BP looked: re-run */

@@ -12,6 +12,7 @@
 #include "arch/x86/layout.h"
 #include "kernel/panic.h"
 #include "kernel/recover.h"
+#include "patch/bp.h"
 
 void recover_resume(void);      /* kernel/recover_point.asm */
 
@@ -29,6 +30,7 @@ void recover_reset_patch_refs(struct percpu *pc)
 {
 	__atomic_store_n(&pc->bp_nested, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&pc->bp_refs, 0, __ATOMIC_SEQ_CST);
+	live_batch_drop_pins(pc);
 }
 
 static void reset_nesting(struct percpu *pc)

@@ -40,7 +40,8 @@ __attribute__((noreturn)) void recover_now(int val);
  * context; otherwise return. */
 void recover_deferred(void);
 
-/* Drop this CPU's #BP-handler references (percpu->bp_refs, bp_nested):
+/* Drop this CPU's #BP-handler references (percpu->bp_refs, bp_nested)
+ * and its pins of the live batch (percpu->live_pins):
  * the handlers they count are being abandoned. */
 void recover_reset_patch_refs(struct percpu *pc);
 

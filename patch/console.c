@@ -27,13 +27,15 @@ static int cmd_sites(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	char sym[96], bytes[48], text[96];
+	uintptr_t live;
+	uint8_t live_len;
 	for (const struct patch_site_def *s = __patch_sites_start; s < __patch_sites_end; s++) {
 		const struct site_variant *cur = site_current_variant(s);
 		hex(bytes, sizeof(bytes), s->addr, s->len);
 		disasm_one((uintptr_t)s->addr, s->addr, s->len, text, sizeof(text));
 		printk("%-12s %016lx <%s> len %u%s", s->name, (uintptr_t)s->addr,
 		       format_symbol(sym, sizeof(sym), (uintptr_t)s->addr), s->len,
-		       bp_site_busy((uintptr_t)s->addr, s->len) ? "  [in a live batch]" : "");
+		       live_site_overlapping((uintptr_t)s->addr, s->len, &live, &live_len) ? "  [in a live batch]" : "");
 		printk("             now: %-20s  %s  (variant %s)", bytes, text, cur ? cur->name : "none");
 		for (unsigned i = 0; i < s->nvar; i++) {
 			uint8_t b[POKE_MAX_LEN];

@@ -1,19 +1,23 @@
 /*
  * patch/env.c — what patch/validate.c needs to know about this kernel:
- * the bounds of .text, the symbol table, the no-patch region, and the
- * batch in flight.
+ * the bounds of .text, the validation view of it, the symbol table, the
+ * no-patch region, and the batch in flight.
  */
 #include "arch/x86/paging.h"
+#include "kernel/cmdline.h"
+#include "kernel/errno.h"
 #include "kernel/ksyms.h"
+#include "kernel/printk.h"
+#include "kernel/string.h"
 #include "patch/bp.h"
 #include "patch/env.h"
 
 extern char __nopatch_start[], __nopatch_end[];         /* linker.ld */
 
-static const uint8_t *text_ptr(const struct patch_env *env, uintptr_t addr)
+static void read_view(const struct patch_env *env, uintptr_t addr, uint8_t *buf, size_t n)
 {
 	(void)env;
-	return (const uint8_t *)addr;
+	live_batch_read(addr, buf, n);
 }
 
 static bool symbol(const struct patch_env *env, uintptr_t addr, uintptr_t *start, uint64_t *size,
@@ -39,17 +43,32 @@ static bool protected_code(const struct patch_env *env, uintptr_t addr, size_t l
 	return true;
 }
 
-static bool busy(const struct patch_env *env, uintptr_t addr, size_t len)
+static bool live_site(const struct patch_env *env, uintptr_t addr, size_t len, uintptr_t *site, uint8_t *site_len)
 {
 	(void)env;
-	return bp_site_busy(addr, len);
+	return live_site_overlapping(addr, len, site, site_len);
 }
 
-const struct patch_env kernel_patch_env = {
+struct patch_env kernel_patch_env = {
 	.text_start = (uintptr_t)__text_start,
 	.text_end = (uintptr_t)__text_end,
-	.text_ptr = text_ptr,
+	.read = read_view,
 	.symbol = symbol,
 	.protected_code = protected_code,
-	.busy = busy,
+	.live_site = live_site,
 };
+
+static int set_unsafe_targets(const char *v)
+{
+	if (!v || (strcmp(v, "0") && strcmp(v, "1"))) {
+		printk("patch.unsafe_targets: needs 0 or 1");
+		return -EINVAL;
+	}
+	kernel_patch_env.unchecked_targets = v[0] == '1';
+	if (kernel_patch_env.unchecked_targets)
+		printk("patch: patch.unsafe_targets=1: new branches may land mid-instruction, in a site's tail "
+		       "or in the no-patch region (debug only)");
+	return 0;
+}
+KPARAM("patch.unsafe_targets", set_unsafe_targets,
+       "0|1: 1 skips the checks of where a new branch lands (debug only: shows what they prevent)");

@@ -6,6 +6,6 @@
 
 #include "patch/validate.h"
 
-extern const struct patch_env kernel_patch_env;
+extern struct patch_env kernel_patch_env;      /* unchecked_targets: patch.unsafe_targets */
 
 #endif

@@ -24,7 +24,7 @@ const char *int3_selftest(void)
 {
 	static char why[160];
 	static struct poke_site site;
-	static struct poke_batch batch = { &site, 1, 1 };
+	static struct poke_batch batch = { .sites = &site, .nr = 1, .cap = 1 };
 
 	site = (struct poke_site){
 		.addr = (uintptr_t)int3_selftest_site, .len = CALL_INSN_SIZE,

@@ -14,8 +14,9 @@
  *   ...
  *   err = smp_text_poke_batch_finish(&b);                     // applied, emptied
  * or smp_text_poke_single(addr, old, new, len). Errors are -PATCH_E*
- * (patch/poke_types.h); a refused request is printed with its address and
- * reason and changes no byte. Thread context, IRQs on, not holding text_lock.
+ * (patch/poke_types.h); a refused request changes no byte, and its address
+ * and reason are in b->why and printed (unless b->quiet: the caller reports
+ * it). Thread context, IRQs on, not holding text_lock.
  */
 #ifndef XPOKE_PATCH_PATCH_H
 #define XPOKE_PATCH_PATCH_H
@@ -36,9 +37,6 @@ int smp_text_poke_batch_finish(struct poke_batch *b);
 void smp_text_poke_batch_reset(struct poke_batch *b);
 
 int smp_text_poke_single(void *addr, const void *old, const void *new, size_t len);
-
-/* Validate without queueing (the console's dry runs, tests). */
-int patch_check(struct poke_site *site, char *why, size_t why_len);
 
 /* Protocol phases, in order; poke_phase_reached() is called at each (with
  * IRQs on, text_lock held): it publishes the phase, then calls

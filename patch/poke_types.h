@@ -54,16 +54,21 @@ struct poke_site {
 	struct emu_insn emu;
 };
 
+#define POKE_WHY_LEN 192
+
 /* A batch: the caller owns the storage (POKE_BATCH_DEFINE). */
 struct poke_batch {
 	struct poke_site *sites;
 	uint32_t nr;
 	uint32_t cap;
+	bool quiet;             /* the caller reports refusals itself: do not print them */
+	char why[POKE_WHY_LEN]; /* the last refusal: address and reason ("" if none) */
 };
 
+#define POKE_BATCH_INIT(storage, capacity) { .sites = (storage), .nr = 0, .cap = (capacity) }
 #define POKE_BATCH_DEFINE(name, capacity) \
 	static struct poke_site name##_storage[capacity]; \
-	static struct poke_batch name = { name##_storage, 0, (capacity) }
+	static struct poke_batch name = POKE_BATCH_INIT(name##_storage, capacity)
 
 /* Error codes of the patch core (returned negated). Each names one reason a
  * request is refused; a refused request changes no byte. */
@@ -87,6 +92,11 @@ enum patch_err {
 	PATCH_EOVERLAP,                 /* overlaps another site of the batch */
 	PATCH_EBUSY,                    /* part of a batch being applied now */
 	PATCH_EBATCH_FULL,              /* the batch has no room left */
+	PATCH_ETARGET_NO_FUNCTION,      /* no function contains the new branch target */
+	PATCH_ETARGET_MID_INSN,         /* new branch target is not an instruction boundary */
+	PATCH_ECALL_NOT_FUNCTION,       /* new call target is not the start of a function */
+	PATCH_ETARGET_IN_SITE,          /* new branch target is inside a site being patched */
+	PATCH_ETARGET_PROTECTED,        /* new branch target is in the no-patch region */
 	PATCH_ERR_END
 };
 

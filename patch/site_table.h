@@ -32,4 +32,32 @@ static inline const struct poke_site *site_find(const struct poke_site *sites, u
 	return NULL;
 }
 
+/* A site of sorted, non-overlapping sites that overlaps [addr, addr+len),
+ * or NULL. #BP-safe. */
+static inline const struct poke_site *site_overlapping(const struct poke_site *sites, uint32_t nr, uintptr_t addr,
+						       size_t len)
+{
+	uint32_t lo = 0, hi = nr;       /* the first site ending after addr */
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (sites[mid].addr + sites[mid].len <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < nr && sites[lo].addr < addr + len ? &sites[lo] : NULL;
+}
+
+/* Put the old bytes of every site overlapping [addr, addr+n) into buf,
+ * which holds those n bytes of text (the validation view). */
+static inline void sites_overlay_old(const struct poke_site *sites, uint32_t nr, uintptr_t addr, uint8_t *buf,
+				     size_t n)
+{
+	for (const struct poke_site *s = site_overlapping(sites, nr, addr, n); s && s < sites + nr &&
+	     s->addr < addr + n; s++)
+		for (unsigned i = 0; i < s->len; i++)
+			if (s->addr + i >= addr && s->addr + i < addr + n)
+				buf[s->addr + i - addr] = s->old[i];
+}
+
 #endif

@@ -121,25 +121,23 @@ void poke_get_stats(struct poke_stats *out)
 	*out = stats;
 }
 
-int patch_check(struct poke_site *site, char *why, size_t why_len)
+/* b->why holds the reason; print it unless the caller reports it. */
+static int refuse(struct poke_batch *b, int err)
 {
-	return patch_validate_site(&kernel_patch_env, site, why, why_len);
-}
-
-static int refuse(int err, const char *why)
-{
-	printk("patch: refused (%s): %s", patch_errname(err), why);
+	if (!b->quiet)
+		printk("patch: refused (%s): %s", patch_errname(err), b->why);
 	return err;
 }
 
 int smp_text_poke_batch_add(struct poke_batch *b, void *addr, const void *old, const void *new, size_t len)
 {
-	char why[192];
 	uint32_t cap = b->cap < POKE_BATCH_MAX ? b->cap : POKE_BATCH_MAX;
 
+	b->why[0] = 0;
 	if (b->nr >= cap) {
-		snprintf(why, sizeof(why), "%p: batch holds %u site(s), its limit", addr, b->nr);
-		return refuse(-PATCH_EBATCH_FULL, why);
+		snprintf(b->why, sizeof(b->why), "%p: %s (it holds %u site(s))", addr,
+			 patch_strerror(PATCH_EBATCH_FULL), b->nr);
+		return refuse(b, -PATCH_EBATCH_FULL);
 	}
 	struct poke_site *s = &b->sites[b->nr];
 	memset(s, 0, sizeof(*s));
@@ -149,15 +147,9 @@ int smp_text_poke_batch_add(struct poke_batch *b, void *addr, const void *old, c
 		memcpy(s->old, old, len);
 		memcpy(s->new, new, len);
 	}
-	int err = patch_validate_site(&kernel_patch_env, s, why, sizeof(why));
+	int err = patch_validate_site(&kernel_patch_env, s, b->sites, b->nr, b->why, sizeof(b->why));
 	if (err)
-		return refuse(err, why);
-	for (uint32_t i = 0; i < b->nr; i++)
-		if (s->addr < b->sites[i].addr + b->sites[i].len && s->addr + s->len > b->sites[i].addr) {
-			snprintf(why, sizeof(why), "%#lx+%u overlaps %#lx+%u, already in the batch",
-				 s->addr, s->len, b->sites[i].addr, b->sites[i].len);
-			return refuse(-PATCH_EOVERLAP, why);
-		}
+		return refuse(b, err);
 	b->nr++;
 	return 0;
 }
@@ -190,7 +182,6 @@ static uint64_t write_step(const struct poke_batch *b, int step)
 
 int smp_text_poke_batch_finish(struct poke_batch *b)
 {
-	char why[192];
 	static uint64_t bp_before[MAX_CPUS][BP_CTX_COUNT];
 
 	if (!b->nr)
@@ -205,9 +196,9 @@ int smp_text_poke_batch_finish(struct poke_batch *b)
 	for (uint32_t i = 0; i < b->nr; i++)
 		if (memcmp((const void *)b->sites[i].addr, b->sites[i].old, b->sites[i].len)) {
 			spin_unlock(&text_lock);
-			snprintf(why, sizeof(why), "%#lx: %s (changed since it was added to the batch)",
+			snprintf(b->why, sizeof(b->why), "%#lx: %s (changed since it was added to the batch)",
 				 b->sites[i].addr, patch_strerror(PATCH_EOLD_MISMATCH));
-			return refuse(-PATCH_EOLD_MISMATCH, why);
+			return refuse(b, -PATCH_EOLD_MISMATCH);
 		}
 
 	uint64_t t0 = rdtsc();
@@ -273,7 +264,7 @@ int smp_text_poke_single(void *addr, const void *old, const void *new, size_t le
 {
 	static struct poke_site site;   /* callers are serialized: see below */
 	static spinlock_t single_lock = SPINLOCK_INIT("text_poke_single");
-	struct poke_batch b = { &site, 0, 1 };
+	struct poke_batch b = POKE_BATCH_INIT(&site, 1);
 
 	/* The one-site batch lives in static storage; single_lock keeps two
 	 * callers from sharing it. Taken with IRQs on, like text_lock. */

@@ -5,13 +5,19 @@
  *   1. length 1..15
  *   2. [addr, addr+len) inside .text (start outside, or end past the end)
  *   3. not in the patch path's own code
- *   4. not a site of a batch being applied
+ *   4. not a site of a batch being applied, nor of its own batch
  *   5. at an instruction boundary: decode forward from the containing
- *      function's start
+ *      function's start, through the view (validate.h)
  *   6. the current bytes are the expected old bytes (compare-and-patch)
  *   7. old bytes: exactly one instruction of len bytes
  *   8. new bytes: exactly one instruction of len bytes, emulatable by #BP,
- *      branching (if at all) into .text
+ *      branching (if at all) into .text, and there
+ *   9. not into its own tail or the tail of another site of its batch,
+ *      not into the no-patch region, not into the tail of a site in
+ *      flight, onto an instruction boundary of the function containing
+ *      the target, and for a call, onto the start of a function; nor does
+ *      another site of the batch branch into its tail (all skipped with
+ *      env->unchecked_targets)
  * Runs in thread context only (it calls Zydis, which may be patched).
  */
 #include <Zydis/Zydis.h>
@@ -44,7 +50,14 @@ static const char *const err_names[] = {
 	[PATCH_EOVERLAP - PATCH_ELEN_ZERO] = "PATCH_EOVERLAP",
 	[PATCH_EBUSY - PATCH_ELEN_ZERO] = "PATCH_EBUSY",
 	[PATCH_EBATCH_FULL - PATCH_ELEN_ZERO] = "PATCH_EBATCH_FULL",
+	[PATCH_ETARGET_NO_FUNCTION - PATCH_ELEN_ZERO] = "PATCH_ETARGET_NO_FUNCTION",
+	[PATCH_ETARGET_MID_INSN - PATCH_ELEN_ZERO] = "PATCH_ETARGET_MID_INSN",
+	[PATCH_ECALL_NOT_FUNCTION - PATCH_ELEN_ZERO] = "PATCH_ECALL_NOT_FUNCTION",
+	[PATCH_ETARGET_IN_SITE - PATCH_ELEN_ZERO] = "PATCH_ETARGET_IN_SITE",
+	[PATCH_ETARGET_PROTECTED - PATCH_ELEN_ZERO] = "PATCH_ETARGET_PROTECTED",
 };
+_Static_assert(sizeof(err_names) / sizeof(err_names[0]) == PATCH_ERR_END - PATCH_ELEN_ZERO,
+	       "one name per patch error");
 
 static const char *const err_text[] = {
 	[PATCH_ELEN_ZERO - PATCH_ELEN_ZERO] = "length is 0",
@@ -65,7 +78,14 @@ static const char *const err_text[] = {
 	[PATCH_EOVERLAP - PATCH_ELEN_ZERO] = "site overlaps another site of the batch",
 	[PATCH_EBUSY - PATCH_ELEN_ZERO] = "site is part of a batch being applied",
 	[PATCH_EBATCH_FULL - PATCH_ELEN_ZERO] = "the batch is full",
+	[PATCH_ETARGET_NO_FUNCTION - PATCH_ELEN_ZERO] = "no function contains the new branch target",
+	[PATCH_ETARGET_MID_INSN - PATCH_ELEN_ZERO] = "new branch target is not an instruction boundary",
+	[PATCH_ECALL_NOT_FUNCTION - PATCH_ELEN_ZERO] = "new call target is not the start of a function",
+	[PATCH_ETARGET_IN_SITE - PATCH_ELEN_ZERO] = "new branch target is inside a site being patched",
+	[PATCH_ETARGET_PROTECTED - PATCH_ELEN_ZERO] = "new branch target is inside the patch path's own code",
 };
+_Static_assert(sizeof(err_text) / sizeof(err_text[0]) == PATCH_ERR_END - PATCH_ELEN_ZERO,
+	       "one text per patch error");
 
 const char *patch_errname(int err)
 {
@@ -189,12 +209,133 @@ int patch_decode_emulation(uintptr_t addr, const uint8_t *bytes, size_t len, str
 	return 0;
 }
 
-int patch_validate_site(const struct patch_env *env, struct poke_site *site, char *why, size_t why_len)
+/*
+ * Walk the function containing addr from its start to addr, through the
+ * view, a window of VIEW_WINDOW bytes at a time. Each window is one
+ * consistent read (validate.h); between windows another batch may complete,
+ * which moves no instruction boundary.
+ */
+#define VIEW_WINDOW 128
+
+struct fn_walk {
+	uintptr_t fn;           /* the containing function */
+	uint64_t size;
+	const char *name;
+	uintptr_t stop;         /* where decoding stopped: addr if it is a boundary */
+	bool undecodable;       /* stopped on bytes that do not decode */
+};
+
+static bool walk_to(const struct patch_env *env, uintptr_t addr, struct fn_walk *w)
+{
+	if (!env->symbol(env, addr, &w->fn, &w->size, &w->name) || w->fn > addr || w->fn < env->text_start ||
+	    w->size > env->text_end - w->fn)
+		return false;
+	uintptr_t end = w->fn + w->size, pc = w->fn, base = w->fn;
+	uint8_t win[VIEW_WINDOW];
+	size_t have = 0;
+	ZydisDecoder d;
+	decoder_init(&d);
+	w->undecodable = false;
+	while (pc < addr) {
+		/* Refill when fewer than a longest instruction's bytes are left
+		 * (or the window ends at the function's end anyway). */
+		if (pc + POKE_MAX_LEN > base + have && base + have < end) {
+			base = pc;
+			have = end - pc < VIEW_WINDOW ? end - pc : VIEW_WINDOW;
+			env->read(env, base, win, have);
+		}
+		ZydisDecodedInstruction insn;
+		if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&d, NULL, win + (pc - base), base + have - pc, &insn))) {
+			w->undecodable = true;
+			break;
+		}
+		pc += insn.length;
+	}
+	w->stop = pc;
+	return true;
+}
+
+/* The detail of a failed walk: why addr is not a boundary of w->fn. */
+static void walk_detail(const struct fn_walk *w, uintptr_t addr, char *detail, size_t size)
+{
+	if (w->undecodable)
+		snprintf(detail, size, "%s+%#lx does not decode", w->name, (unsigned long)(w->stop - w->fn));
+	else
+		snprintf(detail, size, "an instruction of %s spans %s+%#lx", w->name, w->name,
+			 (unsigned long)(addr - w->fn));
+}
+
+static bool has_target(const struct emu_insn *emu)
+{
+	return emu->kind == EMU_CALL || emu->kind == EMU_JMP || emu->kind == EMU_JCC;
+}
+
+/* Is t inside bytes 1..len-1 of the site at a? */
+static bool in_tail(uintptr_t t, uintptr_t a, size_t len)
+{
+	return t > a && t < a + len;
+}
+
+/* Step 9: where the new branch of site lands. batch[0..nr): the other
+ * sites of its batch. */
+static int check_target(const struct patch_env *env, const struct poke_site *site, const struct poke_site *batch,
+			uint32_t nr, char *why, size_t why_len)
+{
+	uintptr_t addr = site->addr, t = site->emu.target;
+	char detail[256], where[96];
+	const char *what;
+	uintptr_t s;
+	uint8_t s_len;
+
+	if (in_tail(t, addr, site->len)) {
+		snprintf(detail, sizeof(detail), "target %#lx is byte %lu of this very site", (unsigned long)t,
+			 (unsigned long)(t - addr));
+		return fail(PATCH_ETARGET_IN_SITE, why, why_len, addr, detail);
+	}
+	for (uint32_t i = 0; i < nr; i++)
+		if (in_tail(t, batch[i].addr, batch[i].len)) {
+			snprintf(detail, sizeof(detail), "target %#lx is byte %lu of site %#lx+%u of this batch",
+				 (unsigned long)t, (unsigned long)(t - batch[i].addr), (unsigned long)batch[i].addr,
+				 batch[i].len);
+			return fail(PATCH_ETARGET_IN_SITE, why, why_len, addr, detail);
+		}
+	if (env->protected_code && env->protected_code(env, t, 1, &what)) {
+		snprintf(detail, sizeof(detail), "target %#lx is in %s", (unsigned long)t, what);
+		return fail(PATCH_ETARGET_PROTECTED, why, why_len, addr, detail);
+	}
+	if (env->live_site && env->live_site(env, t, 1, &s, &s_len) && t != s) {
+		snprintf(detail, sizeof(detail), "target %#lx is byte %lu of site %#lx+%u of a batch in flight",
+			 (unsigned long)t, (unsigned long)(t - s), (unsigned long)s, s_len);
+		return fail(PATCH_ETARGET_IN_SITE, why, why_len, addr, detail);
+	}
+	struct fn_walk w;
+	if (!walk_to(env, t, &w)) {
+		snprintf(detail, sizeof(detail), "target %#lx", (unsigned long)t);
+		return fail(PATCH_ETARGET_NO_FUNCTION, why, why_len, addr, detail);
+	}
+	snprintf(where, sizeof(where), "%s+%#lx", w.name, (unsigned long)(t - w.fn));
+	if (w.undecodable || w.stop != t) {
+		char how[96];
+		walk_detail(&w, t, how, sizeof(how));
+		snprintf(detail, sizeof(detail), "target %#lx (%s): %s", (unsigned long)t, where, how);
+		return fail(PATCH_ETARGET_MID_INSN, why, why_len, addr, detail);
+	}
+	if (site->emu.kind == EMU_CALL && t != w.fn) {
+		snprintf(detail, sizeof(detail), "target %#lx is %s", (unsigned long)t, where);
+		return fail(PATCH_ECALL_NOT_FUNCTION, why, why_len, addr, detail);
+	}
+	return 0;
+}
+
+int patch_validate_site(const struct patch_env *env, struct poke_site *site, const struct poke_site *batch,
+			uint32_t nr, char *why, size_t why_len)
 {
 	uintptr_t addr = site->addr;
 	size_t len = site->len;
-	char detail[128];
+	char detail[160];
 	const char *what;
+	uintptr_t s;
+	uint8_t s_len;
 
 	/* 1. length */
 	if (len == 0)
@@ -205,7 +346,7 @@ int patch_validate_site(const struct patch_env *env, struct poke_site *site, cha
 	/* 2. inside .text */
 	if (addr < env->text_start || addr >= env->text_end)
 		return fail(PATCH_EOUTSIDE_TEXT, why, why_len, addr, NULL);
-	if (addr + len > env->text_end) {
+	if (len > env->text_end - addr) {
 		snprintf(detail, sizeof(detail), ".text ends at %#lx", (unsigned long)env->text_end);
 		return fail(PATCH_ESTRADDLES_TEXT_END, why, why_len, addr, detail);
 	}
@@ -213,35 +354,29 @@ int patch_validate_site(const struct patch_env *env, struct poke_site *site, cha
 	/* 3, 4. not the patch path's own code, not in flight */
 	if (env->protected_code && env->protected_code(env, addr, len, &what))
 		return fail(PATCH_EPROTECTED, why, why_len, addr, what);
-	if (env->busy && env->busy(env, addr, len))
-		return fail(PATCH_EBUSY, why, why_len, addr, NULL);
+	if (env->live_site && env->live_site(env, addr, len, &s, &s_len)) {
+		snprintf(detail, sizeof(detail), "site %#lx+%u", (unsigned long)s, s_len);
+		return fail(PATCH_EBUSY, why, why_len, addr, detail);
+	}
+	for (uint32_t i = 0; i < nr; i++)
+		if (addr < batch[i].addr + batch[i].len && addr + len > batch[i].addr) {
+			snprintf(detail, sizeof(detail), "%#lx+%u is already in the batch", (unsigned long)batch[i].addr,
+				 batch[i].len);
+			return fail(PATCH_EOVERLAP, why, why_len, addr, detail);
+		}
 
 	/* 5. instruction boundary */
-	uintptr_t fn;
-	uint64_t fn_size;
-	const char *fn_name;
-	if (!env->symbol(env, addr, &fn, &fn_size, &fn_name))
+	struct fn_walk w;
+	if (!walk_to(env, addr, &w))
 		return fail(PATCH_ENO_SYMBOL, why, why_len, addr, NULL);
-	ZydisDecoder d;
-	decoder_init(&d);
-	uintptr_t pc = fn, fn_end = fn + fn_size < env->text_end ? fn + fn_size : env->text_end;
-	while (pc < addr) {
-		ZydisDecodedInstruction insn;
-		size_t avail = fn_end - pc < POKE_MAX_LEN ? fn_end - pc : POKE_MAX_LEN;
-		if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&d, NULL, env->text_ptr(env, pc), avail, &insn))) {
-			snprintf(detail, sizeof(detail), "%s+%#lx does not decode", fn_name, (unsigned long)(pc - fn));
-			return fail(PATCH_EMID_INSN, why, why_len, addr, detail);
-		}
-		pc += insn.length;
-	}
-	if (pc != addr) {
-		snprintf(detail, sizeof(detail), "an instruction of %s spans %s+%#lx", fn_name, fn_name,
-			 (unsigned long)(addr - fn));
+	if (w.undecodable || w.stop != addr) {
+		walk_detail(&w, addr, detail, sizeof(detail));
 		return fail(PATCH_EMID_INSN, why, why_len, addr, detail);
 	}
 
 	/* 6. compare-and-patch */
-	const uint8_t *cur = env->text_ptr(env, addr);
+	uint8_t cur[POKE_MAX_LEN];
+	env->read(env, addr, cur, len);
 	for (size_t i = 0; i < len; i++)
 		if (cur[i] != site->old[i]) {
 			snprintf(detail, sizeof(detail), "byte %zu is %02x, expected %02x", i, cur[i], site->old[i]);
@@ -267,11 +402,27 @@ int patch_validate_site(const struct patch_env *env, struct poke_site *site, cha
 	int err = patch_decode_emulation(addr, site->new, len, &site->emu, why, why_len);
 	if (err)
 		return err;
-	if (site->emu.kind == EMU_CALL || site->emu.kind == EMU_JMP || site->emu.kind == EMU_JCC) {
-		if (site->emu.target < env->text_start || site->emu.target >= env->text_end) {
-			snprintf(detail, sizeof(detail), "target %#lx", (unsigned long)site->emu.target);
-			return fail(PATCH_ETARGET_OUTSIDE_TEXT, why, why_len, addr, detail);
-		}
+	if (!has_target(&site->emu))
+		return 0;
+	if (site->emu.target < env->text_start || site->emu.target >= env->text_end) {
+		snprintf(detail, sizeof(detail), "target %#lx", (unsigned long)site->emu.target);
+		return fail(PATCH_ETARGET_OUTSIDE_TEXT, why, why_len, addr, detail);
 	}
+
+	/* 9. and where it lands */
+	if (env->unchecked_targets)
+		return 0;
+	err = check_target(env, site, batch, nr, why, why_len);
+	if (err)
+		return err;
+	/* and no other site of the batch branches into this one's tail (its
+	 * target would not be a boundary either: belt and braces) */
+	for (uint32_t i = 0; i < nr; i++)
+		if (has_target(&batch[i].emu) && in_tail(batch[i].emu.target, addr, len)) {
+			snprintf(detail, sizeof(detail), "site %#lx of this batch branches to %#lx, byte %lu of this one",
+				 (unsigned long)batch[i].addr, (unsigned long)batch[i].emu.target,
+				 (unsigned long)(batch[i].emu.target - addr));
+			return fail(PATCH_ETARGET_IN_SITE, why, why_len, addr, detail);
+		}
 	return 0;
 }

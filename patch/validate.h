@@ -1,11 +1,20 @@
 /*
  * patch/validate.h — every patch request is checked with Zydis before any
- * byte is written. Builds for the kernel and for the host (tests/host use
- * Debian's libzydis on byte arrays).
+ * byte is written. Builds for the kernel and for the host (tests/host and
+ * tests/fuzz use it on byte arrays).
  *
  * The environment says what "kernel text" is: its bounds, how to read it,
  * which function contains an address, which code is the patch path's own,
  * and which sites a batch in flight owns.
+ *
+ * The view. Another CPU may be applying a batch in the function being
+ * validated: live text then holds int3s and half-written tails, which a
+ * decoder walking forward from the function's start would misread. So the
+ * validator reads text only through env->read, which shows every site of a
+ * live batch with its old bytes. Since each site is exactly one instruction
+ * of the same length before and after (checked below), instruction
+ * boundaries are the same in every completed state of the text, and the
+ * view shows one of them.
  */
 #ifndef XPOKE_PATCH_VALIDATE_H
 #define XPOKE_PATCH_VALIDATE_H
@@ -14,24 +23,37 @@
 
 struct patch_env {
 	uintptr_t text_start, text_end;
-	/* Pointer to the current bytes of text at addr (text_start <= addr < text_end). */
-	const uint8_t *(*text_ptr)(const struct patch_env *env, uintptr_t addr);
+	/* Copy n bytes (n <= POKE_MAX_LEN, [addr, addr+n) inside .text) as the
+	 * view shows them: every site of a live batch holds its old bytes. */
+	void (*read)(const struct patch_env *env, uintptr_t addr, uint8_t *buf, size_t n);
 	/* The function containing addr; false if none. */
 	bool (*symbol)(const struct patch_env *env, uintptr_t addr, uintptr_t *start, uint64_t *size,
 		       const char **name);
 	/* Does [addr, addr+len) touch code the patch path runs? what: its name. */
 	bool (*protected_code)(const struct patch_env *env, uintptr_t addr, size_t len, const char **what);
-	/* Does [addr, addr+len) touch a site of a batch being applied now? */
-	bool (*busy)(const struct patch_env *env, uintptr_t addr, size_t len);
+	/* Does [addr, addr+len) touch a site of a batch being applied now? If
+	 * so, *site and *site_len say which. */
+	bool (*live_site)(const struct patch_env *env, uintptr_t addr, size_t len, uintptr_t *site,
+			  uint8_t *site_len);
+	/* Debug only (patch.unsafe_targets=1): skip the checks of where a new
+	 * branch lands (instruction boundary, function start, sites in flight,
+	 * no-patch region), to show what they prevent. */
+	bool unchecked_targets;
 	void *ctx;
 };
 
 /*
- * Check one request: site->addr, len, old and new. On success fill
- * site->emu and return 0; otherwise return -PATCH_E* and write the reason
- * (naming the address) into why.
+ * Check one request: site->addr, len, old and new, as a member of a batch
+ * whose other sites are batch[0..nr) (already checked; NULL, 0 for none).
+ * On success fill site->emu and return 0; otherwise return -PATCH_E* and
+ * write the reason (starting with the address) into why. Among the
+ * checks: no overlap with the batch, and no new branch landing inside
+ * bytes 1..len-1 of a site of the batch or of a batch in flight (a CPU
+ * emulated into the middle of a site whose tail is being rewritten would
+ * execute a torn instruction: the int3 guards only the first byte).
  */
-int patch_validate_site(const struct patch_env *env, struct poke_site *site, char *why, size_t why_len);
+int patch_validate_site(const struct patch_env *env, struct poke_site *site, const struct poke_site *batch,
+			uint32_t nr, char *why, size_t why_len);
 
 /*
  * Decode new bytes at addr as exactly one instruction of len bytes that the

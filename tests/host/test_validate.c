@@ -23,24 +23,40 @@
  *         ret            c3             BASE+0x15
  *   h:    nop5           0f 1f 44 00 00 BASE+0x20
  *         ret            c3             BASE+0x25
+ *   k:    nop5           0f 1f 44 00 00 BASE+0x30   <- early site
+ *         mov eax, 1     b8 01 00 00 00 BASE+0x35
+ *         nop5           0f 1f 44 00 00 BASE+0x3a   <- late site
+ *         ret            c3             BASE+0x3f
  */
 #define BASE 0x10000ul
-static uint8_t text[0x30];
+static uint8_t text[0x40];
 static uintptr_t busy_lo, busy_hi;
+/* A batch "in flight": its sites show their old bytes through env.read,
+ * while text[] holds whatever a patcher has written so far. */
+static struct poke_site live[2];
+static uint32_t live_nr;
 
-static const uint8_t *text_ptr(const struct patch_env *env, uintptr_t a)
+static void read_view(const struct patch_env *env, uintptr_t a, uint8_t *buf, size_t n)
 {
 	(void)env;
-	return text + (a - BASE);
+	memcpy(buf, text + (a - BASE), n);
+	sites_overlay_old(live, live_nr, a, buf, n);
+}
+
+/* The control: live text as it is, int3s and half-written tails included. */
+static void read_raw(const struct patch_env *env, uintptr_t a, uint8_t *buf, size_t n)
+{
+	(void)env;
+	memcpy(buf, text + (a - BASE), n);
 }
 
 static bool symbol(const struct patch_env *env, uintptr_t a, uintptr_t *start, uint64_t *size, const char **name)
 {
 	(void)env;
 	static const struct { uintptr_t off, size; const char *name; } syms[] = {
-		{ 0x00, 0x10, "f" }, { 0x10, 0x10, "g" }, { 0x20, 0x10, "h" },
+		{ 0x00, 0x10, "f" }, { 0x10, 0x10, "g" }, { 0x20, 0x10, "h" }, { 0x30, 0x10, "k" },
 	};
-	for (unsigned i = 0; i < 3; i++)
+	for (unsigned i = 0; i < 4; i++)
 		if (a >= BASE + syms[i].off && a < BASE + syms[i].off + syms[i].size) {
 			*start = BASE + syms[i].off;
 			*size = syms[i].size;
@@ -57,15 +73,25 @@ static bool protected_code(const struct patch_env *env, uintptr_t a, size_t len,
 	return a < BASE + 0x20 && a + len > BASE + 0x10;
 }
 
-static bool busy(const struct patch_env *env, uintptr_t a, size_t len)
+static bool live_site(const struct patch_env *env, uintptr_t a, size_t len, uintptr_t *site, uint8_t *site_len)
 {
 	(void)env;
-	return a < busy_hi && a + len > busy_lo;
+	if (a < busy_hi && a + len > busy_lo) {
+		*site = busy_lo;
+		*site_len = (uint8_t)(busy_hi - busy_lo);
+		return true;
+	}
+	const struct poke_site *s = site_overlapping(live, live_nr, a, len);
+	if (s) {
+		*site = s->addr;
+		*site_len = s->len;
+	}
+	return s != NULL;
 }
 
-static const struct patch_env env = {
+static struct patch_env env = {
 	.text_start = BASE, .text_end = BASE + sizeof(text),
-	.text_ptr = text_ptr, .symbol = symbol, .protected_code = protected_code, .busy = busy,
+	.read = read_view, .symbol = symbol, .protected_code = protected_code, .live_site = live_site,
 };
 
 static int setup(void **state)
@@ -75,13 +101,19 @@ static int setup(void **state)
 		0xe8, 0x0b, 0x00, 0x00, 0x00, 0x90, 0x90, 0x74, 0xf7, 0xc3, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
 		0xb8, 0x01, 0x00, 0x00, 0x00, 0xc3, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
 		0x0f, 0x1f, 0x44, 0x00, 0x00, 0xc3, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
+		0x0f, 0x1f, 0x44, 0x00, 0x00, 0xb8, 0x01, 0x00, 0x00, 0x00, 0x0f, 0x1f, 0x44, 0x00, 0x00, 0xc3,
 	};
 	memcpy(text, img, sizeof(text));
 	busy_lo = busy_hi = 0;
+	live_nr = 0;
+	env.read = read_view;
+	env.unchecked_targets = false;
 	return 0;
 }
 
-static int check(uintptr_t addr, size_t len, const uint8_t *old, const uint8_t *new, struct emu_insn *emu)
+/* Validate one request as a member of a batch holding batch[0..nr). */
+static int check_in(const struct poke_site *batch, uint32_t nr, uintptr_t addr, size_t len, const uint8_t *old,
+		    const uint8_t *new, struct emu_insn *emu)
 {
 	struct poke_site s = { .addr = addr, .len = (uint8_t)len };
 	char why[200];
@@ -89,7 +121,7 @@ static int check(uintptr_t addr, size_t len, const uint8_t *old, const uint8_t *
 		memcpy(s.old, old, len);
 		memcpy(s.new, new, len);
 	}
-	int err = patch_validate_site(&env, &s, why, sizeof(why));
+	int err = patch_validate_site(&env, &s, batch, nr, why, sizeof(why));
 	if (err) {                              /* every refusal names the address */
 		char at[32];
 		snprintf(at, sizeof(at), "%#lx:", (unsigned long)addr);
@@ -99,6 +131,11 @@ static int check(uintptr_t addr, size_t len, const uint8_t *old, const uint8_t *
 	if (emu)
 		*emu = s.emu;
 	return err;
+}
+
+static int check(uintptr_t addr, size_t len, const uint8_t *old, const uint8_t *new, struct emu_insn *emu)
+{
+	return check_in(NULL, 0, addr, len, old, new, emu);
 }
 
 static const uint8_t call_g[5] = { 0xe8, 0x0b, 0x00, 0x00, 0x00 };
@@ -143,8 +180,102 @@ static void each_refusal_has_its_code(void **state)
 	busy_hi = BASE + 3;
 	assert_int_equal(check(BASE, 5, cur, nop5, NULL), -PATCH_EBUSY);
 	busy_lo = busy_hi = 0;
-	static const uint8_t h_call_g[5] = { 0xe8, 0xeb, 0xff, 0xff, 0xff };  /* at h: call g */
-	assert_int_equal(check(BASE + 0x20, 5, text + 0x20, h_call_g, NULL), 0);  /* nop5 -> call, fine */
+	static const uint8_t h_call_f[5] = { 0xe8, 0xdb, 0xff, 0xff, 0xff };  /* at h: call f */
+	assert_int_equal(check(BASE + 0x20, 5, text + 0x20, h_call_f, NULL), 0);  /* nop5 -> call, fine */
+}
+
+/* rel32 from a site of len bytes at `at` to `to` */
+static void rel32(uint8_t *insn, uint8_t op, uintptr_t at, unsigned len, uintptr_t to)
+{
+	int32_t r = (int32_t)(to - (at + len));
+	insn[0] = op;
+	memcpy(insn + len - 4, &r, 4);
+}
+
+/* Where a new branch may land: every refusal has its own code. */
+static void branch_target_refusals(void **state)
+{
+	(void)state;
+	uintptr_t h = BASE + 0x20, f = BASE;
+	uint8_t nop5[5], ins[5];
+	memcpy(nop5, text + 0x20, 5);
+#define AT_H(op, to) (rel32(ins, (op), h, 5, (to)), check(h, 5, nop5, ins, NULL))
+	/* jmp into the middle of f's call */
+	assert_int_equal(AT_H(0xe9, f + 1), -PATCH_ETARGET_MID_INSN);
+	/* jmp into the middle of k's mov */
+	assert_int_equal(AT_H(0xe9, BASE + 0x37), -PATCH_ETARGET_MID_INSN);
+	/* jmp into the no-patch region (g) */
+	assert_int_equal(AT_H(0xe9, BASE + 0x10), -PATCH_ETARGET_PROTECTED);
+	/* call g: a function start, but in the no-patch region */
+	assert_int_equal(AT_H(0xe8, BASE + 0x10), -PATCH_ETARGET_PROTECTED);
+	/* call to an instruction boundary that is not a function's start */
+	assert_int_equal(AT_H(0xe8, f + 5), -PATCH_ECALL_NOT_FUNCTION);
+	/* jmp there is fine */
+	assert_int_equal(AT_H(0xe9, f + 5), 0);
+	/* jmp into this very site's own tail */
+	assert_int_equal(AT_H(0xe9, h + 2), -PATCH_ETARGET_IN_SITE);
+	/* jmp onto this very site (a loop) is a boundary: fine */
+	assert_int_equal(AT_H(0xe9, h), 0);
+	/* jmp into the middle of f's jz */
+	assert_int_equal(AT_H(0xe9, f + 8), -PATCH_ETARGET_MID_INSN);
+	/* jcc rel8 into the middle of h's long nop */
+	uint8_t jz_h1[2] = { 0x74, (uint8_t)(h + 1 - (f + 9)) };
+	assert_int_equal(check(f + 7, 2, text + 7, jz_h1, NULL), -PATCH_ETARGET_MID_INSN);
+	/* into the tail of a site of a batch in flight (f's call) */
+	live[0] = (struct poke_site){ .addr = f, .len = 5 };
+	memcpy(live[0].old, text, 5);
+	live_nr = 1;
+	assert_int_equal(AT_H(0xe9, f + 2), -PATCH_ETARGET_IN_SITE);
+	assert_int_equal(AT_H(0xe9, f), 0);         /* its first byte: guarded by the int3 */
+	live_nr = 0;
+	/* into the tail of a site of this batch: the torn target */
+	struct poke_site batch[1] = { { .addr = f, .len = 5 } };
+	memcpy(batch[0].old, text, 5);
+	rel32(batch[0].new, 0xe8, f, 5, BASE + 0x30);      /* call k */
+	rel32(ins, 0xe9, h, 5, f + 2);
+	assert_int_equal(check_in(batch, 1, h, 5, nop5, ins, NULL), -PATCH_ETARGET_IN_SITE);
+	/* and the other way round: a site of the batch already branches into
+	 * the tail of the one being added */
+	struct poke_site first[1] = { { .addr = h, .len = 5, .emu = { .kind = EMU_JMP, .len = 5, .target = f + 2 } } };
+	uint8_t call_k[5];
+	rel32(call_k, 0xe8, f, 5, BASE + 0x30);
+	assert_int_equal(check_in(first, 1, f, 5, text, call_k, NULL), -PATCH_ETARGET_IN_SITE);
+	/* no function contains the target: the image has none past k */
+	env.text_end = BASE + sizeof(text) + 0x10;
+	assert_int_equal(AT_H(0xe9, BASE + sizeof(text) + 4), -PATCH_ETARGET_NO_FUNCTION);
+	env.text_end = BASE + sizeof(text);
+	/* with the checks off (patch.unsafe_targets=1), the torn target goes through */
+	env.unchecked_targets = true;
+	rel32(ins, 0xe9, h, 5, f + 2);
+	assert_int_equal(check_in(batch, 1, h, 5, nop5, ins, NULL), 0);
+	assert_int_equal(AT_H(0xe9, f + 1), 0);
+#undef AT_H
+}
+
+/* Validation reads text through the view: a batch in flight earlier in the
+ * same function (int3 written, tail half-written) does not desynchronize
+ * the decoder. The control, reading raw text, does. */
+static void view_hides_batch_in_flight(void **state)
+{
+	(void)state;
+	uintptr_t early = BASE + 0x30, late = BASE + 0x3a;
+	uint8_t call_f[5], nop5[5], jmp_f[5], mid[1] = { 0x01 };
+	memcpy(nop5, text + 0x3a, 5);
+	rel32(call_f, 0xe8, early, 5, BASE);
+	rel32(jmp_f, 0xe9, late, 5, BASE);
+	live[0] = (struct poke_site){ .addr = early, .len = 5 };
+	memcpy(live[0].old, text + 0x30, 5);
+	memcpy(live[0].new, call_f, 5);
+	live_nr = 1;
+	text[0x30] = 0xcc;                                  /* int3 written */
+	assert_int_equal(check(late, 5, nop5, jmp_f, NULL), 0);
+	env.read = read_raw;
+	assert_int_equal(check(late, 5, nop5, jmp_f, NULL), -PATCH_EMID_INSN);      /* cc 1f ...: lost */
+	env.read = read_view;
+	memcpy(text + 0x31, call_f + 1, 2);                 /* and half the tail */
+	assert_int_equal(check(late, 5, nop5, jmp_f, NULL), 0);
+	assert_int_equal(check(BASE + 0x36, 1, mid, mid, NULL), -PATCH_EMID_INSN);  /* inside the mov */
+	assert_int_equal(check(early, 5, live[0].old, jmp_f, NULL), -PATCH_EBUSY);
 }
 
 static void not_emulatable_instructions(void **state)
@@ -239,6 +370,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(valid_call_retarget, setup),
 		cmocka_unit_test_setup(each_refusal_has_its_code, setup),
+		cmocka_unit_test_setup(branch_target_refusals, setup),
+		cmocka_unit_test_setup(view_hides_batch_in_flight, setup),
 		cmocka_unit_test_setup(not_emulatable_instructions, setup),
 		cmocka_unit_test_setup(emulation_of_each_kind, setup),
 		cmocka_unit_test_setup(sort_search_overlap, setup),

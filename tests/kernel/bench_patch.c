@@ -80,7 +80,7 @@ static void bench_patch(void)
 
 	/* #BP-emulated call: the int3 self-test's slot, published as a live site. */
 	static struct poke_site site;
-	static struct poke_batch one = { &site, 1, 1 };
+	static struct poke_batch one = { .sites = &site, .nr = 1, .cap = 1 };
 	site = (struct poke_site){ .addr = (uintptr_t)int3_selftest_site, .len = 5,
 		.emu = { .kind = EMU_CALL, .len = 5, .target = (uintptr_t)int3_selftest_magic } };
 	uint64_t seen;
