@@ -117,6 +117,9 @@ struct percpu {
 	uint64_t sync_acked;                /* last rendezvous round this CPU acknowledged */
 	uint64_t bp_emulated[4];            /* emulations by context: enum bp_ctx */
 	uint64_t bp_vanished;               /* int3s gone by the time #BP looked: re-run */
+	uintptr_t bp_vanished_addr;         /* the last one re-run, */
+	uint64_t bp_vanished_gen;           /* in the time of that batch, */
+	uint32_t bp_vanished_run;           /* so many times in a row */
 } __attribute__((aligned(64)));
 
 extern struct percpu percpu_area[MAX_CPUS];

@@ -40,7 +40,13 @@
  * it, and go on executing the old bytes after every serializing
  * instruction. The patcher rewrites each site's first byte once more after
  * the last round where TCG runs us (text_poke_smp.c), which discards such
- * translations, so a retry here ends after at most a few passes.
+ * translations, so a retry here ends after at most a few passes; a CPU that
+ * keeps meeting the same vanished int3 is reported by name
+ * (BP_VANISHED_MAX), not looped forever. An "int $3" (CD 03) traps here
+ * too, with RIP after its two bytes: the byte before RIP is 03, which is
+ * never the first byte of an instruction the int3 protocol writes (call,
+ * jmp, jcc, nop and ret only: validate.c), so CD 03 before RIP is an
+ * int $3, left to the normal #BP path.
  */
 #include "arch/x86/cpu.h"
 #include "arch/x86/nmi.h"
@@ -57,12 +63,17 @@
 #define RETIRE_REPORT_US 10000000ull    /* name the CPUs still inside, every 10 s */
 #define RETIRE_TIMEOUT_US 60000000ull   /* then panic: a handler never takes this long */
 
+#define BP_VANISHED_MAX 10000         /* re-runs of one vanished int3 in a row, then panic */
 
 const char *const bp_ctx_names[BP_CTX_COUNT] = { "thread", "irq", "nmi", "mce" };
 const struct poke_batch *live_batch;
 static uint32_t live_refs;              /* the publisher's + one per pin; 0 once retired */
 static uint64_t live_gen;               /* publications since boot */
 static uint64_t pins_refused;           /* pins that lost to a withdrawal */
+/* Test only (tests/kernel): an int3 at this address is taken for a stale
+ * fetch of a vanished one, as TCG can make a CPU see, so the re-run bound
+ * can be shown to hold. 0: none. */
+uintptr_t bp_test_stale_int3;
 
 /* Any context: no lock, no print, nothing patchable. */
 const struct poke_batch *live_batch_get(void)
@@ -174,8 +185,38 @@ static enum bp_ctx context_of(const struct percpu *pc)        /* #BP context: re
 	return BP_THREAD;
 }
 
+/* Is the instruction that trapped an "int $3" (CD 03, RIP after it)? See
+ * the top of the file. #BP context: reads two bytes. */
+static bool is_int_imm3(uintptr_t rip)
+{
+	return __atomic_load_n((const uint8_t *)(rip - 2), __ATOMIC_RELAXED) == 0xcd &&
+	       __atomic_load_n((const uint8_t *)(rip - 1), __ATOMIC_RELAXED) == 0x03;
+}
+
+/* A vanished int3 at addr, to be run again. #BP context: counts re-runs of
+ * the same address with no batch published in between (a stale fetch of
+ * one batch's int3 ends within a few passes; a new batch resets the count);
+ * panics, naming the CPU and address, past BP_VANISHED_MAX. */
+static void rerun_vanished(struct percpu *pc, uintptr_t addr, struct regs *r)
+{
+	uint64_t gen = __atomic_load_n(&live_gen, __ATOMIC_RELAXED);
+	if (pc->bp_vanished_addr == addr && pc->bp_vanished_gen == gen) {
+		if (++pc->bp_vanished_run >= BP_VANISHED_MAX)
+			panic("patch: CPU %u met the vanished int3 at %#lx %u times in a row: memory holds %02x "
+			      "there, but the CPU keeps executing an int3 (stale instruction fetch)", pc->cpu, addr,
+			      pc->bp_vanished_run, *(const volatile uint8_t *)addr);
+	} else {
+		pc->bp_vanished_addr = addr;
+		pc->bp_vanished_gen = gen;
+		pc->bp_vanished_run = 1;
+	}
+	r->rip = addr;
+	pc->bp_vanished++;
+}
+
 /* #BP context, nested in anything. No lock, nothing patchable (no-patch
- * region), no printing: the only calls are site_find() and emulate_insn(). */
+ * region), no printing: the only calls are site_find() and emulate_insn(),
+ * and panic() if a vanished int3 never goes away. */
 bool text_poke_bp_handler(struct regs *r)
 {
 	struct percpu *pc = this_cpu();
@@ -200,9 +241,9 @@ bool text_poke_bp_handler(struct regs *r)
 			emulate_insn(&s->emu, s->addr, r);
 			pc->bp_emulated[context_of(pc)]++;
 			handled = true;
-		} else if (__atomic_load_n((const uint8_t *)addr, __ATOMIC_SEQ_CST) != INT3_INSN_OPCODE) {
-			r->rip = addr;          /* the int3 is gone: run what is there now */
-			pc->bp_vanished++;
+		} else if ((__atomic_load_n((const uint8_t *)addr, __ATOMIC_SEQ_CST) != INT3_INSN_OPCODE ||
+			    addr == __atomic_load_n(&bp_test_stale_int3, __ATOMIC_RELAXED)) && !is_int_imm3(r->rip)) {
+			rerun_vanished(pc, addr, r);    /* the int3 is gone: run what is there now */
 			handled = true;
 		}
 		if (b)

@@ -37,6 +37,9 @@ uint64_t live_pins_refused(void);
 /* Recovery: drop every pin this CPU's abandoned contexts held. */
 void live_batch_drop_pins(struct percpu *pc);
 
+/* Test only: an int3 at this address counts as a stale fetch (bp.c). */
+extern uintptr_t bp_test_stale_int3;
+
 /* #BP context: true if r->rip - 1 is a live site (r is then rewritten). */
 bool text_poke_bp_handler(struct regs *r);
 

@@ -76,8 +76,9 @@ struct poke_stats {
 };
 void poke_get_stats(struct poke_stats *out);
 
-/* Is the TCG workaround on (patch.tcg_rewrite; decided by patch_init)? */
-extern bool poke_tcg_rewrite;
+/* Is the TCG workaround on (patch.tcg_rewrite; decided by patch_init), and
+ * was it decided from CPUID (patch.tcg_rewrite=auto)? */
+extern bool poke_tcg_rewrite, poke_tcg_rewrite_auto;
 
 /* Boot: the TCG decision, rendezvous vector, and int3_selftest (panics if it fails). */
 void patch_init(void);

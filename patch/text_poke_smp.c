@@ -73,7 +73,7 @@ static const uint8_t int3_byte = INT3_INSN_OPCODE;
 
 /* The TCG workaround: patch.tcg_rewrite=auto|on|off, decided in patch_init. */
 static enum { TCG_REWRITE_AUTO, TCG_REWRITE_ON, TCG_REWRITE_OFF } tcg_rewrite_param;
-bool poke_tcg_rewrite;
+bool poke_tcg_rewrite, poke_tcg_rewrite_auto;
 
 static int set_tcg_rewrite(const char *v)
 {
@@ -280,7 +280,8 @@ void patch_init(void)
 {
 	const char *how;
 	bool tcg = cpu_under_tcg(&how);
-	poke_tcg_rewrite = tcg_rewrite_param == TCG_REWRITE_AUTO ? tcg : tcg_rewrite_param == TCG_REWRITE_ON;
+	poke_tcg_rewrite_auto = tcg_rewrite_param == TCG_REWRITE_AUTO;
+	poke_tcg_rewrite = poke_tcg_rewrite_auto ? tcg : tcg_rewrite_param == TCG_REWRITE_ON;
 	printk("patch: TCG workaround (first bytes rewritten after the last round): %s (%s; %s: %s)",
 	       poke_tcg_rewrite ? "on" : "off",
 	       tcg_rewrite_param == TCG_REWRITE_AUTO ? "patch.tcg_rewrite=auto" :

@@ -50,10 +50,15 @@ static void bp_normal(struct regs *r)
 	pc->int3_count++;
 	if (pc->int3_quiet)
 		return;
-	uint8_t now = *(const volatile uint8_t *)(r->rip - 1);
+	const volatile uint8_t *p = (const volatile uint8_t *)r->rip;
+	if (p[-2] == 0xcd && p[-1] == 0x03) {           /* int $3: see patch/bp.c */
+		printk("CPU %u: int $3 at %016lx <%s>; continuing", pc->cpu, r->rip - 2,
+		       format_symbol(sym, sizeof(sym), r->rip - 2));
+		return;
+	}
 	printk("CPU %u: int3 at %016lx <%s> (not a patch site%s); continuing", pc->cpu,
 	       r->rip - 1, format_symbol(sym, sizeof(sym), r->rip - 1),
-	       now == 0xcc ? "" : ", and memory there no longer holds int3: stale instruction fetch");
+	       p[-1] == 0xcc ? "" : ", and memory there no longer holds int3: stale instruction fetch");
 }
 
 /* Exception context, nested in anything: no lock, nothing patchable (no-patch region), prints only through lock-free printk. */

@@ -178,6 +178,28 @@ class Harness(unittest.TestCase):
         self.expect(log, r"^smp\.all_cpus_online$")
         self.expect(log, r"^selftest\.panic \(hidden: not in 'all'\)$")
 
+    def test_writer_called_from_the_patching_cpus_nmi_panics_by_name(self):
+        status, log, _ = boot("writer-in-nmi", "ktest=patch.writer_in_nmi_panics", smp=2)
+        self.assertEqual(status, 5, log)
+        self.expect(log, r"PANIC on CPU 0: text_poke: called in NMI context on CPU 0 \(nesting 1\); "
+                         r"the writer runs in thread context only")
+        self.assertNotIn("the writer ran in the patching CPU's NMI handler", log)
+
+    def test_a_vanished_int3_that_never_goes_away_is_reported(self):
+        status, log, _ = boot("stale-int3", "ktest=patch.stale_int3_rerun_is_bounded,patch.int_imm3*", smp=1)
+        self.assertEqual(status, 3, log)                # the run goes on after the report
+        self.expect(self.diagnostics(log, "patch.stale_int3_rerun_is_bounded"),
+                    r"PANIC on CPU 0: patch: CPU 0 met the vanished int3 at 0x[0-9a-f]+ 10000 times in a row")
+        self.expect(log, r"^not ok \d+ patch\.stale_int3_rerun_is_bounded ")
+        self.expect(log, r"^ok \d+ patch\.int_imm3_is_not_a_vanished_int3 ")
+
+    def test_tcg_workaround_forced_off(self):
+        status, log, _ = boot("tcg-off", "patch.tcg_rewrite=off ktest=patch.tcg_rewrite_follows_decision", smp=2)
+        self.assertEqual(status, 1, log)
+        self.expect(log, r"patch: TCG workaround \(first bytes rewritten after the last round\): off "
+                         r"\(patch.tcg_rewrite=off; TCG detected: CPUID 0x40000000 says TCGTCGTCGTCG\)")
+        self.expect(log, r"# PASS: call -> b: first bytes rewritten after the last round: no \(0 cycles\)")
+
 
 class RunnerKnobs(unittest.TestCase):
     """Bad runner knobs are refused with a message, before QEMU starts."""
