@@ -1,7 +1,11 @@
 /*
  * tests/kernel/test_patch_core.c — the patch core's building blocks: the
- * #BP call emulation, the private alias, W^X after patching.
+ * #BP call emulation, the private alias, W^X after patching, the single
+ * writer's refusal to run in an interrupt handler.
  */
+#include "arch/x86/apic.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/nmi.h"
 #include "arch/x86/paging.h"
 #include "kernel/ktest.h"
 #include "kernel/percpu.h"
@@ -10,6 +14,7 @@
 #include "patch/bp.h"
 #include "patch/patch.h"
 #include "patch/sites.h"
+#include "patch/text_poke.h"
 #include "tests/kernel/patch_sites.h"
 
 /* Does an emulated call return to the right place with every register
@@ -46,3 +51,47 @@ static void test_wx_after_patch(void)
 	report(err == 0 && flip_call_fn() == FLIP_A, "patched back to a");
 }
 KTEST("patch.wx_holds_after_patching", test_wx_after_patch);
+
+/*
+ * Hidden, booted by tests/host/test_harness.py: the patching CPU's own NMI
+ * handler calls the single writer in the middle of a batch, when text_lock
+ * is held by this CPU and IRQs are off, as the writer requires. It must
+ * still refuse, by name: a write from there would land in the middle of a
+ * protocol step. (It rewrites the site's first byte with itself, so a
+ * writer that let it through would do no harm before this test fails.)
+ */
+static volatile uint32_t writer_nmi_pending, writer_nmi_returned;
+
+static void writer_from_nmi(struct regs *r)     /* NMI context, on the patching CPU */
+{
+	(void)r;
+	if (!__atomic_exchange_n(&writer_nmi_pending, 0, __ATOMIC_SEQ_CST))
+		return;
+	struct poke_write w = { (uintptr_t)flip_call_site, (const uint8_t *)flip_call_site, 1 };
+	text_poke_many(&w, 1);
+	writer_nmi_returned = 1;
+}
+
+static void writer_hook(enum poke_phase p)
+{
+	if (p != PHASE_INT3_WRITTEN)
+		return;
+	writer_nmi_pending = 1;
+	__atomic_fetch_or(&this_cpu()->nmi_reasons, NMI_TEST, __ATOMIC_SEQ_CST);
+	apic_send_nmi_self();
+	for (int i = 0; i < 10000000 && writer_nmi_pending; i++)
+		cpu_relax();
+}
+
+static void test_writer_in_nmi(void)
+{
+	const struct patch_site_def *s = site_by_name("call");
+	nmi_set_test_hook(writer_from_nmi);
+	poke_set_phase_hook(writer_hook);
+	int err = site_patch(s, variant_by_name(s, "b"));
+	poke_set_phase_hook(NULL);
+	nmi_set_test_hook(NULL);
+	report(false, "the writer ran in the patching CPU's NMI handler (returned: %u) and the batch went on (%s)",
+	       writer_nmi_returned, patch_errname(err));
+}
+KTEST("patch.writer_in_nmi_panics", test_writer_in_nmi, .flags = KTEST_HIDDEN);
