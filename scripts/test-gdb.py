@@ -22,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
 sys.path.insert(0, os.path.join(ROOT, "tests", "gdb"))
 
-from catalog import NAMES  # noqa: E402  (tests/gdb/catalog.py: one list of scenario names)
+from catalog import CMDLINE, NAMES  # noqa: E402  (tests/gdb/catalog.py: one list of scenario names)
 
 
 def free_port():
@@ -43,7 +43,8 @@ def run_one(name, timeout):
     port = free_port()
     log = os.path.join(BUILD, "gdb", f"{name}.serial.log")
     os.makedirs(os.path.dirname(log), exist_ok=True)
-    env = dict(os.environ, CMDLINE="ktest=gdb.arena", SMP="2", GDB="1", GDBPORT=str(port))
+    cmdline = " ".join(filter(None, ["ktest=gdb.arena", CMDLINE.get(name, "")]))
+    env = dict(os.environ, CMDLINE=cmdline, SMP="2", GDB="1", GDBPORT=str(port))
     qemu = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "run-qemu.py"), "--quiet", "--gdb-wait",
                              "--log", log, "--timeout", str(timeout + 30)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -10,4 +10,8 @@ PHASES = ["published", "int3-written", "int3-synced", "tails-written", "tails-sy
 INTRUDERS = ("thread", "nmi")           # every phase is replayed with each
 
 NAMES = [f"phase_{p}_{k}" for p in PHASES for k in INTRUDERS] + \
-        ["phase_int3-written_irq", "patcher_nmi_own_site", "retire_waits_for_bp", "nmi_inside_bp_acks_for_real"]
+        ["phase_int3-written_irq", "patcher_nmi_own_site", "retire_waits_for_bp", "nmi_inside_bp_acks_for_real",
+         "validate_beside_batch_in_flight", "torn_target_with_checks_off"]
+
+# Kernel parameters a scenario boots with, besides ktest=gdb.arena.
+CMDLINE = {"torn_target_with_checks_off": "patch.unsafe_targets=1"}

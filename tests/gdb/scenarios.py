@@ -18,12 +18,24 @@ all read from the kernel through gdb. The guest is tests/kernel/gdb_arena.c
                                (gdb's "monitor nmi"): while that NMI, which
                                runs patch sites, is in progress, the next
                                round must not count the CPU as acknowledged
+  validate_beside_batch_in_flight
+                               CPU 0 is frozen with an int3 on the early
+                               site of view_fn; CPU 1 validates its late
+                               site (accepted: the validator reads through
+                               the view) and a request in the middle of an
+                               instruction between them (still refused)
+  torn_target_with_checks_off  booted with patch.unsafe_targets=1: the
+                               batch "call S a -> b, nop N -> jmp S+2" is
+                               accepted, and a CPU running N while the tail
+                               of S is rewritten is emulated into S+2, the
+                               middle of a torn instruction (the checks
+                               refuse that batch: patch.bad_requests_refused)
 """
 import gdb
 
 import catalog
 import xpoke
-from arena import (A, B, CTX, INT3_PHASES, ScenarioError, check_final, expect, freeze_patcher_at, intrude,
+from arena import (A, B, CTX, INT3_PHASES, ScenarioError, check_final, expect, freeze_patcher_at, intrude, site,
                    quit_arena, read, ready, release_patcher, run_until, write)  # noqa: F401
 
 
@@ -200,7 +212,73 @@ def nmi_inside_bp_acks_for_real():
     quit_arena()
 
 
+PATCH_EMID_INSN = 205                   # patch/poke_types.h
+
+
+def validate_beside_batch_in_flight():
+    ready()
+    early = read("(unsigned long)view_fn")
+    write("gdb_arena.patch_cmd", 2)     # CPU 0: view_fn's early site, nop5 -> call
+    n = xpoke.phase_number("int3-written")
+    bp = xpoke.break_phase(n, thread=xpoke.thread_of(0))
+    try:
+        gdb.execute("continue")
+    finally:
+        bp.delete()
+    expect(read("poke_current_phase") == n, "CPU 0 is frozen at int3-written")
+    live = bytes(gdb.selected_inferior().read_memory(early, 5))
+    expect(live[0] == 0xcc, f"the early site holds an int3 now ({live.hex(' ')}): decoded from the live "
+           "text, view_fn is not what it will be before or after")
+    done = read("gdb_arena.intrude_done")
+    write("gdb_arena.intrude_cmd", 5)
+    run_until("gdb_intruder_finished", 1, only=1)
+    expect(read("gdb_arena.intrude_done") == done + 1, "CPU 1 validated two requests in view_fn")
+    err = read("gdb_arena.validate_err[0]")
+    expect(err == 0, f"the late site (nop5 -> call flip_set_b) was accepted (error {err})")
+    err = read("gdb_arena.validate_err[1]")
+    expect(err == -PATCH_EMID_INSN, f"a request in the middle of the mov was refused with PATCH_EMID_INSN ({err})")
+    release_patcher()
+    expect(read("gdb_arena.patch_err") == 0, "CPU 0's batch completed")
+    expect(read("*(unsigned char *)view_fn") == 0xe8, "the early site holds the call")
+    quit_arena()
+
+
+def torn_target_with_checks_off():
+    ready()
+    s = site()
+    write("gdb_arena.patch_cmd", 3)     # CPU 0: call S a <-> b, nop5 N -> jmp S+2, one batch
+    n = xpoke.phase_number("tails-written")
+    bp = xpoke.break_phase(n, thread=xpoke.thread_of(0))
+    try:
+        gdb.execute("continue")
+    finally:
+        bp.delete()
+    expect(read("poke_current_phase") == n, "the unsafe batch was accepted; CPU 0 is frozen at tails-written")
+    nsite = read("(unsigned long)flip_nop5_site")
+    expect(read(f"*(unsigned char *){nsite}") == 0xcc, "N holds an int3, S holds an int3 and its new tail")
+    bp0 = read("percpu_area[1].bp_emulated[0]")
+    # CPU 1 alone runs N's function: the int3 sends it to S+2.
+    stop = gdb.Breakpoint(f"*{s + 2:#x}", internal=True, type=gdb.BP_HARDWARE_BREAKPOINT)
+    stop.thread = xpoke.thread_of(1)
+    try:
+        write("gdb_arena.intrude_cmd", 6)
+        xpoke.run_on(1)
+    finally:
+        stop.delete()
+    pc = read("$pc")
+    expect(pc == s + 2, f"CPU 1 is at {pc:#x}, byte 2 of the call at {s:#x} whose tail is being rewritten: "
+           "it would execute a torn instruction")
+    expect(read("percpu_area[1].bp_emulated[0]") == bp0 + 1, "sent there by one #BP emulation of N's jmp")
+    # Take CPU 1 out of harm's way: to S's ret, which returns from N's function.
+    gdb.execute(f"set var $pc = {s + 5:#x}", to_string=True)
+    release_patcher()
+    expect(read("gdb_arena.patch_err") == 0, "the batch completed (nothing refused it)")
+    quit_arena()
+
+
 OTHERS = {
+    "validate_beside_batch_in_flight": validate_beside_batch_in_flight,
+    "torn_target_with_checks_off": torn_target_with_checks_off,
     "patcher_nmi_own_site": patcher_nmi_own_site,
     "retire_waits_for_bp": retire_waits_for_bp,
     "nmi_inside_bp_acks_for_real": nmi_inside_bp_acks_for_real,

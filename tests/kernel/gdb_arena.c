@@ -6,8 +6,14 @@
  * releases them one at a time (scheduler-locking) to replay an interleaving
  * exactly.
  *
- *   gdb_arena.patch_cmd = 1     CPU 0 flips the "call" site (a <-> b) once,
- *                               then calls gdb_patch_finished()
+ *   gdb_arena.patch_cmd = N     CPU 0 patches, then calls gdb_patch_finished():
+ *                                 1 flips the "call" site (a <-> b) once
+ *                                 2 flips view_fn's early site (nop5 <->
+ *                                   call flip_set_b)
+ *                                 3 the torn batch: "call" a <-> b, and
+ *                                   flip_nop5_site's nop5 -> jmp to byte 2
+ *                                   of the call (accepted only with
+ *                                   patch.unsafe_targets=1)
  *   gdb_arena.intrude_cmd = N   CPU 1 runs the site, then calls
  *                               gdb_intruder_finished():
  *                                 1 from thread context
@@ -15,6 +21,10 @@
  *                                 3 from an NMI (a self-NMI)
  *                                 4 sends an NMI to CPU 0, whose handler
  *                                   runs the site (result: nmi_result_cpu0)
+ *                                 5 validates view_fn's late site, and a
+ *                                   request in the middle of its mov
+ *                                   (results: validate_err[0], [1])
+ *                                 6 calls flip_nop5_fn
  *   gdb_arena.quit = 1          both leave; the test passes
  */
 #include "arch/x86/apic.h"
@@ -25,6 +35,7 @@
 #include "kernel/percpu.h"
 #include "kernel/printk.h"
 #include "kernel/smp_call.h"
+#include "kernel/string.h"
 #include "patch/patch.h"
 #include "patch/sites.h"
 #include "tests/kernel/patch_sites.h"
@@ -37,6 +48,7 @@ struct gdb_arena {
 	uint32_t intrude_done;
 	uint32_t result;                /* what the intruder's run of the site returned */
 	uint32_t nmi_result_cpu0;       /* command 4: what CPU 0's NMI handler got */
+	int32_t validate_err[2];        /* command 5 */
 	uint32_t quit;
 };
 
@@ -78,6 +90,57 @@ static void wait_handled(volatile uint32_t *pending)
 		cpu_relax();
 }
 
+/* Command 5: validate beside view_fn's early site (CPU 1). */
+static struct poke_site validate_storage;
+
+static void validate_view_fn(void)
+{
+	static const uint8_t nop5[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+	struct poke_batch b = POKE_BATCH_INIT(&validate_storage, 1);
+	uint8_t call[CALL_INSN_SIZE], mid[1];
+	int32_t rel = (int32_t)((uintptr_t)flip_set_b - (VIEW_LATE_SITE + CALL_INSN_SIZE));
+	call[0] = CALL_INSN_OPCODE;
+	memcpy(call + 1, &rel, 4);
+	gdb_arena.validate_err[0] = smp_text_poke_batch_add(&b, (void *)VIEW_LATE_SITE, nop5, call, 5);
+	smp_text_poke_batch_reset(&b);
+	memcpy(mid, (const uint8_t *)view_fn + 6, 1);          /* inside "mov eax, imm32" at +5 */
+	gdb_arena.validate_err[1] = smp_text_poke_batch_add(&b, (uint8_t *)view_fn + 6, mid, mid, 1);
+	smp_text_poke_batch_reset(&b);
+}
+
+/* Commands 2 and 3 of CPU 0. */
+POKE_BATCH_DEFINE(arena_batch, 2);
+
+static int patch_view_fn(void)
+{
+	static const uint8_t nop5[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+	uint8_t call[CALL_INSN_SIZE];
+	int32_t rel = (int32_t)((uintptr_t)flip_set_b - ((uintptr_t)view_fn + CALL_INSN_SIZE));
+	call[0] = CALL_INSN_OPCODE;
+	memcpy(call + 1, &rel, 4);
+	bool is_nop = !memcmp((const void *)view_fn, nop5, 5);
+	return smp_text_poke_single((void *)view_fn, is_nop ? nop5 : call, is_nop ? call : nop5, 5);
+}
+
+static int patch_torn_batch(const struct patch_site_def *s)
+{
+	const struct site_variant *cur = site_current_variant(s);
+	uint8_t old[CALL_INSN_SIZE], new[CALL_INSN_SIZE], nop5[5], jmp[JMP32_INSN_SIZE];
+	site_encode(s, cur, old);
+	site_encode(s, cur == &s->var[0] ? &s->var[1] : &s->var[0], new);
+	memcpy(nop5, flip_nop5_site, 5);
+	int32_t rel = (int32_t)(((uintptr_t)flip_call_site + 2) - ((uintptr_t)flip_nop5_site + JMP32_INSN_SIZE));
+	jmp[0] = JMP32_INSN_OPCODE;
+	memcpy(jmp + 1, &rel, 4);
+	int err = smp_text_poke_batch_add(&arena_batch, (void *)flip_call_site, old, new, CALL_INSN_SIZE);
+	if (!err)
+		err = smp_text_poke_batch_add(&arena_batch, (void *)flip_nop5_site, nop5, jmp, JMP32_INSN_SIZE);
+	if (!err)
+		err = smp_text_poke_batch_finish(&arena_batch);
+	smp_text_poke_batch_reset(&arena_batch);
+	return err;
+}
+
 static void intruder(void *unused)
 {
 	(void)unused;
@@ -105,6 +168,12 @@ static void intruder(void *unused)
 			pending_nmi_call = 1;
 			nmi_send(0, NMI_TEST);
 			break;
+		case 5:
+			validate_view_fn();
+			break;
+		case 6:
+			gdb_arena.result = flip_nop5_fn();
+			break;
 		}
 		__atomic_fetch_add(&gdb_arena.intrude_done, 1, __ATOMIC_RELEASE);
 		gdb_intruder_finished();
@@ -121,12 +190,18 @@ static void test_gdb_arena(void)
 	printk("gdb.arena: ready (CPU 0 patches, CPU 1 intrudes; waiting for gdb)");
 	gdb_arena_ready();
 	while (!__atomic_load_n(&gdb_arena.quit, __ATOMIC_ACQUIRE)) {
-		if (!__atomic_exchange_n(&gdb_arena.patch_cmd, 0, __ATOMIC_ACQ_REL)) {
+		uint32_t cmd = __atomic_exchange_n(&gdb_arena.patch_cmd, 0, __ATOMIC_ACQ_REL);
+		if (!cmd) {
 			cpu_relax();
 			continue;
 		}
 		const struct site_variant *cur = site_current_variant(s);
-		gdb_arena.patch_err = site_patch(s, cur == &s->var[0] ? &s->var[1] : &s->var[0]);
+		if (cmd == 2)
+			gdb_arena.patch_err = patch_view_fn();
+		else if (cmd == 3)
+			gdb_arena.patch_err = patch_torn_batch(s);
+		else
+			gdb_arena.patch_err = site_patch(s, cur == &s->var[0] ? &s->var[1] : &s->var[0]);
 		__atomic_fetch_add(&gdb_arena.patch_done, 1, __ATOMIC_RELEASE);
 		gdb_patch_finished();
 	}

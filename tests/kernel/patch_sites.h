@@ -26,6 +26,10 @@ SITE_FN(ret);
 extern const char flip_ret_a[], flip_ret_b[], flip_jmp8_a[], flip_jmp8_b[], flip_jmp32_a[], flip_jmp32_b[];
 extern const char flip_jcc8_a[], flip_jcc32_a[], flip_jcc32_b[], flip_nop2_b[], flip_set_b[];
 extern const char two_nops_site[];
+/* view_fn: an early site at +0 and a late one at +view_late_off, both nop5 */
+uint32_t view_fn(void);
+extern const char view_late_off[];      /* absolute: its address is the offset */
+#define VIEW_LATE_SITE ((uintptr_t)view_fn + (uintptr_t)view_late_off)
 extern uint32_t (*const batch_fns[BATCH_SITES])(void);
 extern const char batch_ret_a[], batch_ret_b[];
 

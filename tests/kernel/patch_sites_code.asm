@@ -116,3 +116,19 @@ batch_fns:
         dq batch_fn_ %+ i
 %assign i i + 1
 %endrep
+
+section .text
+
+; Two sites in one function, with no label between them (a label would be
+; a symbol, and the validator would decode from it instead of from
+; view_fn): the gdb scenario validate_beside_batch_in_flight freezes a
+; batch at int3-written on the early one while another CPU validates the
+; late one. Decoded from the live text, "cc 1f 44 00 00" loses sync (1f is
+; no instruction in 64-bit mode); through the validator's view it does not.
+global view_fn, view_late_off
+view_fn:
+        db 0x0f, 0x1f, 0x44, 0x00, 0x00 ; the early site: nop5 <-> call flip_set_b
+        mov eax, FLIP_A
+view_late_off equ $ - view_fn           ; an absolute symbol, not a text one
+        db 0x0f, 0x1f, 0x44, 0x00, 0x00 ; the late site: nop5
+        ret

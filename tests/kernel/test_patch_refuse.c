@@ -30,11 +30,17 @@ struct bad_request {
 	bool old_is_current;            /* expected old = the bytes there now */
 };
 
-static void call_to(const void *site, const void *target, uint8_t *out)
+/* A 5-byte call (e8) or jmp (e9) at site to target. */
+static void rel32_to(uint8_t op, const void *site, const void *target, uint8_t *out)
 {
 	int32_t rel = (int32_t)((uintptr_t)target - ((uintptr_t)site + CALL_INSN_SIZE));
-	out[0] = CALL_INSN_OPCODE;
+	out[0] = op;
 	memcpy(out + 1, &rel, 4);
+}
+
+static void call_to(const void *site, const void *target, uint8_t *out)
+{
+	rel32_to(CALL_INSN_OPCODE, site, target, out);
 }
 
 /* Is each bad request refused with its own error, leaving .text as it was? */
@@ -58,12 +64,22 @@ static void test_refusals(void)
 		{ "new instruction not emulatable (mov)", PATCH_ENOT_EMULATABLE, flip_call_site, 5, {0},
 		  {0xb8, 0x01, 0x00, 0x00, 0x00}, true },
 		{ "new call leaves .text", PATCH_ETARGET_OUTSIDE_TEXT, flip_call_site, 5, {0}, {0}, true },
+		{ "new jmp lands mid-instruction", PATCH_ETARGET_MID_INSN, flip_nop5_site, 5, {0}, {0}, true },
+		{ "new call lands on an instruction that starts no function", PATCH_ECALL_NOT_FUNCTION,
+		  flip_nop5_site, 5, {0}, {0}, true },
+		{ "new jmp lands in the no-patch region", PATCH_ETARGET_PROTECTED, flip_nop5_site, 5, {0}, {0}, true },
+		{ "new jmp lands in its own tail", PATCH_ETARGET_IN_SITE, flip_nop5_site, 5, {0}, {0}, true },
 	};
 	call_to(flip_call_site, &some_data, r[13].new);
+	rel32_to(JMP32_INSN_OPCODE, flip_nop5_site, flip_call_site + 1, r[14].new);
+	call_to(flip_nop5_site, flip_nop5_site + 5, r[15].new);                 /* its ret */
+	rel32_to(JMP32_INSN_OPCODE, flip_nop5_site, (const void *)text_poke_bp_handler, r[16].new);
+	rel32_to(JMP32_INSN_OPCODE, flip_nop5_site, flip_nop5_site + 2, r[17].new);
 
 	uint64_t sum = text_sum();
 	int seen[PATCH_ERR_END] = {0};
 	unsigned ok = 0;
+	_Static_assert(sizeof(r) / sizeof(r[0]) == 18, "the targets above are filled in by index");
 	for (unsigned i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
 		uint8_t old[16];
 		if (r[i].old_is_current)
@@ -98,26 +114,47 @@ static void test_refusals(void)
 	       patch_errname(err2));
 	seen[PATCH_EBATCH_FULL] += err2 == -PATCH_EBATCH_FULL;
 	smp_text_poke_batch_reset(&one);
+
+	/* The torn target: a nop becoming "jmp S+2" in the batch that rewrites
+	 * the call at S. A CPU the int3 at the nop sends to S+2 while step 2
+	 * writes S's tail would execute a torn instruction. */
+	uint8_t call_a[5], call_b[5], jmp_s2[5];
+	const struct patch_site_def *call = site_by_name("call");
+	site_encode(call, variant_by_name(call, "a"), call_a);
+	site_encode(call, variant_by_name(call, "b"), call_b);
+	rel32_to(JMP32_INSN_OPCODE, flip_nop5_site, flip_call_site + 2, jmp_s2);
+	err = smp_text_poke_batch_add(&two, (void *)flip_call_site, call_a, call_b, 5);
+	err2 = smp_text_poke_batch_add(&two, (void *)flip_nop5_site, nop5, jmp_s2, 5);
+	report(err == 0 && err2 == -PATCH_ETARGET_IN_SITE,
+	       "nop -> jmp S+2 beside the call S in one batch: %s (expected PATCH_ETARGET_IN_SITE): %s",
+	       patch_errname(err2), two.why);
+	smp_text_poke_batch_reset(&two);
 	report(text_sum() == sum, ".text unchanged by the batch refusals");
 
 	unsigned distinct = 0;
 	for (int e = PATCH_ELEN_ZERO; e < PATCH_ERR_END; e++)
-		distinct += seen[e] == 1;
-	report(distinct >= 16, "%u kinds of bad request, each refused with its own error", distinct);
+		distinct += seen[e] > 0;
+	report(ok == sizeof(r) / sizeof(r[0]) && distinct >= 20,
+	       "%u of %zu single requests refused with their own error, .text unchanged; %u distinct codes in all",
+	       ok, sizeof(r) / sizeof(r[0]), distinct);
 }
 KTEST("patch.bad_requests_refused", test_refusals);
 
-/* A site that is part of the batch being applied right now is busy. */
-static int busy_err;
+/* A site that is part of the batch being applied right now is busy, and
+ * no new branch may land in its tail. */
+static int busy_err, tail_err;
 POKE_BATCH_DEFINE(busy_batch, 1);
 
 static void try_busy_site(enum poke_phase p)
 {
 	if (p != PHASE_INT3_WRITTEN)
 		return;
-	uint8_t cur[5], nop5[5] = {0x0f, 0x1f, 0x44, 0x00, 0x00};
+	uint8_t cur[5], nop5[5] = {0x0f, 0x1f, 0x44, 0x00, 0x00}, jmp_s2[5];
 	memcpy(cur, flip_call_site, 5);
 	busy_err = smp_text_poke_batch_add(&busy_batch, (void *)flip_call_site, cur, nop5, 5);
+	smp_text_poke_batch_reset(&busy_batch);
+	rel32_to(JMP32_INSN_OPCODE, flip_nop5_site, flip_call_site + 2, jmp_s2);
+	tail_err = smp_text_poke_batch_add(&busy_batch, (void *)flip_nop5_site, nop5, jmp_s2, 5);
 	smp_text_poke_batch_reset(&busy_batch);
 }
 
@@ -131,6 +168,8 @@ static void test_busy(void)
 	report(err == 0, "the batch in flight completed");
 	report(busy_err == -PATCH_EBUSY, "adding its site to another batch meanwhile: %s (expected PATCH_EBUSY)",
 	       patch_errname(busy_err));
+	report(tail_err == -PATCH_ETARGET_IN_SITE,
+	       "a nop becoming a jmp into its tail meanwhile: %s (expected PATCH_ETARGET_IN_SITE)", patch_errname(tail_err));
 	report(site_patch(s, variant_by_name(s, "a")) == 0, "patched back to a");
 }
 KTEST("patch.busy_site_refused", test_busy);
