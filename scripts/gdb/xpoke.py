@@ -194,9 +194,11 @@ bytes and their disassembly, and whether a live batch holds it."""
 
 
 class XpBatch(gdb.Command):
-    """xp-batch: the batch being applied: the patching CPU and its phase, the
-sites (address, length, new bytes), the rendezvous round and which CPUs
-still owe an acknowledgement (or are inside the #BP handler)."""
+    """xp-batch: the batch being applied: the patching CPU and its phase, its
+references and the CPUs pinning it, the sites (address, length, new
+bytes), the rendezvous round and which CPUs still owe an acknowledgement
+(or are inside the #BP handler); or a withdrawn batch still waiting for
+its pins to drain."""
 
     def __init__(self):
         super().__init__("xp-batch", gdb.COMMAND_USER)
@@ -205,10 +207,17 @@ still owe an acknowledgement (or are inside the #BP handler)."""
         check_anchor()
         phase = read("poke_current_phase")
         patcher = read("poke_patcher_cpu")
+        refs = read("live_refs")
+        pins = [c for c in online_cpus() if read(f"percpu_area[{c}].live_pins")]
+        pinned = f"{refs} reference(s); pinned by {', '.join(f'CPU {c}' for c in pins) or 'nobody'}"
         if not read("(unsigned long)live_batch"):
-            print(f"no live batch (last phase: {PHASES[phase]})")
+            if refs:
+                print(f"a withdrawn batch waits to retire: patching CPU {patcher}, phase {PHASES[phase]}, {pinned}")
+            else:
+                print(f"no live batch (last phase: {PHASES[phase]})")
             return
-        print(f"live batch: patching CPU {patcher}, phase {PHASES[phase]}, rendezvous round {read('sync_round')}")
+        print(f"live batch: patching CPU {patcher}, phase {PHASES[phase]}, rendezvous round {read('sync_round')}, "
+              f"{pinned}")
         batch = gdb.parse_and_eval("live_batch").dereference()
         for i in range(int(batch["nr"])):
             s = batch["sites"][i]

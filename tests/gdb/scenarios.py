@@ -144,7 +144,12 @@ def retire_waits_for_bp():
     expect(read("poke_current_phase") == xpoke.PHASES.index("first-synced"),
            "after all three rounds, but not retired: the phase is still first-synced")
     expect(read("(unsigned long)live_batch") == 0, "the batch is withdrawn from new #BP lookups")
-    expect(read("percpu_area[1].bp_refs") == 1, "while CPU 1 still holds a reference inside the #BP handler")
+    expect(read("percpu_area[1].bp_refs") == 1, "while CPU 1 is still inside the #BP handler")
+    expect(read("percpu_area[1].live_pins") == 1 and read("live_refs") == 1,
+           "holding the batch's last reference (its pin)")
+    shown = gdb.execute("xp-batch", to_string=True)
+    expect("a withdrawn batch waits to retire" in shown and "pinned by CPU 1" in shown,
+           f"xp-batch says so: {shown.strip()}")
     # Release CPU 1: it finishes its emulation; then the batch retires.
     try:
         gdb.execute("continue")
@@ -152,7 +157,8 @@ def retire_waits_for_bp():
         done.delete()
     ok = gdb.selected_frame().name() == "gdb_patch_finished"
     expect(ok, "once CPU 1 left the #BP handler, CPU 0 retired the batch and finished")
-    expect(read("percpu_area[1].bp_refs") == 0, "CPU 1's #BP reference count is back to 0")
+    expect(read("percpu_area[1].bp_refs") == 0 and read("percpu_area[1].live_pins") == 0,
+           "CPU 1 has left the #BP handler and dropped its pin")
     check_final(new)
     if read("gdb_arena.intrude_done") == intruded:
         run_until("gdb_intruder_finished", 1)
