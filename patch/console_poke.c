@@ -72,7 +72,7 @@ static void hex(char *out, size_t size, const uint8_t *b, unsigned n)
  */
 static int cmd_peek(int argc, char **argv)
 {
-	char why[160], at[96], to[96], bytes[48], text[96];
+	char why[160], at[96], to[96], bytes[48], text[192];  /* text: room for any AVX-512 form */
 	struct poke_where w;
 	uint64_t len;
 
