@@ -68,15 +68,15 @@ ARCH_OBJS := \
 
 KERNEL_OBJS := \
 	kernel/recover_point.o \
-	kernel/cmdline.o kernel/crashtest.o kernel/debug_anchor.o kernel/errno.o kernel/format.o \
+	kernel/cmdline.o kernel/crc32.o kernel/crashtest.o kernel/debug_anchor.o kernel/errno.o kernel/format.o \
 	kernel/ksyms.o kernel/ktest.o kernel/main.o kernel/panic.o kernel/percpu.o \
 	kernel/printk.o kernel/recover.o kernel/shell.o kernel/shell_cmds.o \
 	kernel/smp_call.o kernel/spinlock.o kernel/string.o
 
 PATCH_OBJS := \
 	patch/int3_selftest_code.o patch/context_sites_code.o \
-	patch/bp.o patch/console.o patch/context_sites.o patch/disasm.o patch/env.o patch/int3_selftest.o \
-	patch/rendezvous.o patch/site_table.o patch/sites.o patch/storm.o patch/text_poke.o \
+	patch/bp.o patch/console.o patch/console_poke.o patch/context_sites.o patch/disasm.o patch/env.o \
+	patch/int3_selftest.o patch/poke_parse.o patch/rendezvous.o patch/site_table.o patch/sites.o patch/storm.o patch/text_poke.o \
 	patch/text_poke_smp.o patch/validate.o
 
 TEST_OBJS := \

@@ -15,6 +15,7 @@ const char *errno_name(int err)
 	case ERANGE: return "ERANGE";
 	case ETIMEDOUT: return "ETIMEDOUT";
 	case EABORTED: return "EABORTED";
+	case EREPORTED: return "EREPORTED";
 	default: return "E?";
 	}
 }

@@ -13,6 +13,7 @@
 #define ERANGE      34
 #define ETIMEDOUT   110
 #define EABORTED    1000        /* work abandoned after a panic or an abort */
+#define EREPORTED   1001        /* failed, and already said why (the shell prints nothing more) */
 
 const char *errno_name(int err);        /* "ETIMEDOUT" for -110 or 110 */
 

@@ -12,8 +12,6 @@
 #include "kernel/shell.h"
 #include "kernel/string.h"
 
-#define LINE_MAX 256
-#define ARGS_MAX 16
 #define PROMPT "xpoke> "
 
 extern const struct shell_cmd __shell_cmds_start[], __shell_cmds_end[];   /* linker.ld */
@@ -31,15 +29,25 @@ static int getc_blocking(void)
 	}
 }
 
-static void read_line(char *buf)
+/* A terminal ends a line with CR, a script often with LF or CR LF: each of
+ * these is one line end (the LF of a CR LF is skipped). */
+static bool last_was_cr;
+
+size_t shell_read_line(const char *prompt, char *buf, size_t size)
 {
 	size_t n = 0;
+	if (prompt)
+		console_write(prompt, strlen(prompt));
 	for (;;) {
 		int c = getc_blocking();
+		bool cr_lf = c == '\n' && last_was_cr;
+		last_was_cr = c == '\r';
+		if (cr_lf)
+			continue;
 		if (c == '\r' || c == '\n') {
 			console_write("\n", 1);
 			buf[n] = 0;
-			return;
+			return n;
 		}
 		if ((c == 0x7f || c == 0x08) && n) {    /* backspace */
 			n--;
@@ -49,7 +57,7 @@ static void read_line(char *buf)
 				n--;
 				console_write("\b \b", 3);
 			}
-		} else if (c >= ' ' && c < 0x7f && n < LINE_MAX - 1) {
+		} else if (c >= ' ' && c < 0x7f && n + 1 < size) {
 			buf[n++] = (char)c;
 			char ch = (char)c;
 			console_write(&ch, 1);
@@ -57,10 +65,10 @@ static void read_line(char *buf)
 	}
 }
 
-static int split(char *line, char **argv)
+int shell_split(char *line, char **argv, int max)
 {
 	int argc = 0;
-	for (char *p = line; *p && argc < ARGS_MAX;) {
+	for (char *p = line; *p && argc < max;) {
 		while (*p == ' ')
 			*p++ = 0;
 		if (!*p)
@@ -97,13 +105,12 @@ SHELL_CMD("help", "", "list commands", cmd_help);
 
 void shell_run(void)
 {
-	char line[LINE_MAX], *argv[ARGS_MAX];
+	char line[SHELL_LINE_MAX], *argv[SHELL_ARGS_MAX];
 	printk("xpoke console: type 'help' for commands (prompt after %llu ms since kernel entry)",
 	       (unsigned long long)tsc_to_ms(rdtsc() - tsc_at_boot));
 	for (;;) {
-		console_write(PROMPT, sizeof(PROMPT) - 1);
-		read_line(line);
-		int argc = split(line, argv);
+		shell_read_line(PROMPT, line, sizeof(line));
+		int argc = shell_split(line, argv, SHELL_ARGS_MAX);
 		if (!argc)
 			continue;
 		const struct shell_cmd *c = __shell_cmds_start;
@@ -115,7 +122,7 @@ void shell_run(void)
 			continue;
 		}
 		int err = c->fn(argc, argv);
-		if (err)
+		if (err && err != -EREPORTED)
 			printk("%s: failed: %s (%d)", argv[0], errno_name(err), err);
 	}
 }

@@ -55,22 +55,22 @@ static int cmd_patch(int argc, char **argv)
 {
 	if (argc != 3) {
 		printk("usage: patch SITE VARIANT   (see 'sites')");
-		return -EINVAL;
+		return -EREPORTED;
 	}
 	const struct patch_site_def *s = site_by_name(argv[1]);
 	if (!s) {
 		printk("patch: no site named '%s' (see 'sites')", argv[1]);
-		return -EINVAL;
+		return -EREPORTED;
 	}
 	const struct site_variant *v = variant_by_name(s, argv[2]);
 	if (!v) {
 		printk("patch: site %s has no variant '%s' (see 'sites')", s->name, argv[2]);
-		return -EINVAL;
+		return -EREPORTED;
 	}
 	int err = site_patch(s, v);
 	if (err) {
 		printk("patch: %s -> %s refused: %s (%s)", s->name, v->name, patch_errname(err), patch_strerror(err));
-		return -EINVAL;
+		return -EREPORTED;
 	}
 	struct poke_stats st;
 	poke_get_stats(&st);

@@ -14,6 +14,12 @@ success and a triple fault (status 0) is not.
   run-qemu.py --interactive --iso build/xpoke.iso
   run-qemu.py --iso build/xpoke-test.iso --timeout 300 --log build/test.log
   run-qemu.py --iso build/xpoke.iso --until 'xpoke> ' --timeout 60
+  run-qemu.py --iso build/xpoke.iso --serial-socket build/s.sock --timeout 120
+
+--serial-socket PATH puts COM1 on a unix socket (QEMU is the server and
+waits for one client before it starts the guest), for a program that
+drives the console as a user would; QEMU still writes what the guest sends
+to --log, and its own messages go to stderr.
 
 Exit status: QEMU's, or 124 after --timeout (QEMU killed; the last serial
 lines are printed), or 0 as soon as --until's pattern appears. With
@@ -88,6 +94,9 @@ def qemu_command(args, iso):
         # (Ctrl-A c switches, Ctrl-A x quits); QEMU writes the log itself.
         cmd += ["-chardev", f"stdio,id=ser0,mux=on,logfile={args.log}",
                 "-serial", "chardev:ser0", "-mon", "chardev=ser0"]
+    elif args.serial_socket:
+        cmd += ["-chardev", f"socket,id=ser0,path={args.serial_socket},server=on,wait=on,logfile={args.log}",
+                "-serial", "chardev:ser0", "-no-reboot", "-monitor", "none"]
     else:
         cmd += ["-serial", "stdio", "-no-reboot", "-monitor", "none"]
     if args.qmp:
@@ -127,11 +136,16 @@ def main():
     ap.add_argument("--until", help="stop with status 0 once this regex appears in the serial output")
     ap.add_argument("--qmp", help="also serve QMP on this unix socket")
     ap.add_argument("--control", help="connect COM2 to this unix socket (server), for host+guest tests")
+    ap.add_argument("--serial-socket", metavar="PATH",
+                    help="connect COM1 to this unix socket (server; the guest starts when a client connects)")
     ap.add_argument("--gdb-wait", action="store_true", help="with GDB=1: hold the CPUs (-S)")
     ap.add_argument("--quiet", action="store_true", help="do not echo serial output")
     ap.add_argument("--print-command", action="store_true")
     args = ap.parse_args()
 
+    if args.serial_socket and (args.interactive or args.until):
+        sys.exit("run-qemu: --serial-socket takes COM1 away from this terminal and from --until; "
+                 "the program on the socket reads the console")
     args.log = args.log or os.path.join(BUILD, "run.log" if args.interactive else "qemu.log")
     os.makedirs(os.path.dirname(os.path.abspath(args.log)), exist_ok=True)
     check_knobs()
@@ -187,11 +201,17 @@ def main():
     pattern = re.compile(args.until) if args.until else None
     found = False
     window = ""                         # recent output, for --until (a prompt has no newline)
-    with open(args.log, "wb") as log:
+    # Serial output arrives on QEMU's stdout, except with --serial-socket:
+    # then QEMU writes the log itself and stdout has only its own messages.
+    with open(os.devnull if args.serial_socket else args.log, "wb") as log:
         while True:
             chunk = os.read(proc.stdout.fileno(), 4096)
             if not chunk:
                 break
+            if args.serial_socket:
+                sys.stderr.buffer.write(chunk)
+                sys.stderr.flush()
+                continue
             log.write(chunk)
             log.flush()
             if not args.quiet:

@@ -21,7 +21,10 @@ def load(path):
 def main(paths):
     suite = unittest.TestSuite(load(p) for p in paths)
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
-    bad = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
+    # A test fails once however many of its subTests fail (unittest lists
+    # each failing subTest, and an error in setUpClass, separately).
+    bad = len({getattr(t, "test_case", t).id() for t, _ in result.failures + result.errors} |
+              {t.id() for t in result.unexpectedSuccesses})
     print(f"RESULT passed={result.testsRun - bad - len(result.skipped)} failed={bad}")
     return 0 if bad == 0 else 1
 

@@ -1,0 +1,364 @@
+"""tests/host/test_console.py - peek, poke, poke-batch and text-crc, driven
+over the serial line as a user or a script would.
+
+One boot of build/xpoke.iso (-smp 2) with COM1 on a unix socket
+(scripts/run-qemu.py --serial-socket); each command is typed at the
+`xpoke> ` prompt and its reply read up to the next prompt. The requests
+work on the fixture functions of tests/kernel/patch_sites_code.asm, with
+branch displacements computed from build/xpoke.sym. Every test leaves
+.text as it found it. The serial log is build/harness/console.log.
+"""
+import bisect
+import importlib.util
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import zlib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, "build")
+PROMPT = re.compile(rb"(xpoke|poke-batch \d+)> $")
+
+
+def symbols():
+    """name -> address, from build/xpoke.sym (nm -n)."""
+    syms = {}
+    with open(os.path.join(BUILD, "xpoke.sym")) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3:
+                syms[parts[2]] = int(parts[0], 16)
+    return syms
+
+
+def ksyms():
+    """The kernel's own symbol table, [address, size, name] sorted, as
+    scripts/gen-ksyms.py builds it from build/xpoke.elf."""
+    spec = importlib.util.spec_from_file_location("gen_ksyms", os.path.join(ROOT, "scripts", "gen-ksyms.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.text_symbols(os.path.join(BUILD, "xpoke.elf"))
+
+
+def text_image():
+    """The bytes of .text in build/xpoke.elf (from __text_start)."""
+    out = os.path.join(tempfile.mkdtemp(prefix="xpoke-text-"), "text.bin")
+    try:
+        subprocess.run(["objcopy", "-O", "binary", "--only-section=.text", os.path.join(BUILD, "xpoke.elf"), out],
+                       check=True)
+        with open(out, "rb") as f:
+            return f.read()
+    finally:
+        shutil.rmtree(os.path.dirname(out))
+
+
+def rel(op, at, to, size):
+    """op bytes + rel32 from a size-byte instruction at `at` to `to`, as hex."""
+    return op + struct.pack("<i", to - (at + size)).hex()
+
+
+class Console:
+    """A booted kernel whose COM1 is a unix socket."""
+
+    def __init__(self, log, smp=2, timeout=120):
+        self.dir = tempfile.mkdtemp(prefix="xpoke-console-")    # short: unix socket paths are limited
+        self.sock_path = os.path.join(self.dir, "com1")
+        self.log = log
+        os.makedirs(os.path.dirname(log), exist_ok=True)
+        self.stderr = open(os.path.join(self.dir, "run-qemu.err"), "w+")
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "scripts", "run-qemu.py"), "--iso",
+             os.path.join(BUILD, "xpoke.iso"), "--serial-socket", self.sock_path, "--log", log,
+             "--timeout", str(timeout)],
+            env=dict(os.environ, SMP=str(smp)), stdout=subprocess.DEVNULL, stderr=self.stderr)
+        self.sock = socket.socket(socket.AF_UNIX)
+        deadline = time.monotonic() + 30
+        while True:                     # QEMU creates the socket, then waits for us
+            try:
+                self.sock.connect(self.sock_path)
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.stderr.seek(0)
+                    err = self.stderr.read()
+                    self.close()
+                    raise RuntimeError("QEMU's serial socket never accepted a connection:\n" + err)
+                time.sleep(0.05)
+        self.buf = b""
+        try:
+            self.boot_text = self.read_reply(60)
+        except Exception:
+            self.close()
+            raise
+
+    def read_reply(self, timeout=30):
+        """Everything up to and including the next prompt."""
+        deadline = time.monotonic() + timeout
+        while not PROMPT.search(self.buf):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no prompt after {timeout} s; got:\n{self.buf.decode(errors='replace')}")
+            self.sock.settimeout(left)
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise EOFError(f"console closed; got:\n{self.buf.decode(errors='replace')}")
+            self.buf += chunk
+        out, self.buf = self.buf.decode(errors="replace").replace("\r\n", "\n"), b""
+        return out
+
+    def send(self, line, end="\r"):
+        """Type line and end (a terminal's CR); return the lines printed
+        before the next prompt (the echo of line checked and dropped)."""
+        self.sock.sendall(line.encode() + end.encode())
+        lines = self.read_reply().split("\n")
+        if not lines[0].endswith(line):
+            raise AssertionError(f"the reply to {line!r} does not begin with its echo:\n" + "\n".join(lines))
+        return lines[1:-1]
+
+    def close(self):
+        try:
+            if self.proc.poll() is None:
+                self.sock.sendall(b"poweroff\r")
+                self.proc.wait(timeout=20)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        finally:
+            if self.proc.poll() is None:
+                self.proc.terminate()           # run-qemu.py kills QEMU
+                self.proc.wait()
+            self.sock.close()
+            self.stderr.close()
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class ConsolePoke(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.sym = symbols()
+        cls.text = text_image()
+        cls.text_start = cls.sym["__text_start"]
+        cls.con = Console(os.path.join(BUILD, "harness", "console.log"))
+        try:
+            cls.crc_at_boot = cls.con.send("text-crc")     # before any test pokes
+        except Exception:
+            cls.con.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.con.close()
+
+    # --- helpers -------------------------------------------------------------
+
+    def one(self, line, pattern):
+        """Send line; it must print exactly one line, matching pattern."""
+        out = self.con.send(line)
+        self.assertEqual(len(out), 1, f"{line!r} printed {len(out)} lines, not one:\n" + "\n".join(out))
+        self.assertRegex(out[0], pattern, f"reply to {line!r}")
+        return out[0]
+
+    def crc(self):
+        m = re.fullmatch(r"text-crc: (0x[0-9a-f]{8}) \(\.text ([0-9a-f]{16})\.\.([0-9a-f]{16}), (\d+) bytes\)",
+                         self.one("text-crc", r"^text-crc: "))
+        self.assertIsNotNone(m)
+        return m.group(1)
+
+    def peek(self, where, n):
+        """The instruction lines of peek: (address, <sym+off>, hex bytes, text)."""
+        rows = []
+        for line in self.con.send(f"peek {where} {n}"):
+            m = re.fullmatch(r"([0-9a-f]{16}) (<\S+>) +((?:[0-9a-f]{2} )*[0-9a-f]{2}) +(.*)", line)
+            self.assertIsNotNone(m, f"peek line {line!r}")
+            rows.append((int(m.group(1), 16), m.group(2), m.group(3), m.group(4)))
+        return rows
+
+    def old_bytes(self, name, n):
+        a = self.sym[name] - self.text_start
+        return self.text[a:a + n].hex()
+
+    def call(self, at, to):
+        return rel("e8", self.sym[at], self.sym[to] if isinstance(to, str) else to, 5)
+
+    # --- the tests -----------------------------------------------------------
+
+    def test_text_crc_is_the_crc32_of_the_image_text(self):
+        """At boot nothing has been patched: the kernel's CRC is zlib's of the ELF's .text."""
+        start, end = self.sym["__text_start"], self.sym["__text_end"]
+        self.assertEqual(len(self.text), end - start)
+        self.assertEqual(self.crc_at_boot, [f"text-crc: {zlib.crc32(self.text):#010x} "
+                                            f"(.text {start:016x}..{end:016x}, {end - start} bytes)"])
+
+    def test_cr_lf_ends_one_line(self):
+        """A script that ends lines with CR LF: the LF is not a second (empty)
+        line, which would end poke-batch's input at once."""
+        crc0 = self.crc()
+        call_a, call_b = self.call("flip_call_fn", "flip_ret_a"), self.call("flip_call_fn", "flip_ret_b")
+        self.assertEqual(self.con.send("poke-batch", end="\r\n"), [])
+        self.assertEqual(self.con.send(f"flip_call_fn {call_a} {call_b}", end="\r\n"), [])
+        self.assertRegex(" ".join(self.con.send("", end="\r\n")), r"^poke-batch: patched 1 site\(s\)")
+        self.one(f"poke flip_call_fn {call_b} {call_a}", r"^poke: patched ")
+        self.assertEqual(self.crc(), crc0)
+
+    def test_poke_applies_and_peek_shows_it(self):
+        """A nop becomes a call and back; a call is retargeted and back."""
+        crc0 = self.crc()
+        nop5 = "0f1f440000"
+        call_b = self.call("flip_nop5_site", "flip_set_b")
+        self.assertEqual(self.old_bytes("flip_nop5_site", 5), nop5)
+        self.one(f"poke flip_nop5_site {nop5} {call_b}",
+                 r"^poke: patched flip_nop5_site\+0x0 \([23] rounds, \d+ us\)$")
+        rows = self.peek("flip_nop5_fn", 11)
+        self.assertEqual([r[0] for r in rows], [self.sym["flip_nop5_fn"], self.sym["flip_nop5_site"],
+                                                self.sym["flip_nop5_site"] + 5])
+        self.assertEqual(rows[1][1:3], ("<flip_nop5_site+0x0>", " ".join(call_b[i:i + 2] for i in range(0, 10, 2))))
+        self.assertRegex(rows[1][3], rf"^call 0x{self.sym['flip_set_b']:X} +<flip_set_b>$")
+        self.assertNotEqual(self.crc(), crc0)
+        # back, with the bytes spaced inside quotes
+        self.one(f"poke flip_nop5_site '{call_b[:2]} {call_b[2:]}' '0f 1f 44 00 00'",
+                 r"^poke: patched flip_nop5_site\+0x0 \(")
+        self.assertRegex(self.peek("flip_nop5_site", 5)[0][3], r"^nop ")
+        self.assertEqual(self.crc(), crc0)
+
+        call_a, call_b = self.call("flip_call_fn", "flip_ret_a"), self.call("flip_call_fn", "flip_ret_b")
+        self.assertEqual(self.old_bytes("flip_call_fn", 5), call_a)
+        self.one(f"poke flip_call_fn+0 {call_a} {call_b}", r"^poke: patched flip_call_fn\+0x0 \(")
+        self.assertRegex(self.peek("flip_call_fn", 1)[0][3], r"^call 0x[0-9A-F]+ +<flip_ret_b>$")
+        self.one(f"poke flip_call_fn {call_b} {call_a}", r"^poke: patched flip_call_fn\+0x0 \(")
+        self.assertEqual(self.crc(), crc0)
+
+    def test_refused_pokes_print_one_line_and_write_nothing(self):
+        s = self.sym
+        crc0 = self.crc()
+        call_a = self.call("flip_call_fn", "flip_ret_a")
+        jmp_a = rel("e9", s["flip_jmp32_fn"], s["flip_jmp32_a"], 5)
+        bp_first = self.old_bytes("text_poke_bp_handler", 1)
+        cases = [
+            # (what, command, expected: "bad input" or a PATCH_E* code, pattern of the reason)
+            ("bad hex digit", f"poke flip_call_fn {call_a} e8zz000000", "bad input", r"'z' is not a hex digit"),
+            ("odd number of digits", "poke flip_call_fn e80100000 e80700000", "bad input", r"odd number of hex digits"),
+            ("unknown symbol", "poke no_such_function 90 90", "bad input", r"unknown symbol 'no_such_function'"),
+            ("offset past the symbol", "poke flip_call_fn+0x40 90 90", "bad input", r"offset 0x40 is outside flip_call_fn"),
+            ("offset not a number", "poke flip_call_fn+x1 90 90", "bad input", r"offset 'x1' is not a number"),
+            ("OLDHEX and NEWHEX of different lengths", f"poke flip_call_fn {call_a} e80700", "bad input",
+             r"OLDHEX has 5 byte\(s\), NEWHEX 3"),
+            ("wrong argument count", f"poke flip_call_fn {call_a}", "bad input", r"got 2 word"),
+            ("empty site", "poke flip_call_fn '' ''", "PATCH_ELEN_ZERO", r"length is 0"),
+            ("too long", f"poke flip_call_fn {'90' * 16} {'90' * 16}", "PATCH_ELEN_TOO_LONG", r"exceeds 15"),
+            ("mid-instruction", "poke flip_call_fn+1 01 02", "PATCH_EMID_INSN", r"not at an instruction boundary"),
+            ("old bytes mismatch", f"poke flip_call_fn e8020000ff {call_a}", "PATCH_EOLD_MISMATCH",
+             r"byte 1 is 01, expected 02"),
+            ("old bytes a part of an instruction", "poke flip_call_fn e8 c3", "PATCH_EOLD_LENGTH", r"old instruction"),
+            ("old bytes two instructions", "poke two_nops_site 9090 6690", "PATCH_EOLD_MULTI", r"more than one"),
+            ("new bytes undecodable", "poke flip_ret_site c3 06", "PATCH_ENEW_UNDECODABLE", r"do not decode"),
+            ("new instruction too long for the site", "poke flip_ret_site c3 e8", "PATCH_ENEW_LENGTH", r"longer"),
+            ("new bytes two instructions", "poke flip_nop2_fn 6690 9090", "PATCH_ENEW_MULTI", r"more than one"),
+            ("not emulatable", "poke flip_nop2_fn 6690 31c0", "PATCH_ENOT_EMULATABLE", r"xor"),
+            ("target outside .text", f"poke flip_call_fn {call_a} {self.call('flip_call_fn', s['__text_end'] + 0x100)}",
+             "PATCH_ETARGET_OUTSIDE_TEXT", r"outside kernel \.text"),
+            ("target mid-instruction",
+             f"poke flip_jmp32_fn {jmp_a} {rel('e9', s['flip_jmp32_fn'], s['flip_jmp32_a'] + 1, 5)}",
+             "PATCH_ETARGET_MID_INSN", r"flip_jmp32_a\+0x1"),
+            ("target in the site's own tail",
+             f"poke flip_jmp32_fn {jmp_a} {rel('e9', s['flip_jmp32_fn'], s['flip_jmp32_fn'] + 2, 5)}",
+             "PATCH_ETARGET_IN_SITE", r"byte 2 of this very site"),
+            ("call to a non-function", f"poke flip_call_fn {call_a} {self.call('flip_call_fn', s['flip_call_fn'] + 5)}",
+             "PATCH_ECALL_NOT_FUNCTION", r"not the start of a function"),
+            ("call into the no-patch region",
+             f"poke flip_call_fn {call_a} {self.call('flip_call_fn', 'text_poke_bp_handler')}",
+             "PATCH_ETARGET_PROTECTED", r"text_poke_bp_handler"),
+            ("site inside the #BP handler", f"poke text_poke_bp_handler {bp_first} 90", "PATCH_EPROTECTED",
+             r"text_poke_bp_handler"),
+        ]
+        self.assertGreaterEqual(len(cases), 20)
+        for what, cmd, code, reason in cases:
+            with self.subTest(what):
+                if code == "bad input":
+                    line = self.one(cmd, r"^poke: bad input: ")
+                else:
+                    line = self.one(cmd, rf"^poke: refused {code}: 0x[0-9a-f]+: ")
+                    addr = cmd.split()[1]
+                    name, _, off = addr.partition("+")
+                    self.assertIn(f"{s[name] + int(off or '0', 0):#x}:", line)
+                self.assertRegex(line, reason)
+                self.assertEqual(self.crc(), crc0, f"{what}: .text changed")
+
+    def test_peek_refuses_bad_input(self):
+        for cmd, reason in [("peek flip_call_fn 0", r"LEN 0 is outside 1\.\.256"),
+                            ("peek flip_call_fn 257", r"LEN 257 is outside 1\.\.256"),
+                            ("peek flip_call_fn ten", r"LEN 'ten' is not a number"),
+                            ("peek flip_call_fn", r"got 1 word"),
+                            ("peek no_such_function 4", r"unknown symbol"),
+                            ("peek flip_call_fn+6 4", r"outside flip_call_fn")]:
+            with self.subTest(cmd):
+                self.one(cmd, rf"^peek: bad input: .*{reason}")
+
+    def test_peek_says_when_bytes_do_not_decode(self):
+        """A byte that is no instruction in 64-bit mode (06 = push es, say),
+        found somewhere inside an instruction of .text, peeked at."""
+        table = ksyms()
+        starts = [a for a, _, _ in table]
+        for i, b in enumerate(self.text):
+            if b not in (0x06, 0x07, 0x0e, 0x16, 0x17, 0x1e, 0x27, 0x2f, 0x37, 0x3f, 0x60, 0x61, 0xd6):
+                continue
+            addr = self.text_start + i
+            k = bisect.bisect_right(starts, addr) - 1
+            if k < 0 or addr >= table[k][0] + table[k][1]:
+                continue
+            rows = self.peek(f"{table[k][2]}+{addr - table[k][0]:#x}", 1)
+            self.assertEqual(rows, [(addr, f"<{table[k][2]}+{addr - table[k][0]:#x}>", f"{b:02x}",
+                                     "(does not decode)")])
+            return
+        self.skipTest("no byte of .text is an invalid opcode")
+
+    def test_poke_batch_is_all_or_nothing(self):
+        s = self.sym
+        crc0 = self.crc()
+        call_a, call_b = self.call("flip_call_fn", "flip_ret_a"), self.call("flip_call_fn", "flip_ret_b")
+        nop5, set_b = "0f1f440000", self.call("flip_nop5_site", "flip_set_b")
+        good1, good2 = f"flip_call_fn {call_a} {call_b}", f"flip_nop5_site {nop5} {set_b}"
+
+        def batch(lines):
+            self.assertEqual(self.con.send("poke-batch"), [])
+            for line in lines:
+                self.assertEqual(self.con.send(line), [], f"batch line {line!r} printed something")
+            out = self.con.send("")
+            self.assertEqual(len(out), 1, "poke-batch printed more than one result line:\n" + "\n".join(out))
+            return out[0]
+
+        for what, lines, pattern in [
+            ("a malformed line", [good1, "flip_nop5_site 0f1f44000 e8"],
+             r"^poke-batch: bad input on line 2: NEWHEX|^poke-batch: bad input on line 2: OLDHEX"),
+            ("a refused line", [good1, f"flip_nop5_site 0f1f440001 {set_b}"],
+             r"^poke-batch: refused line 2 \(flip_nop5_site\+0x0\) PATCH_EOLD_MISMATCH: 0x[0-9a-f]+: "),
+            ("a site twice", [good1, f"flip_call_fn {call_a} {self.call('flip_call_fn', 'flip_set_b')}"],
+             r"^poke-batch: refused line 2 \(flip_call_fn\+0x0\) PATCH_EOVERLAP: "),
+            ("a protected site", [good1, good2, f"text_poke_bp_handler {self.old_bytes('text_poke_bp_handler', 1)} 90"],
+             r"^poke-batch: refused line 3 \(text_poke_bp_handler\+0x0\) PATCH_EPROTECTED: "),
+            ("too many lines", [good1] * 17, r"^poke-batch: bad input on line 17: more than 16 requests"),
+        ]:
+            with self.subTest(what):
+                line = batch(lines)
+                self.assertRegex(line, pattern)
+                self.assertRegex(line, r"; nothing written$")
+                self.assertEqual(self.crc(), crc0, f"{what}: .text changed")
+                self.assertRegex(self.peek("flip_call_fn", 1)[0][3], r"<flip_ret_a>$")
+
+        self.assertRegex(batch([]), r"^poke-batch: no requests; nothing written$")
+        self.assertRegex(batch([good1, good2]), r"^poke-batch: patched 2 site\(s\) \([23] rounds, \d+ us\)$")
+        self.assertRegex(self.peek("flip_call_fn", 1)[0][3], r"<flip_ret_b>$")
+        self.assertRegex(self.peek("flip_nop5_site", 1)[0][3], r"<flip_set_b>$")
+        self.assertNotEqual(self.crc(), crc0)
+        self.assertRegex(batch([f"flip_call_fn {call_b} {call_a}", f"flip_nop5_site {set_b} {nop5}"]),
+                         r"^poke-batch: patched 2 site\(s\)")
+        self.assertEqual(self.crc(), crc0)
+
+
+if __name__ == "__main__":
+    unittest.main()
