@@ -113,13 +113,15 @@ struct percpu {
 	/* Patch core (patch/bp.c, patch/rendezvous.c). */
 	uint32_t bp_refs;                   /* patch #BP handlers this CPU is running */
 	uint32_t bp_nested;                 /* NMI/#MC handlers running inside those */
-	uint32_t live_pins;                 /* pins of the live batch held here (bp.c) */
+	uint32_t live_pin;                  /* bit 0: gate open; + 2 per pin held here (bp.c) */
 	uint64_t sync_acked;                /* last rendezvous round this CPU acknowledged */
 	uint64_t bp_emulated[4];            /* emulations by context: enum bp_ctx */
 	uint64_t bp_vanished;               /* int3s gone by the time #BP looked: re-run */
-	uintptr_t bp_vanished_addr;         /* the last one re-run, */
-	uint64_t bp_vanished_gen;           /* in the time of that batch, */
-	uint32_t bp_vanished_run;           /* so many times in a row */
+	struct bp_rerun {                   /* per context (enum bp_ctx): */
+		uintptr_t addr;             /* the last address re-run, */
+		uint64_t gen;               /* in the time of that batch, */
+		uint32_t run;               /* so many times in a row */
+	} bp_rerun[4];
 } __attribute__((aligned(64)));
 
 extern struct percpu percpu_area[MAX_CPUS];

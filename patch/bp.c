@@ -4,31 +4,42 @@
  * #MC, on any CPU. It takes no lock and calls only code that cannot be a
  * patch site.
  *
- * Publication and retirement. The batch being applied is live_batch; a
+ * Publication and retirement. The batch being applied is live_batch. A
  * reader (the #BP handler, or validation reading text through the view)
- * pins it by raising live_refs, and only while it is still live:
- * increment-if-not-zero, then a second look that it was not withdrawn
- * meanwhile (Linux's text_poke_bp descriptor works the same way). The
- * publisher holds one reference of its own from publication to retirement.
+ * pins it in its own CPU's word, percpu->live_pin: bit 0 is a gate the
+ * publisher opens on every CPU, and each pin adds 2, taken only while the
+ * gate is open (compare-and-swap on the reader's own word). Retirement
+ * closes every gate and waits for every word to drain:
  *
- *   reader (any CPU, any context)          retiring CPU
+ *   reader (any CPU, any context)          patching CPU
  *   -----------------------------          ------------
- *   b = live_batch         (seq_cst)       live_batch = NULL     (seq_cst)
- *   if b: refs 0 -> fail,                  refs--  (its own)     (seq_cst)
- *         else refs++      (cmpxchg)       wait until refs == 0
- *   b == live_batch again? else refs--
- *   ... use b ...
- *   refs--                 (release)
+ *                                          publish: live_batch = b
+ *                                                   open every gate (|= 1)
+ *                                                   gen++, then write
+ *   w = my word; if !(w & 1): none          ...
+ *   cmpxchg w -> w + 2 (seq_cst)           retire: live_batch = NULL
+ *   b = live_batch; NULL: unpin, none              close every gate (&= ~1)
+ *   ... use b ...                                  wait for every word == 0
+ *   my word -= 2   (release)
  *
- * A reader either pins b before the retirer's wait sees refs reach zero, so
- * the retirer waits for it, or it fails and never touches b. Once
- * live_batch is NULL no new reader can even try, so the retirer waits at
- * most for the readers that looked before the withdrawal: readers that
- * validate in a tight loop cannot keep the count from reaching zero (they
- * could when each CPU raised its own count unconditionally). live_pins
- * counts each CPU's pins, to name the CPUs a retirement waits for.
+ * A pin taken before the gate closed holds the retirement up until it is
+ * dropped; no pin can be taken after it closed, so readers that validate
+ * in a tight loop cannot starve a retirement, and the next batch cannot be
+ * published while any pin is held, so a pinned reader sees b or NULL.
+ * Each word is its CPU's own cache line: the #BP path takes no global
+ * lock-prefixed operation. Recovery, which abandons every context of a
+ * CPU, drops that CPU's pins in one atomic step (live_batch_drop_pins).
  * No CPU can still reach an int3 of the batch when it is withdrawn: the
  * last rendezvous round made every CPU serialize after the int3s were gone.
+ *
+ * Missed batches. A CPU inside the #BP handler does not hold up a
+ * retirement unless it pins the batch, so between its trap and its look a
+ * batch may retire and the next one write an int3 at the same address. If
+ * the handler finds no site for an int3 that is still there, but a batch
+ * was published since it trapped (live_gen moved), it runs the address
+ * again: the fresh trap finds the new batch. "gen++ after the gates"
+ * makes that sound: whoever sees an int3 of a batch, then reads the
+ * generation, sees that batch's increment.
  *
  * A vanished int3. If the byte at the trapping address is no longer 0xcc,
  * the int3 was removed after this CPU fetched it: back up and run whatever
@@ -49,6 +60,8 @@
  * int $3, left to the normal #BP path.
  */
 #include "arch/x86/cpu.h"
+#include "arch/x86/layout.h"
+#include "arch/x86/paging.h"
 #include "arch/x86/nmi.h"
 #include "arch/x86/tsc.h"
 #include "kernel/panic.h"
@@ -66,44 +79,35 @@
 #define BP_VANISHED_MAX 10000         /* re-runs of one vanished int3 in a row, then panic */
 
 const char *const bp_ctx_names[BP_CTX_COUNT] = { "thread", "irq", "nmi", "mce" };
-const struct poke_batch *live_batch;
-static uint32_t live_refs;              /* the publisher's + one per pin; 0 once retired */
+static const struct poke_batch *live_batch;
 static uint64_t live_gen;               /* publications since boot */
-static uint64_t pins_refused;           /* pins that lost to a withdrawal */
 /* Test only (tests/kernel): an int3 at this address is taken for a stale
  * fetch of a vanished one, as TCG can make a CPU see, so the re-run bound
  * can be shown to hold. 0: none. */
 uintptr_t bp_test_stale_int3;
 
+#define PIN_GATE 1u                     /* percpu->live_pin: bit 0 open, pins count 2 each */
+#define PIN_ONE  2u
+
 /* Any context: no lock, no print, nothing patchable. */
 const struct poke_batch *live_batch_get(void)
 {
-	const struct poke_batch *b = __atomic_load_n(&live_batch, __ATOMIC_SEQ_CST);
-	if (!b)
-		return NULL;
-	uint32_t r = __atomic_load_n(&live_refs, __ATOMIC_RELAXED);
+	uint32_t *word = &this_cpu()->live_pin;
+	uint32_t w = __atomic_load_n(word, __ATOMIC_RELAXED);
 	do {
-		if (!r) {               /* retired meanwhile */
-			__atomic_fetch_add(&pins_refused, 1, __ATOMIC_RELAXED);
-			return NULL;
-		}
-	} while (!__atomic_compare_exchange_n(&live_refs, &r, r + 1, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
-	if (__atomic_load_n(&live_batch, __ATOMIC_SEQ_CST) != b) {
-		/* Withdrawn between the two looks (or retired and another one
-		 * published): our reference may hold up a retirement, drop it. */
-		__atomic_fetch_sub(&live_refs, 1, __ATOMIC_RELEASE);
-		__atomic_fetch_add(&pins_refused, 1, __ATOMIC_RELAXED);
-		return NULL;
-	}
-	__atomic_fetch_add(&this_cpu()->live_pins, 1, __ATOMIC_RELAXED);
+		if (!(w & PIN_GATE))
+			return NULL;    /* no batch, or it is being retired */
+	} while (!__atomic_compare_exchange_n(word, &w, w + PIN_ONE, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+	const struct poke_batch *b = __atomic_load_n(&live_batch, __ATOMIC_SEQ_CST);
+	if (!b)                 /* withdrawn, its gate not closed yet */
+		__atomic_fetch_sub(word, PIN_ONE, __ATOMIC_RELEASE);
 	return b;
 }
 
 /* Any context: no lock, no print, nothing patchable. */
 void live_batch_put(void)
 {
-	__atomic_fetch_sub(&this_cpu()->live_pins, 1, __ATOMIC_RELAXED);
-	__atomic_fetch_sub(&live_refs, 1, __ATOMIC_RELEASE);
+	__atomic_fetch_sub(&this_cpu()->live_pin, PIN_ONE, __ATOMIC_RELEASE);
 }
 
 uint64_t live_batch_gen(void)
@@ -111,18 +115,11 @@ uint64_t live_batch_gen(void)
 	return __atomic_load_n(&live_gen, __ATOMIC_SEQ_CST);
 }
 
-uint64_t live_pins_refused(void)
-{
-	return __atomic_load_n(&pins_refused, __ATOMIC_RELAXED);
-}
-
-/* Recovery abandons this CPU's handlers and readers: their pins go too.
- * Any context, this CPU only. */
+/* Recovery abandons this CPU's handlers and readers: their pins go too,
+ * the gate stays as it is. Any context, this CPU only. */
 void live_batch_drop_pins(struct percpu *pc)
 {
-	uint32_t n = __atomic_exchange_n(&pc->live_pins, 0, __ATOMIC_SEQ_CST);
-	if (n)
-		__atomic_fetch_sub(&live_refs, n, __ATOMIC_SEQ_CST);
+	__atomic_fetch_and(&pc->live_pin, PIN_GATE, __ATOMIC_SEQ_CST);
 }
 
 /* Does condition code cc (low nibble of Jcc) hold for rflags? #BP context:
@@ -185,30 +182,36 @@ static enum bp_ctx context_of(const struct percpu *pc)        /* #BP context: re
 	return BP_THREAD;
 }
 
-/* Is the instruction that trapped an "int $3" (CD 03, RIP after it)? See
- * the top of the file. #BP context: reads two bytes. */
-static bool is_int_imm3(uintptr_t rip)
+/* Did "int $3" (CD 03) trap here, RIP two bytes past it? See the top of
+ * the file. Any context: reads rip-2 only if it lies in .text or on the
+ * page of rip-1, which the CPU just fetched from. */
+bool bp_is_int_imm3(uintptr_t rip)
 {
-	return __atomic_load_n((const uint8_t *)(rip - 2), __ATOMIC_RELAXED) == 0xcd &&
+	uintptr_t a = rip - 2;
+	if ((a >> PAGE_SHIFT) != ((rip - 1) >> PAGE_SHIFT) && (a < (uintptr_t)__text_start || a >= (uintptr_t)__text_end))
+		return false;
+	return __atomic_load_n((const uint8_t *)a, __ATOMIC_RELAXED) == 0xcd &&
 	       __atomic_load_n((const uint8_t *)(rip - 1), __ATOMIC_RELAXED) == 0x03;
 }
 
-/* A vanished int3 at addr, to be run again. #BP context: counts re-runs of
- * the same address with no batch published in between (a stale fetch of
- * one batch's int3 ends within a few passes; a new batch resets the count);
+/* Run addr again: its int3 is gone (or a batch published since the trap
+ * may own it). #BP context: counts re-runs of the same address by this
+ * context with no batch published in between (a stale fetch of one
+ * batch's int3 ends within a few passes; a new batch resets the count);
  * panics, naming the CPU and address, past BP_VANISHED_MAX. */
-static void rerun_vanished(struct percpu *pc, uintptr_t addr, struct regs *r)
+static void rerun(struct percpu *pc, enum bp_ctx ctx, uintptr_t addr, struct regs *r)
 {
+	struct bp_rerun *v = &pc->bp_rerun[ctx];
 	uint64_t gen = __atomic_load_n(&live_gen, __ATOMIC_RELAXED);
-	if (pc->bp_vanished_addr == addr && pc->bp_vanished_gen == gen) {
-		if (++pc->bp_vanished_run >= BP_VANISHED_MAX)
+	if (v->addr == addr && v->gen == gen) {
+		if (++v->run >= BP_VANISHED_MAX)
 			panic("patch: CPU %u met the vanished int3 at %#lx %u times in a row: memory holds %02x "
 			      "there, but the CPU keeps executing an int3 (stale instruction fetch)", pc->cpu, addr,
-			      pc->bp_vanished_run, *(const volatile uint8_t *)addr);
+			      v->run, *(const volatile uint8_t *)addr);
 	} else {
-		pc->bp_vanished_addr = addr;
-		pc->bp_vanished_gen = gen;
-		pc->bp_vanished_run = 1;
+		v->addr = addr;
+		v->gen = gen;
+		v->run = 1;
 	}
 	r->rip = addr;
 	pc->bp_vanished++;
@@ -221,34 +224,33 @@ bool text_poke_bp_handler(struct regs *r)
 {
 	struct percpu *pc = this_cpu();
 	uintptr_t addr = r->rip - INT3_INSN_SIZE;
-	bool handled = false;
+	enum bp_ctx ctx = context_of(pc);
+	bool handled = true;
 
 	__atomic_fetch_add(&pc->bp_refs, 1, __ATOMIC_SEQ_CST);
-	/*
-	 * Two looks at most. A batch publishes itself before it writes its
-	 * first int3, so if the byte is 0xcc but the batch we read did not
-	 * know the site, a batch was published between our two reads: the
-	 * second read finds it. (A batch we pinned cannot be retired while
-	 * we hold it.)
-	 */
-	for (int look = 0; look < 2 && !handled; look++) {
-		const struct poke_batch *b = live_batch_get();
-		const struct poke_site *s = b ? site_find(b->sites, b->nr, addr) : NULL;
-		if (s) {
-			/* Invariant 2 of rendezvous.h: IRET follows before this CPU
-			 * can reach patched code. */
-			sync_ack(pc);
-			emulate_insn(&s->emu, s->addr, r);
-			pc->bp_emulated[context_of(pc)]++;
-			handled = true;
-		} else if ((__atomic_load_n((const uint8_t *)addr, __ATOMIC_SEQ_CST) != INT3_INSN_OPCODE ||
-			    addr == __atomic_load_n(&bp_test_stale_int3, __ATOMIC_RELAXED)) && !is_int_imm3(r->rip)) {
-			rerun_vanished(pc, addr, r);    /* the int3 is gone: run what is there now */
-			handled = true;
-		}
-		if (b)
-			live_batch_put();
+	uint64_t gen = __atomic_load_n(&live_gen, __ATOMIC_SEQ_CST);
+	const struct poke_batch *b = live_batch_get();
+	const struct poke_site *s = b ? site_find(b->sites, b->nr, addr) : NULL;
+	if (s) {
+		/* Invariant 2 of rendezvous.h: IRET follows before this CPU can
+		 * reach patched code. */
+		sync_ack(pc);
+		emulate_insn(&s->emu, s->addr, r);
+		pc->bp_emulated[ctx]++;
+	} else if (bp_is_int_imm3(r->rip)) {
+		handled = false;        /* an int $3: the normal #BP path */
+	} else if (__atomic_load_n((const uint8_t *)addr, __ATOMIC_SEQ_CST) != INT3_INSN_OPCODE ||
+		   addr == __atomic_load_n(&bp_test_stale_int3, __ATOMIC_RELAXED) ||
+		   __atomic_load_n(&live_gen, __ATOMIC_SEQ_CST) != gen) {
+		/* The int3 is gone: run what is there now. Or a batch was
+		 * published since we trapped: the int3 may be its, so look
+		 * again by trapping again (see "Missed batches" above). */
+		rerun(pc, ctx, addr, r);
+	} else {
+		handled = false;        /* an int3 no batch knows */
 	}
+	if (b)
+		live_batch_put();
 	__atomic_fetch_sub(&pc->bp_refs, 1, __ATOMIC_RELEASE);
 	return handled;
 }
@@ -258,42 +260,47 @@ void bp_publish(const struct poke_batch *b)
 {
 	if (!spin_held_by_me(&text_lock))
 		panic("bp_publish: CPU %u does not hold text_lock", cpu_id());
-	if (__atomic_load_n(&live_refs, __ATOMIC_SEQ_CST))
-		panic("bp_publish: the previous batch still has %u reference(s)", live_refs);
-	/* The generation first: a reader of the view that saw no batch and
-	 * then sees the same generation saw no write of this one. */
-	__atomic_fetch_add(&live_gen, 1, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&live_refs, 1, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&live_batch, b, __ATOMIC_SEQ_CST);
+	for_each_cpu_in(c, &cpu_online_mask) {
+		uint32_t w = __atomic_fetch_or(&percpu_of(c)->live_pin, PIN_GATE, __ATOMIC_SEQ_CST);
+		if (w)
+			panic("bp_publish: CPU %u still pins the previous batch (word %#x)", c, w);
+	}
+	/* After the gates, before the first write: see "Missed batches" and
+	 * live_batch_read(). */
+	__atomic_fetch_add(&live_gen, 1, __ATOMIC_SEQ_CST);
 }
 
-/* Thread context, under text_lock. Withdraws the batch, then waits,
- * without ever retiring early, until no reader of any CPU still pins it;
- * names the CPUs still pinning it every RETIRE_REPORT_US and panics after
- * RETIRE_TIMEOUT_US. */
+/* Thread context, under text_lock. Withdraws the batch and closes every
+ * gate, then waits, without ever retiring early, until no CPU still pins
+ * it; names the CPUs still pinning it every RETIRE_REPORT_US and panics
+ * after RETIRE_TIMEOUT_US. */
 void bp_retire(void)
 {
 	if (!spin_held_by_me(&text_lock))
 		panic("bp_retire: CPU %u does not hold text_lock", cpu_id());
 	__atomic_store_n(&live_batch, NULL, __ATOMIC_SEQ_CST);
-	__atomic_fetch_sub(&live_refs, 1, __ATOMIC_SEQ_CST);    /* the publisher's own */
+	for_each_cpu_in(c, &cpu_online_mask)
+		__atomic_fetch_and(&percpu_of(c)->live_pin, ~PIN_GATE, __ATOMIC_SEQ_CST);
 	uint64_t report = tsc_deadline_us(RETIRE_REPORT_US), give_up = tsc_deadline_us(RETIRE_TIMEOUT_US);
-	while (__atomic_load_n(&live_refs, __ATOMIC_ACQUIRE)) {
-		if (tsc_expired(report) || tsc_expired(give_up)) {
-			struct cpumask inside;
-			cpumask_clear_all(&inside);
-			for_each_cpu_in(c, &cpu_online_mask)
-				if (__atomic_load_n(&percpu_of(c)->live_pins, __ATOMIC_SEQ_CST))
-					cpumask_set(&inside, c);
-			printk("patch: retiring the batch still waits for %u reference(s), held by %u CPU(s)",
-			       __atomic_load_n(&live_refs, __ATOMIC_RELAXED), cpumask_weight(&inside));
-			cpus_report_where(&inside, "patch retire");
-			if (tsc_expired(give_up))
-				panic("patch: retiring the batch: %u CPU(s) still pin it after %llu s",
-				      cpumask_weight(&inside), RETIRE_TIMEOUT_US / 1000000);
-			report = tsc_deadline_us(RETIRE_REPORT_US);
+	for_each_cpu_in(c, &cpu_online_mask) {
+		while (__atomic_load_n(&percpu_of(c)->live_pin, __ATOMIC_ACQUIRE)) {
+			if (tsc_expired(report) || tsc_expired(give_up)) {
+				struct cpumask inside;
+				cpumask_clear_all(&inside);
+				for_each_cpu_in(d, &cpu_online_mask)
+					if (__atomic_load_n(&percpu_of(d)->live_pin, __ATOMIC_SEQ_CST))
+						cpumask_set(&inside, d);
+				printk("patch: retiring the batch still waits for %u CPU(s) pinning it",
+				       cpumask_weight(&inside));
+				cpus_report_where(&inside, "patch retire");
+				if (tsc_expired(give_up))
+					panic("patch: retiring the batch: %u CPU(s) still pin it after %llu s",
+					      cpumask_weight(&inside), RETIRE_TIMEOUT_US / 1000000);
+				report = tsc_deadline_us(RETIRE_REPORT_US);
+			}
+			cpu_relax();
 		}
-		cpu_relax();
 	}
 }
 
@@ -329,7 +336,9 @@ void live_batch_read(uintptr_t addr, uint8_t *buf, size_t n)
 		irq_restore(flags);
 		/* Pinned: nobody else writes text, and its own sites show their
 		 * old bytes. Not pinned: good if no batch was published while we
-		 * copied (writes happen only while one is live). */
+		 * copied: writes happen only while one is live, and come after
+		 * its gen++, which comes after its gates opened (so a gen read
+		 * that already counted it would have found our gate open). */
 		if (b || live_batch_gen() == gen)
 			return;
 	}

@@ -19,23 +19,21 @@ extern const char *const bp_ctx_names[BP_CTX_COUNT];
 
 struct percpu;
 
-/* The batch being applied, or NULL (published by patch/text_poke_smp.c). */
-extern const struct poke_batch *live_batch;
-
-/* Pin the live batch: it, or NULL if there is none or it is being
- * withdrawn. A pinned batch is not retired until live_batch_put(). Any
- * context; the pin is this CPU's (percpu->live_pins). */
+/* Pin the batch being applied (published by patch/text_poke_smp.c): it,
+ * or NULL if there is none or it is being withdrawn. A pinned batch is not
+ * retired until live_batch_put(). Any context; the pin is this CPU's
+ * (percpu->live_pin). */
 const struct poke_batch *live_batch_get(void);
 void live_batch_put(void);
 
 /* Batches published since boot (a reader's consistency check). */
 uint64_t live_batch_gen(void);
 
-/* Pins refused because the batch was being withdrawn (bp.c's timeline). */
-uint64_t live_pins_refused(void);
-
 /* Recovery: drop every pin this CPU's abandoned contexts held. */
 void live_batch_drop_pins(struct percpu *pc);
+
+/* Did an "int $3" (CD 03) trap with this RIP? Any context. */
+bool bp_is_int_imm3(uintptr_t rip);
 
 /* Test only: an int3 at this address counts as a stale fetch (bp.c). */
 extern uintptr_t bp_test_stale_int3;

@@ -30,7 +30,7 @@
  *                                                cross-modifying store, so it is
  *                                                done only where TCG runs us
  *                                                (patch.tcg_rewrite)
- *   withdraw b; wait until no #BP handler        (bp.c: per-CPU reference counts)
+ *   withdraw b; wait until no CPU pins it        (bp.c: per-CPU pin words)
  *   of any CPU still uses it
  *   release text_lock
  *

@@ -51,7 +51,7 @@ static void bp_normal(struct regs *r)
 	if (pc->int3_quiet)
 		return;
 	const volatile uint8_t *p = (const volatile uint8_t *)r->rip;
-	if (p[-2] == 0xcd && p[-1] == 0x03) {           /* int $3: see patch/bp.c */
+	if (bp_is_int_imm3(r->rip)) {
 		printk("CPU %u: int $3 at %016lx <%s>; continuing", pc->cpu, r->rip - 2,
 		       format_symbol(sym, sizeof(sym), r->rip - 2));
 		return;

@@ -207,9 +207,10 @@ its pins to drain."""
         check_anchor()
         phase = read("poke_current_phase")
         patcher = read("poke_patcher_cpu")
-        refs = read("live_refs")
-        pins = [c for c in online_cpus() if read(f"percpu_area[{c}].live_pins")]
-        pinned = f"{refs} reference(s); pinned by {', '.join(f'CPU {c}' for c in pins) or 'nobody'}"
+        words = {c: read(f"percpu_area[{c}].live_pin") for c in online_cpus()}
+        refs = sum(w >> 1 for w in words.values())
+        pins = [f"CPU {c}" + (f" x{w >> 1}" if w >> 1 > 1 else "") for c, w in words.items() if w >> 1]
+        pinned = f"{refs} pin(s), by {', '.join(pins) or 'nobody'}"
         if not read("(unsigned long)live_batch"):
             if refs:
                 print(f"a withdrawn batch waits to retire: patching CPU {patcher}, phase {PHASES[phase]}, {pinned}")

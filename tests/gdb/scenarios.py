@@ -145,10 +145,10 @@ def retire_waits_for_bp():
            "after all three rounds, but not retired: the phase is still first-synced")
     expect(read("(unsigned long)live_batch") == 0, "the batch is withdrawn from new #BP lookups")
     expect(read("percpu_area[1].bp_refs") == 1, "while CPU 1 is still inside the #BP handler")
-    expect(read("percpu_area[1].live_pins") == 1 and read("live_refs") == 1,
-           "holding the batch's last reference (its pin)")
+    expect(read("percpu_area[1].live_pin") == 2 and read("percpu_area[0].live_pin") == 0,
+           "holding the batch's last pin (its gate closed)")
     shown = gdb.execute("xp-batch", to_string=True)
-    expect("a withdrawn batch waits to retire" in shown and "pinned by CPU 1" in shown,
+    expect("a withdrawn batch waits to retire" in shown and "1 pin(s), by CPU 1" in shown,
            f"xp-batch says so: {shown.strip()}")
     # Release CPU 1: it finishes its emulation; then the batch retires.
     try:
@@ -157,7 +157,7 @@ def retire_waits_for_bp():
         done.delete()
     ok = gdb.selected_frame().name() == "gdb_patch_finished"
     expect(ok, "once CPU 1 left the #BP handler, CPU 0 retired the batch and finished")
-    expect(read("percpu_area[1].bp_refs") == 0 and read("percpu_area[1].live_pins") == 0,
+    expect(read("percpu_area[1].bp_refs") == 0 and read("percpu_area[1].live_pin") == 0,
            "CPU 1 has left the #BP handler and dropped its pin")
     check_final(new)
     if read("gdb_arena.intrude_done") == intruded:
