@@ -21,6 +21,16 @@ const struct ksym *ksym_lookup(uintptr_t addr)
 	return addr < s->addr + s->size ? s : NULL;
 }
 
+const struct ksym *ksym_function(uintptr_t addr)
+{
+	const struct ksym *s = ksym_lookup(addr);
+	if (!s)
+		return NULL;
+	while (s > ksym_table && !s->fn_size)
+		s--;
+	return s->fn_size && addr < s->addr + s->fn_size ? s : NULL;
+}
+
 const struct ksym *ksym_find(const char *name)
 {
 	for (uint32_t i = 0; i < ksym_count; i++)

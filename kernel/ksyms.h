@@ -14,6 +14,7 @@ struct ksym {
 	uint64_t addr;
 	uint32_t size;          /* from the ELF symbol, or the gap to the next one */
 	uint32_t name;          /* offset into ksym_strings */
+	uint32_t fn_size;       /* a function (scripts/gen-ksyms.py): its size; 0: a mere label */
 };
 
 extern const uint32_t ksym_count;
@@ -22,6 +23,8 @@ extern const char ksym_strings[];
 
 /* The symbol containing addr, or NULL. NMI-safe (read-only data). */
 const struct ksym *ksym_lookup(uintptr_t addr);
+/* The function containing addr (labels inside it do not count), or NULL. */
+const struct ksym *ksym_function(uintptr_t addr);
 const struct ksym *ksym_find(const char *name);
 static inline const char *ksym_name(const struct ksym *s) { return ksym_strings + s->name; }
 

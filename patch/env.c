@@ -24,11 +24,11 @@ static bool symbol(const struct patch_env *env, uintptr_t addr, uintptr_t *start
 		   const char **name)
 {
 	(void)env;
-	const struct ksym *s = ksym_lookup(addr);
+	const struct ksym *s = ksym_function(addr);
 	if (!s)
 		return false;
 	*start = s->addr;
-	*size = s->size;
+	*size = s->fn_size;
 	*name = ksym_name(s);
 	return true;
 }

@@ -7,12 +7,34 @@
 
 The check proves the second link did not move any text symbol (the table
 sits last in .rodata, after .text).
+
+Every text symbol names addresses (backtraces, RIP -> name+offset); only
+functions may be called and contain instructions to decode from: the
+compiler's (ELF type FUNC) and NASM's global labels (NOTYPE GLOBAL), not
+NASM's local labels (.name, ..@name, labels not made global) nor the
+linker's __ symbols. A function's fn_size is its ELF size, or for a
+sizeless one the distance to the next function.
 """
 import subprocess
 import sys
 
 
+def functions(elf):
+    """{(addr, name): elf_size} of the symbols that are functions."""
+    out = subprocess.run(["readelf", "-sW", elf], check=True, capture_output=True, text=True).stdout
+    fns = {}
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) < 8 or not f[0].endswith(":") or f[0] == "Num:":
+            continue
+        addr, size, kind, bind, name = int(f[1], 16), int(f[2], 0), f[3], f[4], f[7]
+        if kind == "FUNC" or (kind == "NOTYPE" and bind == "GLOBAL" and not name.startswith("__")):
+            fns[(addr, name)] = size
+    return fns
+
+
 def text_symbols(elf):
+    fns = functions(elf)
     out = subprocess.run(["nm", "-n", "-S", "--defined-only", elf],
                          check=True, capture_output=True, text=True).stdout
     rows, bounds = [], {}
@@ -30,24 +52,34 @@ def text_symbols(elf):
             rows.append((addr, size, name))
     lo, hi = bounds["__text_start"], bounds["__text_end"]
     rows = sorted({(a, s, n) for a, s, n in rows if lo <= a < hi and not n.startswith("__text_")})
-    # One name per address (prefer a global-looking one: the first wins);
-    # sizeless symbols (NASM labels) extend to the next symbol.
+    # One name per address (prefer a function's, then the first); sizeless
+    # symbols (NASM labels) extend to the next symbol.
     dedup = []
     for a, s, n in rows:
         if dedup and dedup[-1][0] == a:
+            if (a, n) in fns and (a, dedup[-1][2]) not in fns:
+                dedup[-1] = [a, s, n]
             continue
         dedup.append([a, s, n])
     for i, row in enumerate(dedup):
         nxt = dedup[i + 1][0] if i + 1 < len(dedup) else hi
         if row[1] == 0 or row[0] + row[1] > nxt:
             row[1] = nxt - row[0]
+    starts = [row[0] for row in dedup if (row[0], row[2]) in fns] + [hi]
+    for row in dedup:
+        if (row[0], row[2]) not in fns:
+            row.append(0)
+            continue
+        elf_size = fns[(row[0], row[2])]
+        nxt = next(a for a in starts if a > row[0])
+        row.append(elf_size if 0 < elf_size <= nxt - row[0] else nxt - row[0])
     return dedup
 
 
 def render(rows):
     strings, offsets = [], []
     pos = 0
-    for _, _, name in rows:
+    for _, _, name, _ in rows:
         offsets.append(pos)
         strings.append(name)
         pos += len(name) + 1
@@ -56,9 +88,9 @@ def render(rows):
            '#define KSYMS __attribute__((section(".ksyms")))',
            f"KSYMS const uint32_t ksym_count = {len(rows)};",
            "KSYMS const struct ksym ksym_table[] = {"]
-    for (addr, size, _), off in zip(rows, offsets):
-        out.append(f"\t{{ {addr:#x}ull, {size}u, {off}u }},")
-    out.append("\t{ 0, 0, 0 },")
+    for (addr, size, _, fn_size), off in zip(rows, offsets):
+        out.append(f"\t{{ {addr:#x}ull, {size}u, {off}u, {fn_size}u }},")
+    out.append("\t{ 0, 0, 0, 0 },")
     out.append("};")
     blob = "".join(s + "\\0" for s in strings)
     out.append(f'KSYMS const char ksym_strings[] = "{blob}";')
