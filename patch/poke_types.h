@@ -97,6 +97,7 @@ enum patch_err {
 	PATCH_ECALL_NOT_FUNCTION,       /* new call target is not the start of a function */
 	PATCH_ETARGET_IN_SITE,          /* new branch target is inside a site being patched */
 	PATCH_ETARGET_PROTECTED,        /* new branch target is in the no-patch region */
+	PATCH_EFALLS_OFF_END,           /* new instruction would run past its function's end */
 	PATCH_ERR_END
 };
 

@@ -11,7 +11,9 @@
  *   6. the current bytes are the expected old bytes (compare-and-patch)
  *   7. old bytes: exactly one instruction of len bytes
  *   8. new bytes: exactly one instruction of len bytes, emulatable by #BP,
- *      branching (if at all) into .text, and there
+ *      not falling through past the end of the function where the old
+ *      one could not (a ret becoming a nop at the very end), branching (if
+ *      at all) into .text
  *   9. not into its own tail or the tail of another site of its batch,
  *      not into the no-patch region, not into the tail of a site in
  *      flight, onto an instruction boundary of the function containing
@@ -55,6 +57,7 @@ static const char *const err_names[] = {
 	[PATCH_ECALL_NOT_FUNCTION - PATCH_ELEN_ZERO] = "PATCH_ECALL_NOT_FUNCTION",
 	[PATCH_ETARGET_IN_SITE - PATCH_ELEN_ZERO] = "PATCH_ETARGET_IN_SITE",
 	[PATCH_ETARGET_PROTECTED - PATCH_ELEN_ZERO] = "PATCH_ETARGET_PROTECTED",
+	[PATCH_EFALLS_OFF_END - PATCH_ELEN_ZERO] = "PATCH_EFALLS_OFF_END",
 };
 _Static_assert(sizeof(err_names) / sizeof(err_names[0]) == PATCH_ERR_END - PATCH_ELEN_ZERO,
 	       "one name per patch error");
@@ -83,6 +86,7 @@ static const char *const err_text[] = {
 	[PATCH_ECALL_NOT_FUNCTION - PATCH_ELEN_ZERO] = "new call target is not the start of a function",
 	[PATCH_ETARGET_IN_SITE - PATCH_ELEN_ZERO] = "new branch target is inside a site being patched",
 	[PATCH_ETARGET_PROTECTED - PATCH_ELEN_ZERO] = "new branch target is inside the patch path's own code",
+	[PATCH_EFALLS_OFF_END - PATCH_ELEN_ZERO] = "new instruction would fall through past the end of its function",
 };
 _Static_assert(sizeof(err_text) / sizeof(err_text[0]) == PATCH_ERR_END - PATCH_ELEN_ZERO,
 	       "one text per patch error");
@@ -398,10 +402,19 @@ int patch_validate_site(const struct patch_env *env, struct poke_site *site, con
 		break;
 	}
 
-	/* 8. new: one emulatable instruction, branching into .text */
+	/* 8. new: one emulatable instruction, not running off its function's
+	 * end where the old one did not, branching into .text */
+	bool old_falls = insn.mnemonic != ZYDIS_MNEMONIC_JMP && insn.mnemonic != ZYDIS_MNEMONIC_RET &&
+			 insn.mnemonic != ZYDIS_MNEMONIC_UD2 && insn.mnemonic != ZYDIS_MNEMONIC_INT3;
 	int err = patch_decode_emulation(addr, site->new, len, &site->emu, why, why_len);
 	if (err)
 		return err;
+	bool new_falls = site->emu.kind == EMU_NOP || site->emu.kind == EMU_CALL || site->emu.kind == EMU_JCC;
+	if (new_falls && !old_falls && addr + len >= w.fn + w.size) {
+		snprintf(detail, sizeof(detail), "it is the last instruction of %s, which ends at %#lx", w.name,
+			 (unsigned long)(w.fn + w.size));
+		return fail(PATCH_EFALLS_OFF_END, why, why_len, addr, detail);
+	}
 	if (!has_target(&site->emu))
 		return 0;
 	if (site->emu.target < env->text_start || site->emu.target >= env->text_end) {

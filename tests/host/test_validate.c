@@ -244,6 +244,11 @@ static void branch_target_refusals(void **state)
 	env.text_end = BASE + sizeof(text) + 0x10;
 	assert_int_equal(AT_H(0xe9, BASE + sizeof(text) + 4), -PATCH_ETARGET_NO_FUNCTION);
 	env.text_end = BASE + sizeof(text);
+	/* a ret becoming a nop at the very end of its function (k ends at 0x40) */
+	static const uint8_t ret[1] = { 0xc3 }, nop[1] = { 0x90 };
+	assert_int_equal(check(BASE + 0x3f, 1, ret, nop, NULL), -PATCH_EFALLS_OFF_END);
+	assert_int_equal(check(BASE + 0x3f, 1, ret, ret, NULL), 0);         /* still a ret: fine */
+	assert_int_equal(check(f + 9, 1, ret, nop, NULL), 0);               /* f goes on: its padding */
 	/* with the checks off (patch.unsafe_targets=1), the torn target goes through */
 	env.unchecked_targets = true;
 	rel32(ins, 0xe9, h, 5, f + 2);

@@ -69,6 +69,7 @@ static void test_refusals(void)
 		  flip_nop5_site, 5, {0}, {0}, true },
 		{ "new jmp lands in the no-patch region", PATCH_ETARGET_PROTECTED, flip_nop5_site, 5, {0}, {0}, true },
 		{ "new jmp lands in its own tail", PATCH_ETARGET_IN_SITE, flip_nop5_site, 5, {0}, {0}, true },
+		{ "a function's last ret becomes a nop", PATCH_EFALLS_OFF_END, flip_ret_a + 5, 1, {0}, {0x90}, true },
 	};
 	call_to(flip_call_site, &some_data, r[13].new);
 	rel32_to(JMP32_INSN_OPCODE, flip_nop5_site, flip_call_site + 1, r[14].new);
@@ -79,7 +80,7 @@ static void test_refusals(void)
 	uint64_t sum = text_sum();
 	int seen[PATCH_ERR_END] = {0};
 	unsigned ok = 0;
-	_Static_assert(sizeof(r) / sizeof(r[0]) == 18, "the targets above are filled in by index");
+	_Static_assert(sizeof(r) / sizeof(r[0]) == 19, "the targets above are filled in by index");
 	for (unsigned i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
 		uint8_t old[16];
 		if (r[i].old_is_current)
@@ -134,7 +135,7 @@ static void test_refusals(void)
 	unsigned distinct = 0;
 	for (int e = PATCH_ELEN_ZERO; e < PATCH_ERR_END; e++)
 		distinct += seen[e] > 0;
-	report(ok == sizeof(r) / sizeof(r[0]) && distinct >= 20,
+	report(ok == sizeof(r) / sizeof(r[0]) && distinct >= 21,
 	       "%u of %zu single requests refused with their own error, .text unchanged; %u distinct codes in all",
 	       ok, sizeof(r) / sizeof(r[0]), distinct);
 }
