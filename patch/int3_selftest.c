@@ -28,6 +28,7 @@ const char *int3_selftest(void)
 
 	site = (struct poke_site){
 		.addr = (uintptr_t)int3_selftest_site, .len = CALL_INSN_SIZE,
+		.old = { INT3_INSN_OPCODE, 0x0f, 0x1f, 0x40, 0x00 },   /* what the view shows meanwhile */
 		.emu = { .kind = EMU_CALL, .len = CALL_INSN_SIZE, .target = (uintptr_t)int3_selftest_magic },
 	};
 	for (uint64_t skew = 0; skew <= 8; skew += 8) {

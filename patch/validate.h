@@ -23,8 +23,8 @@
 
 struct patch_env {
 	uintptr_t text_start, text_end;
-	/* Copy n bytes (n <= POKE_MAX_LEN, [addr, addr+n) inside .text) as the
-	 * view shows them: every site of a live batch holds its old bytes. */
+	/* Copy n bytes (n <= 128, [addr, addr+n) inside .text) as the view
+	 * shows them: every site of a live batch holds its old bytes. */
 	void (*read)(const struct patch_env *env, uintptr_t addr, uint8_t *buf, size_t n);
 	/* The function containing addr; false if none. */
 	bool (*symbol)(const struct patch_env *env, uintptr_t addr, uintptr_t *start, uint64_t *size,

@@ -60,7 +60,18 @@ bool cpu_under_tcg(const char **how)
 			*how = "CPUID 0x40000000 says TCGTCGTCGTCG";
 			return true;
 		}
-		*how = "CPUID 0x40000000 names another hypervisor";
+		static const char *const hardware[] = { "KVMKVMKVM", "Microsoft Hv", "VMwareVMware", "XenVMMXenVMM",
+							 "VBoxVBoxVBox", "bhyve bhyve ", "ACRNACRNACRN" };
+		for (unsigned i = 0; i < sizeof(hardware) / sizeof(hardware[0]); i++)
+			if (!strcmp(cpu_features.hv_vendor, hardware[i])) {
+				*how = "CPUID 0x40000000 names a hypervisor that runs guests on the CPU";
+				return false;
+			}
+		if (fwcfg_present()) {
+			*how = "QEMU's fw_cfg and an unknown hypervisor signature (QEMU before 2.10?): assumed TCG";
+			return true;
+		}
+		*how = "an unknown hypervisor signature and no QEMU fw_cfg";
 		return false;
 	}
 	if (fwcfg_present()) {

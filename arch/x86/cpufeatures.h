@@ -22,9 +22,11 @@ void cpu_features_check(void);
  * stale across a cross-modifying write) rather than on a CPU (bare metal,
  * or hardware virtualization such as KVM)? *how says what the answer rests
  * on. TCG sets the CPUID hypervisor bit and answers leaf 0x40000000 with
- * "TCGTCGTCGTCG"; KVM answers "KVMKVMKVM". With the hypervisor bit hidden
- * (-cpu ...,-hypervisor) but QEMU's fw_cfg present, TCG and KVM cannot be
- * told apart: the answer is yes, the cautious one for the patch core.
+ * "TCGTCGTCGTCG"; KVM answers "KVMKVMKVM" (and other hypervisors that run
+ * guests on the CPU their own names). With the hypervisor bit hidden
+ * (-cpu ...,-hypervisor), or an unknown signature, but QEMU's fw_cfg
+ * present, TCG and KVM cannot be told apart: the answer is yes, the
+ * cautious one for the patch core.
  */
 bool cpu_under_tcg(const char **how);
 
