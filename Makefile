@@ -94,7 +94,19 @@ OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJ
 # Host tests: the validator and site table on Debian's libzydis, with cmocka.
 HOST_CC     := gcc
 HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -I.
-HOST_TESTS  := $(BUILD)/host/test_validate
+HOST_TESTS  := $(BUILD)/host/test_validate $(BUILD)/fuzz/fuzz_validate
+
+# The fuzz target: the validator under libFuzzer with ASan and UBSan (every
+# report fatal), and Zydis compiled from the fetched sources with the same
+# sanitizers and coverage (fuzzer-no-link), not Debian's uninstrumented
+# libZydis. Zycore's headers come from libzycore-dev.
+FUZZ_CC     := clang-14
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Werror \
+               -fsanitize=address,undefined -fno-sanitize-recover=all \
+               -I. -DZYDIS_STATIC_BUILD -I$(ZYDIS_DIR)/include -isystem $(BUILD)/zydis/include-zycore
+FUZZ_ZYDIS_SRCS := Decoder DecoderData Mnemonic Register SharedData Utils   # what the decoder needs
+FUZZ_ZYDIS_OBJS := $(addprefix $(BUILD)/fuzz/zydis/,$(addsuffix .o,$(FUZZ_ZYDIS_SRCS)))
+FUZZER      := $(BUILD)/fuzz/fuzz_validate
 
 KERNEL  := $(BUILD)/xpoke.elf
 ISO     := $(BUILD)/xpoke.iso
@@ -186,6 +198,18 @@ $(BUILD)/host/test_validate: tests/host/test_validate.c patch/validate.c patch/s
 	$(call say,HOSTCC,$@)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ tests/host/test_validate.c patch/validate.c patch/site_table.c \
 		-lZydis -lcmocka
+
+$(BUILD)/fuzz/zydis/%.o: $(ZYDIS_DIR)/src/%.c | $(ZYDIS_STAMP)
+	@mkdir -p $(@D)
+	$(call say,FUZZCC,$<)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -I$(ZYDIS_DIR)/src -c -o $@ $<
+
+$(FUZZER): tests/fuzz/fuzz_validate.c tests/fuzz/text_image.h patch/validate.c patch/site_table.c \
+		patch/validate.h patch/site_table.h patch/poke_types.h $(FUZZ_ZYDIS_OBJS)
+	@mkdir -p $(@D)
+	$(call say,FUZZLD,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ tests/fuzz/fuzz_validate.c patch/validate.c \
+		patch/site_table.c $(FUZZ_ZYDIS_OBJS)
 
 # --- images and runs -------------------------------------------------------
 
