@@ -12,6 +12,9 @@
 #   make stress     60 s storms and 20000-flip tests at -smp 2 4 8 16
 #   make matrix     the test ISO booted by plain QEMU: pc/q35, qemu64/max,
 #                   -smp 1 2 3 8 64 and sparse APIC IDs (slow: ~30 minutes)
+#   make fuzz       the patch validator under libFuzzer (ASan+UBSan) for
+#                   FUZZ_SECONDS (60) on tests/fuzz/corpus/; findings and new
+#                   inputs go to build/fuzz/
 #   make clean
 #   V=1             show full commands
 #
@@ -112,7 +115,7 @@ KERNEL  := $(BUILD)/xpoke.elf
 ISO     := $(BUILD)/xpoke.iso
 TEST_ISO := $(BUILD)/xpoke-test.iso
 
-.PHONY: all iso run test test-gdb debug debug-server bench stress matrix host-tests clean deps
+.PHONY: all iso run test test-gdb debug debug-server bench stress matrix fuzz host-tests clean deps
 all: $(KERNEL)
 
 # --- generated inputs ------------------------------------------------------
@@ -258,6 +261,10 @@ stress: deps
 matrix: deps
 	@$(MAKE) --no-print-directory iso
 	scripts/matrix.sh
+
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZER)
+	scripts/fuzz.sh
 
 clean:
 	rm -rf $(BUILD)
