@@ -12,6 +12,9 @@
 #   make stress     60 s storms and 20000-flip tests at -smp 2 4 8 16
 #   make matrix     the test ISO booted by plain QEMU: pc/q35, qemu64/max,
 #                   -smp 1 2 3 8 64 and sparse APIC IDs (slow: ~30 minutes)
+#   make fuzz       the patch validator under libFuzzer (ASan+UBSan) for
+#                   FUZZ_SECONDS (60) on tests/fuzz/corpus/; findings and new
+#                   inputs go to build/fuzz/
 #   make clean
 #   V=1             show full commands
 #
@@ -94,13 +97,25 @@ OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJ
 # Host tests: the validator and site table on Debian's libzydis, with cmocka.
 HOST_CC     := gcc
 HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -I.
-HOST_TESTS  := $(BUILD)/host/test_validate
+HOST_TESTS  := $(BUILD)/host/test_validate $(BUILD)/fuzz/fuzz_validate
+
+# The fuzz target: the validator under libFuzzer with ASan and UBSan (every
+# report fatal), and Zydis compiled from the fetched sources with the same
+# sanitizers and coverage (fuzzer-no-link), not Debian's uninstrumented
+# libZydis. Zycore's headers come from libzycore-dev.
+FUZZ_CC     := clang-14
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Werror \
+               -fsanitize=address,undefined -fno-sanitize-recover=all \
+               -I. -DZYDIS_STATIC_BUILD -I$(ZYDIS_DIR)/include -isystem $(BUILD)/zydis/include-zycore
+FUZZ_ZYDIS_SRCS := Decoder DecoderData Mnemonic Register SharedData Utils   # what the decoder needs
+FUZZ_ZYDIS_OBJS := $(addprefix $(BUILD)/fuzz/zydis/,$(addsuffix .o,$(FUZZ_ZYDIS_SRCS)))
+FUZZER      := $(BUILD)/fuzz/fuzz_validate
 
 KERNEL  := $(BUILD)/xpoke.elf
 ISO     := $(BUILD)/xpoke.iso
 TEST_ISO := $(BUILD)/xpoke-test.iso
 
-.PHONY: all iso run test test-gdb debug debug-server bench stress matrix host-tests clean deps
+.PHONY: all iso run test test-gdb debug debug-server bench stress matrix fuzz host-tests clean deps
 all: $(KERNEL)
 
 # --- generated inputs ------------------------------------------------------
@@ -187,6 +202,18 @@ $(BUILD)/host/test_validate: tests/host/test_validate.c patch/validate.c patch/s
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ tests/host/test_validate.c patch/validate.c patch/site_table.c \
 		-lZydis -lcmocka
 
+$(BUILD)/fuzz/zydis/%.o: $(ZYDIS_DIR)/src/%.c | $(ZYDIS_STAMP)
+	@mkdir -p $(@D)
+	$(call say,FUZZCC,$<)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -I$(ZYDIS_DIR)/src -c -o $@ $<
+
+$(FUZZER): tests/fuzz/fuzz_validate.c tests/fuzz/text_image.h patch/validate.c patch/site_table.c \
+		patch/validate.h patch/site_table.h patch/poke_types.h $(FUZZ_ZYDIS_OBJS)
+	@mkdir -p $(@D)
+	$(call say,FUZZLD,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ tests/fuzz/fuzz_validate.c patch/validate.c \
+		patch/site_table.c $(FUZZ_ZYDIS_OBJS)
+
 # --- images and runs -------------------------------------------------------
 
 iso: $(ISO) $(TEST_ISO)
@@ -234,6 +261,10 @@ stress: deps
 matrix: deps
 	@$(MAKE) --no-print-directory iso
 	scripts/matrix.sh
+
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZER)
+	scripts/fuzz.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -14,6 +14,7 @@ packages=(
 	dpkg-dev                           # dpkg-source: unpacks Debian's zydis source
 	libzycore-dev libzydis-dev         # Zycore headers (kernel), libzydis (host tests)
 	libcmocka-dev                      # host unit tests
+	clang-14 libclang-rt-14-dev libfuzzer-14-dev   # the validator's fuzz target: clang, its ASan/UBSan/libFuzzer runtimes
 )
 
 missing=()

@@ -2,9 +2,11 @@
 # scripts/test.sh — everything `make test` runs, after `make iso`.
 #
 #   1. host checks: the KTAP checker's own tests, the patch validator and
-#      site table on Debian's libzydis (cmocka), the kernel's failure paths
-#      (tests/host/test_harness.py boots them), the console's peek, poke,
-#      poke-batch and text-crc typed over the serial line (test_console.py)
+#      site table on Debian's libzydis (cmocka), the validator's fuzz corpus
+#      replayed under ASan+UBSan (scripts/fuzz.sh --replay), the kernel's
+#      failure paths (tests/host/test_harness.py boots them), the console's
+#      peek, poke, poke-batch and text-crc typed over the serial line
+#      (test_console.py)
 #   2. the gdb race scenarios (scripts/test-gdb.py, tests/gdb/), and the
 #      host+guest storm: NMIs and machine checks injected over QMP
 #      (scripts/host-inject.py)
@@ -58,6 +60,7 @@ run() {
 
 run "host: KTAP checker" python3 tests/host/hostrun.py tests/host/test_ktap_check.py
 run "host: patch validator (cmocka, libzydis)" build/host/test_validate
+run "host: patch validator fuzz corpus (libFuzzer replay, ASan+UBSan)" scripts/fuzz.sh --replay
 run "host: failure paths (booted)" python3 tests/host/hostrun.py tests/host/test_harness.py
 run "host: console peek/poke/poke-batch/text-crc over COM1 (booted)" \
 	python3 tests/host/hostrun.py tests/host/test_console.py
