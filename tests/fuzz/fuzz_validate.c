@@ -611,6 +611,10 @@ static int oracle(const struct poke_site *s, const struct poke_site *batch, uint
 		return -PATCH_EOLD_LENGTH;              /* too long, or no instruction at all */
 	if (insn.length != len)
 		return -PATCH_EOLD_MULTI;
+	/* can the old instruction fall through to the next one? */
+	bool old_falls = insn.mnemonic != ZYDIS_MNEMONIC_JMP && insn.mnemonic != ZYDIS_MNEMONIC_RET &&
+			 insn.mnemonic != ZYDIS_MNEMONIC_UD2 && insn.mnemonic != ZYDIS_MNEMONIC_INT3;
+	bool at_end = a + len >= fn->start + fn->size;
 
 	st = ZydisDecoderDecodeInstruction(&dec, NULL, s->new, len, &insn);
 	if (st == ZYDIS_STATUS_NO_MORE_DATA)
@@ -626,7 +630,7 @@ static int oracle(const struct poke_site *s, const struct poke_site *batch, uint
 	*emu = (struct emu_insn){ .len = (uint8_t)len };
 	if (insn.mnemonic == ZYDIS_MNEMONIC_NOP) {
 		emu->kind = EMU_NOP;
-		return 0;
+		return !old_falls && at_end ? -PATCH_EFALLS_OFF_END : 0;
 	}
 	if (len == 1 && b[0] == RET_INSN_OPCODE) {
 		emu->kind = EMU_RET;
@@ -656,6 +660,8 @@ static int oracle(const struct poke_site *s, const struct poke_site *batch, uint
 	}
 	uintptr_t t = a + len + (uintptr_t)rel;
 	emu->target = t;
+	if (emu->kind != EMU_JMP && !old_falls && at_end)
+		return -PATCH_EFALLS_OFF_END;
 	if (!in_text(t))
 		return -PATCH_ETARGET_OUTSIDE_TEXT;
 	if (W.env.unchecked_targets)
