@@ -39,8 +39,8 @@ def symbols():
 
 
 def ksyms():
-    """The kernel's own symbol table, [address, size, name] sorted, as
-    scripts/gen-ksyms.py builds it from build/xpoke.elf."""
+    """The kernel's own symbol table, [address, size, name, fn_size] sorted,
+    as scripts/gen-ksyms.py builds it from build/xpoke.elf."""
     spec = importlib.util.spec_from_file_location("gen_ksyms", os.path.join(ROOT, "scripts", "gen-ksyms.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -303,7 +303,7 @@ class ConsolePoke(unittest.TestCase):
         """A byte that is no instruction in 64-bit mode (06 = push es, say),
         found somewhere inside an instruction of .text, peeked at."""
         table = ksyms()
-        starts = [a for a, _, _ in table]
+        starts = [row[0] for row in table]
         for i, b in enumerate(self.text):
             if b not in (0x06, 0x07, 0x0e, 0x16, 0x17, 0x1e, 0x27, 0x2f, 0x37, 0x3f, 0x60, 0x61, 0xd6):
                 continue
