@@ -83,7 +83,7 @@ PATCH_OBJS := \
 	patch/text_poke_smp.o patch/validate.o
 
 TEST_OBJS := \
-	tests/kernel/traps_helpers.o tests/kernel/patch_sites_code.o tests/kernel/patch_sites.o \
+	tests/kernel/traps_helpers.o tests/kernel/nmi_helpers.o tests/kernel/patch_sites_code.o tests/kernel/patch_sites.o \
 	tests/kernel/test_smp.o tests/kernel/test_nmi.o tests/kernel/test_traps.o \
 	tests/kernel/test_mm.o tests/kernel/test_printk.o tests/kernel/test_tsc.o \
 	tests/kernel/test_runner.o tests/kernel/test_patch_core.o tests/kernel/test_patch_flip.o \

@@ -23,6 +23,7 @@
 #include "kernel/recover.h"
 #include "patch/bp.h"
 
+#define VEC_DB 1
 #define VEC_DF 8
 #define VEC_PF 14
 
@@ -61,12 +62,19 @@ static void bp_normal(struct regs *r)
 	       p[-1] == 0xcc ? "" : ", and memory there no longer holds int3: stale instruction fetch");
 }
 
-/* Exception context, nested in anything: no lock, nothing patchable (no-patch region), prints only through lock-free printk. */
-static void exception(struct regs *r)
+/* Exception context, nested in anything: no lock, nothing patchable (no-patch region), prints only through lock-free printk.
+ * blocked: the interrupted context runs with NMIs blocked (the return will be without IRET). */
+static void exception(struct regs *r, bool blocked)
 {
 	/* A live patch site first: it must work even inside a catch window. */
 	if (r->vector == 3 && text_poke_bp_handler(r))
 		return;
+	if (r->vector == VEC_DB && blocked && !nmi_unsafe_iret) {
+		/* Single-stepping there cannot work: see TF in arch/x86/entry.asm. */
+		die(r, "#DB at RIP %#lx with NMIs blocked: refused (a return without IRET cannot resume single-stepping "
+		    "at the right instruction)", r->rip);
+		return;
+	}
 	if (catch_handle(r))
 		return;
 	if (r->vector == 3) {
@@ -146,11 +154,16 @@ int trap_dispatch(struct regs *r)
 		pc->mce_depth++;
 		mce_handle(r);
 	} else if (r->vector < 32) {
-		exception(r);
+		exception(r, blocked);
 	} else {
 		pc->irq_depth++;
 		irq_dispatch(r);
 	}
+
+	/* POPFQ; RET cannot resume a TF that IRET would (arch/x86/entry.asm). */
+	if (!pc->recovering && blocked && r->vector != 2 && !nmi_unsafe_iret && (r->rflags & RFLAGS_TF))
+		die(r, "return without IRET to RIP %#lx with TF set in the saved RFLAGS %#lx: refused (POPFQ would "
+		    "single-step one instruction off)", r->rip, r->rflags);
 
 	int no_iret = 0;
 	if (pc->recovering) {           /* the frame now resumes a thread context */
