@@ -6,7 +6,6 @@
  */
 #include "arch/x86/apic.h"
 #include "arch/x86/nmi.h"
-#include "arch/x86/serial.h"
 #include "kernel/cmdline.h"
 #include "kernel/errno.h"
 #include "kernel/format.h"
@@ -20,6 +19,7 @@
 #include "patch/patch.h"
 #include "patch/sites.h"
 #include "patch/storm.h"
+#include "tests/kernel/host_control.h"
 
 static unsigned storm_ms = 2000, storm_idle_ms;
 
@@ -183,57 +183,14 @@ KTEST("storm.watchdog_names_stuck_cpu", test_watchdog, .min_cpus = 2, .timeout_m
  * sent: "done nmi=N mce=M bmce=B". Hidden: it waits for a host that only
  * that script provides.
  */
-static char ctl_line[128];
-static unsigned ctl_len;
-static bool ctl_done;
-
-static bool poll_control(void)
-{
-	int c;
-	while (!ctl_done && (c = serial_control_getc()) >= 0) {
-		if (c == '\n' || c == '\r') {
-			ctl_line[ctl_len] = 0;
-			ctl_done = !strncmp(ctl_line, "done ", 5);
-			ctl_len = 0;
-		} else if (ctl_len < sizeof(ctl_line) - 1) {
-			ctl_line[ctl_len++] = (char)c;
-		}
-	}
-	return ctl_done;
-}
-
-static uint64_t field(const char *line, const char *key)
-{
-	const char *p = line;
-	size_t k = strlen(key);
-	while ((p = strchr(p, ' ')) != NULL) {
-		p++;
-		if (!strncmp(p, key, k) && p[k] == '=') {
-			char num[24];
-			unsigned i = 0;
-			for (p += k + 1; *p && *p != ' ' && i < sizeof(num) - 1; p++)
-				num[i++] = *p;
-			num[i] = 0;
-			uint64_t v;
-			return parse_u64(num, &v) ? v : ~0ull;
-		}
-	}
-	return ~0ull;
-}
-
 static void test_host_injection(void)
 {
-	if (!report(serial_control_present(), "COM2 is there (run-qemu.py --control)"))
+	if (!report(host_ctl_start(), "COM2 is there (run-qemu.py --control)"))
 		return;
-	serial_control_init();
-	while (serial_control_getc() >= 0)
-		;
-	ctl_len = 0;
-	ctl_done = false;
 
 	uint64_t mce0 = 0, unclaimed0 = 0;
 	for_each_cpu_in(c, &cpu_online_mask) {
-		mce0 += percpu_of(c)->mce_recoverable;
+		mce0 += percpu_of(c)->mce_class[MCE_UCNA];
 		unclaimed0 += percpu_of(c)->nmi_unclaimed;
 	}
 	/* The senders fire IPIs only: every NMI that reaches a CPU without a
@@ -241,7 +198,7 @@ static void test_host_injection(void)
 	 * on a software one would share the #MC IST stack. The host's NMIs and
 	 * machine checks run the NMI and #MC sites while they flip. */
 	struct storm_cfg cfg = { .kind = STORM_IPI, .ms = 300000, .flip_thread = true, .flip_irq = true,
-				 .flip_nmi = true, .flip_mce = true, .poll = poll_control, .stuck_sender = -1 };
+				 .flip_nmi = true, .flip_mce = true, .poll = host_ctl_done, .stuck_sender = -1 };
 	printk("storm: ready for host injection (NMIs and machine checks)");
 	int err = storm_run(&cfg, &res);
 	storm_print(&cfg, &res);
@@ -249,19 +206,19 @@ static void test_host_injection(void)
 
 	uint64_t mce = 0, unclaimed = 0, bp_mce = 0;
 	for_each_cpu_in(c, &cpu_online_mask) {
-		mce += percpu_of(c)->mce_recoverable;
+		mce += percpu_of(c)->mce_class[MCE_UCNA];
 		unclaimed += percpu_of(c)->nmi_unclaimed;
 		bp_mce += res.cpu[c].bp[BP_MCE];
 	}
 	mce -= mce0;
 	unclaimed -= unclaimed0;
-	if (!report(ctl_done, "the host said it was done: '%s'", ctl_line))
+	if (!report(host_ctl_done(), "the host said it was done: '%s'", host_ctl_line()))
 		return;
-	uint64_t nmi = field(ctl_line, "nmi"), tm = field(ctl_line, "mce"), bm = field(ctl_line, "bmce");
+	uint64_t nmi = host_ctl_field("nmi"), tm = host_ctl_field("mce"), bm = host_ctl_field("bmce");
 	uint64_t want = tm + bm * nr_cpus_online;
 	report(nmi >= 200 && tm + bm >= 20 && bm > 0, "the host injected %lu NMIs and %lu machine checks (%lu broadcast)",
 	       nmi, tm + bm, bm);
-	report(mce == want, "recoverable machine checks seen: %lu; the host sent %lu targeted + %lu broadcast x %u CPUs = %lu",
+	report(mce == want, "UCNA machine checks seen: %lu; the host sent %lu targeted + %lu broadcast x %u CPUs = %lu",
 	       mce, tm, bm, nr_cpus_online, want);
 	report(unclaimed > 0 && unclaimed <= nmi * nr_cpus_online,
 	       "external NMIs seen: %lu, at most the host's %lu x %u CPUs (some coalesce)", unclaimed, nmi,
