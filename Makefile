@@ -62,7 +62,7 @@ BOOT_OBJS := \
 	boot/multiboot2_header.o boot/entry32.o boot/trampoline.o boot/bootinfo.o
 
 ARCH_OBJS := \
-	arch/x86/entry.o arch/x86/stack_switch.o \
+	arch/x86/entry.o arch/x86/mce_entry.o arch/x86/stack_switch.o \
 	arch/x86/acpi.o arch/x86/apic.o arch/x86/cpufeatures.o arch/x86/dump.o \
 	arch/x86/fwcfg.o arch/x86/gdt.o arch/x86/idt.o arch/x86/ioapic.o \
 	arch/x86/irq.o arch/x86/mce.o arch/x86/nmi.o arch/x86/paging.o \

@@ -12,18 +12,26 @@ with UC, or RIPV clear), and names the class in its log line
 (target/i386/helper.c, do_inject_x86_mce):
   - without UC it only fills the bank: no #MC; the guest polls to see it;
   - with UC it fills the bank, sets MCG_STATUS and raises #MC, unless
-    MCG_STATUS.MCIP is still set on that vCPU: then an AR one resets the
-    guest and any other one is dropped;
+    MCG_STATUS.MCIP is still set on that vCPU: then it resets the guest
+    ("Previous MCE still in progress"). (Other injection paths, KVM's
+    SIGBUS, drop a non-AR one instead; HMP's "mce" is unconditional:
+    MCE_INJECT_UNCOND_AO, target/i386/monitor.c.) So the storm mode sends
+    a machine check to a CPU only once that CPU's handler has cleared MCIP
+    for the previous one, which it reads from guest memory (McipWatch);
   - -b adds VAL|UC in bank 1 with RIPV|MCIP (a UCNA) on every other CPU.
 QEMU tells the outcome of each injection on each CPU in a MEMORY_FAILURE
 QMP event (action "inject", "ignore" or "reset"); this script counts them.
 
 Modes:
   storm    (default) ktest=storm.host_injection: the guest storms; the host
-           injects 200 NMIs and 25 UCNA machine checks (20 targeted, 5
-           broadcast) at random intervals, waiting for the kernel's log of
-           each machine check before the next; then sends "done nmi=N
-           mce=M bmce=B" on COM2 and the guest checks its counts.
+           injects 200 NMIs and 40 UCNA machine checks (20 targeted, 5
+           broadcast, 5 bursts of 3 to one CPU 3-5 ms apart) back to back,
+           2-15 ms apart, without waiting for the kernel's log (only for
+           MCIP, see above); the guest's outermost #MC handlers dwell 50 ms,
+           so bursts nest. Then it sends
+           "done nmi=N mce=M bmce=B burst=K injected=I dropped=D" on COM2;
+           the guest checks it handled exactly the I #MCs QEMU raised, and
+           that some nested.
   classes  ktest=mce.host_classes: one corrected (found by the guest's
            polling), one UCNA and one SRAO machine check; each logged as
            its class; the run passes (QEMU status 1).
@@ -32,7 +40,8 @@ Modes:
            SRAR, the bank, the address and the interrupted RIP (status 5).
   fatal    the same with a PCC error: "fatal".
 
-  host-inject.py [--mode M] [--smp N] [--nmis 200] [--mces 20] [--broadcast 5] [--seed S]
+  host-inject.py [--mode M] [--smp N] [--nmis 200] [--mces 20] [--broadcast 5] [--bursts 5]
+                 [--burst-len 3] [--seed S]
 Prints a verdict and "RESULT passed=P failed=F"; exit status 0 on success.
 """
 import argparse
@@ -196,28 +205,86 @@ def verdict(name, passed, problems, log, text, status):
     return 0 if bad == 0 else 1
 
 
+class McipWatch:
+    """Reads each CPU's percpu->mce_taken (bumped the moment its #MC handler
+    has cleared MCIP) through HMP "xp", so that a machine check goes to a
+    CPU only once the previous one there has cleared MCIP: QEMU resets the
+    guest otherwise. This waits for the architectural condition only, not
+    for the kernel's log, which comes later (after a dwell, in the storm)."""
+
+    def __init__(self, g, smp):
+        line = next(l for l in g.text().splitlines() if STORM_READY in l)
+        m = re.search(r"mce_taken of CPU 0 at physical (0x[0-9a-f]+), every (\d+) bytes", line)
+        if not m:
+            raise RuntimeError(f"the guest's ready line does not say where mce_taken is: {line}")
+        self.g, self.addr, self.stride = g, int(m.group(1), 16), int(m.group(2))
+        self.want = [self.taken(c) for c in range(smp)]
+        self.late, self.longest = 0, 0.0
+
+    def taken(self, cpu):
+        out = self.g.qmp.command("human-monitor-command",
+                                 **{"command-line": f"xp /1gx {self.addr + cpu * self.stride:#x}"})
+        return int(out.split(":")[1], 16)
+
+    def wait_clear(self, cpus):
+        for c in cpus:
+            t0 = time.monotonic()
+            if self.taken(c) >= self.want[c]:
+                continue
+            self.late += 1
+            wait_for(lambda: self.taken(c) >= self.want[c], 10, f"CPU {c} to clear MCIP", self.g.qemu)
+            self.longest = max(self.longest, time.monotonic() - t0)
+
+    def injected(self, cpus):
+        for c in cpus:
+            self.want[c] += 1
+
+
 def mode_storm(args, rng):
+    """NMIs and UCNA machine checks during a storm, back to back: no waiting
+    for the kernel's log; some in bursts to one CPU, whose outermost #MC
+    handler dwells (the guest's hook), so machine checks nest for certain."""
     g = Guest("storm", "ktest=storm.host_injection", args.smp, args.timeout)
-    problems, sent = [], {"nmi": 0, "mce": 0, "bmce": 0}
+    problems, sent = [], {"nmi": 0, "mce": 0, "bmce": 0, "burst": 0}
     try:
         g.connect(STORM_READY)
-        events = ["nmi"] * args.nmis + ["mce"] * args.mces + ["bmce"] * args.broadcast
+        mcip = McipWatch(g, args.smp)
+        events = (["nmi"] * args.nmis + ["mce"] * args.mces + ["bmce"] * args.broadcast +
+                  ["burst"] * args.bursts)
         rng.shuffle(events)
+
+        def inject(cpu, broadcast=False):
+            cpus = range(args.smp) if broadcast else [cpu]
+            mcip.wait_clear(cpus)
+            cmd, did = g.qmp.mce(cpu, 1, STORM_STATUS, STORM_MCG, broadcast=broadcast)
+            if did["inject"] != len(cpus):
+                raise RuntimeError(f"'{cmd}': QEMU did {did}, not {len(cpus)} injection(s)")
+            mcip.injected(cpus)
+
         t0 = time.monotonic()
         for ev in events:
             time.sleep(rng.uniform(0.002, 0.015))
             if ev == "nmi":
                 g.qmp.command("inject-nmi")
+                sent["nmi"] += 1
+            elif ev == "burst":
+                cpu = rng.randrange(args.smp)
+                for i in range(args.burst_len):
+                    if i:
+                        time.sleep(rng.uniform(0.003, 0.005))
+                    inject(cpu)
+                    sent["burst"] += 1
             else:
-                before = class_count(g.text(), "UCNA")
-                cmd, did = g.qmp.mce(rng.randrange(args.smp), 1, STORM_STATUS, STORM_MCG, broadcast=ev == "bmce")
-                want = before + (args.smp if ev == "bmce" else 1)
-                wait_for(lambda: class_count(g.text(), "UCNA") >= want, 30,
-                         f"the kernel to log the UCNA machine check(s) of '{cmd}'", g.qemu)
-            sent[ev] += 1
-        print(f"host-inject: sent {sent['nmi']} NMIs, {sent['mce']} targeted and {sent['bmce']} broadcast machine "
-              f"checks in {time.monotonic() - t0:.1f} s (seed {args.seed})")
-        g.ctl.sendall(f"done nmi={sent['nmi']} mce={sent['mce']} bmce={sent['bmce']}\n".encode())
+                inject(rng.randrange(args.smp), broadcast=ev == "bmce")
+                sent[ev] += 1
+        acts = g.qmp.mce_actions
+        print(f"host-inject: sent {sent['nmi']} NMIs, {sent['mce']} targeted, {sent['bmce']} broadcast and "
+              f"{sent['burst']} burst machine checks in {time.monotonic() - t0:.1f} s (seed {args.seed}); QEMU "
+              f"injected {acts['inject']}, dropped {acts['ignore']}, reset {acts['reset']}; a CPU still had MCIP "
+              f"set when its next machine check was due {mcip.late} time(s), for at most "
+              f"{mcip.longest * 1000:.1f} ms")
+        g.ctl.sendall(f"done nmi={sent['nmi']} mce={sent['mce']} bmce={sent['bmce']} burst={sent['burst']} "
+                      f"injected={acts['inject']} dropped={acts['ignore']}\n".encode())
         g.wait_exit()
     except Exception as e:                              # report, then judge what we have
         problems.append(f"host-inject: {e}")
@@ -227,9 +294,14 @@ def mode_storm(args, rng):
     for n, name, d, dl in fails:
         problems.append(f"not ok {n} {name} # {d}\n" + "\n".join(f"    {l}" for l in dl[-20:]))
     problems += errors
-    seen, want = class_count(text, "UCNA"), sent["mce"] + sent["bmce"] * args.smp
-    if seen != want:
-        problems.append(f"the kernel logged {seen} UCNA machine checks; the host caused {want}")
+    acts = getattr(getattr(g, "qmp", None), "mce_actions", {"inject": 0, "ignore": 0, "reset": 0})
+    if acts["reset"]:
+        problems.append(f"QEMU reset the guest {acts['reset']} time(s): a #MC found MCIP still set")
+    seen = class_count(text, "UCNA")
+    nested = len(re.findall(r"^mce: CPU \d+: UCNA machine check.*, nested in another #MC handler$", text, re.M))
+    print(f"host-inject: the kernel logged {seen} UCNA machine checks, {nested} of them nested in another")
+    if seen != acts["inject"]:
+        problems.append(f"the kernel logged {seen} UCNA machine checks; QEMU injected {acts['inject']}")
     return verdict("storm", passed, problems, g.log, text, status)
 
 
@@ -321,6 +393,8 @@ def main():
     ap.add_argument("--nmis", type=int, default=200)
     ap.add_argument("--mces", type=int, default=20, help="targeted machine checks")
     ap.add_argument("--broadcast", type=int, default=5, help="broadcast machine checks (-b)")
+    ap.add_argument("--bursts", type=int, default=5, help="storm: bursts of machine checks to one CPU")
+    ap.add_argument("--burst-len", type=int, default=3, help="storm: machine checks per burst, 3-5 ms apart")
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument("--timeout", type=float, default=600)
     args = ap.parse_args()

@@ -13,6 +13,9 @@
 ; "call trap_dispatch", as the SysV ABI wants.
 ;
 ; NMI (2), #MC (18) and #DF (8) arrive on their IST stacks (arch/x86/idt.c).
+; #MC has its own stub (arch/x86/mce_entry.asm): it moves its frame off the
+; IST stack, below the interrupted RSP, and joins isr_common at
+; isr_regs_built, so that a #MC can nest in a #MC handler.
 ;
 ; Nested NMIs, and why some returns avoid IRET
 ; --------------------------------------------
@@ -47,8 +50,9 @@
 ;
 ; The words written below the interrupted RSP must not be live: the stubs of
 ; all non-IST exceptions therefore first move the CPU's frame EXC_GAP bytes
-; lower (the #BP emulation of "call" writes there too). For #MC, the frame is
-; on the #MC IST stack and the write goes to the interrupted one. Interrupts
+; lower (the #BP emulation of "call" writes there too). The #MC stub moves its
+; frame below the interrupted RSP with the same two words left clear
+; (MCE_GAP, arch/x86/mce.c). Interrupts
 ; (vectors >= 32) keep their frame where the CPU pushed it, right below the
 ; interrupted RSP; they meet NMIs blocked only as a software INT n in an NMI
 ; handler (IF is clear there), and .return_without_iret copes with the two
@@ -57,8 +61,11 @@
 ; hazard.)
 
 %include "asm-offsets.inc"
+%include "arch/x86/entry.inc"
 
 extern trap_dispatch
+extern isr_mce                          ; arch/x86/mce_entry.asm: vector 18
+global isr_regs_built
 
 ; Vectors for which the CPU pushes an error code.
 %define HAS_ERROR(v) ((v) == 8 || ((v) >= 10 && (v) <= 14) || (v) == 17 || (v) == 21 || (v) == 29 || (v) == 30)
@@ -115,7 +122,9 @@ isr_%1:
 
 %assign v 0
 %rep 256
-%if v < 32 && ON_IST(v) == 0
+%if v == 18
+                                        ; #MC: its own stub, isr_mce
+%elif v < 32 && ON_IST(v) == 0
 ISR_GAP v
 %else
 ISR_PLAIN v
@@ -123,46 +132,10 @@ ISR_PLAIN v
 %assign v v + 1
 %endrep
 
-; The general-purpose registers of struct regs, in push order.
-%macro PUSH_GPRS 0
-        push rax
-        push rbx
-        push rcx
-        push rdx
-        push rsi
-        push rdi
-        push rbp
-        push r8
-        push r9
-        push r10
-        push r11
-        push r12
-        push r13
-        push r14
-        push r15
-%endmacro
-
-%macro POP_GPRS 0
-        pop r15
-        pop r14
-        pop r13
-        pop r12
-        pop r11
-        pop r10
-        pop r9
-        pop r8
-        pop rbp
-        pop rdi
-        pop rsi
-        pop rdx
-        pop rcx
-        pop rbx
-        pop rax
-%endmacro
-
 align 16
 isr_common:
         PUSH_GPRS
+isr_regs_built:                         ; struct regs complete at RSP (isr_mce joins here)
         cld                             ; the ABI wants DF clear in C
         mov rdi, rsp                    ; struct regs *
         call trap_dispatch
@@ -222,6 +195,10 @@ align 8
 isr_stub_table:
 %assign v 0
 %rep 256
+%if v == 18
+        dq isr_mce
+%else
         dq isr_ %+ v
+%endif
 %assign v v + 1
 %endrep

@@ -36,9 +36,16 @@
  * changes between a poll's read and its clear loses the new error; the
  * hardware has the same window.)
  *
- * The handler calls nothing patchable besides that one site and takes no
- * lock; it prints only through printk (lock-free). Returning into an NMI
- * handler it avoids IRET (arch/x86/entry.asm).
+ * The handler calls nothing patchable besides that one site (and a test's
+ * hook) and takes no lock; it prints only through printk (lock-free).
+ * Returning into an NMI handler it avoids IRET (arch/x86/entry.asm).
+ *
+ * Nesting: once MCIP is clear a second #MC may arrive while the first is
+ * still being handled. The entry stub (arch/x86/mce_entry.asm) has by then
+ * moved the first one's frame off the #MC IST stack, below the RSP it
+ * interrupted (mce_frame_dest()), so the second starts on a free IST stack,
+ * moves below the first handler's RSP, and both are handled and logged;
+ * percpu->mce_nested counts it.
  */
 #include "arch/x86/cpu.h"
 #include "arch/x86/dump.h"
@@ -59,8 +66,15 @@
 #define MSR_MCI_MISC(i)     (MSR_MC0_CTL + 4 * (i) + 3)
 #define MAX_BANKS           32
 
+/* Left clear between the interrupted RSP and the moved #MC frame: the two
+ * words a return without IRET stores below that RSP (arch/x86/entry.asm). */
+#define MCE_GAP             16
+/* Stack the handler needs below its moved frame until MCIP is clear. */
+#define MCE_MIN_ROOM        2048
+
 static int mca;                         /* CPUID has MCE and MCA */
 static unsigned banks;
+static void (*test_hook)(struct regs *r);
 
 struct bank_error {
 	unsigned bank;
@@ -156,6 +170,40 @@ static void mce_stop(struct regs *r, uint64_t mcg, const struct bank_error *wors
 		 mcg & MCG_STATUS_EIPV ? " (EIPV: the error is at that instruction)" : "", why);
 }
 
+void mce_set_test_hook(void (*fn)(struct regs *r))
+{
+	__atomic_store_n(&test_hook, fn, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * #MC context, on the #MC IST stack, before MCIP is cleared: no lock,
+ * nothing patchable (no-patch region); prints only through lock-free
+ * printk, and only on the way to stopping. The frame goes below the
+ * interrupted RSP, MCE_GAP clear of it, 16-byte aligned, on whichever of
+ * this CPU's stacks that RSP is.
+ */
+uintptr_t mce_frame_dest(struct regs *r)
+{
+	struct percpu *pc = this_cpu();
+	uintptr_t sp = r->rsp, lo = 0;
+	if (sp > pc->ist_lo[IST_MCE] && sp <= pc->ist_hi[IST_MCE])
+		die_stop(r, "#MC on CPU %u interrupted code on the #MC IST stack itself (RSP %#lx, RIP %#lx): an #MC "
+			 "entry that had not moved its frame yet (a software INT 18) was overwritten", pc->cpu, sp, r->rip);
+	if (sp > pc->stack_lo && sp <= pc->stack_hi)
+		lo = pc->stack_lo;
+	for (int i = 1; i <= IST_COUNT; i++)
+		if (i != IST_MCE && sp > pc->ist_lo[i] && sp <= pc->ist_hi[i])
+			lo = pc->ist_lo[i];
+	if (!lo)
+		die_stop(r, "#MC on CPU %u: the interrupted RSP %#lx (RIP %#lx) is on none of this CPU's stacks: "
+			 "nowhere to move the #MC frame", pc->cpu, sp, r->rip);
+	uintptr_t dest = ((sp - MCE_GAP) & ~(uintptr_t)15) - sizeof(struct regs);
+	if (dest < lo + MCE_MIN_ROOM)
+		die_stop(r, "#MC on CPU %u: only %lu bytes left below the interrupted RSP %#lx (RIP %#lx), too few "
+			 "for the moved #MC frame and its handler", pc->cpu, sp - lo, sp, r->rip);
+	return dest;
+}
+
 /* #MC context: no lock, nothing patchable (no-patch region) besides the
  * #MC site, prints only through lock-free printk. */
 void mce_handle(struct regs *r)
@@ -184,11 +232,15 @@ void mce_handle(struct regs *r)
 		err[n++] = take_bank(i, st);
 	}
 	wrmsr(MSR_MCG_STATUS, 0);       /* clears MCIP: a new #MC may come now */
+	__atomic_store_n(&pc->mce_taken, pc->mce_taken + 1, __ATOMIC_RELEASE);
 
 	/* Step 3. */
 	mce_site_run();                 /* a live patch site, on every #MC */
 
 	/* Step 4. */
+	bool nested = pc->mce_depth > 1;
+	if (nested)
+		pc->mce_nested++;
 	const struct bank_error *worst = NULL;
 	for (unsigned k = 0; k < n; k++) {
 		err[k].cls = mce_grade(err[k].status, mcg, true);
@@ -198,23 +250,28 @@ void mce_handle(struct regs *r)
 	unsigned ripv = mcg & MCG_STATUS_RIPV ? 1 : 0, eipv = mcg & MCG_STATUS_EIPV ? 1 : 0;
 	if (!worst) {
 		printk("mce: CPU %u: %smachine check with no valid uncorrected bank%s, MCG_STATUS %#lx (RIPV %u EIPV %u), "
-		       "RIP %#lx <%s>; %s", pc->cpu, ripv ? "" : "fatal ", corrected ? " (corrected ones left for polling)" : "",
-		       mcg, ripv, eipv, r->rip, format_symbol(sym, sizeof(sym), r->rip),
+		       "RIP %#lx <%s>%s; %s", pc->cpu, ripv ? "" : "fatal ",
+		       corrected ? " (corrected ones left for polling)" : "", mcg, ripv, eipv, r->rip,
+		       format_symbol(sym, sizeof(sym), r->rip), nested ? ", nested in another #MC handler" : "",
 		       ripv ? "continuing" : "RIPV clear: stopping");
 		if (!ripv) {
 			pc->mce_class[MCE_FATAL]++;
 			mce_stop(r, mcg, NULL);
 		}
 		pc->mce_nobank++;
-		return;
+	} else {
+		printk("mce: CPU %u: %s machine check, MCG_STATUS %#lx (RIPV %u EIPV %u), %u bank(s), RIP %#lx <%s>%s",
+		       pc->cpu, mce_class_name(worst->cls), mcg, ripv, eipv, n, r->rip,
+		       format_symbol(sym, sizeof(sym), r->rip), nested ? ", nested in another #MC handler" : "");
+		for (unsigned k = 0; k < n; k++)
+			log_bank(&err[k]);
+		pc->mce_class[worst->cls]++;
+		if (worst->cls >= MCE_SRAR)
+			mce_stop(r, mcg, worst);
 	}
-	printk("mce: CPU %u: %s machine check, MCG_STATUS %#lx (RIPV %u EIPV %u), %u bank(s), RIP %#lx <%s>",
-	       pc->cpu, mce_class_name(worst->cls), mcg, ripv, eipv, n, r->rip, format_symbol(sym, sizeof(sym), r->rip));
-	for (unsigned k = 0; k < n; k++)
-		log_bank(&err[k]);
-	pc->mce_class[worst->cls]++;
-	if (worst->cls >= MCE_SRAR)
-		mce_stop(r, mcg, worst);
+	void (*fn)(struct regs *) = __atomic_load_n(&test_hook, __ATOMIC_ACQUIRE);
+	if (fn && !nested)
+		fn(r);
 }
 
 /* Thread context (boot included), this CPU. */
@@ -285,14 +342,15 @@ static int cmd_mce(int argc, char **argv)
 	}
 	unsigned found = mce_poll_all();
 	printk("mce: polled %u bank(s) on each of %u CPU(s): %u new error(s)", banks, nr_cpus_online, found);
-	printk("%-4s %10s %10s %10s %10s %10s %10s %10s", "CPU", "corrected", "UCNA", "SRAO", "SRAR", "fatal",
-	       "no bank", "INT 18");
+	printk("%-4s %10s %10s %10s %10s %10s %10s %10s %10s", "CPU", "corrected", "UCNA", "SRAO", "SRAR", "fatal",
+	       "no bank", "nested", "INT 18");
 	for_each_cpu_in(c, &cpu_online_mask) {
 		const struct percpu *pc = percpu_of(c);
-		printk("%-4u %10lu %10lu %10lu %10lu %10lu %10lu %10lu", c, pc->mce_class[MCE_CORRECTED],
+		printk("%-4u %10lu %10lu %10lu %10lu %10lu %10lu %10lu %10lu", c, pc->mce_class[MCE_CORRECTED],
 		       pc->mce_class[MCE_UCNA], pc->mce_class[MCE_SRAO], pc->mce_class[MCE_SRAR],
-		       pc->mce_class[MCE_FATAL], pc->mce_nobank, pc->mce_software);
+		       pc->mce_class[MCE_FATAL], pc->mce_nobank, pc->mce_nested, pc->mce_software);
 	}
 	return 0;
 }
-SHELL_CMD("mce", "", "poll every CPU's machine-check banks, then print machine checks per CPU and class", cmd_mce);
+SHELL_CMD("mce", "", "poll every CPU's machine-check banks, then print machine checks per CPU and class, and nested ones",
+	  cmd_mce);

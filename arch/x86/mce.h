@@ -40,6 +40,16 @@ void mce_init_this_cpu(void);
 /* arch/x86/traps.c: vector 18. */
 void mce_handle(struct regs *r);
 
+/* arch/x86/mce_entry.asm: where the #MC frame r (on the #MC IST stack) is
+ * moved to, below the interrupted RSP; stops the machine by name when it
+ * cannot be moved. */
+uintptr_t mce_frame_dest(struct regs *r);
+
+/* Tests: fn runs at the end of every outermost #MC handler that continues
+ * (after its log; MCIP has long been clear), in #MC context. NULL removes
+ * it. A dwell there lets the host nest machine checks for certain. */
+void mce_set_test_hook(void (*fn)(struct regs *r));
+
 /* The class of one bank's error. mcg: MCG_STATUS of the #MC that reported
  * it (in_mce), or unused when it was found by polling. Any context. */
 enum mce_class mce_grade(uint64_t status, uint64_t mcg, bool in_mce);

@@ -104,12 +104,6 @@ static bool nmis_were_blocked(const struct percpu *pc, const struct regs *r)    
 	return pc->nmi_blocked || (r->rsp > pc->ist_lo[IST_NMI] && r->rsp <= pc->ist_hi[IST_NMI]);
 }
 
-/* Did this #MC interrupt the previous one's handler, on the same IST stack? */
-static bool mce_stack_reused(const struct percpu *pc, const struct regs *r)
-{
-	return r->rsp > pc->ist_lo[IST_MCE] && r->rsp <= pc->ist_hi[IST_MCE];
-}
-
 /* Every vector, every context. No lock; nothing patchable (no-patch
  * region); prints only through printk, and only on the way to a panic. */
 int trap_dispatch(struct regs *r)
@@ -144,13 +138,8 @@ int trap_dispatch(struct regs *r)
 		pc->nmi_depth++;
 		nmi_handle(r);
 	} else if (r->vector == 18) {
-		/* MCIP is cleared before the log is printed (a second #MC while it
-		 * is set shuts the CPU down), so a second one can land here, on
-		 * the same IST stack, directly or through an NMI taken meanwhile. */
-		if (mce || mce_stack_reused(pc, r))
-			panic("nested #MC on CPU %u: a machine check arrived while the previous one was being "
-			      "handled (interrupted RIP %#lx); that one's frame on the #MC IST stack was overwritten",
-			      pc->cpu, r->rip);
+		/* Off the IST stack already (arch/x86/mce_entry.asm): a #MC may
+		 * nest in a #MC handler, directly or through an NMI. */
 		pc->mce_depth++;
 		mce_handle(r);
 	} else if (r->vector < 32) {

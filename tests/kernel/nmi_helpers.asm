@@ -1,7 +1,9 @@
 ; tests/kernel/nmi_helpers.asm — instruction-exact helpers for
-; tests/kernel/test_nmi.c: a software interrupt taken inside an NMI handler
-; returns without IRET (POPFQ; RET, arch/x86/entry.asm); does it come back
-; to the right instruction with every register and flag intact?
+; tests/kernel/test_nmi.c and test_mce.c: a software interrupt taken inside
+; an NMI handler returns without IRET (POPFQ; RET, arch/x86/entry.asm), and
+; INT 18 goes through the #MC stub that moves its frame
+; (arch/x86/mce_entry.asm); does each come back to the right instruction
+; with every register and flag intact?
 
 %include "asm-offsets.inc"
 %include "arch/x86/regcheck.inc"
@@ -9,17 +11,21 @@
 section .text
 
 ; soft_int_regs_check — INT VEC_SOFT_TEST with RSP at a chosen alignment.
+; mce_int_regs_check  — the same with INT 18: the #MC entry stub, which
+;                       moves its frame off the #MC IST stack.
 ;   C:   uint32_t soft_int_regs_check(uint64_t misalign);
+;        uint32_t mce_int_regs_check(uint64_t misalign);
 ;   IN:  RDI = RSP mod 16 wanted at the INT (0 or 8)
 ;   OUT: EAX = bitmask of what changed across the INT (bit 0 RAX ... bit 14
 ;        R15 as in regcheck.inc, bit 5 RDI, bit 15 RSP, bit 16 RFLAGS), 0 if
 ;        nothing did; soft_int_rsp = RSP at the INT; soft_int_flags[0], [1] =
 ;        RFLAGS just before and just after it.
-;   Note: meant to run in an NMI handler (IF = 0). CF and DF are set across
-;   the INT so that RFLAGS is not the handler's. Callee-saved registers are
-;   preserved; the INT returns to soft_int_ret_site.
-global soft_int_regs_check, soft_int_ret_site, soft_int_rsp, soft_int_flags
-soft_int_regs_check:
+;   Note: CF and DF are set across the INT so that RFLAGS is not the
+;   handler's. Callee-saved registers are preserved; the INT returns to
+;   soft_int_ret_site / mce_int_ret_site. Any context (IF is left as it is).
+%macro INT_REGS_CHECK 3                 ; function, its return site, vector
+global %1, %2
+%1:
         REGCHECK_ENTER saved_rsp
         and rsp, -16
         sub rsp, rdi                    ; RSP mod 16 = misalign from here on
@@ -30,8 +36,8 @@ soft_int_regs_check:
         std
         pushfq                          ; RFLAGS before; push+pop leave RSP
         pop qword [rel soft_int_flags]  ; and the flags as they were
-        int VEC_SOFT_TEST
-soft_int_ret_site:
+        int %3
+%2:
         ; Must resume exactly here. Capture RFLAGS first, then compare.
         pushfq
         pop qword [rel soft_int_flags + 8]
@@ -41,20 +47,25 @@ soft_int_ret_site:
         mov [rel regcheck_scratch], rdi
         mov rdi, 0x5555555555555555
         cmp [rel regcheck_scratch], rdi
-        je .rdi_ok
+        je %%rdi_ok
         or dword [rel result], 1 << 5
-.rdi_ok:
+%%rdi_ok:
         cmp rsp, [rel soft_int_rsp]
-        je .rsp_ok
+        je %%rsp_ok
         or dword [rel result], 1 << 15
-.rsp_ok:
+%%rsp_ok:
         mov rdi, [rel soft_int_flags]
         cmp rdi, [rel soft_int_flags + 8]
-        je .flags_ok
+        je %%flags_ok
         or dword [rel result], 1 << 16
-.flags_ok:
+%%flags_ok:
         mov eax, [rel result]
         REGCHECK_LEAVE saved_rsp
+%endmacro
+
+global soft_int_rsp, soft_int_flags
+INT_REGS_CHECK soft_int_regs_check, soft_int_ret_site, VEC_SOFT_TEST
+INT_REGS_CHECK mce_int_regs_check, mce_int_ret_site, 18
 
 ; nmi_single_step — set TF: the CPU raises a single-step #DB (a trap) after
 ; the instruction that follows the POPFQ.

@@ -1,9 +1,12 @@
 /*
- * tests/kernel/test_mce.c — machine checks: how each error is graded, and
- * (host+guest) that machine checks of each class injected by QEMU are
- * reported as that class.
+ * tests/kernel/test_mce.c — machine checks: how each error is graded, the
+ * #MC stub's moved frame, and (host+guest) that machine checks of each
+ * class injected by QEMU are reported as that class.
  */
+#include "arch/x86/apic.h"
+#include "arch/x86/cpu.h"
 #include "arch/x86/mce.h"
+#include "arch/x86/nmi.h"
 #include "arch/x86/tsc.h"
 #include "kernel/ktest.h"
 #include "kernel/percpu.h"
@@ -59,6 +62,56 @@ static void test_grading(void)
 	       "classes are ordered by severity, so a #MC is its worst bank");
 }
 KTEST("mce.grading", test_grading);
+
+/*
+ * Does INT 18 come back right through the #MC entry stub, which copies its
+ * frame from the #MC IST stack to below the interrupted RSP: to the next
+ * instruction, with every register and RFLAGS intact, at either stack
+ * alignment, from thread context (IRETQ from the moved frame) and from an
+ * NMI handler (POPFQ; RET, the moved frame being on the NMI stack)?
+ */
+uint32_t mce_int_regs_check(uint64_t misalign);        /* nmi_helpers.asm */
+
+static volatile uint32_t int18_changed, int18_done;
+static uint64_t int18_misalign;
+
+/* NMI context. */
+static void int18_from_nmi(struct regs *r)
+{
+	(void)r;
+	int18_changed = mce_int_regs_check(int18_misalign);
+	int18_done = 1;
+}
+
+static void test_int18_moved_frame(void)
+{
+	struct percpu *pc = this_cpu();
+	for (unsigned m = 0; m <= 8; m += 8) {
+		uint64_t soft = pc->mce_software;
+		uint32_t changed = mce_int_regs_check(m);
+		report(changed == 0 && pc->mce_software == soft + 1,
+		       "thread, RSP %u mod 16: INT 18 taken once (%lu) and back with RAX..R15, RSP, RFLAGS intact "
+		       "(changed mask %#x)", m, pc->mce_software - soft, changed);
+	}
+	nmi_set_test_hook(int18_from_nmi);
+	for (unsigned m = 0; m <= 8; m += 8) {
+		uint64_t soft = pc->mce_software, noiret = pc->nmi_noiret;
+		int18_misalign = m;
+		int18_changed = ~0u;
+		int18_done = 0;
+		__atomic_fetch_or(&pc->nmi_reasons, NMI_TEST, __ATOMIC_SEQ_CST);
+		apic_send_nmi_self();
+		uint64_t deadline = tsc_deadline_us(1000000);
+		while (!int18_done && !tsc_expired(deadline))
+			cpu_relax();
+		report(int18_done && int18_changed == 0 && pc->mce_software == soft + 1 && pc->nmi_noiret == noiret + 1,
+		       "NMI handler, RSP %u mod 16: INT 18 taken once (%lu), returned without IRET (%lu), RAX..R15, RSP, "
+		       "RFLAGS intact (changed mask %#x)", m, pc->mce_software - soft, pc->nmi_noiret - noiret,
+		       int18_changed);
+	}
+	nmi_set_test_hook(NULL);
+}
+KTEST("mce.int18_moved_frame", test_int18_moved_frame);
 
 /*
  * Host+guest (scripts/host-inject.py --mode classes, srar, fatal): the
