@@ -76,20 +76,25 @@ static int mca;                         /* CPUID has MCE and MCA */
 static unsigned banks;
 static void (*test_hook)(struct regs *r);
 
+/*
+ * Every function below up to mce_handle() runs in #MC context too: each
+ * takes no lock, calls nothing patchable (this file is in linker.ld's
+ * no-patch region) and prints only through the lock-free printk.
+ */
 struct bank_error {
 	unsigned bank;
 	enum mce_class cls;
 	uint64_t status, addr, misc;
 };
 
-/* Any context. */
+/* Any context (#MC included): no lock, nothing patchable. */
 const char *mce_class_name(enum mce_class c)
 {
 	static const char *const names[MCE_CLASSES] = { "corrected", "UCNA", "SRAO", "SRAR", "fatal" };
 	return (unsigned)c < MCE_CLASSES ? names[c] : "?";
 }
 
-/* Any context. */
+/* Any context (#MC included): no lock, nothing patchable. */
 enum mce_class mce_grade(uint64_t status, uint64_t mcg, bool in_mce)
 {
 	if (status & MCI_STATUS_PCC)
@@ -107,7 +112,8 @@ enum mce_class mce_grade(uint64_t status, uint64_t mcg, bool in_mce)
 	return MCE_SRAR;
 }
 
-/* Any context: the status bits worth naming, e.g. "UC EN S AR ADDRV". */
+/* Any context (#MC included), no lock, nothing patchable: the status bits
+ * worth naming, e.g. "UC EN S AR ADDRV". */
 static const char *status_bits(char *buf, unsigned size, uint64_t st)
 {
 	static const struct { uint64_t bit; const char *name; } bits[] = {
@@ -123,7 +129,8 @@ static const char *status_bits(char *buf, unsigned size, uint64_t st)
 	return buf;
 }
 
-/* Any context: read bank i, which holds an error, and clear it. */
+/* Any context (#MC included), no lock, nothing patchable: read bank i, which
+ * holds an error, and clear it. */
 static struct bank_error take_bank(unsigned i, uint64_t status)
 {
 	struct bank_error e = { .bank = i, .status = status };
@@ -133,7 +140,8 @@ static struct bank_error take_bank(unsigned i, uint64_t status)
 	return e;
 }
 
-/* Any context: one line for a bank of a #MC. */
+/* #MC context: one line for a bank of a #MC; no lock, nothing patchable,
+ * prints only through lock-free printk. */
 static void log_bank(const struct bank_error *e)
 {
 	char bits[64];
