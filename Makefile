@@ -62,7 +62,7 @@ BOOT_OBJS := \
 	boot/multiboot2_header.o boot/entry32.o boot/trampoline.o boot/bootinfo.o
 
 ARCH_OBJS := \
-	arch/x86/entry.o arch/x86/stack_switch.o \
+	arch/x86/entry.o arch/x86/mce_entry.o arch/x86/stack_switch.o \
 	arch/x86/acpi.o arch/x86/apic.o arch/x86/cpufeatures.o arch/x86/dump.o \
 	arch/x86/fwcfg.o arch/x86/gdt.o arch/x86/idt.o arch/x86/ioapic.o \
 	arch/x86/irq.o arch/x86/mce.o arch/x86/nmi.o arch/x86/paging.o \
@@ -83,12 +83,13 @@ PATCH_OBJS := \
 	patch/text_poke_smp.o patch/validate.o
 
 TEST_OBJS := \
-	tests/kernel/traps_helpers.o tests/kernel/patch_sites_code.o tests/kernel/patch_sites.o \
+	tests/kernel/traps_helpers.o tests/kernel/nmi_helpers.o tests/kernel/patch_sites_code.o tests/kernel/patch_sites.o \
 	tests/kernel/test_smp.o tests/kernel/test_nmi.o tests/kernel/test_traps.o \
 	tests/kernel/test_mm.o tests/kernel/test_printk.o tests/kernel/test_tsc.o \
 	tests/kernel/test_runner.o tests/kernel/test_patch_core.o tests/kernel/test_patch_flip.o \
 	tests/kernel/test_patch_batch.o tests/kernel/test_patch_refuse.o tests/kernel/bench_patch.o \
-	tests/kernel/test_storm.o tests/kernel/gdb_arena.o tests/kernel/bp_helpers.o tests/kernel/test_patch_bp.o \
+	tests/kernel/test_storm.o tests/kernel/test_mce.o tests/kernel/host_control.o \
+	tests/kernel/gdb_arena.o tests/kernel/bp_helpers.o tests/kernel/test_patch_bp.o \
 	tests/kernel/test_patch_retire.o
 
 OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJS) $(TEST_OBJS)) \

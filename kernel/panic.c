@@ -1,5 +1,5 @@
 /*
- * kernel/panic.c — panic(), die() and system_stop().
+ * kernel/panic.c — panic(), die(), die_stop() and system_stop().
  *
  * All three may run in NMI, #MC or #BP context: they print through printk
  * (lock-free), take no lock, and reach other CPUs only by NMI.
@@ -110,6 +110,20 @@ void panic(const char *fmt, ...)
 	dump_backtrace((uintptr_t)__builtin_frame_address(0));
 	fatal_end(NULL, msg);
 	__builtin_unreachable();
+}
+
+void die_stop(struct regs *r, const char *fmt, ...)
+{
+	char msg[320];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	printk("FATAL on CPU %u: %s", cpu_id(), msg);
+	dump_regs(r);
+	dump_backtrace(r->rbp);
+	printk("CPU %u: no recovery after this: stopping the machine", cpu_id());
+	system_stop(EXIT_PANIC);
 }
 
 void die(struct regs *r, const char *fmt, ...)

@@ -5,7 +5,7 @@
  * or inside work queued to an AP, the failure is recorded against the
  * running test and the CPU resumes its recovery point. Otherwise the other
  * CPUs are stopped by NMI, the console is flushed and QEMU exits with
- * EXIT_PANIC.
+ * EXIT_PANIC. die_stop() never recovers: it always stops.
  */
 #ifndef XPOKE_KERNEL_PANIC_H
 #define XPOKE_KERNEL_PANIC_H
@@ -20,6 +20,14 @@ void panic(const char *fmt, ...);
  * (rewriting r so that IRET resumes the recovery point, and return) or stop. */
 __attribute__((format(printf, 2, 3)))
 void die(struct regs *r, const char *fmt, ...);
+
+/* A fatal event that no recovery may paper over (a machine check that
+ * consumed poisoned data, or corrupted the processor's context): dump r,
+ * then stop every CPU and exit with EXIT_PANIC, even inside a test or
+ * queued work, whose recovery point would only resume on top of the damage.
+ * Any context, #MC included. */
+__attribute__((noreturn, format(printf, 2, 3)))
+void die_stop(struct regs *r, const char *fmt, ...);
 
 /* Stop every CPU and exit QEMU with code (arch/x86/layout.h EXIT_*). */
 __attribute__((noreturn))

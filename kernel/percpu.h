@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include "arch/x86/gdt.h"
 #include "arch/x86/layout.h"
+#include "arch/x86/mce.h"
 #include "kernel/cpumask.h"
 
 enum cpu_state {
@@ -90,7 +91,12 @@ struct percpu {
 	uint64_t nmi_nested;                /* NMIs that began inside an NMI handler */
 
 	/* Machine checks (arch/x86/mce.c). */
-	uint64_t mce_recoverable;
+	uint64_t mce_class[MCE_CLASSES];    /* events by class (enum mce_class): a #MC
+					     * (its worst bank), or a bank found by polling */
+	uint64_t mce_nobank;                /* #MC with MCIP set but no uncorrected bank */
+	uint64_t mce_nested;                /* machine checks that began inside another #MC handler */
+	uint64_t mce_taken;                 /* machine checks (MCIP set) taken, counted as soon as MCIP
+					     * is clear: a host injecting back to back reads it */
 	uint64_t mce_software;              /* INT 18 with no machine check in progress */
 
 	/* Live patch sites on the NMI, #MC and IRQ paths (patch/context_sites.asm):

@@ -8,8 +8,9 @@
 #      peek, poke, poke-batch and text-crc typed over the serial line
 #      (test_console.py)
 #   2. the gdb race scenarios (scripts/test-gdb.py, tests/gdb/), and the
-#      host+guest storm: NMIs and machine checks injected over QMP
-#      (scripts/host-inject.py)
+#      host+guest runs of scripts/host-inject.py: the storm with NMIs and
+#      machine checks injected over QMP, one machine check of each class
+#      reported as such, and an SRAR and a fatal one that stop the machine
 #   3. the CI test ISO (build/xpoke-test.iso, ktest=all) at -smp 1, 2 and 8,
 #      each judged by scripts/ktap-check.py
 # and one combined line: "total: N passed, N failed". Exit status 0 only if
@@ -69,6 +70,12 @@ run "gdb: deterministic race scenarios through QEMU's gdb stub" python3 scripts/
 
 run "host+guest: NMIs and machine checks injected over QMP during a storm" \
 	python3 scripts/host-inject.py --smp "${HOST_INJECT_SMP:-8}"
+run "host+guest: a corrected, a UCNA and an SRAO machine check, each reported as its class" \
+	python3 scripts/host-inject.py --mode classes
+run "host+guest: an SRAR machine check stops the machine, naming it" \
+	python3 scripts/host-inject.py --mode srar
+run "host+guest: a fatal (PCC) machine check stops the machine, naming it" \
+	python3 scripts/host-inject.py --mode fatal
 
 for smp in ${SMP_LIST:-1 2 8}; do
 	log=build/test-smp$smp.log

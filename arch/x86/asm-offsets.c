@@ -23,6 +23,7 @@ void asm_offsets(void)
 	DEFINE(TRAMP_PHYS, TRAMP_PHYS);
 	DEFINE(TRAMP_PARAMS_OFF, TRAMP_PARAMS_OFF);
 	DEFINE(BOOT_STACK_SIZE, BOOT_STACK_SIZE);
+	DEFINE(VEC_SOFT_TEST, VEC_SOFT_TEST);
 
 	OFFSET(TP_CR3, tramp_params, cr3);
 	OFFSET(TP_STARTED, tramp_params, started);
@@ -42,6 +43,10 @@ void asm_offsets(void)
 	OFFSET(RP_RFLAGS, recover_point, rflags);
 
 	DEFINE(REGS_SIZE, sizeof(struct regs));
+	OFFSET(REGS_VECTOR, regs, vector);
+	OFFSET(REGS_RIP, regs, rip);
+	OFFSET(REGS_RFLAGS, regs, rflags);
+	OFFSET(REGS_RSP, regs, rsp);
 
 	OFFSET(PC_SITE_HITS, percpu, site_hits);
 }

@@ -20,7 +20,9 @@
 #define EFER_LME        (1u << 8)
 #define EFER_NXE        (1u << 11)
 
+#define RFLAGS_TF       (1u << 8)
 #define RFLAGS_IF       (1u << 9)
+#define RFLAGS_RF       (1u << 16)
 
 /* MSRs. */
 #define MSR_APIC_BASE       0x1b

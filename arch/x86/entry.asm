@@ -13,6 +13,9 @@
 ; "call trap_dispatch", as the SysV ABI wants.
 ;
 ; NMI (2), #MC (18) and #DF (8) arrive on their IST stacks (arch/x86/idt.c).
+; #MC has its own stub (arch/x86/mce_entry.asm): it moves its frame off the
+; IST stack, below the interrupted RSP, and joins isr_common at
+; isr_regs_built, so that a #MC can nest in a #MC handler.
 ;
 ; Nested NMIs, and why some returns avoid IRET
 ; --------------------------------------------
@@ -47,15 +50,22 @@
 ;
 ; The words written below the interrupted RSP must not be live: the stubs of
 ; all non-IST exceptions therefore first move the CPU's frame EXC_GAP bytes
-; lower (the #BP emulation of "call" writes there too). For #MC, the frame is
-; on the #MC IST stack and the write goes to the interrupted one. Interrupts
-; (vectors >= 32) never arrive with NMIs blocked... except under the
-; negative control nmi.unsafe_iret=1 (arch/x86/nmi.c), which turns the
-; scheme off to prove the storm tests hit the hazard.
+; lower (the #BP emulation of "call" writes there too). The #MC stub moves its
+; frame below the interrupted RSP with the same two words left clear
+; (MCE_GAP, arch/x86/mce.c). Interrupts
+; (vectors >= 32) keep their frame where the CPU pushed it, right below the
+; interrupted RSP; they meet NMIs blocked only as a software INT n in an NMI
+; handler (IF is clear there), and .return_without_iret copes with the two
+; words being that frame's own. (The negative control nmi.unsafe_iret=1,
+; arch/x86/nmi.c, turns the scheme off to prove the storm tests hit the
+; hazard.)
 
 %include "asm-offsets.inc"
+%include "arch/x86/entry.inc"
 
 extern trap_dispatch
+extern isr_mce                          ; arch/x86/mce_entry.asm: vector 18
+global isr_regs_built
 
 ; Vectors for which the CPU pushes an error code.
 %define HAS_ERROR(v) ((v) == 8 || ((v) >= 10 && (v) <= 14) || (v) == 17 || (v) == 21 || (v) == 29 || (v) == 30)
@@ -112,7 +122,9 @@ isr_%1:
 
 %assign v 0
 %rep 256
-%if v < 32 && ON_IST(v) == 0
+%if v == 18
+                                        ; #MC: its own stub, isr_mce
+%elif v < 32 && ON_IST(v) == 0
 ISR_GAP v
 %else
 ISR_PLAIN v
@@ -120,52 +132,10 @@ ISR_PLAIN v
 %assign v v + 1
 %endrep
 
-; The general-purpose registers of struct regs, in push order.
-%macro PUSH_GPRS 0
-        push rax
-        push rbx
-        push rcx
-        push rdx
-        push rsi
-        push rdi
-        push rbp
-        push r8
-        push r9
-        push r10
-        push r11
-        push r12
-        push r13
-        push r14
-        push r15
-%endmacro
-
-%macro POP_GPRS 0
-        pop r15
-        pop r14
-        pop r13
-        pop r12
-        pop r11
-        pop r10
-        pop r9
-        pop r8
-        pop rbp
-        pop rdi
-        pop rsi
-        pop rdx
-        pop rcx
-        pop rbx
-        pop rax
-%endmacro
-
-; Offsets in struct regs (arch/x86/regs.h).
-R_VECTOR        equ 15 * 8
-R_RIP           equ 17 * 8
-R_RFLAGS        equ 19 * 8
-R_RSP           equ 20 * 8
-
 align 16
 isr_common:
         PUSH_GPRS
+isr_regs_built:                         ; struct regs complete at RSP (isr_mce joins here)
         cld                             ; the ABI wants DF clear in C
         mov rdi, rsp                    ; struct regs *
         call trap_dispatch
@@ -177,18 +147,46 @@ isr_common:
 
 ; Back into a context that runs with NMIs blocked (see the top of the file).
 ; The interrupted context is at CPL 0 with SS = KERNEL_DS, so only RIP, RSP
-; and RFLAGS need restoring.
+; and RFLAGS need restoring: RFLAGS and RIP go into the two words below the
+; interrupted RSP (RSP_int), and POPFQ; RET take them from there.
+;
+; Those two words may belong to this very frame: an interrupt's frame (any
+; vector >= 32, the stub does not move it) is where the CPU pushed it, right
+; below RSP_int, aligned down to 16:
+;
+;   RSP_int 16-aligned          RSP_int 8 mod 16
+;   RSP_int-8   SS              RSP_int-8   (alignment padding)
+;   RSP_int-16  RSP             RSP_int-16  SS
+;   RSP_int-24  RFLAGS          RSP_int-24  RSP
+;   ...                         ...
+;   vector, error code, GPRs    vector, error code, GPRs
+;
+; So RIP, RFLAGS and RSP are read into registers before anything is written
+; there, and the stack to switch to is kept in the vector slot, which lies
+; below the CPU's frame (at most RSP_int-56) whatever the frame. (Moved
+; exception and #MC frames lie lower still; an IST frame of another stack
+; is disjoint from them.)
+;
+; RF: POPFQ cannot set RF, so a saved RF=1 is dropped here. RF only keeps a
+; debug-register instruction breakpoint at the return address from firing
+; again; xpoke never arms one (nothing writes DR7, and QEMU's gdb stub does
+; not use them), so dropping it changes nothing.
+; TF: a TF that POPFQ sets traps after the RET, at the return address before
+; its instruction has run, where IRET would trap after it; and the #DB that
+; single-stepping raises would itself need this path. trap_dispatch()
+; refuses both by name instead: a return without IRET with TF in the saved
+; RFLAGS, and any #DB taken with NMIs blocked (arch/x86/traps.c).
 .return_without_iret:
-        mov rax, [rsp + R_RSP]
-        sub rax, 16                     ; two words below the interrupted RSP
-        mov rcx, [rsp + R_RFLAGS]
-        mov [rax], rcx                  ;   [RSP-16] = RFLAGS
-        mov rcx, [rsp + R_RIP]
-        mov [rax + 8], rcx              ;   [RSP-8]  = RIP
-        mov [rsp + R_RSP], rax          ; the stack to switch to
-        POP_GPRS
-        mov rsp, [rsp + R_RSP - R_VECTOR] ; (RSP was at the vector slot) RSP = interrupted RSP - 16
-        popfq                           ; RFLAGS (IF stays as it was)
+        mov rax, [rsp + REGS_RSP]       ; read all three first: the two words
+        mov rcx, [rsp + REGS_RFLAGS]    ; written below may be this frame's
+        mov rdx, [rsp + REGS_RIP]       ; own RSP and SS slots
+        sub rax, 16                     ; RAX = RSP_int - 16
+        mov [rsp + REGS_VECTOR], rax    ; the stack to switch to, out of reach
+        mov [rax], rcx                  ;   [RSP_int-16] = RFLAGS
+        mov [rax + 8], rdx              ;   [RSP_int-8]  = RIP
+        POP_GPRS                        ; RSP is at the vector slot now
+        mov rsp, [rsp]                  ; RSP = RSP_int - 16
+        popfq                           ; RFLAGS (IF stays as it was; RF drops)
         ret                             ; RIP; NMIs are still blocked
 
 section .rodata
@@ -197,6 +195,10 @@ align 8
 isr_stub_table:
 %assign v 0
 %rep 256
+%if v == 18
+        dq isr_mce
+%else
         dq isr_ %+ v
+%endif
 %assign v v + 1
 %endrep

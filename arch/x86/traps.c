@@ -23,6 +23,7 @@
 #include "kernel/recover.h"
 #include "patch/bp.h"
 
+#define VEC_DB 1
 #define VEC_DF 8
 #define VEC_PF 14
 
@@ -61,12 +62,19 @@ static void bp_normal(struct regs *r)
 	       p[-1] == 0xcc ? "" : ", and memory there no longer holds int3: stale instruction fetch");
 }
 
-/* Exception context, nested in anything: no lock, nothing patchable (no-patch region), prints only through lock-free printk. */
-static void exception(struct regs *r)
+/* Exception context, nested in anything: no lock, nothing patchable (no-patch region), prints only through lock-free printk.
+ * blocked: the interrupted context runs with NMIs blocked (the return will be without IRET). */
+static void exception(struct regs *r, bool blocked)
 {
 	/* A live patch site first: it must work even inside a catch window. */
 	if (r->vector == 3 && text_poke_bp_handler(r))
 		return;
+	if (r->vector == VEC_DB && blocked && !nmi_unsafe_iret) {
+		/* Single-stepping there cannot work: see TF in arch/x86/entry.asm. */
+		die(r, "#DB at RIP %#lx with NMIs blocked: refused (a return without IRET cannot resume single-stepping "
+		    "at the right instruction)", r->rip);
+		return;
+	}
 	if (catch_handle(r))
 		return;
 	if (r->vector == 3) {
@@ -94,12 +102,6 @@ static void exception(struct regs *r)
 static bool nmis_were_blocked(const struct percpu *pc, const struct regs *r)     /* any context */
 {
 	return pc->nmi_blocked || (r->rsp > pc->ist_lo[IST_NMI] && r->rsp <= pc->ist_hi[IST_NMI]);
-}
-
-/* Did this #MC interrupt the previous one's handler, on the same IST stack? */
-static bool mce_stack_reused(const struct percpu *pc, const struct regs *r)
-{
-	return r->rsp > pc->ist_lo[IST_MCE] && r->rsp <= pc->ist_hi[IST_MCE];
 }
 
 /* Every vector, every context. No lock; nothing patchable (no-patch
@@ -136,21 +138,21 @@ int trap_dispatch(struct regs *r)
 		pc->nmi_depth++;
 		nmi_handle(r);
 	} else if (r->vector == 18) {
-		/* MCIP is cleared before the log is printed (a second #MC while it
-		 * is set shuts the CPU down), so a second one can land here, on
-		 * the same IST stack, directly or through an NMI taken meanwhile. */
-		if (mce || mce_stack_reused(pc, r))
-			panic("nested #MC on CPU %u: a machine check arrived while the previous one was being "
-			      "handled (interrupted RIP %#lx); that one's frame on the #MC IST stack was overwritten",
-			      pc->cpu, r->rip);
+		/* Off the IST stack already (arch/x86/mce_entry.asm): a #MC may
+		 * nest in a #MC handler, directly or through an NMI. */
 		pc->mce_depth++;
 		mce_handle(r);
 	} else if (r->vector < 32) {
-		exception(r);
+		exception(r, blocked);
 	} else {
 		pc->irq_depth++;
 		irq_dispatch(r);
 	}
+
+	/* POPFQ; RET cannot resume a TF that IRET would (arch/x86/entry.asm). */
+	if (!pc->recovering && blocked && r->vector != 2 && !nmi_unsafe_iret && (r->rflags & RFLAGS_TF))
+		die(r, "return without IRET to RIP %#lx with TF set in the saved RFLAGS %#lx: refused (POPFQ would "
+		    "single-step one instruction off)", r->rip, r->rflags);
 
 	int no_iret = 0;
 	if (pc->recovering) {           /* the frame now resumes a thread context */

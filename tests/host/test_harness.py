@@ -166,6 +166,21 @@ class Harness(unittest.TestCase):
         self.expect(log, r"nmi: nmi.unsafe_iret=1: exceptions IRET into NMI handlers")
         self.expect(log, r"nested NMI on CPU \d+: an NMI began inside an NMI handler")
 
+    def test_what_a_return_without_iret_cannot_do_is_refused_by_name(self):
+        """POPFQ; RET cannot resume single-stepping as IRET would: a #DB
+        taken with NMIs blocked, and a return without IRET whose saved
+        RFLAGS has TF, are refused by name (arch/x86/entry.asm, traps.c)."""
+        status, log, _ = boot("noiret-refusals", "ktest=nmi.refuse_*", smp=1)
+        self.assertEqual(status, 3, log)
+        for name, reason in [("nmi.refuse_db_with_nmis_blocked",
+                              r"CPU 0: #DB at RIP 0x[0-9a-f]+ with NMIs blocked: refused"),
+                             ("nmi.refuse_tf_without_iret",
+                              r"CPU 0: return without IRET to RIP 0x[0-9a-f]+ with TF set in the saved RFLAGS")]:
+            with self.subTest(name=name):
+                self.expect(log, rf"^not ok \d+ {re.escape(name)} ")
+                self.expect(self.diagnostics(log, name), reason)
+        self.expect(log, r"^ktest: 0 passed, 2 failed, 0 skipped$")
+
     def test_panic_during_an_nmi_storm_still_stops_every_cpu(self):
         status, log, _ = boot("panic-during-storm", "ktest=storm.panic_during_storm", smp=4, timeout=120)
         self.assertEqual(status, 5, log)

@@ -5,8 +5,9 @@
  * handlers without IRET.
  */
 #include "arch/x86/apic.h"
+#include "arch/x86/mce.h"
 #include "arch/x86/nmi.h"
-#include "arch/x86/serial.h"
+#include "arch/x86/tsc.h"
 #include "kernel/cmdline.h"
 #include "kernel/errno.h"
 #include "kernel/format.h"
@@ -20,6 +21,7 @@
 #include "patch/patch.h"
 #include "patch/sites.h"
 #include "patch/storm.h"
+#include "tests/kernel/host_control.h"
 
 static unsigned storm_ms = 2000, storm_idle_ms;
 
@@ -178,91 +180,85 @@ static void test_watchdog(void)
 KTEST("storm.watchdog_names_stuck_cpu", test_watchdog, .min_cpus = 2, .timeout_ms = 120000);
 
 /*
- * Host+guest: the host injects NMIs and machine checks while this storm
- * runs (scripts/host-inject.py, through QMP), then tells us on COM2 what it
- * sent: "done nmi=N mce=M bmce=B". Hidden: it waits for a host that only
- * that script provides.
+ * Host+guest: the host injects NMIs and UCNA machine checks while this
+ * storm runs (scripts/host-inject.py, through QMP), back to back, without
+ * waiting for the kernel's log, and some in bursts to one CPU; then it says
+ * on COM2 what it sent and what QEMU made of it: "done nmi=N mce=M bmce=B
+ * burst=K injected=I dropped=D". Meanwhile every outermost #MC handler
+ * dwells MCE_DWELL_MS after its log (MCIP long clear), so that the next
+ * machine check of a burst arrives inside it: nesting is certain, not
+ * lucky. Hidden: it waits for a host that only that script provides.
  */
-static char ctl_line[128];
-static unsigned ctl_len;
-static bool ctl_done;
+#define MCE_DWELL_MS 50
 
-static bool poll_control(void)
-{
-	int c;
-	while (!ctl_done && (c = serial_control_getc()) >= 0) {
-		if (c == '\n' || c == '\r') {
-			ctl_line[ctl_len] = 0;
-			ctl_done = !strncmp(ctl_line, "done ", 5);
-			ctl_len = 0;
-		} else if (ctl_len < sizeof(ctl_line) - 1) {
-			ctl_line[ctl_len++] = (char)c;
-		}
-	}
-	return ctl_done;
-}
+static uint64_t dwells;
 
-static uint64_t field(const char *line, const char *key)
+/* #MC context (mce_set_test_hook), on a CPU that may hold text_lock:
+ * spins on the TSC only; no lock. */
+static void mce_dwell(struct regs *r)
 {
-	const char *p = line;
-	size_t k = strlen(key);
-	while ((p = strchr(p, ' ')) != NULL) {
-		p++;
-		if (!strncmp(p, key, k) && p[k] == '=') {
-			char num[24];
-			unsigned i = 0;
-			for (p += k + 1; *p && *p != ' ' && i < sizeof(num) - 1; p++)
-				num[i++] = *p;
-			num[i] = 0;
-			uint64_t v;
-			return parse_u64(num, &v) ? v : ~0ull;
-		}
-	}
-	return ~0ull;
+	(void)r;
+	__atomic_fetch_add(&dwells, 1, __ATOMIC_RELAXED);
+	mdelay(MCE_DWELL_MS);
 }
 
 static void test_host_injection(void)
 {
-	if (!report(serial_control_present(), "COM2 is there (run-qemu.py --control)"))
+	if (!report(host_ctl_start(), "COM2 is there (run-qemu.py --control)"))
 		return;
-	serial_control_init();
-	while (serial_control_getc() >= 0)
-		;
-	ctl_len = 0;
-	ctl_done = false;
 
-	uint64_t mce0 = 0, unclaimed0 = 0;
+	uint64_t mce0 = 0, nested0 = 0, unclaimed0 = 0;
 	for_each_cpu_in(c, &cpu_online_mask) {
-		mce0 += percpu_of(c)->mce_recoverable;
+		mce0 += percpu_of(c)->mce_class[MCE_UCNA];
+		nested0 += percpu_of(c)->mce_nested;
 		unclaimed0 += percpu_of(c)->nmi_unclaimed;
 	}
 	/* The senders fire IPIs only: every NMI that reaches a CPU without a
-	 * reason bit is then the host's. No INT 18 either: a real #MC landing
-	 * on a software one would share the #MC IST stack. The host's NMIs and
-	 * machine checks run the NMI and #MC sites while they flip. */
+	 * reason bit is then the host's. No INT 18 either: a real #MC in the
+	 * few instructions before a software one has moved its frame would
+	 * overwrite it (arch/x86/mce_entry.asm). The host's NMIs and machine
+	 * checks run the NMI and #MC sites while they flip. */
 	struct storm_cfg cfg = { .kind = STORM_IPI, .ms = 300000, .flip_thread = true, .flip_irq = true,
-				 .flip_nmi = true, .flip_mce = true, .poll = poll_control, .stuck_sender = -1 };
-	printk("storm: ready for host injection (NMIs and machine checks)");
+				 .flip_nmi = true, .flip_mce = true, .poll = host_ctl_done, .stuck_sender = -1 };
+	dwells = 0;
+	mce_set_test_hook(mce_dwell);
+	/* The host injects the next #MC into a CPU only once that CPU has
+	 * cleared MCIP for its previous one: it reads mce_taken (physical
+	 * address: the image is linked at KERNEL_VMA + its load address). */
+	printk("storm: ready for host injection (NMIs and machine checks; each outermost #MC handler dwells %u ms; "
+	       "mce_taken of CPU 0 at physical %#lx, every %lu bytes)", MCE_DWELL_MS,
+	       (uintptr_t)&percpu_of(0)->mce_taken - KERNEL_VMA, (unsigned long)sizeof(struct percpu));
 	int err = storm_run(&cfg, &res);
+	mce_set_test_hook(NULL);
 	storm_print(&cfg, &res);
 	common_checks(err);
 
-	uint64_t mce = 0, unclaimed = 0, bp_mce = 0;
+	uint64_t mce = 0, nested = 0, unclaimed = 0, bp_mce = 0;
 	for_each_cpu_in(c, &cpu_online_mask) {
-		mce += percpu_of(c)->mce_recoverable;
+		uint64_t n = percpu_of(c)->mce_nested;
+		mce += percpu_of(c)->mce_class[MCE_UCNA];
+		nested += n;
 		unclaimed += percpu_of(c)->nmi_unclaimed;
 		bp_mce += res.cpu[c].bp[BP_MCE];
+		if (n)
+			report_info("CPU %u: %lu nested machine check(s) in all", c, n);
 	}
 	mce -= mce0;
+	nested -= nested0;
 	unclaimed -= unclaimed0;
-	if (!report(ctl_done, "the host said it was done: '%s'", ctl_line))
+	if (!report(host_ctl_done(), "the host said it was done: '%s'", host_ctl_line()))
 		return;
-	uint64_t nmi = field(ctl_line, "nmi"), tm = field(ctl_line, "mce"), bm = field(ctl_line, "bmce");
-	uint64_t want = tm + bm * nr_cpus_online;
-	report(nmi >= 200 && tm + bm >= 20 && bm > 0, "the host injected %lu NMIs and %lu machine checks (%lu broadcast)",
-	       nmi, tm + bm, bm);
-	report(mce == want, "recoverable machine checks seen: %lu; the host sent %lu targeted + %lu broadcast x %u CPUs = %lu",
-	       mce, tm, bm, nr_cpus_online, want);
+	uint64_t nmi = host_ctl_field("nmi"), tm = host_ctl_field("mce"), bm = host_ctl_field("bmce");
+	uint64_t burst = host_ctl_field("burst"), injected = host_ctl_field("injected"), dropped = host_ctl_field("dropped");
+	report(nmi >= 200 && tm + bm >= 20 && bm > 0 && burst > 0,
+	       "the host injected %lu NMIs and %lu machine checks (%lu broadcast, %lu in bursts)", nmi, tm + bm + burst,
+	       bm, burst);
+	report(injected == tm + burst + bm * nr_cpus_online - dropped,
+	       "QEMU raised %lu #MCs: %lu targeted + %lu in bursts + %lu broadcast x %u CPUs, less %lu it dropped "
+	       "(MCIP still set)", injected, tm, burst, bm, nr_cpus_online, dropped);
+	report(mce == injected, "UCNA machine checks handled and counted: %lu; QEMU raised %lu", mce, injected);
+	report(nested > 0, "machine checks that began inside another #MC handler, were handled and logged: %lu "
+	       "(outermost handlers dwelt %lu times)", nested, dwells);
 	report(unclaimed > 0 && unclaimed <= nmi * nr_cpus_online,
 	       "external NMIs seen: %lu, at most the host's %lu x %u CPUs (some coalesce)", unclaimed, nmi,
 	       nr_cpus_online);
