@@ -112,29 +112,32 @@ void panic(const char *fmt, ...)
 	__builtin_unreachable();
 }
 
+/* die() and die_stop(): the message, the registers, the backtrace. */
+static void die_report(struct regs *r, char *msg, size_t size, const char *fmt, va_list ap)
+{
+	vsnprintf(msg, size, fmt, ap);
+	printk("FATAL on CPU %u: %s", cpu_id(), msg);
+	dump_regs(r);
+	dump_backtrace(r->rbp);
+}
+
 void die_stop(struct regs *r, const char *fmt, ...)
 {
 	char msg[320];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	die_report(r, msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	printk("FATAL on CPU %u: %s", cpu_id(), msg);
-	dump_regs(r);
-	dump_backtrace(r->rbp);
 	printk("CPU %u: no recovery after this: stopping the machine", cpu_id());
 	system_stop(EXIT_PANIC);
 }
 
 void die(struct regs *r, const char *fmt, ...)
 {
-	char msg[256];
+	char msg[320];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	die_report(r, msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	printk("FATAL on CPU %u: %s", cpu_id(), msg);
-	dump_regs(r);
-	dump_backtrace(r->rbp);
 	fatal_end(r, msg);
 }

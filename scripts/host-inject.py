@@ -192,6 +192,16 @@ class Guest:
             self.qemu.wait()
 
 
+def judge_ktap(text, status, smp, problems):
+    """The guest's KTAP output, judged as scripts/ktap-check.py does: the
+    number of passed tests; what is wrong goes to problems."""
+    passed, failed, skipped, errors, fails = load_ktap_check().check(text.splitlines(True), status, 1, smp)
+    for n, name, d, dl in fails:
+        problems.append(f"not ok {n} {name} # {d}\n" + "\n".join(f"    {l}" for l in dl[-20:]))
+    problems += errors
+    return passed
+
+
 def verdict(name, passed, problems, log, text, status):
     for p in problems:
         print(p if p.startswith("host-inject") else f"host-inject: {p}")
@@ -290,10 +300,7 @@ def mode_storm(args, rng):
         problems.append(f"host-inject: {e}")
         g.kill()
     status, text = g.qemu.returncode, g.text()
-    passed, failed, skipped, errors, fails = load_ktap_check().check(text.splitlines(True), status, 1, args.smp)
-    for n, name, d, dl in fails:
-        problems.append(f"not ok {n} {name} # {d}\n" + "\n".join(f"    {l}" for l in dl[-20:]))
-    problems += errors
+    passed = judge_ktap(text, status, args.smp, problems)
     acts = getattr(getattr(g, "qmp", None), "mce_actions", {"inject": 0, "ignore": 0, "reset": 0})
     if acts["reset"]:
         problems.append(f"QEMU reset the guest {acts['reset']} time(s): a #MC found MCIP still set")
@@ -329,10 +336,7 @@ def mode_classes(args, rng):
         problems.append(f"host-inject: {e}")
         g.kill()
     status, text = g.qemu.returncode, g.text()
-    passed, failed, skipped, errors, fails = load_ktap_check().check(text.splitlines(True), status, 1, args.smp)
-    for n, name, d, dl in fails:
-        problems.append(f"not ok {n} {name} # {d}\n" + "\n".join(f"    {l}" for l in dl[-20:]))
-    problems += errors
+    passed = judge_ktap(text, status, args.smp, problems)
     for cls in CLASSES:
         if class_count(text, cls) != sent.get(cls, 0):
             problems.append(f"the kernel logged {class_count(text, cls)} {cls} machine check(s); "

@@ -63,11 +63,11 @@ def site_bytes(n=5):
     return bytes(gdb.selected_inferior().read_memory(site(), n))
 
 
-def freeze_patcher_at(phase):
-    """CPU 0 starts patching call a -> b and is stopped at `phase`; all
-    CPUs are stopped afterwards."""
+def freeze_patcher_at(phase, cmd=1):
+    """CPU 0 starts patching (gdb_arena.patch_cmd: 1 flips call a <-> b)
+    and is stopped at `phase`; all CPUs are stopped afterwards."""
     n = xpoke.phase_number(phase)
-    write("gdb_arena.patch_cmd", 1)
+    write("gdb_arena.patch_cmd", cmd)
     bp = xpoke.break_phase(n, thread=xpoke.thread_of(0))
     try:
         gdb.execute("continue")

@@ -224,14 +224,7 @@ PATCH_EMID_INSN = 205                   # patch/poke_types.h
 def validate_beside_batch_in_flight():
     ready()
     early = read("(unsigned long)view_fn")
-    write("gdb_arena.patch_cmd", 2)     # CPU 0: view_fn's early site, nop5 -> call
-    n = xpoke.phase_number("int3-written")
-    bp = xpoke.break_phase(n, thread=xpoke.thread_of(0))
-    try:
-        gdb.execute("continue")
-    finally:
-        bp.delete()
-    expect(read("poke_current_phase") == n, "CPU 0 is frozen at int3-written")
+    freeze_patcher_at("int3-written", cmd=2)    # CPU 0: view_fn's early site, nop5 -> call
     live = bytes(gdb.selected_inferior().read_memory(early, 5))
     expect(live[0] == 0xcc, f"the early site holds an int3 now ({live.hex(' ')}): decoded from the live "
            "text, view_fn is not what it will be before or after")
@@ -252,14 +245,8 @@ def validate_beside_batch_in_flight():
 def torn_target_with_checks_off():
     ready()
     s = site()
-    write("gdb_arena.patch_cmd", 3)     # CPU 0: call S a <-> b, nop5 N -> jmp S+2, one batch
-    n = xpoke.phase_number("tails-written")
-    bp = xpoke.break_phase(n, thread=xpoke.thread_of(0))
-    try:
-        gdb.execute("continue")
-    finally:
-        bp.delete()
-    expect(read("poke_current_phase") == n, "the unsafe batch was accepted; CPU 0 is frozen at tails-written")
+    freeze_patcher_at("tails-written", cmd=3)   # CPU 0: call S a <-> b, nop5 N -> jmp S+2, one batch
+    expect(read("gdb_arena.patch_done") == 0, "the unsafe batch was accepted (nothing refused it yet)")
     nsite = read("(unsigned long)flip_nop5_site")
     expect(read(f"*(unsigned char *){nsite}") == 0xcc, "N holds an int3, S holds an int3 and its new tail")
     bp0 = read("percpu_area[1].bp_emulated[0]")
