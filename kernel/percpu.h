@@ -78,7 +78,7 @@ struct percpu {
 	uint32_t locks_held;                /* spinlocks held: recovery is unsafe */
 	uint32_t printk_depth;              /* inside printk: likewise */
 	uint32_t recover_at_printk_exit;    /* a recovery waits for printk to return */
-	uint32_t recovering;                /* a handler rewrote its frame to recover */
+	struct regs *recovering;            /* the frame a handler rewrote to recover, or NULL */
 
 	struct cpu_call call;
 

@@ -49,8 +49,9 @@ static void frame_resume(struct regs *r, struct recover_point *rp, int val)
 	r->ss = KERNEL_DS;
 	r->rdi = (uintptr_t)rp;
 	r->rsi = (uint64_t)val;
-	/* trap_dispatch() resets the nesting counters on its way out. */
-	this_cpu()->recovering = 1;
+	/* trap_dispatch() resets the nesting counters on its way out of this
+	 * very frame: an NMI or #MC taken before it gets there is not it. */
+	this_cpu()->recovering = r;
 }
 
 /* From printk_leave() (printk.c), when the outermost printk of a context

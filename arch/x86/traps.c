@@ -150,13 +150,13 @@ int trap_dispatch(struct regs *r)
 	}
 
 	/* POPFQ; RET cannot resume a TF that IRET would (arch/x86/entry.asm). */
-	if (!pc->recovering && blocked && r->vector != 2 && !nmi_unsafe_iret && (r->rflags & RFLAGS_TF))
+	if (pc->recovering != r && blocked && r->vector != 2 && !nmi_unsafe_iret && (r->rflags & RFLAGS_TF))
 		die(r, "return without IRET to RIP %#lx with TF set in the saved RFLAGS %#lx: refused (POPFQ would "
 		    "single-step one instruction off)", r->rip, r->rflags);
 
 	int no_iret = 0;
-	if (pc->recovering) {           /* the frame now resumes a thread context */
-		pc->recovering = 0;
+	if (pc->recovering == r) {      /* this frame now resumes a thread context */
+		pc->recovering = NULL;
 		depth = irq = nmi = mce = 0;
 		blocked_before = 0;
 		in_bp = false;
