@@ -10,6 +10,7 @@
  */
 #include "arch/x86/cpu.h"
 #include "arch/x86/layout.h"
+#include "arch/x86/mce.h"
 #include "kernel/panic.h"
 #include "kernel/recover.h"
 #include "patch/bp.h"
@@ -20,8 +21,11 @@ bool recover_possible(void)
 {
 	struct percpu *pc = this_cpu();
 	/* Abandoning a printk between its reservation and its commit, or
-	 * while it owns the console, would wedge the console for good. */
-	return pc->recover && pc->locks_held == 0 && pc->printk_depth == 0 && !system_stopping();
+	 * while it owns the console, would wedge the console for good; and
+	 * abandoning a #MC whose handler has not yet cleared MCIP would drop
+	 * the error and leave MCIP set (the next #MC shuts the CPU down). */
+	return pc->recover && pc->locks_held == 0 && pc->printk_depth == 0 && !system_stopping() &&
+	       !mce_in_progress();
 }
 
 /* Recovery abandons every handler frame of this CPU, #BP handlers in a

@@ -40,6 +40,10 @@ void mce_init_this_cpu(void);
 /* arch/x86/traps.c: vector 18. */
 void mce_handle(struct regs *r);
 
+/* Is a machine check in progress on this CPU (MCG_STATUS.MCIP)? Any
+ * context, no lock, nothing patchable. */
+bool mce_in_progress(void);
+
 /* arch/x86/mce_entry.asm: where the #MC frame r (on the #MC IST stack) is
  * moved to, below the interrupted RSP; stops the machine by name when it
  * cannot be moved. */

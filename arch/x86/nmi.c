@@ -26,6 +26,8 @@
 
 #define WHERE_WAIT_US 50000
 
+extern char __entry_start[], __entry_end[];     /* linker.ld */
+
 static void (*test_hook)(struct regs *r);
 static void (*storm_hook)(struct regs *r);
 int nmi_unsafe_iret;
@@ -112,7 +114,12 @@ void nmi_handle(struct regs *r)
 		bool meant = __atomic_load_n(&pc->call.abort_seq, __ATOMIC_SEQ_CST) == (CALL_ABORT_TAG | q) &&
 			     q != __atomic_load_n(&pc->call.done_seq, __ATOMIC_ACQUIRE);
 		if (meant && pc->recover) {     /* else stale, or not started yet */
-			if (pc->ctx_depth == 1 && recover_possible())
+			/* Not in an entry stub or trap_dispatch before it has
+			 * counted its context: the NMI's own depth 1 would look
+			 * like thread context, and the abandoned handler would
+			 * never send its EOI (the sender asks again). */
+			bool entering = r->rip >= (uintptr_t)__entry_start && r->rip < (uintptr_t)__entry_end;
+			if (pc->ctx_depth == 1 && !entering && recover_possible())
 				recover_frame(r, RECOVER_ABORT);
 			else
 				printk("CPU %u: cannot abort its work here (RIP %016lx <%s>, nesting %u, locks %u, "
