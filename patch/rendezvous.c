@@ -51,11 +51,16 @@ struct cpumask sync_pending;
 uint64_t sync_round;                    /* rounds started; one at a time, under text_lock */
 static uint64_t acks_in_bp;
 
-/* Any context, #BP included: no lock, no print, nothing patchable. */
+/* Any context, #BP included: no lock, no print, nothing patchable. The
+ * bit is tested before it is cleared, so the #BP path takes no locked
+ * instruction on the line the initiator polls when no round waits for it
+ * (a bit set just after the test is answered by the IPI, or by the rule
+ * for CPUs inside #BP). */
 void sync_ack(struct percpu *pc)
 {
 	pc->sync_acked = __atomic_load_n(&sync_round, __ATOMIC_ACQUIRE);
-	cpumask_clear(&sync_pending, pc->cpu);
+	if (cpumask_test(&sync_pending, pc->cpu))
+		cpumask_clear(&sync_pending, pc->cpu);
 }
 /* IRQ context: no lock, no print, nothing patchable (no-patch region). */
 static void sync_ipi(struct regs *r)
