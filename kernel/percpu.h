@@ -123,9 +123,9 @@ struct percpu {
 	uint64_t sync_acked;                /* last rendezvous round this CPU acknowledged */
 	uint64_t bp_emulated[4];            /* emulations by context: enum bp_ctx */
 	uint64_t bp_vanished;               /* int3s gone by the time #BP looked: re-run */
+	uint64_t bp_looked_again;           /* #BP looks repeated: a batch was published meanwhile */
 	struct bp_rerun {                   /* per context (enum bp_ctx): */
 		uintptr_t addr;             /* the last address re-run, */
-		uint64_t gen;               /* in the time of that batch, */
 		uint32_t run;               /* so many times in a row */
 	} bp_rerun[4];
 } __attribute__((aligned(64)));

@@ -36,10 +36,13 @@
  * retirement unless it pins the batch, so between its trap and its look a
  * batch may retire and the next one write an int3 at the same address. If
  * the handler finds no site for an int3 that is still there, but a batch
- * was published since it trapped (live_gen moved), it runs the address
- * again: the fresh trap finds the new batch. "gen++ after the gates"
- * makes that sound: whoever sees an int3 of a batch, then reads the
- * generation, sees that batch's increment.
+ * was published during its look (live_gen moved), it looks again (and
+ * after BP_LOOKS looks, runs the address again: the fresh trap starts
+ * over). "gen++ after the gates" makes that sound: whoever sees an int3 of
+ * a batch, then reads the generation, sees that batch's increment; and if
+ * the look began after that increment, the gate was open and the pin found
+ * the batch, or the batch was withdrawn, its writes complete, and the int3
+ * is not its.
  *
  * A vanished int3. If the byte at the trapping address is no longer 0xcc,
  * the int3 was removed after this CPU fetched it: back up and run whatever
@@ -56,8 +59,10 @@
  * (BP_VANISHED_MAX), not looped forever. An "int $3" (CD 03) traps here
  * too, with RIP after its two bytes: the byte before RIP is 03, which is
  * never the first byte of an instruction the int3 protocol writes (call,
- * jmp, jcc, nop and ret only: validate.c), so CD 03 before RIP is an
- * int $3, left to the normal #BP path.
+ * jmp, jcc, nop and ret only: validate.c), and an int $3 is never the old
+ * instruction of a site (validate.c refuses it: a CPU trapped on it whose
+ * handler looks after the site changed would see neither CD 03 nor an
+ * int3), so CD 03 before RIP is an int $3, left to the normal #BP path.
  */
 #include "arch/x86/cpu.h"
 #include "arch/x86/layout.h"
@@ -77,6 +82,7 @@
 #define RETIRE_TIMEOUT_US 60000000ull   /* then panic: a handler never takes this long */
 
 #define BP_VANISHED_MAX 10000         /* re-runs of one vanished int3 in a row, then panic */
+#define BP_LOOKS 4                      /* looks at the live batch per #BP while batches are published */
 
 const char *const bp_ctx_names[BP_CTX_COUNT] = { "thread", "irq", "nmi", "mce" };
 static const struct poke_batch *live_batch;
@@ -194,23 +200,21 @@ bool bp_is_int_imm3(uintptr_t rip)
 	       __atomic_load_n((const uint8_t *)(rip - 1), __ATOMIC_RELAXED) == 0x03;
 }
 
-/* Run addr again: its int3 is gone (or a batch published since the trap
- * may own it). #BP context: counts re-runs of the same address by this
- * context with no batch published in between (a stale fetch of one
- * batch's int3 ends within a few passes; a new batch resets the count);
- * panics, naming the CPU and address, past BP_VANISHED_MAX. */
-static void rerun(struct percpu *pc, enum bp_ctx ctx, uintptr_t addr, struct regs *r)
+/* Run addr again: its int3 is gone. #BP context: counts the re-runs of
+ * one address by this context in a row (a stale fetch of an int3 ends
+ * within a few passes; an emulation at that address, or a re-run
+ * elsewhere, ends the row) and panics, naming the CPU and address, past
+ * BP_VANISHED_MAX. */
+static void rerun_vanished(struct percpu *pc, enum bp_ctx ctx, uintptr_t addr, struct regs *r)
 {
 	struct bp_rerun *v = &pc->bp_rerun[ctx];
-	uint64_t gen = __atomic_load_n(&live_gen, __ATOMIC_RELAXED);
-	if (v->addr == addr && v->gen == gen) {
+	if (v->addr == addr) {
 		if (++v->run >= BP_VANISHED_MAX)
 			panic("patch: CPU %u met the vanished int3 at %#lx %u times in a row: memory holds %02x "
 			      "there, but the CPU keeps executing an int3 (stale instruction fetch)", pc->cpu, addr,
 			      v->run, *(const volatile uint8_t *)addr);
 	} else {
 		v->addr = addr;
-		v->gen = gen;
 		v->run = 1;
 	}
 	r->rip = addr;
@@ -225,32 +229,46 @@ bool text_poke_bp_handler(struct regs *r)
 	struct percpu *pc = this_cpu();
 	uintptr_t addr = r->rip - INT3_INSN_SIZE;
 	enum bp_ctx ctx = context_of(pc);
-	bool handled = true;
+	bool handled = false;
 
 	__atomic_fetch_add(&pc->bp_refs, 1, __ATOMIC_SEQ_CST);
-	uint64_t gen = __atomic_load_n(&live_gen, __ATOMIC_SEQ_CST);
-	const struct poke_batch *b = live_batch_get();
-	const struct poke_site *s = b ? site_find(b->sites, b->nr, addr) : NULL;
-	if (s) {
-		/* Invariant 2 of rendezvous.h: IRET follows before this CPU can
-		 * reach patched code. */
-		sync_ack(pc);
-		emulate_insn(&s->emu, s->addr, r);
-		pc->bp_emulated[ctx]++;
-	} else if (bp_is_int_imm3(r->rip)) {
-		handled = false;        /* an int $3: the normal #BP path */
-	} else if (__atomic_load_n((const uint8_t *)addr, __ATOMIC_SEQ_CST) != INT3_INSN_OPCODE ||
-		   addr == __atomic_load_n(&bp_test_stale_int3, __ATOMIC_RELAXED) ||
-		   __atomic_load_n(&live_gen, __ATOMIC_SEQ_CST) != gen) {
-		/* The int3 is gone: run what is there now. Or a batch was
-		 * published since we trapped: the int3 may be its, so look
-		 * again by trapping again (see "Missed batches" above). */
-		rerun(pc, ctx, addr, r);
-	} else {
-		handled = false;        /* an int3 no batch knows */
+	for (unsigned look = 1; ; look++) {
+		uint64_t gen = __atomic_load_n(&live_gen, __ATOMIC_SEQ_CST);
+		const struct poke_batch *b = live_batch_get();
+		const struct poke_site *s = b ? site_find(b->sites, b->nr, addr) : NULL;
+		bool again = false;
+		if (s) {
+			/* Invariant 2 of rendezvous.h: IRET follows before this
+			 * CPU can reach patched code. */
+			sync_ack(pc);
+			emulate_insn(&s->emu, s->addr, r);
+			pc->bp_emulated[ctx]++;
+			if (pc->bp_rerun[ctx].addr == addr)
+				pc->bp_rerun[ctx].run = 0;
+			handled = true;
+		} else if (bp_is_int_imm3(r->rip)) {
+			/* an int $3: the normal #BP path */
+		} else if (__atomic_load_n((const uint8_t *)addr, __ATOMIC_SEQ_CST) != INT3_INSN_OPCODE ||
+			   addr == __atomic_load_n(&bp_test_stale_int3, __ATOMIC_RELAXED)) {
+			rerun_vanished(pc, ctx, addr, r);       /* the int3 is gone: run what is there now */
+			handled = true;
+		} else if (__atomic_load_n(&live_gen, __ATOMIC_SEQ_CST) != gen) {
+			/* A batch was published while we looked: the int3 may
+			 * be its (see "Missed batches" above). Look again; if
+			 * batches keep coming, trap again for a fresh start. */
+			pc->bp_looked_again++;
+			again = look < BP_LOOKS;
+			if (!again) {
+				r->rip = addr;
+				handled = true;
+			}
+		}
+		/* else: an int3 no batch knows, for the normal #BP path */
+		if (b)
+			live_batch_put();
+		if (!again)
+			break;
 	}
-	if (b)
-		live_batch_put();
 	__atomic_fetch_sub(&pc->bp_refs, 1, __ATOMIC_RELEASE);
 	return handled;
 }

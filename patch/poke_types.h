@@ -98,6 +98,7 @@ enum patch_err {
 	PATCH_ETARGET_IN_SITE,          /* new branch target is inside a site being patched */
 	PATCH_ETARGET_PROTECTED,        /* new branch target is in the no-patch region */
 	PATCH_EFALLS_OFF_END,           /* new instruction would run past its function's end */
+	PATCH_EOLD_INT3,                /* old instruction is an int $3 (CD 03) */
 	PATCH_ERR_END
 };
 

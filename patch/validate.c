@@ -9,7 +9,7 @@
  *   5. at an instruction boundary: decode forward from the containing
  *      function's start, through the view (validate.h)
  *   6. the current bytes are the expected old bytes (compare-and-patch)
- *   7. old bytes: exactly one instruction of len bytes
+ *   7. old bytes: exactly one instruction of len bytes, not an int $3
  *   8. new bytes: exactly one instruction of len bytes, emulatable by #BP,
  *      not falling through past the end of the function where the old
  *      one could not (a ret becoming a nop at the very end), branching (if
@@ -58,6 +58,7 @@ static const char *const err_names[] = {
 	[PATCH_ETARGET_IN_SITE - PATCH_ELEN_ZERO] = "PATCH_ETARGET_IN_SITE",
 	[PATCH_ETARGET_PROTECTED - PATCH_ELEN_ZERO] = "PATCH_ETARGET_PROTECTED",
 	[PATCH_EFALLS_OFF_END - PATCH_ELEN_ZERO] = "PATCH_EFALLS_OFF_END",
+	[PATCH_EOLD_INT3 - PATCH_ELEN_ZERO] = "PATCH_EOLD_INT3",
 };
 _Static_assert(sizeof(err_names) / sizeof(err_names[0]) == PATCH_ERR_END - PATCH_ELEN_ZERO,
 	       "one name per patch error");
@@ -87,6 +88,7 @@ static const char *const err_text[] = {
 	[PATCH_ETARGET_IN_SITE - PATCH_ELEN_ZERO] = "new branch target is inside a site being patched",
 	[PATCH_ETARGET_PROTECTED - PATCH_ELEN_ZERO] = "new branch target is inside the patch path's own code",
 	[PATCH_EFALLS_OFF_END - PATCH_ELEN_ZERO] = "new instruction would fall through past the end of its function",
+	[PATCH_EOLD_INT3 - PATCH_ELEN_ZERO] = "old instruction is an int $3, which traps past itself",
 };
 _Static_assert(sizeof(err_text) / sizeof(err_text[0]) == PATCH_ERR_END - PATCH_ELEN_ZERO,
 	       "one text per patch error");
@@ -401,6 +403,11 @@ int patch_validate_site(const struct patch_env *env, struct poke_site *site, con
 	case ONE_OK:
 		break;
 	}
+	/* A CPU that executed it traps with RIP two bytes on; if its handler
+	 * looks only once the site has changed, it sees neither CD 03 nor an
+	 * int3 there and would take it for a vanished one (patch/bp.c). */
+	if (insn.mnemonic == ZYDIS_MNEMONIC_INT && ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && ops[0].imm.value.u == 3)
+		return fail(PATCH_EOLD_INT3, why, why_len, addr, "the #BP handler could not tell it from a vanished int3");
 
 	/* 8. new: one emulatable instruction, not running off its function's
 	 * end where the old one did not, branching into .text */

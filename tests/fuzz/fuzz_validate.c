@@ -611,6 +611,8 @@ static int oracle(const struct poke_site *s, const struct poke_site *batch, uint
 		return -PATCH_EOLD_LENGTH;              /* too long, or no instruction at all */
 	if (insn.length != len)
 		return -PATCH_EOLD_MULTI;
+	if (insn.mnemonic == ZYDIS_MNEMONIC_INT && insn.raw.imm[0].value.u == 3)
+		return -PATCH_EOLD_INT3;
 	/* can the old instruction fall through to the next one? */
 	bool old_falls = insn.mnemonic != ZYDIS_MNEMONIC_JMP && insn.mnemonic != ZYDIS_MNEMONIC_RET &&
 			 insn.mnemonic != ZYDIS_MNEMONIC_UD2 && insn.mnemonic != ZYDIS_MNEMONIC_INT3;

@@ -244,6 +244,14 @@ static void branch_target_refusals(void **state)
 	env.text_end = BASE + sizeof(text) + 0x10;
 	assert_int_equal(AT_H(0xe9, BASE + sizeof(text) + 4), -PATCH_ETARGET_NO_FUNCTION);
 	env.text_end = BASE + sizeof(text);
+	/* an int $3 as the old instruction: refused (see patch/bp.c) */
+	text[0x3a] = 0xcd;
+	text[0x3b] = 0x03;
+	text[0x3c] = 0x90;
+	text[0x3d] = 0x90;
+	text[0x3e] = 0x90;
+	static const uint8_t int_3[2] = { 0xcd, 0x03 }, nop2[2] = { 0x66, 0x90 };
+	assert_int_equal(check(BASE + 0x3a, 2, int_3, nop2, NULL), -PATCH_EOLD_INT3);
 	/* a ret becoming a nop at the very end of its function (k ends at 0x40) */
 	static const uint8_t ret[1] = { 0xc3 }, nop[1] = { 0x90 };
 	assert_int_equal(check(BASE + 0x3f, 1, ret, nop, NULL), -PATCH_EFALLS_OFF_END);

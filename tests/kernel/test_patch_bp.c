@@ -6,6 +6,7 @@
 #include "arch/x86/cpufeatures.h"
 #include "kernel/ktest.h"
 #include "kernel/percpu.h"
+#include "kernel/smp_call.h"
 #include "patch/bp.h"
 #include "patch/patch.h"
 #include "patch/sites.h"
@@ -67,3 +68,50 @@ static void test_tcg_rewrite(void)
 	}
 }
 KTEST("patch.tcg_rewrite_follows_decision", test_tcg_rewrite);
+
+/*
+ * An int3 that no batch knows, hit over and over while batches are
+ * published and retired: each trap must end on the normal #BP path once
+ * (counted, continued), never re-run as a vanished int3, however often a
+ * publication lands while the handler looks (it then looks again).
+ */
+#define PLAIN_FLIPS 300
+
+static uint32_t plain_stop;
+static uint64_t plain_calls, plain_bad;
+
+static void plain_int3_loop(void *unused)
+{
+	(void)unused;
+	struct percpu *pc = this_cpu();
+	pc->int3_quiet = 1;
+	while (!__atomic_load_n(&plain_stop, __ATOMIC_ACQUIRE)) {
+		plain_bad += stale_int3_fn() != 0x44;
+		plain_calls++;
+	}
+	pc->int3_quiet = 0;
+}
+
+static void test_plain_int3_under_batches(void)
+{
+	const struct patch_site_def *s = site_by_name("call");
+	struct percpu *c1 = percpu_of(1);
+	uint64_t int3s = c1->int3_count, vanished = c1->bp_vanished, again = c1->bp_looked_again;
+	unsigned done = 0;
+	plain_stop = 0;
+	plain_calls = plain_bad = 0;
+	if (!report(on_cpu_async(1, plain_int3_loop, NULL) == 0, "CPU 1 runs a plain int3 in a loop"))
+		return;
+	for (; done < PLAIN_FLIPS; done++)
+		if (site_patch(s, variant_by_name(s, done % 2 ? "a" : "b")))
+			break;
+	__atomic_store_n(&plain_stop, 1, __ATOMIC_RELEASE);
+	cpu_wait_done(1, 10000000);
+	report(done == PLAIN_FLIPS, "CPU 0 flipped the call site %u times meanwhile", done);
+	report(plain_calls > 0 && plain_bad == 0, "%lu int3s, each resumed right after it", plain_calls);
+	report(c1->int3_count - int3s == plain_calls, "the normal #BP path counted each once (%lu)",
+	       c1->int3_count - int3s);
+	report(c1->bp_vanished == vanished, "none was re-run as a vanished int3 (%lu)", c1->bp_vanished - vanished);
+	report_info("looks repeated because a batch was published meanwhile: %lu", c1->bp_looked_again - again);
+}
+KTEST("patch.plain_int3_under_batches", test_plain_int3_under_batches, .min_cpus = 2);

@@ -19,6 +19,7 @@ static uint64_t text_sum(void)
 }
 
 static const uint32_t some_data = 0x12345678;
+uint32_t trap_int_imm3(void);                   /* bp_helpers.asm: xor eax, eax; int $3; ... */
 
 struct bad_request {
 	const char *what;
@@ -70,6 +71,7 @@ static void test_refusals(void)
 		{ "new jmp lands in the no-patch region", PATCH_ETARGET_PROTECTED, flip_nop5_site, 5, {0}, {0}, true },
 		{ "new jmp lands in its own tail", PATCH_ETARGET_IN_SITE, flip_nop5_site, 5, {0}, {0}, true },
 		{ "a function's last ret becomes a nop", PATCH_EFALLS_OFF_END, flip_ret_a + 5, 1, {0}, {0x90}, true },
+		{ "an int $3 becomes a nop", PATCH_EOLD_INT3, (const char *)trap_int_imm3 + 2, 2, {0}, {0x66, 0x90}, true },
 	};
 	call_to(flip_call_site, &some_data, r[13].new);
 	rel32_to(JMP32_INSN_OPCODE, flip_nop5_site, flip_call_site + 1, r[14].new);
@@ -80,7 +82,7 @@ static void test_refusals(void)
 	uint64_t sum = text_sum();
 	int seen[PATCH_ERR_END] = {0};
 	unsigned ok = 0;
-	_Static_assert(sizeof(r) / sizeof(r[0]) == 19, "the targets above are filled in by index");
+	_Static_assert(sizeof(r) / sizeof(r[0]) == 20, "the targets above are filled in by index");
 	for (unsigned i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
 		uint8_t old[16];
 		if (r[i].old_is_current)
@@ -135,7 +137,7 @@ static void test_refusals(void)
 	unsigned distinct = 0;
 	for (int e = PATCH_ELEN_ZERO; e < PATCH_ERR_END; e++)
 		distinct += seen[e] > 0;
-	report(ok == sizeof(r) / sizeof(r[0]) && distinct >= 21,
+	report(ok == sizeof(r) / sizeof(r[0]) && distinct >= 22,
 	       "%u of %zu single requests refused with their own error, .text unchanged; %u distinct codes in all",
 	       ok, sizeof(r) / sizeof(r[0]), distinct);
 }
