@@ -97,13 +97,13 @@ static int cmd_patch_stats(int argc, char **argv)
 	       st.cycles_write[0], st.cycles_sync[0], st.cycles_write[1], st.cycles_sync[1],
 	       st.cycles_write[2], st.cycles_sync[2], st.cycles_write[3], st.cycles_retire);
 	printk("  #BP emulations in the last batch, by CPU and context:");
-	printk("  %-4s %8s %8s %8s %8s   (since boot: thread irq nmi mce; vanished int3s re-run)",
+	printk("  %-4s %8s %8s %8s %8s   (since boot: thread irq nmi mce; vanished int3s re-run; looks repeated)",
 	       "CPU", "thread", "irq", "nmi", "mce");
 	for_each_cpu_in(c, &cpu_online_mask) {
 		const uint64_t *t = percpu_of(c)->bp_emulated;
-		printk("  %-4u %8u %8u %8u %8u   (%lu %lu %lu %lu; %lu)", c, st.last_bp[c][BP_THREAD],
+		printk("  %-4u %8u %8u %8u %8u   (%lu %lu %lu %lu; %lu; %lu)", c, st.last_bp[c][BP_THREAD],
 		       st.last_bp[c][BP_IRQ], st.last_bp[c][BP_NMI], st.last_bp[c][BP_MCE], t[0], t[1], t[2], t[3],
-		       percpu_of(c)->bp_vanished);
+		       percpu_of(c)->bp_vanished, percpu_of(c)->bp_looked_again);
 	}
 	return 0;
 }
