@@ -116,6 +116,12 @@ static int start_one(struct percpu *pc)
 			int started = __atomic_load_n(&tp->started, __ATOMIC_ACQUIRE);
 			cpu_set_state(pc, CPU_FAILED);
 			apic_send_init(pc->apic_id);    /* park it */
+			/* It may have put itself online just before the INIT:
+			 * take it out again, or every rendezvous would wait for
+			 * a CPU that never answers. */
+			udelay(1000);
+			cpumask_clear(&cpu_online_mask, pc->cpu);
+			__atomic_store_n(&nr_cpus_online, cpumask_weight(&cpu_online_mask), __ATOMIC_SEQ_CST);
 			printk("smp: CPU with APIC ID %u did not come up within %u ms (%s); continuing without it",
 			       pc->apic_id, AP_BOOT_TIMEOUT_MS,
 			       started ? "it reached the trampoline, then stalled" : "it never answered the SIPI");
