@@ -31,7 +31,7 @@ global %1, %2
         sub rsp, rdi                    ; RSP mod 16 = misalign from here on
         mov [rel soft_int_rsp], rsp
         REGCHECK_LOAD
-        mov rdi, 0x5555555555555555
+        mov rdi, PAT_RDI
         stc                             ; CF = 1 and DF = 1 must survive too
         std
         pushfq                          ; RFLAGS before; push+pop leave RSP
@@ -44,12 +44,7 @@ global %1, %2
         cld
         mov dword [rel result], 0
         REGCHECK_VERIFY rel result
-        mov [rel regcheck_scratch], rdi
-        mov rdi, 0x5555555555555555
-        cmp [rel regcheck_scratch], rdi
-        je %%rdi_ok
-        or dword [rel result], 1 << 5
-%%rdi_ok:
+        REGCHECK_RDI rel result
         cmp rsp, [rel soft_int_rsp]
         je %%rsp_ok
         or dword [rel result], 1 << 15

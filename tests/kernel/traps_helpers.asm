@@ -16,7 +16,7 @@ global int3_regs_check
 int3_regs_check:
         REGCHECK_ENTER saved_rsp
         REGCHECK_LOAD
-        mov rdi, 0x5555555555555555
+        mov rdi, PAT_RDI
         stc                             ; CF = 1 and DF = 1 must survive too
         std
         int3
@@ -26,12 +26,7 @@ int3_regs_check:
         cld
         mov dword [rel result], 0
         REGCHECK_VERIFY rel result
-        mov [rel regcheck_scratch], rdi
-        mov rdi, 0x5555555555555555
-        cmp [rel regcheck_scratch], rdi
-        je .rdi_ok
-        or dword [rel result], 1 << 5
-.rdi_ok:
+        REGCHECK_RDI rel result
         cmp rsp, [rel saved_rsp]
         je .rsp_ok
         or dword [rel result], 1 << 15
