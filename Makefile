@@ -77,10 +77,17 @@ KERNEL_OBJS := \
 	kernel/smp_call.o kernel/spinlock.o kernel/string.o
 
 PATCH_OBJS := \
-	patch/int3_selftest_code.o patch/context_sites_code.o \
-	patch/bp.o patch/console.o patch/console_poke.o patch/context_sites.o patch/disasm.o patch/env.o \
-	patch/int3_selftest.o patch/poke_parse.o patch/rendezvous.o patch/site_table.o patch/sites.o patch/storm.o patch/text_poke.o \
-	patch/text_poke_smp.o patch/validate.o
+	patch/context_sites_code.o \
+	patch/batch.o patch/console.o patch/console_poke.o patch/context_sites.o patch/disasm.o patch/env.o \
+	patch/live.o patch/phase.o patch/poke_parse.o patch/rendezvous.o patch/setup.o patch/site_table.o \
+	patch/sites.o patch/stats.o patch/storm.o patch/text_poke.o patch/trap.o patch/validate.o
+
+# The strategies (patch/strategy.h): one folder each, listed in
+# strategies/registry.c.
+STRATEGY_OBJS := \
+	strategies/registry.o \
+	strategies/int3/int3.o strategies/int3/int3_check.o strategies/int3/int3_emulate.o \
+	strategies/int3/int3_selftest.o strategies/int3/int3_selftest_code.o
 
 TEST_OBJS := \
 	tests/kernel/traps_helpers.o tests/kernel/nmi_helpers.o tests/kernel/patch_sites_code.o tests/kernel/patch_sites.o \
@@ -92,7 +99,7 @@ TEST_OBJS := \
 	tests/kernel/gdb_arena.o tests/kernel/bp_helpers.o tests/kernel/test_patch_bp.o \
 	tests/kernel/test_patch_retire.o
 
-OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJS) $(TEST_OBJS)) \
+OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJS) $(STRATEGY_OBJS) $(TEST_OBJS)) \
 	$(ZYDIS_OBJS)
 
 # Host tests: the validator and site table on Debian's libzydis, with cmocka.
@@ -197,11 +204,12 @@ $(KERNEL): $(OBJS) $(OBJ)/gen/ksyms.o $(BUILD)/linker.lds
 host-tests: $(HOST_TESTS)
 
 $(BUILD)/host/test_validate: tests/host/test_validate.c patch/validate.c patch/site_table.c \
-		patch/validate.h patch/site_table.h patch/poke_types.h
+		strategies/int3/int3_check.c patch/validate.h patch/site_table.h patch/poke_types.h \
+		strategies/int3/int3_check.h
 	@mkdir -p $(@D)
 	$(call say,HOSTCC,$@)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ tests/host/test_validate.c patch/validate.c patch/site_table.c \
-		-lZydis -lcmocka
+		strategies/int3/int3_check.c -lZydis -lcmocka
 
 $(BUILD)/fuzz/zydis/%.o: $(ZYDIS_DIR)/src/%.c | $(ZYDIS_STAMP)
 	@mkdir -p $(@D)
@@ -209,11 +217,12 @@ $(BUILD)/fuzz/zydis/%.o: $(ZYDIS_DIR)/src/%.c | $(ZYDIS_STAMP)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -I$(ZYDIS_DIR)/src -c -o $@ $<
 
 $(FUZZER): tests/fuzz/fuzz_validate.c tests/fuzz/text_image.h patch/validate.c patch/site_table.c \
-		patch/validate.h patch/site_table.h patch/poke_types.h $(FUZZ_ZYDIS_OBJS)
+		strategies/int3/int3_check.c patch/validate.h patch/site_table.h patch/poke_types.h \
+		strategies/int3/int3_check.h $(FUZZ_ZYDIS_OBJS)
 	@mkdir -p $(@D)
 	$(call say,FUZZLD,$@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ tests/fuzz/fuzz_validate.c patch/validate.c \
-		patch/site_table.c $(FUZZ_ZYDIS_OBJS)
+		patch/site_table.c strategies/int3/int3_check.c $(FUZZ_ZYDIS_OBJS)
 
 # --- images and runs -------------------------------------------------------
 

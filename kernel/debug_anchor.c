@@ -10,19 +10,29 @@
  */
 #include <stddef.h>
 #include "kernel/percpu.h"
-#include "patch/patch.h"
+#include "patch/strategy.h"
 
 #define XPOKE_DEBUG_MAGIC   0x78706f6b65646267ull   /* "xpokedbg" */
-#define XPOKE_DEBUG_VERSION 1
+#define XPOKE_DEBUG_VERSION 2
 
+/* Version 2: the strategies. Their names and phase names are read from
+ * the kernel (struct patch_strategy: name, phase_names, nr_phases), never
+ * copied into the extension; *current_strategy is the strategy of the
+ * batch in flight or of the last one (NULL before patch_init: the first
+ * strategy), and *current_phase the index of its
+ * phase. Readable from the ELF file alone (static data), so host tools
+ * can list the phases without booting. */
 struct xpoke_debug {
 	uint64_t magic;
 	uint32_t version;
 	uint32_t max_cpus;
 	uint32_t percpu_size;
-	uint32_t phase_count;
+	uint32_t pad;
 	const void *percpu_area;
 	const void *online_mask;
+	const struct patch_strategy *const *strategies;         /* NULL-terminated */
+	const struct patch_strategy *const *current_strategy;
+	const uint32_t *current_phase;
 };
 
 __attribute__((used))
@@ -31,7 +41,9 @@ const struct xpoke_debug xpoke_debug = {
 	.version = XPOKE_DEBUG_VERSION,
 	.max_cpus = MAX_CPUS,
 	.percpu_size = sizeof(struct percpu),
-	.phase_count = PHASE_COUNT,
 	.percpu_area = percpu_area,
 	.online_mask = &cpu_online_mask,
+	.strategies = patch_strategies,
+	.current_strategy = &poke_current_strategy,
+	.current_phase = &poke_current_phase,
 };

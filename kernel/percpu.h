@@ -19,6 +19,7 @@
 #include "arch/x86/layout.h"
 #include "arch/x86/mce.h"
 #include "kernel/cpumask.h"
+#include "patch/patch_cpu.h"
 
 enum cpu_state {
 	CPU_ABSENT = 0,         /* no such CPU */
@@ -116,18 +117,8 @@ struct percpu {
 	uint64_t cr3;
 	uint64_t *poke_pt;
 
-	/* Patch core (patch/bp.c, patch/rendezvous.c). */
-	uint32_t bp_refs;                   /* patch #BP handlers this CPU is running */
-	uint32_t bp_nested;                 /* NMI/#MC handlers running inside those */
-	uint32_t live_pin;                  /* bit 0: gate open; + 2 per pin held here (bp.c) */
-	uint64_t sync_acked;                /* last rendezvous round this CPU acknowledged */
-	uint64_t bp_emulated[4];            /* emulations by context: enum bp_ctx */
-	uint64_t bp_vanished;               /* int3s gone by the time #BP looked: re-run */
-	uint64_t bp_looked_again;           /* #BP looks repeated: a batch was published meanwhile */
-	struct bp_rerun {                   /* per context (enum bp_ctx): */
-		uintptr_t addr;             /* the last address re-run, */
-		uint32_t run;               /* so many times in a row */
-	} bp_rerun[4];
+	/* The patch core's own state (patch/patch_cpu.h). */
+	struct patch_cpu patch;
 } __attribute__((aligned(64)));
 
 extern struct percpu percpu_area[MAX_CPUS];

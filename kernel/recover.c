@@ -13,7 +13,7 @@
 #include "arch/x86/mce.h"
 #include "kernel/panic.h"
 #include "kernel/recover.h"
-#include "patch/bp.h"
+#include "patch/trap.h"
 
 void recover_resume(void);      /* kernel/recover_point.asm */
 
@@ -28,20 +28,11 @@ bool recover_possible(void)
 	       !mce_in_progress();
 }
 
-/* Recovery abandons every handler frame of this CPU, #BP handlers in a
- * batch included: their references must not keep retirement waiting. */
-void recover_reset_patch_refs(struct percpu *pc)
-{
-	__atomic_store_n(&pc->bp_nested, 0, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&pc->bp_refs, 0, __ATOMIC_SEQ_CST);
-	live_batch_drop_pins(pc);
-}
-
 static void reset_nesting(struct percpu *pc)
 {
 	pc->ctx_depth = pc->irq_depth = pc->nmi_depth = pc->mce_depth = pc->nmi_blocked = 0;
 	pc->recover_at_printk_exit = 0;
-	recover_reset_patch_refs(pc);
+	patch_recover(pc);
 }
 
 static void frame_resume(struct regs *r, struct recover_point *rp, int val)

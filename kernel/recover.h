@@ -40,11 +40,6 @@ __attribute__((noreturn)) void recover_now(int val);
  * context; otherwise return. */
 void recover_deferred(void);
 
-/* Drop this CPU's #BP-handler references (percpu->bp_refs, bp_nested)
- * and its pins of the live batch (percpu->live_pin):
- * the handlers they count are being abandoned. */
-void recover_reset_patch_refs(struct percpu *pc);
-
 struct fault_catch {
 	struct recover_point rp;
 	uint64_t vector, error, rip, cr2;

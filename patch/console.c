@@ -9,8 +9,6 @@
 #include "kernel/percpu.h"
 #include "kernel/printk.h"
 #include "kernel/shell.h"
-#include "patch/bp.h"
-#include "patch/disasm.h"
 #include "patch/patch.h"
 #include "patch/rendezvous.h"
 #include "patch/sites.h"
@@ -35,7 +33,7 @@ static int cmd_sites(int argc, char **argv)
 		disasm_one((uintptr_t)s->addr, s->addr, s->len, text, sizeof(text));
 		printk("%-12s %016lx <%s> len %u%s", s->name, (uintptr_t)s->addr,
 		       format_symbol(sym, sizeof(sym), (uintptr_t)s->addr), s->len,
-		       live_site_overlapping((uintptr_t)s->addr, s->len, &live, &live_len) ? "  [in a live batch]" : "");
+		       patch_in_flight((uintptr_t)s->addr, s->len, &live, &live_len) ? "  [in a live batch]" : "");
 		printk("             now: %-20s  %s  (variant %s)", bytes, text, cur ? cur->name : "none");
 		for (unsigned i = 0; i < s->nvar; i++) {
 			uint8_t b[POKE_MAX_LEN];
@@ -79,32 +77,3 @@ static int cmd_patch(int argc, char **argv)
 }
 SHELL_CMD("patch", "SITE VARIANT", "patch a site to one of its variants with the int3 protocol", cmd_patch);
 
-static int cmd_patch_stats(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	struct poke_stats st;
-	poke_get_stats(&st);
-	printk("batches applied: %lu (%lu sites); rendezvous rounds: %lu (%lu acknowledgements given for CPUs "
-	       "inside #BP); serializing with %s", st.batches, st.sites_total, sync_rounds_total(),
-	       sync_acks_in_bp_total(), sync_core_method());
-	if (!st.batches)
-		return 0;
-	printk("last batch: %u site(s), %u round(s), %u page pass(es), %lu us in all",
-	       st.sites, st.rounds, st.page_passes, tsc_to_us(st.cycles_total));
-	printk("  cycles: write int3 %lu, sync %lu | write tails %lu, sync %lu | write first %lu, sync %lu | "
-	       "rewrite first %lu | retire %lu",
-	       st.cycles_write[0], st.cycles_sync[0], st.cycles_write[1], st.cycles_sync[1],
-	       st.cycles_write[2], st.cycles_sync[2], st.cycles_write[3], st.cycles_retire);
-	printk("  #BP emulations in the last batch, by CPU and context:");
-	printk("  %-4s %8s %8s %8s %8s   (since boot: thread irq nmi mce; vanished int3s re-run; looks repeated)",
-	       "CPU", "thread", "irq", "nmi", "mce");
-	for_each_cpu_in(c, &cpu_online_mask) {
-		const uint64_t *t = percpu_of(c)->bp_emulated;
-		printk("  %-4u %8u %8u %8u %8u   (%lu %lu %lu %lu; %lu; %lu)", c, st.last_bp[c][BP_THREAD],
-		       st.last_bp[c][BP_IRQ], st.last_bp[c][BP_NMI], st.last_bp[c][BP_MCE], t[0], t[1], t[2], t[3],
-		       percpu_of(c)->bp_vanished, percpu_of(c)->bp_looked_again);
-	}
-	return 0;
-}
-SHELL_CMD("patch-stats", "", "figures of the last batch, #BP emulations per CPU and context", cmd_patch_stats);

@@ -23,14 +23,11 @@
 #include "kernel/printk.h"
 #include "kernel/shell.h"
 #include "kernel/string.h"
-#include "patch/disasm.h"
 #include "patch/patch.h"
 #include "patch/poke_parse.h"
-#include "patch/text_poke.h"
 
 #define PEEK_MAX        256     /* bytes one peek shows */
 #define BATCH_LINES     16      /* requests one poke-batch holds */
-#define TEXT_LOCK_TIMEOUT_MS 60000
 
 POKE_BATCH_DEFINE(console_batch, BATCH_LINES);
 static struct poke_req batch_req[BATCH_LINES];
@@ -228,9 +225,9 @@ static int cmd_text_crc(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	uintptr_t start = (uintptr_t)__text_start, end = (uintptr_t)__text_end;
-	spin_lock_timeout(&text_lock, TEXT_LOCK_TIMEOUT_MS);
+	patch_text_lock();
 	uint32_t crc = crc32(0, (const void *)start, end - start);
-	spin_unlock(&text_lock);
+	patch_text_unlock();
 	printk("text-crc: 0x%08x (.text %lx..%lx, %lu bytes)", crc, start, end, (unsigned long)(end - start));
 	return 0;
 }

@@ -9,7 +9,7 @@
 #include "kernel/ksyms.h"
 #include "kernel/printk.h"
 #include "kernel/string.h"
-#include "patch/bp.h"
+#include "patch/live.h"
 #include "patch/env.h"
 
 extern char __nopatch_start[], __nopatch_end[];         /* linker.ld */

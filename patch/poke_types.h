@@ -30,9 +30,11 @@
 #define RET_INSN_OPCODE     0xc3
 #define RET_INSN_SIZE       1
 
-/* What the #BP handler does in place of the new instruction. */
+/* What the new instruction does to control flow (decoded by the core;
+ * the int3 strategy executes it in place of the instruction). */
 enum emu_kind {
-	EMU_NOP = 1,            /* rip = next */
+	EMU_OTHER = 0,          /* none of the below: the strategy decides */
+	EMU_NOP,                /* rip = next */
 	EMU_JMP,                /* rip = target */
 	EMU_CALL,               /* push next; rip = target */
 	EMU_JCC,                /* rip = cc(rflags) ? target : next */
@@ -43,6 +45,7 @@ struct emu_insn {
 	uint8_t kind;           /* enum emu_kind */
 	uint8_t cc;             /* EMU_JCC: condition code, the low nibble of 7x / 0F 8x */
 	uint8_t len;
+	uint16_t mnemonic;      /* Zydis' mnemonic of the new instruction */
 	uint64_t target;        /* EMU_JMP/CALL/JCC: absolute destination */
 };
 
@@ -56,8 +59,11 @@ struct poke_site {
 
 #define POKE_WHY_LEN 192
 
+struct patch_strategy;           /* patch/strategy.h (kernel only) */
+
 /* A batch: the caller owns the storage (POKE_BATCH_DEFINE). */
 struct poke_batch {
+	const struct patch_strategy *strategy;  /* NULL: the default (patch.strategy) */
 	struct poke_site *sites;
 	uint32_t nr;
 	uint32_t cap;

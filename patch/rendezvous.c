@@ -16,7 +16,7 @@
  *
  * A CPU inside the #BP handler (bp_refs > 0) has its bit cleared by the
  * initiator, unless an NMI or #MC nested in that handler may be running
- * patch sites (bp_nested > 0, set by trap_dispatch() before it serializes
+ * patch sites (bp_nested > 0, set by patch_trap_enter() before it serializes
  * and runs anything):
  *
  *   initiator                          CPU inside #BP, then NMI
@@ -58,7 +58,7 @@ static uint64_t acks_in_bp;
  * for CPUs inside #BP). */
 void sync_ack(struct percpu *pc)
 {
-	pc->sync_acked = __atomic_load_n(&sync_round, __ATOMIC_ACQUIRE);
+	pc->patch.sync_acked = __atomic_load_n(&sync_round, __ATOMIC_ACQUIRE);
 	if (cpumask_test(&sync_pending, pc->cpu))
 		cpumask_clear(&sync_pending, pc->cpu);
 }
@@ -100,8 +100,8 @@ uint64_t sync_all_cpus(void)
 		 * patchable code (see above and rendezvous.h): it has
 		 * acknowledged, unless an NMI or #MC nested in it may be. */
 		for_each_cpu_in(c, &sync_pending)
-			if (__atomic_load_n(&percpu_of(c)->bp_refs, __ATOMIC_SEQ_CST) &&
-			    !__atomic_load_n(&percpu_of(c)->bp_nested, __ATOMIC_SEQ_CST)) {
+			if (__atomic_load_n(&percpu_of(c)->patch.bp_refs, __ATOMIC_SEQ_CST) &&
+			    !__atomic_load_n(&percpu_of(c)->patch.bp_nested, __ATOMIC_SEQ_CST)) {
 				cpumask_clear(&sync_pending, c);
 				__atomic_fetch_add(&acks_in_bp, 1, __ATOMIC_RELAXED);
 			}

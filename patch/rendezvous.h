@@ -10,17 +10,17 @@
  *     it can reach patched code: in the VEC_SYNC handler (after SERIALIZE or
  *     MOV to CR2) and in the #BP handler when it traps on a site.
  *  3. The initiator proceeds only when sync_pending is empty.
- * A CPU inside the #BP handler (percpu->bp_refs > 0) counts as having
+ * A CPU inside the #BP handler (percpu->patch.bp_refs > 0) counts as having
  * acknowledged: it runs only no-patch code until it leaves, and it leaves
  * through IRET, or through sync_core() before a return without IRET
  * (arch/x86/traps.c), so it serializes after this round's writes before it
  * can reach patched code. An NMI or #MC nested in the handler is the
- * exception, since those paths run patch sites: trap_dispatch() raises
- * percpu->bp_nested and serializes before it runs anything, and while
+ * exception, since those paths run patch sites: patch_trap_enter() raises
+ * percpu->patch.bp_nested and serializes before it runs anything, and while
  * bp_nested is raised the CPU must acknowledge for real (the timeline is in
  * rendezvous.c). Without this a CPU held inside the handler (a debugger)
  * would stall every later round; with it, the batch proceeds to
- * retirement, which then waits for that CPU (patch/bp.c).
+ * retirement, which then waits for that CPU (patch/live.c).
  */
 #ifndef XPOKE_PATCH_RENDEZVOUS_H
 #define XPOKE_PATCH_RENDEZVOUS_H

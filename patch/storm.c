@@ -31,7 +31,9 @@
 #include "kernel/shell.h"
 #include "kernel/smp_call.h"
 #include "kernel/string.h"
-#include "patch/bp.h"
+#include "patch/live.h"
+#include "patch/trap.h"
+#include "strategies/int3/int3.h"
 #include "patch/context_sites.h"
 #include "patch/patch.h"
 #include "patch/sites.h"
@@ -138,7 +140,7 @@ static void snapshot(struct storm_cpu *out)
 		s->nmis = pc->nmi_count;
 		s->irqs = pc->irq_count;
 		for (int k = 0; k < 4; k++)
-			s->bp[k] = pc->bp_emulated[k];
+			s->bp[k] = pc->patch.bp_handled[k];
 		s->noiret = pc->nmi_noiret;
 		s->nested = pc->nmi_nested;
 		s->mce_soft = pc->mce_software;
@@ -174,7 +176,7 @@ static const struct storm_cfg *hook_cfg;
 
 /* The patcher NMIs (and IPIs) itself the moment the int3s are in place, so
  * its own handlers run its own in-flight sites. */
-static void self_fire(enum poke_phase p)
+static void self_fire(unsigned p)
 {
 	if (p != PHASE_INT3_WRITTEN)
 		return;

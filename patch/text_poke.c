@@ -26,7 +26,7 @@ unsigned text_poke_many(const struct poke_write *w, unsigned n)
 	struct percpu *pc = this_cpu();
 	if (pc->ctx_depth)
 		panic("text_poke: called in %s context on CPU %u (nesting %u); the writer runs in thread context "
-		      "only", pc->mce_depth ? "#MC" : pc->nmi_depth ? "NMI" : pc->bp_refs ? "#BP" :
+		      "only", pc->mce_depth ? "#MC" : pc->nmi_depth ? "NMI" : pc->patch.bp_refs ? "#BP" :
 		      pc->irq_depth ? "IRQ" : "exception", pc->cpu, pc->ctx_depth);
 
 	unsigned passes = 0;

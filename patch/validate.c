@@ -10,8 +10,8 @@
  *      function's start, through the view (validate.h)
  *   6. the current bytes are the expected old bytes (compare-and-patch)
  *   7. old bytes: exactly one instruction of len bytes, not an int $3
- *   8. new bytes: exactly one instruction of len bytes, emulatable by #BP,
- *      not falling through past the end of the function where the old
+ *   8. new bytes: exactly one instruction of len bytes, accepted by the
+ *      strategy's own check (int3: emulatable by #BP), not falling through past the end of the function where the old
  *      one could not (a ret becoming a nop at the very end), branching (if
  *      at all) into .text
  *   9. not into its own tail or the tail of another site of its batch,
@@ -113,7 +113,7 @@ const char *patch_strerror(int err)
 	return err_text[err - PATCH_ELEN_ZERO];
 }
 
-static int fail(int err, char *why, size_t why_len, uintptr_t addr, const char *detail)
+int patch_refuse(int err, char *why, size_t why_len, uintptr_t addr, const char *detail)
 {
 	if (why)
 		snprintf(why, why_len, "%#lx: %s%s%s", (unsigned long)addr, patch_strerror(err),
@@ -142,8 +142,8 @@ static enum one_insn decode_one(const uint8_t *bytes, size_t len, ZydisDecodedIn
 	return insn->length == len ? ONE_OK : ONE_MULTI;
 }
 
-int patch_decode_emulation(uintptr_t addr, const uint8_t *bytes, size_t len, struct emu_insn *emu,
-			   char *why, size_t why_len)
+int patch_decode_new(uintptr_t addr, const uint8_t *bytes, size_t len, struct emu_insn *emu,
+		     char *why, size_t why_len)
 {
 	ZydisDecodedInstruction insn;
 	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
@@ -151,19 +151,20 @@ int patch_decode_emulation(uintptr_t addr, const uint8_t *bytes, size_t len, str
 
 	switch (decode_one(bytes, len, &insn, ops)) {
 	case ONE_UNDECODABLE:
-		return fail(PATCH_ENEW_UNDECODABLE, why, why_len, addr, NULL);
+		return patch_refuse(PATCH_ENEW_UNDECODABLE, why, why_len, addr, NULL);
 	case ONE_TOO_LONG:
-		return fail(PATCH_ENEW_LENGTH, why, why_len, addr, NULL);
+		return patch_refuse(PATCH_ENEW_LENGTH, why, why_len, addr, NULL);
 	case ONE_MULTI:
 		snprintf(detail, sizeof(detail), "the first is %u of %u bytes", insn.length, (unsigned)len);
-		return fail(PATCH_ENEW_MULTI, why, why_len, addr, detail);
+		return patch_refuse(PATCH_ENEW_MULTI, why, why_len, addr, detail);
 	case ONE_OK:
 		break;
 	}
 
-	emu->kind = 0;
+	emu->kind = EMU_OTHER;
 	emu->len = (uint8_t)len;
 	emu->cc = 0;
+	emu->mnemonic = (uint16_t)insn.mnemonic;
 	emu->target = 0;
 	uint8_t op0 = bytes[insn.raw.prefix_count];     /* first opcode byte */
 	bool rel = insn.attributes & ZYDIS_ATTRIB_IS_RELATIVE;
@@ -202,15 +203,11 @@ int patch_decode_emulation(uintptr_t addr, const uint8_t *bytes, size_t len, str
 	default:
 		break;
 	}
-	if (emu->kind != EMU_CALL && emu->kind != EMU_JMP && emu->kind != EMU_JCC) {
-		emu->kind = 0;
-		snprintf(detail, sizeof(detail), "%s (only call/jmp/jcc rel, nop, ret)",
-			 ZydisMnemonicGetString(insn.mnemonic));
-		return fail(PATCH_ENOT_EMULATABLE, why, why_len, addr, detail);
-	}
+	if (emu->kind != EMU_CALL && emu->kind != EMU_JMP && emu->kind != EMU_JCC)
+		return 0;               /* EMU_OTHER: the strategy's check decides */
 	ZyanU64 target;
 	if (!ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&insn, &ops[0], addr, &target)))
-		return fail(PATCH_ENEW_UNDECODABLE, why, why_len, addr, "no branch target");
+		return patch_refuse(PATCH_ENEW_UNDECODABLE, why, why_len, addr, "no branch target");
 	emu->target = target;
 	return 0;
 }
@@ -296,45 +293,45 @@ static int check_target(const struct patch_env *env, const struct poke_site *sit
 	if (in_tail(t, addr, site->len)) {
 		snprintf(detail, sizeof(detail), "target %#lx is byte %lu of this very site", (unsigned long)t,
 			 (unsigned long)(t - addr));
-		return fail(PATCH_ETARGET_IN_SITE, why, why_len, addr, detail);
+		return patch_refuse(PATCH_ETARGET_IN_SITE, why, why_len, addr, detail);
 	}
 	for (uint32_t i = 0; i < nr; i++)
 		if (in_tail(t, batch[i].addr, batch[i].len)) {
 			snprintf(detail, sizeof(detail), "target %#lx is byte %lu of site %#lx+%u of this batch",
 				 (unsigned long)t, (unsigned long)(t - batch[i].addr), (unsigned long)batch[i].addr,
 				 batch[i].len);
-			return fail(PATCH_ETARGET_IN_SITE, why, why_len, addr, detail);
+			return patch_refuse(PATCH_ETARGET_IN_SITE, why, why_len, addr, detail);
 		}
 	if (env->protected_code && env->protected_code(env, t, 1, &what)) {
 		snprintf(detail, sizeof(detail), "target %#lx is in %s", (unsigned long)t, what);
-		return fail(PATCH_ETARGET_PROTECTED, why, why_len, addr, detail);
+		return patch_refuse(PATCH_ETARGET_PROTECTED, why, why_len, addr, detail);
 	}
 	if (env->live_site && env->live_site(env, t, 1, &s, &s_len) && t != s) {
 		snprintf(detail, sizeof(detail), "target %#lx is byte %lu of site %#lx+%u of a batch in flight",
 			 (unsigned long)t, (unsigned long)(t - s), (unsigned long)s, s_len);
-		return fail(PATCH_ETARGET_IN_SITE, why, why_len, addr, detail);
+		return patch_refuse(PATCH_ETARGET_IN_SITE, why, why_len, addr, detail);
 	}
 	struct fn_walk w;
 	if (!walk_to(env, t, &w)) {
 		snprintf(detail, sizeof(detail), "target %#lx", (unsigned long)t);
-		return fail(PATCH_ETARGET_NO_FUNCTION, why, why_len, addr, detail);
+		return patch_refuse(PATCH_ETARGET_NO_FUNCTION, why, why_len, addr, detail);
 	}
 	snprintf(where, sizeof(where), "%s+%#lx", w.name, (unsigned long)(t - w.fn));
 	if (w.undecodable || w.stop != t) {
 		char how[96];
 		walk_detail(&w, t, how, sizeof(how));
 		snprintf(detail, sizeof(detail), "target %#lx (%s): %s", (unsigned long)t, where, how);
-		return fail(PATCH_ETARGET_MID_INSN, why, why_len, addr, detail);
+		return patch_refuse(PATCH_ETARGET_MID_INSN, why, why_len, addr, detail);
 	}
 	if (site->emu.kind == EMU_CALL && t != w.fn) {
 		snprintf(detail, sizeof(detail), "target %#lx is %s", (unsigned long)t, where);
-		return fail(PATCH_ECALL_NOT_FUNCTION, why, why_len, addr, detail);
+		return patch_refuse(PATCH_ECALL_NOT_FUNCTION, why, why_len, addr, detail);
 	}
 	return 0;
 }
 
-int patch_validate_site(const struct patch_env *env, struct poke_site *site, const struct poke_site *batch,
-			uint32_t nr, char *why, size_t why_len)
+int patch_validate_site(const struct patch_env *env, patch_site_check_fn check, struct poke_site *site,
+			const struct poke_site *batch, uint32_t nr, char *why, size_t why_len)
 {
 	uintptr_t addr = site->addr;
 	size_t len = site->len;
@@ -345,39 +342,39 @@ int patch_validate_site(const struct patch_env *env, struct poke_site *site, con
 
 	/* 1. length */
 	if (len == 0)
-		return fail(PATCH_ELEN_ZERO, why, why_len, addr, NULL);
+		return patch_refuse(PATCH_ELEN_ZERO, why, why_len, addr, NULL);
 	if (len > POKE_MAX_LEN)
-		return fail(PATCH_ELEN_TOO_LONG, why, why_len, addr, NULL);
+		return patch_refuse(PATCH_ELEN_TOO_LONG, why, why_len, addr, NULL);
 
 	/* 2. inside .text */
 	if (addr < env->text_start || addr >= env->text_end)
-		return fail(PATCH_EOUTSIDE_TEXT, why, why_len, addr, NULL);
+		return patch_refuse(PATCH_EOUTSIDE_TEXT, why, why_len, addr, NULL);
 	if (len > env->text_end - addr) {
 		snprintf(detail, sizeof(detail), ".text ends at %#lx", (unsigned long)env->text_end);
-		return fail(PATCH_ESTRADDLES_TEXT_END, why, why_len, addr, detail);
+		return patch_refuse(PATCH_ESTRADDLES_TEXT_END, why, why_len, addr, detail);
 	}
 
 	/* 3, 4. not the patch path's own code, not in flight */
 	if (env->protected_code && env->protected_code(env, addr, len, &what))
-		return fail(PATCH_EPROTECTED, why, why_len, addr, what);
+		return patch_refuse(PATCH_EPROTECTED, why, why_len, addr, what);
 	if (env->live_site && env->live_site(env, addr, len, &s, &s_len)) {
 		snprintf(detail, sizeof(detail), "site %#lx+%u", (unsigned long)s, s_len);
-		return fail(PATCH_EBUSY, why, why_len, addr, detail);
+		return patch_refuse(PATCH_EBUSY, why, why_len, addr, detail);
 	}
 	for (uint32_t i = 0; i < nr; i++)
 		if (addr < batch[i].addr + batch[i].len && addr + len > batch[i].addr) {
 			snprintf(detail, sizeof(detail), "%#lx+%u is already in the batch", (unsigned long)batch[i].addr,
 				 batch[i].len);
-			return fail(PATCH_EOVERLAP, why, why_len, addr, detail);
+			return patch_refuse(PATCH_EOVERLAP, why, why_len, addr, detail);
 		}
 
 	/* 5. instruction boundary */
 	struct fn_walk w;
 	if (!walk_to(env, addr, &w))
-		return fail(PATCH_ENO_SYMBOL, why, why_len, addr, NULL);
+		return patch_refuse(PATCH_ENO_SYMBOL, why, why_len, addr, NULL);
 	if (w.undecodable || w.stop != addr) {
 		walk_detail(&w, addr, detail, sizeof(detail));
-		return fail(PATCH_EMID_INSN, why, why_len, addr, detail);
+		return patch_refuse(PATCH_EMID_INSN, why, why_len, addr, detail);
 	}
 
 	/* 6. compare-and-patch */
@@ -386,7 +383,7 @@ int patch_validate_site(const struct patch_env *env, struct poke_site *site, con
 	for (size_t i = 0; i < len; i++)
 		if (cur[i] != site->old[i]) {
 			snprintf(detail, sizeof(detail), "byte %zu is %02x, expected %02x", i, cur[i], site->old[i]);
-			return fail(PATCH_EOLD_MISMATCH, why, why_len, addr, detail);
+			return patch_refuse(PATCH_EOLD_MISMATCH, why, why_len, addr, detail);
 		}
 
 	/* 7. old: one instruction */
@@ -394,12 +391,12 @@ int patch_validate_site(const struct patch_env *env, struct poke_site *site, con
 	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
 	switch (decode_one(site->old, len, &insn, ops)) {
 	case ONE_UNDECODABLE:
-		return fail(PATCH_EOLD_LENGTH, why, why_len, addr, "the old bytes do not decode at all");
+		return patch_refuse(PATCH_EOLD_LENGTH, why, why_len, addr, "the old bytes do not decode at all");
 	case ONE_TOO_LONG:
-		return fail(PATCH_EOLD_LENGTH, why, why_len, addr, NULL);
+		return patch_refuse(PATCH_EOLD_LENGTH, why, why_len, addr, NULL);
 	case ONE_MULTI:
 		snprintf(detail, sizeof(detail), "the first is %u of %zu bytes", insn.length, len);
-		return fail(PATCH_EOLD_MULTI, why, why_len, addr, detail);
+		return patch_refuse(PATCH_EOLD_MULTI, why, why_len, addr, detail);
 	case ONE_OK:
 		break;
 	}
@@ -407,26 +404,29 @@ int patch_validate_site(const struct patch_env *env, struct poke_site *site, con
 	 * looks only once the site has changed, it sees neither CD 03 nor an
 	 * int3 there and would take it for a vanished one (patch/bp.c). */
 	if (insn.mnemonic == ZYDIS_MNEMONIC_INT && ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && ops[0].imm.value.u == 3)
-		return fail(PATCH_EOLD_INT3, why, why_len, addr, "the #BP handler could not tell it from a vanished int3");
+		return patch_refuse(PATCH_EOLD_INT3, why, why_len, addr, "the #BP handler could not tell it from a vanished int3");
 
-	/* 8. new: one emulatable instruction, not running off its function's
-	 * end where the old one did not, branching into .text */
+	/* 8. new: one instruction, one the strategy can install, not running
+	 * off its function's end where the old one did not, branching into
+	 * .text */
 	bool old_falls = insn.mnemonic != ZYDIS_MNEMONIC_JMP && insn.mnemonic != ZYDIS_MNEMONIC_RET &&
 			 insn.mnemonic != ZYDIS_MNEMONIC_UD2 && insn.mnemonic != ZYDIS_MNEMONIC_INT3;
-	int err = patch_decode_emulation(addr, site->new, len, &site->emu, why, why_len);
+	int err = patch_decode_new(addr, site->new, len, &site->emu, why, why_len);
+	if (!err && check)
+		err = check(site, why, why_len);
 	if (err)
 		return err;
-	bool new_falls = site->emu.kind == EMU_NOP || site->emu.kind == EMU_CALL || site->emu.kind == EMU_JCC;
+	bool new_falls = site->emu.kind != EMU_JMP && site->emu.kind != EMU_RET;
 	if (new_falls && !old_falls && addr + len >= w.fn + w.size) {
 		snprintf(detail, sizeof(detail), "it is the last instruction of %s, which ends at %#lx", w.name,
 			 (unsigned long)(w.fn + w.size));
-		return fail(PATCH_EFALLS_OFF_END, why, why_len, addr, detail);
+		return patch_refuse(PATCH_EFALLS_OFF_END, why, why_len, addr, detail);
 	}
 	if (!has_target(&site->emu))
 		return 0;
 	if (site->emu.target < env->text_start || site->emu.target >= env->text_end) {
 		snprintf(detail, sizeof(detail), "target %#lx", (unsigned long)site->emu.target);
-		return fail(PATCH_ETARGET_OUTSIDE_TEXT, why, why_len, addr, detail);
+		return patch_refuse(PATCH_ETARGET_OUTSIDE_TEXT, why, why_len, addr, detail);
 	}
 
 	/* 9. and where it lands */
@@ -442,7 +442,7 @@ int patch_validate_site(const struct patch_env *env, struct poke_site *site, con
 			snprintf(detail, sizeof(detail), "site %#lx of this batch branches to %#lx, byte %lu of this one",
 				 (unsigned long)batch[i].addr, (unsigned long)batch[i].emu.target,
 				 (unsigned long)(batch[i].emu.target - addr));
-			return fail(PATCH_ETARGET_IN_SITE, why, why_len, addr, detail);
+			return patch_refuse(PATCH_ETARGET_IN_SITE, why, why_len, addr, detail);
 		}
 	return 0;
 }

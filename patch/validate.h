@@ -43,8 +43,16 @@ struct patch_env {
 };
 
 /*
+ * A strategy's own check of one site, after the core decoded its new
+ * instruction into site->emu (EMU_OTHER: not a nop, ret, or relative
+ * call/jmp/jcc). 0, or -PATCH_E* with the reason in why (patch_refuse).
+ */
+typedef int (*patch_site_check_fn)(const struct poke_site *site, char *why, size_t why_len);
+
+/*
  * Check one request: site->addr, len, old and new, as a member of a batch
- * whose other sites are batch[0..nr) (already checked; NULL, 0 for none).
+ * whose other sites are batch[0..nr) (already checked; NULL, 0 for none),
+ * for a strategy whose own check is check (NULL: the core's checks only).
  * On success fill site->emu and return 0; otherwise return -PATCH_E* and
  * write the reason (starting with the address) into why. Among the
  * checks: no overlap with the batch, and no new branch landing inside
@@ -52,14 +60,19 @@ struct patch_env {
  * emulated into the middle of a site whose tail is being rewritten would
  * execute a torn instruction: the int3 guards only the first byte).
  */
-int patch_validate_site(const struct patch_env *env, struct poke_site *site, const struct poke_site *batch,
-			uint32_t nr, char *why, size_t why_len);
+int patch_validate_site(const struct patch_env *env, patch_site_check_fn check, struct poke_site *site,
+			const struct poke_site *batch, uint32_t nr, char *why, size_t why_len);
 
 /*
- * Decode new bytes at addr as exactly one instruction of len bytes that the
- * #BP handler can emulate. 0 and *emu filled, or -PATCH_ENEW_* / -PATCH_ENOT_EMULATABLE.
+ * Decode new bytes at addr as exactly one instruction of len bytes, and
+ * say what it does to control flow. 0 and *emu filled (kind EMU_OTHER for
+ * anything but a nop, a ret or a relative call/jmp/jcc), or -PATCH_ENEW_*.
  */
-int patch_decode_emulation(uintptr_t addr, const uint8_t *bytes, size_t len, struct emu_insn *emu,
-			   char *why, size_t why_len);
+int patch_decode_new(uintptr_t addr, const uint8_t *bytes, size_t len, struct emu_insn *emu,
+		     char *why, size_t why_len);
+
+/* Refuse: write "ADDR: <reason of err>[ (detail)]" into why (if any) and
+ * return -err. */
+int patch_refuse(int err, char *why, size_t why_len, uintptr_t addr, const char *detail);
 
 #endif

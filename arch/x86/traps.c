@@ -21,7 +21,7 @@
 #include "kernel/percpu.h"
 #include "kernel/printk.h"
 #include "kernel/recover.h"
-#include "patch/bp.h"
+#include "patch/trap.h"
 
 #define VEC_DB 1
 #define VEC_DF 8
@@ -52,7 +52,7 @@ static void bp_normal(struct regs *r)
 	if (pc->int3_quiet)
 		return;
 	const volatile uint8_t *p = (const volatile uint8_t *)r->rip;
-	if (bp_is_int_imm3(r->rip)) {
+	if (patch_bp_is_int_imm3(r->rip)) {
 		printk("CPU %u: int $3 at %016lx <%s>; continuing", pc->cpu, r->rip - 2,
 		       format_symbol(sym, sizeof(sym), r->rip - 2));
 		return;
@@ -67,7 +67,7 @@ static void bp_normal(struct regs *r)
 static void exception(struct regs *r, bool blocked)
 {
 	/* A live patch site first: it must work even inside a catch window. */
-	if (r->vector == 3 && text_poke_bp_handler(r))
+	if (r->vector == 3 && patch_on_bp(r))
 		return;
 	if (r->vector == VEC_DB && blocked && !nmi_unsafe_iret) {
 		/* Single-stepping there cannot work: see TF in arch/x86/entry.asm. */
@@ -113,21 +113,11 @@ int trap_dispatch(struct regs *r)
 	uint32_t blocked_before = pc->nmi_blocked;
 	bool blocked = nmis_were_blocked(pc, r);
 
-	/*
-	 * NMI and #MC run patch sites, and may interrupt code that a rendezvous
-	 * counts as having acknowledged (rendezvous.h): the #BP handler (its
-	 * IRQs are off, so nothing else can), or the few instructions between
-	 * its bp_refs-- and its IRET. If it is inside, withdraw that claim
-	 * first (bp_nested); in any case serialize before running anything
-	 * (timeline: patch/rendezvous.c).
-	 */
-	bool in_bp = false;
-	if (r->vector == 2 || r->vector == 18) {
-		in_bp = __atomic_load_n(&pc->bp_refs, __ATOMIC_RELAXED) != 0;
-		if (in_bp)
-			__atomic_fetch_add(&pc->bp_nested, 1, __ATOMIC_SEQ_CST);
-		sync_core();
-	}
+	/* NMI and #MC run patch sites: the patch core first (patch/trap.h),
+	 * before anything that may be one. */
+	bool in_patch = false;
+	if (r->vector == 2 || r->vector == 18)
+		in_patch = patch_trap_enter(r);
 
 	pc->ctx_depth++;
 	if (r->vector == 2 || blocked)
@@ -159,8 +149,8 @@ int trap_dispatch(struct regs *r)
 		pc->recovering = NULL;
 		depth = irq = nmi = mce = 0;
 		blocked_before = 0;
-		in_bp = false;
-		recover_reset_patch_refs(pc);
+		in_patch = false;
+		patch_recover(pc);
 	} else if (blocked && r->vector != 2 && !nmi_unsafe_iret) {
 		/* Back into an NMI handler: IRET would unblock NMIs. RET is not
 		 * serializing, so serialize here (rendezvous.h, invariant 2). */
@@ -173,7 +163,6 @@ int trap_dispatch(struct regs *r)
 	pc->nmi_depth = nmi;
 	pc->mce_depth = mce;
 	pc->nmi_blocked = blocked_before;
-	if (in_bp)
-		__atomic_fetch_sub(&pc->bp_nested, 1, __ATOMIC_RELEASE);
+	patch_trap_exit(in_patch);
 	return no_iret;
 }

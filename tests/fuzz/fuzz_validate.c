@@ -60,6 +60,7 @@
 
 #include "patch/site_table.h"
 #include "patch/validate.h"
+#include "strategies/int3/int3_check.h"
 
 #include "tests/fuzz/text_image.h"
 
@@ -822,7 +823,7 @@ static bool check_request(const struct poke_site *req)
 	memset(why, 0, POKE_WHY_LEN);
 	cur_req = site;
 	cur_why = why;
-	cur_err = patch_validate_site(&W.env, site, batch, nr, why, POKE_WHY_LEN);
+	cur_err = patch_validate_site(&W.env, int3_check_site, site, batch, nr, why, POKE_WHY_LEN);
 	int err = cur_err;
 
 	CHECK(!nr || !memcmp(batch, W.batch, nr * sizeof(*batch)), "the validator changed the batch");

@@ -238,7 +238,7 @@ class ConsolePoke(unittest.TestCase):
         crc0 = self.crc()
         call_a = self.call("flip_call_fn", "flip_ret_a")
         jmp_a = rel("e9", s["flip_jmp32_fn"], s["flip_jmp32_a"], 5)
-        bp_first = self.old_bytes("text_poke_bp_handler", 1)
+        bp_first = self.old_bytes("patch_on_bp", 1)
         cases = [
             # (what, command, expected: "bad input" or a PATCH_E* code, pattern of the reason)
             ("bad hex digit", f"poke flip_call_fn {call_a} e8zz000000", "bad input", r"'z' is not a hex digit"),
@@ -271,10 +271,10 @@ class ConsolePoke(unittest.TestCase):
             ("call to a non-function", f"poke flip_call_fn {call_a} {self.call('flip_call_fn', s['flip_call_fn'] + 5)}",
              "PATCH_ECALL_NOT_FUNCTION", r"not the start of a function"),
             ("call into the no-patch region",
-             f"poke flip_call_fn {call_a} {self.call('flip_call_fn', 'text_poke_bp_handler')}",
-             "PATCH_ETARGET_PROTECTED", r"text_poke_bp_handler"),
-            ("site inside the #BP handler", f"poke text_poke_bp_handler {bp_first} 90", "PATCH_EPROTECTED",
-             r"text_poke_bp_handler"),
+             f"poke flip_call_fn {call_a} {self.call('flip_call_fn', 'patch_on_bp')}",
+             "PATCH_ETARGET_PROTECTED", r"patch_on_bp"),
+            ("site inside the #BP handler", f"poke patch_on_bp {bp_first} 90", "PATCH_EPROTECTED",
+             r"patch_on_bp"),
         ]
         self.assertGreaterEqual(len(cases), 20)
         for what, cmd, code, reason in cases:
@@ -339,8 +339,8 @@ class ConsolePoke(unittest.TestCase):
              r"^poke-batch: refused line 2 \(flip_nop5_site\+0x0\) PATCH_EOLD_MISMATCH: 0x[0-9a-f]+: "),
             ("a site twice", [good1, f"flip_call_fn {call_a} {self.call('flip_call_fn', 'flip_set_b')}"],
              r"^poke-batch: refused line 2 \(flip_call_fn\+0x0\) PATCH_EOVERLAP: "),
-            ("a protected site", [good1, good2, f"text_poke_bp_handler {self.old_bytes('text_poke_bp_handler', 1)} 90"],
-             r"^poke-batch: refused line 3 \(text_poke_bp_handler\+0x0\) PATCH_EPROTECTED: "),
+            ("a protected site", [good1, good2, f"patch_on_bp {self.old_bytes('patch_on_bp', 1)} 90"],
+             r"^poke-batch: refused line 3 \(patch_on_bp\+0x0\) PATCH_EPROTECTED: "),
             ("too many lines", [good1] * 17, r"^poke-batch: bad input on line 17: more than 16 requests"),
         ]:
             with self.subTest(what):

@@ -13,6 +13,7 @@
 
 #include "patch/site_table.h"
 #include "patch/validate.h"
+#include "strategies/int3/int3_check.h"
 
 /* Fake .text at BASE:
  *   f:    call g         e8 rel32       BASE+0x00 (5)
@@ -94,6 +95,10 @@ static struct patch_env env = {
 	.read = read_view, .symbol = symbol, .protected_code = protected_code, .live_site = live_site,
 };
 
+/* The strategy's own check: the int3 strategy's, unless a test shows the
+ * core without it. */
+static patch_site_check_fn strategy_check = int3_check_site;
+
 static int setup(void **state)
 {
 	(void)state;
@@ -108,6 +113,7 @@ static int setup(void **state)
 	live_nr = 0;
 	env.read = read_view;
 	env.unchecked_targets = false;
+	strategy_check = int3_check_site;
 	return 0;
 }
 
@@ -121,7 +127,7 @@ static int check_in(const struct poke_site *batch, uint32_t nr, uintptr_t addr, 
 		memcpy(s.old, old, len);
 		memcpy(s.new, new, len);
 	}
-	int err = patch_validate_site(&env, &s, batch, nr, why, sizeof(why));
+	int err = patch_validate_site(&env, strategy_check, &s, batch, nr, why, sizeof(why));
 	if (err) {                              /* every refusal names the address */
 		char at[32];
 		snprintf(at, sizeof(at), "%#lx:", (unsigned long)addr);
@@ -175,6 +181,9 @@ static void each_refusal_has_its_code(void **state)
 	assert_int_equal(check(BASE + 7, 2, cur + 7, call2, NULL), -PATCH_ENEW_LENGTH);
 	assert_int_equal(check(BASE, 5, cur, nops5, NULL), -PATCH_ENEW_MULTI);
 	assert_int_equal(check(BASE, 5, cur, mov5, NULL), -PATCH_ENOT_EMULATABLE);
+	strategy_check = NULL;          /* the refusal is the int3 strategy's, not the core's */
+	assert_int_equal(check(BASE, 5, cur, mov5, NULL), 0);
+	strategy_check = int3_check_site;
 	assert_int_equal(check(BASE, 5, cur, call_out, NULL), -PATCH_ETARGET_OUTSIDE_TEXT);
 	busy_lo = BASE + 2;
 	busy_hi = BASE + 3;
@@ -244,7 +253,7 @@ static void branch_target_refusals(void **state)
 	env.text_end = BASE + sizeof(text) + 0x10;
 	assert_int_equal(AT_H(0xe9, BASE + sizeof(text) + 4), -PATCH_ETARGET_NO_FUNCTION);
 	env.text_end = BASE + sizeof(text);
-	/* an int $3 as the old instruction: refused (see patch/bp.c) */
+	/* an int $3 as the old instruction: refused (see patch/trap.c) */
 	text[0x3a] = 0xcd;
 	text[0x3b] = 0x03;
 	text[0x3c] = 0x90;
@@ -294,7 +303,6 @@ static void view_hides_batch_in_flight(void **state)
 static void not_emulatable_instructions(void **state)
 {
 	(void)state;
-	struct emu_insn emu;
 	static const struct { const char *what; uint8_t len, b[6]; } bad[] = {
 		{ "call [rax]", 2, { 0xff, 0x10 } },
 		{ "jmp rax", 2, { 0xff, 0xe0 } },
@@ -305,7 +313,12 @@ static void not_emulatable_instructions(void **state)
 		{ "prefixed call", 6, { 0x2e, 0xe8, 0x00, 0x00, 0x00, 0x00 } },
 	};
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int err = patch_decode_emulation(BASE, bad[i].b, bad[i].len, &emu, NULL, 0);
+		struct poke_site site = { .addr = BASE, .len = bad[i].len };
+		int err = patch_decode_new(BASE, bad[i].b, bad[i].len, &site.emu, NULL, 0);
+		if (!err && site.emu.kind != EMU_OTHER)
+			fail_msg("%s: decoded as control-flow kind %u, expected EMU_OTHER", bad[i].what, site.emu.kind);
+		if (!err)
+			err = int3_check_site(&site, NULL, 0);
 		if (err != -PATCH_ENOT_EMULATABLE)
 			fail_msg("%s: %s, expected PATCH_ENOT_EMULATABLE", bad[i].what, patch_errname(err));
 	}
@@ -322,26 +335,26 @@ static void emulation_of_each_kind(void **state)
 		[9] = { 0x66, 0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0 },
 	};
 	for (unsigned n = 1; n <= 9; n++) {
-		assert_int_equal(patch_decode_emulation(BASE, nops[n], n, &emu, NULL, 0), 0);
+		assert_int_equal(patch_decode_new(BASE, nops[n], n, &emu, NULL, 0), 0);
 		assert_int_equal(emu.kind, EMU_NOP);
 		assert_int_equal(emu.len, n);
 	}
 	static const uint8_t nop_other[4] = { 0x66, 0x66, 0x66, 0x90 };      /* a multi-prefix nop */
-	assert_int_equal(patch_decode_emulation(BASE, nop_other, 4, &emu, NULL, 0), 0);
+	assert_int_equal(patch_decode_new(BASE, nop_other, 4, &emu, NULL, 0), 0);
 	assert_int_equal(emu.kind, EMU_NOP);
 
 	static const uint8_t jmp8[2] = { 0xeb, 0x10 }, jmp32[5] = { 0xe9, 0x00, 0x01, 0x00, 0x00 }, ret[1] = { 0xc3 };
-	assert_int_equal(patch_decode_emulation(BASE, jmp8, 2, &emu, NULL, 0), 0);
+	assert_int_equal(patch_decode_new(BASE, jmp8, 2, &emu, NULL, 0), 0);
 	assert_true(emu.kind == EMU_JMP && emu.target == BASE + 2 + 0x10);
-	assert_int_equal(patch_decode_emulation(BASE, jmp32, 5, &emu, NULL, 0), 0);
+	assert_int_equal(patch_decode_new(BASE, jmp32, 5, &emu, NULL, 0), 0);
 	assert_true(emu.kind == EMU_JMP && emu.target == BASE + 5 + 0x100);
-	assert_int_equal(patch_decode_emulation(BASE, ret, 1, &emu, NULL, 0), 0);
+	assert_int_equal(patch_decode_new(BASE, ret, 1, &emu, NULL, 0), 0);
 	assert_int_equal(emu.kind, EMU_RET);
 	for (unsigned cc = 0; cc < 16; cc++) {
 		uint8_t j8[2] = { (uint8_t)(0x70 | cc), 0xfe }, j32[6] = { 0x0f, (uint8_t)(0x80 | cc), 0x10, 0, 0, 0 };
-		assert_int_equal(patch_decode_emulation(BASE, j8, 2, &emu, NULL, 0), 0);
+		assert_int_equal(patch_decode_new(BASE, j8, 2, &emu, NULL, 0), 0);
 		assert_true(emu.kind == EMU_JCC && emu.cc == cc && emu.target == BASE);
-		assert_int_equal(patch_decode_emulation(BASE, j32, 6, &emu, NULL, 0), 0);
+		assert_int_equal(patch_decode_new(BASE, j32, 6, &emu, NULL, 0), 0);
 		assert_true(emu.kind == EMU_JCC && emu.cc == cc && emu.target == BASE + 6 + 0x10);
 	}
 }

@@ -9,7 +9,9 @@
 #include "kernel/ktest.h"
 #include "kernel/percpu.h"
 #include "kernel/string.h"
-#include "patch/bp.h"
+#include "patch/live.h"
+#include "patch/trap.h"
+#include "strategies/int3/int3.h"
 #include "patch/patch.h"
 #include "patch/rendezvous.h"
 #include "patch/sites.h"
@@ -46,8 +48,6 @@ static uint64_t batch_of(unsigned n, bool to_b)
 	return rdtsc() - t0;
 }
 
-uint32_t int3_selftest_run(uint64_t *seen, uint64_t skew);
-extern const char int3_selftest_site[], int3_selftest_magic[];
 
 static void bench_patch(void)
 {
@@ -79,20 +79,14 @@ static void bench_patch(void)
 	b256 = median(v, 16);
 
 	/* #BP-emulated call: the int3 self-test's slot, published as a live site. */
-	static struct poke_site site;
-	static struct poke_batch one = { .sites = &site, .nr = 1, .cap = 1 };
-	site = (struct poke_site){ .addr = (uintptr_t)int3_selftest_site, .len = 5,
-		.emu = { .kind = EMU_CALL, .len = 5, .target = (uintptr_t)int3_selftest_magic } };
 	uint64_t seen;
-	spin_lock(&text_lock);
-	bp_publish(&one);
+	int3_selftest_arm();
 	for (unsigned i = 0; i < RUNS; i++) {
 		uint64_t t0 = rdtsc();
 		int3_selftest_run(&seen, 0);
 		v[i] = rdtsc() - t0;
 	}
-	bp_retire();
-	spin_unlock(&text_lock);
+	int3_selftest_disarm();
 	emu = median(v, RUNS);
 
 	this_cpu()->int3_quiet = 1;

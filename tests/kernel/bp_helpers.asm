@@ -16,7 +16,7 @@ trap_int_imm3:
         ret                             ; "03 b8 ..." would be an add through RAX
 
 ; stale_int3_fn — an int3 the #BP handler is told to take for a stale fetch
-; of a vanished one (patch/bp.c's bp_test_stale_int3): it re-runs it, and
+; of a vanished one (patch/trap.c's bp_test_stale_int3): it re-runs it, and
 ; meets it again, until the re-run bound stops it.
 ;   C:   uint32_t stale_int3_fn(void);
 global stale_int3_fn, stale_int3_site

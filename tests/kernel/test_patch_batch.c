@@ -10,7 +10,9 @@
 #include "kernel/percpu.h"
 #include "kernel/smp_call.h"
 #include "kernel/string.h"
-#include "patch/bp.h"
+#include "patch/live.h"
+#include "patch/trap.h"
+#include "strategies/int3/int3.h"
 #include "patch/patch.h"
 #include "patch/rendezvous.h"
 #include "patch/sites.h"
@@ -117,7 +119,7 @@ static void test_irq(struct regs *r)
 	irq_calls++;
 }
 
-static void raise_irq_at_int3(enum poke_phase p)
+static void raise_irq_at_int3(unsigned p)
 {
 	if (p == PHASE_INT3_WRITTEN)
 		apic_send_ipi_self(VEC_TEST);   /* IRQs are on: taken right here */
@@ -126,7 +128,7 @@ static void raise_irq_at_int3(enum poke_phase p)
 static void test_irq_mid_batch(void)
 {
 	const struct patch_site_def *s = site_by_name("call");
-	uint64_t before = this_cpu()->bp_emulated[BP_IRQ];
+	uint64_t before = this_cpu()->patch.bp_handled[BP_IRQ];
 	irq_calls = 0;
 	irq_result = 0;
 	irq_register(VEC_TEST, test_irq);
@@ -138,8 +140,8 @@ static void test_irq_mid_batch(void)
 	report(irq_calls == 1, "the IRQ handler ran once while the int3 was in place (%u)", irq_calls);
 	report(irq_result == FLIP_B, "it got b: the #BP handler ran the instruction the site was becoming (%#x)",
 	       irq_result);
-	report(this_cpu()->bp_emulated[BP_IRQ] == before + 1,
-	       "one #BP emulation in IRQ context on the patching CPU (%lu)", this_cpu()->bp_emulated[BP_IRQ] - before);
+	report(this_cpu()->patch.bp_handled[BP_IRQ] == before + 1,
+	       "one #BP emulation in IRQ context on the patching CPU (%lu)", this_cpu()->patch.bp_handled[BP_IRQ] - before);
 	report(flip_call_fn() == FLIP_B, "the site calls b afterwards");
 	report(site_patch(s, variant_by_name(s, "a")) == 0, "patched back to a");
 }

@@ -7,7 +7,9 @@
 #include "kernel/ktest.h"
 #include "kernel/percpu.h"
 #include "kernel/smp_call.h"
-#include "patch/bp.h"
+#include "patch/live.h"
+#include "patch/trap.h"
+#include "strategies/int3/int3.h"
 #include "patch/patch.h"
 #include "patch/sites.h"
 
@@ -20,12 +22,12 @@ extern const char stale_int3_site[];
 static void test_int_imm3(void)
 {
 	struct percpu *pc = this_cpu();
-	uint64_t int3s = pc->int3_count, vanished = pc->bp_vanished;
+	uint64_t int3s = pc->int3_count, vanished = pc->patch.bp_vanished;
 	uint32_t v = trap_int_imm3();
 	report(v == 0x33, "execution resumed after the int $3 (EAX %#x, expected 0x33)", v);
 	report(pc->int3_count == int3s + 1, "the normal #BP path counted it (%lu)", pc->int3_count - int3s);
-	report(pc->bp_vanished == vanished, "it was not re-run as a vanished int3 (%lu re-runs)",
-	       pc->bp_vanished - vanished);
+	report(pc->patch.bp_vanished == vanished, "it was not re-run as a vanished int3 (%lu re-runs)",
+	       pc->patch.bp_vanished - vanished);
 }
 KTEST("patch.int_imm3_is_not_a_vanished_int3", test_int_imm3);
 
@@ -40,7 +42,7 @@ static void test_stale_int3(void)
 	__atomic_store_n(&bp_test_stale_int3, (uintptr_t)stale_int3_site, __ATOMIC_SEQ_CST);
 	uint32_t v = stale_int3_fn();
 	__atomic_store_n(&bp_test_stale_int3, 0, __ATOMIC_SEQ_CST);
-	report(false, "the stale int3 was left behind after %lu re-runs (EAX %#x)", this_cpu()->bp_vanished, v);
+	report(false, "the stale int3 was left behind after %lu re-runs (EAX %#x)", this_cpu()->patch.bp_vanished, v);
 }
 KTEST("patch.stale_int3_rerun_is_bounded", test_stale_int3, .flags = KTEST_HIDDEN, .timeout_ms = 20000);
 
@@ -96,7 +98,7 @@ static void test_plain_int3_under_batches(void)
 {
 	const struct patch_site_def *s = site_by_name("call");
 	struct percpu *c1 = percpu_of(1);
-	uint64_t int3s = c1->int3_count, vanished = c1->bp_vanished, again = c1->bp_looked_again;
+	uint64_t int3s = c1->int3_count, vanished = c1->patch.bp_vanished, again = c1->patch.bp_looked_again;
 	unsigned done = 0;
 	plain_stop = 0;
 	plain_calls = plain_bad = 0;
@@ -111,7 +113,7 @@ static void test_plain_int3_under_batches(void)
 	report(plain_calls > 0 && plain_bad == 0, "%lu int3s, each resumed right after it", plain_calls);
 	report(c1->int3_count - int3s == plain_calls, "the normal #BP path counted each once (%lu)",
 	       c1->int3_count - int3s);
-	report(c1->bp_vanished == vanished, "none was re-run as a vanished int3 (%lu)", c1->bp_vanished - vanished);
-	report_info("looks repeated because a batch was published meanwhile: %lu", c1->bp_looked_again - again);
+	report(c1->patch.bp_vanished == vanished, "none was re-run as a vanished int3 (%lu)", c1->patch.bp_vanished - vanished);
+	report_info("looks repeated because a batch was published meanwhile: %lu", c1->patch.bp_looked_again - again);
 }
 KTEST("patch.plain_int3_under_batches", test_plain_int3_under_batches, .min_cpus = 2);

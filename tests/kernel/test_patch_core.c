@@ -11,7 +11,9 @@
 #include "kernel/percpu.h"
 #include "kernel/recover.h"
 #include "kernel/string.h"
-#include "patch/bp.h"
+#include "patch/live.h"
+#include "patch/trap.h"
+#include "strategies/int3/int3.h"
 #include "patch/patch.h"
 #include "patch/sites.h"
 #include "patch/text_poke.h"
@@ -72,7 +74,7 @@ static void writer_from_nmi(struct regs *r)     /* NMI context, on the patching 
 	writer_nmi_returned = 1;
 }
 
-static void writer_hook(enum poke_phase p)
+static void writer_hook(unsigned p)
 {
 	if (p != PHASE_INT3_WRITTEN)
 		return;

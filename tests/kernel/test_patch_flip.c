@@ -28,7 +28,9 @@
 #include "kernel/printk.h"
 #include "kernel/smp_call.h"
 #include "kernel/string.h"
-#include "patch/bp.h"
+#include "patch/live.h"
+#include "patch/trap.h"
+#include "strategies/int3/int3.h"
 #include "patch/patch.h"
 #include "patch/sites.h"
 #include "tests/kernel/patch_sites.h"
@@ -146,8 +148,8 @@ static void flip_test(const char *site_name, flip_fn_t fn)
 	if (run.nap)
 		report_info("bystanders: bursts of %u calls, %u us naps between (patch.nap_us)", burst, run.nap);
 	for_each_cpu_in(c, &cpu_online_mask) {
-		bp_before[c] = percpu_of(c)->bp_emulated[BP_THREAD];
-		vanished_before[c] = percpu_of(c)->bp_vanished;
+		bp_before[c] = percpu_of(c)->patch.bp_handled[BP_THREAD];
+		vanished_before[c] = percpu_of(c)->patch.bp_vanished;
 	}
 	for_each_cpu_in(c, &cpu_online_mask)
 		if (c != me && on_cpu_async(c, bystander, NULL) == 0)
@@ -193,8 +195,8 @@ static void flip_test(const char *site_name, flip_fn_t fn)
 		if (run.bad[c])
 			report_info("CPU %u got %lu bad result(s), e.g. %#x", c, run.bad[c], run.bad_value[c]);
 		if (c != me)
-			emulated += percpu_of(c)->bp_emulated[BP_THREAD] - bp_before[c];
-		vanished += percpu_of(c)->bp_vanished - vanished_before[c];
+			emulated += percpu_of(c)->patch.bp_handled[BP_THREAD] - bp_before[c];
+		vanished += percpu_of(c)->patch.bp_vanished - vanished_before[c];
 	}
 	report_info("%u flips in %lu ms (%lu us each); %u bystanders made %lu calls (%lu a, %lu b), "
 		    "%lu took the #BP emulation, %lu re-ran a vanished int3", done, us / 1000, done ? us / done : 0,

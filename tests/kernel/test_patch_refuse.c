@@ -5,7 +5,9 @@
 #include "arch/x86/paging.h"
 #include "kernel/ktest.h"
 #include "kernel/string.h"
-#include "patch/bp.h"
+#include "patch/live.h"
+#include "patch/trap.h"
+#include "strategies/int3/int3.h"
 #include "patch/patch.h"
 #include "patch/sites.h"
 #include "tests/kernel/patch_sites.h"
@@ -52,7 +54,7 @@ static void test_refusals(void)
 		{ "length 16", PATCH_ELEN_TOO_LONG, flip_call_site, 16, {0}, {0}, true },
 		{ "outside .text (.rodata)", PATCH_EOUTSIDE_TEXT, &some_data, 1, {0x78}, {0x90}, false },
 		{ "straddling the end of .text", PATCH_ESTRADDLES_TEXT_END, __text_end - 2, 5, {0}, {0}, true },
-		{ "inside the #BP handler", PATCH_EPROTECTED, text_poke_bp_handler, 1, {0}, {0x90}, true },
+		{ "inside the #BP handler", PATCH_EPROTECTED, patch_on_bp, 1, {0}, {0x90}, true },
 		{ "mid-instruction address", PATCH_EMID_INSN, flip_call_site + 1, 1, {0}, {0x90}, true },
 		{ "expected old bytes differ", PATCH_EOLD_MISMATCH, flip_call_site, 5, {0x90, 0x90, 0x90, 0x90, 0x90},
 		  {0x0f, 0x1f, 0x44, 0x00, 0x00}, false },
@@ -76,7 +78,7 @@ static void test_refusals(void)
 	call_to(flip_call_site, &some_data, r[13].new);
 	rel32_to(JMP32_INSN_OPCODE, flip_nop5_site, flip_call_site + 1, r[14].new);
 	call_to(flip_nop5_site, flip_nop5_site + 5, r[15].new);                 /* its ret */
-	rel32_to(JMP32_INSN_OPCODE, flip_nop5_site, (const void *)text_poke_bp_handler, r[16].new);
+	rel32_to(JMP32_INSN_OPCODE, flip_nop5_site, (const void *)patch_on_bp, r[16].new);
 	rel32_to(JMP32_INSN_OPCODE, flip_nop5_site, flip_nop5_site + 2, r[17].new);
 
 	uint64_t sum = text_sum();
@@ -148,7 +150,7 @@ KTEST("patch.bad_requests_refused", test_refusals);
 static int busy_err, tail_err;
 POKE_BATCH_DEFINE(busy_batch, 1);
 
-static void try_busy_site(enum poke_phase p)
+static void try_busy_site(unsigned p)
 {
 	if (p != PHASE_INT3_WRITTEN)
 		return;

@@ -1,6 +1,6 @@
 /*
  * tests/kernel/test_patch_retire.c — retiring a batch cannot be starved by
- * CPUs that read it (validation pins the live batch: patch/bp.c), and
+ * CPUs that read it (validation pins the live batch: patch/live.c), and
  * validation sees the text as it really is while batches fly.
  */
 #include "arch/x86/cpu.h"
@@ -9,7 +9,9 @@
 #include "kernel/percpu.h"
 #include "kernel/smp_call.h"
 #include "kernel/string.h"
-#include "patch/bp.h"
+#include "patch/live.h"
+#include "patch/trap.h"
+#include "strategies/int3/int3.h"
 #include "patch/patch.h"
 #include "patch/sites.h"
 #include "tests/kernel/patch_sites.h"

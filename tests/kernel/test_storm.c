@@ -16,7 +16,9 @@
 #include "kernel/percpu.h"
 #include "kernel/printk.h"
 #include "kernel/string.h"
-#include "patch/bp.h"
+#include "patch/live.h"
+#include "patch/trap.h"
+#include "strategies/int3/int3.h"
 #include "patch/context_sites.h"
 #include "patch/patch.h"
 #include "patch/sites.h"
@@ -128,7 +130,7 @@ static void count_self_nmi(struct regs *r)
 	self_nmis++;
 }
 
-static void nmi_self_at_int3(enum poke_phase p)
+static void nmi_self_at_int3(unsigned p)
 {
 	if (p == PHASE_INT3_WRITTEN) {
 		__atomic_fetch_or(&this_cpu()->nmi_reasons, NMI_TEST, __ATOMIC_SEQ_CST);
@@ -140,7 +142,7 @@ static void test_nmi_on_patcher(void)
 {
 	struct percpu *pc = this_cpu();
 	const struct patch_site_def *s = site_by_name("nmi");
-	uint64_t bp = pc->bp_emulated[BP_NMI], noiret = pc->nmi_noiret, b = pc->site_hits[SITE_NMI][1];
+	uint64_t bp = pc->patch.bp_handled[BP_NMI], noiret = pc->nmi_noiret, b = pc->site_hits[SITE_NMI][1];
 	self_nmis = 0;
 	nmi_set_test_hook(count_self_nmi);
 	poke_set_phase_hook(nmi_self_at_int3);
@@ -150,8 +152,8 @@ static void test_nmi_on_patcher(void)
 
 	report(err == 0, "the batch completed (%s)", patch_errname(err));
 	report(self_nmis == 1, "the self-NMI was taken once, mid-batch (%u)", self_nmis);
-	report(pc->bp_emulated[BP_NMI] == bp + 1, "its NMI handler hit the in-flight site and was emulated (%lu)",
-	       pc->bp_emulated[BP_NMI] - bp);
+	report(pc->patch.bp_handled[BP_NMI] == bp + 1, "its NMI handler hit the in-flight site and was emulated (%lu)",
+	       pc->patch.bp_handled[BP_NMI] - bp);
 	report(pc->nmi_noiret == noiret + 1, "the #BP returned into the NMI handler without IRET (%lu)",
 	       pc->nmi_noiret - noiret);
 	report(pc->site_hits[SITE_NMI][1] > b, "and that NMI already ran variant b, the one being installed");

@@ -1,5 +1,5 @@
-; patch/int3_selftest_code.asm — the instructions int3_selftest() (patch/bp.c's
-; neighbour patch/int3_selftest.c) runs, in the style of Linux's
+; strategies/int3/int3_selftest_code.asm — the instructions int3_selftest()
+; (int3_selftest.c) runs, in the style of Linux's
 ; int3_selftest: an int3 in a 5-byte slot that the #BP handler emulates as
 ; "call int3_selftest_magic".
 

@@ -1,0 +1,45 @@
+/*
+ * patch/live.h — the batch being applied, as other CPUs see it: published
+ * before the first byte is written, retired after the last round, and
+ * pinned by whoever reads it meanwhile (the #BP path, validation's view of
+ * text). Kernel only; in the no-patch region (live.c).
+ */
+#ifndef XPOKE_PATCH_LIVE_H
+#define XPOKE_PATCH_LIVE_H
+
+#include <stdbool.h>
+#include "patch/poke_types.h"
+
+struct percpu;
+
+/* Pin the batch being applied: it, or NULL if there is none or it is being
+ * withdrawn. A pinned batch is not retired until live_batch_put(). Any
+ * context; the pin is this CPU's (percpu->patch.live_pin). */
+const struct poke_batch *live_batch_get(void);
+void live_batch_put(void);
+
+/* Batches published since boot (a reader's consistency check). */
+uint64_t live_batch_gen(void);
+
+/* The strategy of the published batch, or NULL (read without a pin: the
+ * strategies are static). */
+extern const struct patch_strategy *live_strategy;
+
+/* Recovery: drop every pin this CPU's abandoned contexts held. */
+void live_batch_drop_pins(struct percpu *pc);
+
+/* Publish b (sorted) / withdraw it and wait until no CPU still pins it.
+ * Thread context, text_lock held. */
+void live_publish(const struct poke_batch *b);
+void live_retire(void);
+
+/* Does [addr, addr+len) touch a site of the live batch? If so, which
+ * (*site, *site_len). Thread context. */
+bool live_site_overlapping(uintptr_t addr, size_t len, uintptr_t *site, uint8_t *site_len);
+
+/* Copy n bytes of text at addr as the validation view shows them: every
+ * site of the live batch holds its old bytes (patch/validate.h). Thread
+ * context. */
+void live_batch_read(uintptr_t addr, uint8_t *buf, size_t n);
+
+#endif

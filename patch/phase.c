@@ -1,0 +1,52 @@
+/*
+ * patch/phase.c — where the patching CPU is in its batch: the phase it
+ * last reached, of which strategy (names in the strategy's phase_names),
+ * a stable place for a debugger's breakpoint (poke_phase_stop), and the
+ * test hook. Thread context, the patching CPU, text_lock held.
+ */
+#include "arch/x86/cpu.h"
+#include "kernel/percpu.h"
+#include "patch/strategy.h"
+
+static void (*phase_hook)(unsigned p);
+const struct patch_strategy *poke_current_strategy;
+uint32_t poke_current_phase;            /* set to the default's "retired" by patch_init */
+int32_t poke_patcher_cpu = -1;
+
+void poke_set_phase_hook(void (*fn)(unsigned p))
+{
+	__atomic_store_n(&phase_hook, fn, __ATOMIC_SEQ_CST);
+}
+
+const char *poke_phase_name(unsigned p)
+{
+	const struct patch_strategy *s = __atomic_load_n(&poke_current_strategy, __ATOMIC_ACQUIRE);
+	return s && p < s->nr_phases ? s->phase_names[p] : "?";
+}
+
+/* Where a debugger stops the patching CPU at a phase (xp-break-phase):
+ * the phase is already published in poke_current_phase. */
+__attribute__((noinline))
+void poke_phase_stop(unsigned p)
+{
+	(void)p;
+	barrier();
+}
+
+void poke_phase_reached(unsigned p)
+{
+	const struct patch_strategy *s = poke_current_strategy;
+	bool retired = p + 1 == s->nr_phases;
+	__atomic_store_n(&poke_current_phase, p, __ATOMIC_RELEASE);
+	__atomic_store_n(&poke_patcher_cpu, retired ? -1 : (int32_t)cpu_id(), __ATOMIC_RELEASE);
+	poke_phase_stop(p);
+	void (*fn)(unsigned) = __atomic_load_n(&phase_hook, __ATOMIC_ACQUIRE);
+	if (fn)
+		fn(p);
+}
+
+void poke_phase_begin(const struct patch_strategy *s)
+{
+	__atomic_store_n(&poke_current_strategy, s, __ATOMIC_RELEASE);
+	poke_phase_reached(POKE_PHASE_PUBLISHED);
+}

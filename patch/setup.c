@@ -1,0 +1,129 @@
+/*
+ * patch/setup.c — the patch core at boot: the default strategy
+ * (patch.strategy=NAME), the TCG workaround (patch.tcg_rewrite), the
+ * rendezvous vector, every strategy's self-test; and the registry's
+ * lookups and the `strategies` console command. Thread context.
+ */
+#include "arch/x86/cpufeatures.h"
+#include "kernel/cmdline.h"
+#include "kernel/errno.h"
+#include "kernel/format.h"
+#include "kernel/panic.h"
+#include "kernel/printk.h"
+#include "kernel/shell.h"
+#include "kernel/string.h"
+#include "patch/rendezvous.h"
+#include "patch/strategy.h"
+
+static const struct patch_strategy *default_strategy;   /* NULL until patch_init: the first registered */
+
+const struct patch_strategy *patch_strategy_find(const char *name)
+{
+	for (const struct patch_strategy *const *s = patch_strategies; *s; s++)
+		if (!strcmp((*s)->name, name))
+			return *s;
+	return NULL;
+}
+
+const struct patch_strategy *patch_default_strategy(void)
+{
+	return default_strategy ? default_strategy : patch_strategies[0];
+}
+
+const char *patch_strategy_name(const struct patch_strategy *s)
+{
+	return s ? s->name : "(none)";
+}
+
+void patch_strategies_print(void)
+{
+	for (const struct patch_strategy *const *s = patch_strategies; *s; s++)
+		printk("%c %-14s %u phases, up to %u rounds: %s", *s == patch_default_strategy() ? '*' : ' ',
+		       (*s)->name, (*s)->nr_phases, (*s)->max_rounds, (*s)->summary);
+}
+
+static int set_strategy(const char *v)
+{
+	const struct patch_strategy *s = v ? patch_strategy_find(v) : NULL;
+	if (!s) {
+		char names[128];
+		size_t n = 0;
+		for (const struct patch_strategy *const *p = patch_strategies; *p && n < sizeof(names); p++)
+			n += snprintf(names + n, sizeof(names) - n, "%s%s", n ? ", " : "", (*p)->name);
+		printk("patch.strategy: no strategy named '%s' (strategies: %s)", v ? v : "", names);
+		return -EINVAL;
+	}
+	default_strategy = s;
+	return 0;
+}
+KPARAM("patch.strategy", set_strategy, "NAME: the strategy of batches that name none (default: int3; see `strategies`)");
+
+/* The TCG workaround: patch.tcg_rewrite=auto|on|off, decided in patch_init. */
+static enum { TCG_REWRITE_AUTO, TCG_REWRITE_ON, TCG_REWRITE_OFF } tcg_rewrite_param;
+bool poke_tcg_rewrite, poke_tcg_rewrite_auto;
+
+static int set_tcg_rewrite(const char *v)
+{
+	if (v && !strcmp(v, "auto"))
+		tcg_rewrite_param = TCG_REWRITE_AUTO;
+	else if (v && !strcmp(v, "on"))
+		tcg_rewrite_param = TCG_REWRITE_ON;
+	else if (v && !strcmp(v, "off"))
+		tcg_rewrite_param = TCG_REWRITE_OFF;
+	else {
+		printk("patch.tcg_rewrite: needs auto, on or off");
+		return -EINVAL;
+	}
+	return 0;
+}
+KPARAM("patch.tcg_rewrite", set_tcg_rewrite,
+       "auto|on|off: rewrite each first byte after the last round (TCG's stale translations; auto: under TCG)");
+
+/* A strategy's tables must fit the core's records (poke_stats, phases). */
+static void strategy_check(const struct patch_strategy *s)
+{
+	if (s->nr_phases < 2 || s->nr_phases > POKE_PHASES_MAX || s->nr_steps > POKE_STEPS_MAX ||
+	    s->max_rounds > POKE_ROUNDS_MAX || !s->apply || !s->on_bp || !s->phase_names)
+		panic("patch: strategy %s does not fit the core: %u phases (2..%u), %u write steps (max %u), "
+		      "%u rounds (max %u), apply %p, on_bp %p", s->name, s->nr_phases, POKE_PHASES_MAX, s->nr_steps,
+		      POKE_STEPS_MAX, s->max_rounds, POKE_ROUNDS_MAX, s->apply, s->on_bp);
+	if (strcmp(s->phase_names[0], "published") || strcmp(s->phase_names[s->nr_phases - 1], "retired"))
+		panic("patch: strategy %s: its first and last phases must be 'published' and 'retired'", s->name);
+}
+
+void patch_init(void)
+{
+	const char *how;
+	bool tcg = cpu_under_tcg(&how);
+	poke_tcg_rewrite_auto = tcg_rewrite_param == TCG_REWRITE_AUTO;
+	poke_tcg_rewrite = poke_tcg_rewrite_auto ? tcg : tcg_rewrite_param == TCG_REWRITE_ON;
+	printk("patch: TCG workaround (first bytes rewritten after the last round): %s (%s; %s: %s)",
+	       poke_tcg_rewrite ? "on" : "off",
+	       tcg_rewrite_param == TCG_REWRITE_AUTO ? "patch.tcg_rewrite=auto" :
+	       tcg_rewrite_param == TCG_REWRITE_ON ? "patch.tcg_rewrite=on" : "patch.tcg_rewrite=off",
+	       tcg ? "TCG detected" : "no TCG", how);
+	for (const struct patch_strategy *const *s = patch_strategies; *s; s++)
+		strategy_check(*s);
+	const struct patch_strategy *d = patch_default_strategy();
+	poke_current_strategy = d;
+	poke_current_phase = d->nr_phases - 1;
+	printk("patch: default strategy %s (patch.strategy)", d->name);
+	sync_init();
+	for (const struct patch_strategy *const *s = patch_strategies; *s; s++) {
+		if (!(*s)->selftest)
+			continue;
+		const char *why = (*s)->selftest();
+		if (why)
+			panic("patch: %s self-test failed: %s", (*s)->name, why);
+		printk("patch: %s self-test passed", (*s)->name);
+	}
+}
+
+static int cmd_strategies(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	patch_strategies_print();
+	return 0;
+}
+SHELL_CMD("strategies", "", "the patching strategies (* marks the default, patch.strategy)", cmd_strategies);

@@ -1,0 +1,96 @@
+/*
+ * patch/strategy.h — the seam between the patch core and a patching
+ * strategy (a protocol for replacing instructions other CPUs may be
+ * running). Kernel only.
+ *
+ * The core owns what every strategy needs: the batch (add, validation of
+ * the bytes and of where new branches land, overlap, sort, compare-and-
+ * patch), text_lock, the single writer (text_poke_many), the rendezvous
+ * (sync_all_cpus), publication of the batch to the #BP path and its
+ * retirement, the phase hook and the figures. A strategy says how the
+ * bytes of a published batch reach the text, and what a CPU that hits a
+ * site in flight does. strategies/registry.c lists them; patch.strategy=NAME
+ * picks the default at boot, and a batch may name its own (b->strategy).
+ *
+ * smp_text_poke_batch_finish(b), with s = b->strategy or the default:
+ *
+ *   core                                       strategy
+ *   ----                                       --------
+ *   take text_lock; recheck every old byte
+ *   sort; publish b (phase 0, "published")
+ *                                              s->apply(b, st): writes and
+ *                                              rounds, calling
+ *                                              poke_phase_reached(i) for its
+ *                                              phases 1 .. nr_phases-2 and
+ *                                              filling st->cycles_*
+ *   retire b: wait until no CPU pins it
+ *   (phase nr_phases-1, "retired"); figures
+ *   release text_lock
+ *
+ *   any CPU that executes an int3 of b         s->on_bp(b, site, r, ctx)
+ *   (patch/trap.c finds the site, pinned)
+ *   any NMI while b is published                s->on_nmi(b, r) (optional)
+ */
+#ifndef XPOKE_PATCH_STRATEGY_H
+#define XPOKE_PATCH_STRATEGY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "arch/x86/regs.h"
+#include "patch/patch.h"
+#include "patch/patch_cpu.h"
+#include "patch/validate.h"
+
+struct patch_strategy {
+	const char *name;                       /* patch.strategy=NAME */
+	const char *summary;                    /* one line for `strategies` */
+
+	/* Phases in order: [0] is "published", [nr_phases-1] is "retired"
+	 * (the core reaches both); the ones between are the strategy's. */
+	const char *const *phase_names;
+	uint32_t nr_phases;                     /* <= POKE_PHASES_MAX */
+
+	/* Figures: the names of its write steps and how many rounds a batch
+	 * takes at most (struct poke_stats). */
+	const char *const *step_names;
+	uint32_t nr_steps;                      /* <= POKE_STEPS_MAX */
+	uint32_t max_rounds;                    /* <= POKE_ROUNDS_MAX */
+
+	/* What it needs beyond the core's checks, for one validated site
+	 * (host-buildable: tests/host and tests/fuzz call it too). */
+	patch_site_check_fn check;
+
+	/* Optional boot self-test: NULL if it passed, else why not. */
+	const char *(*selftest)(void);
+
+	/* Bring the published, sorted batch b to its new bytes. Thread
+	 * context, IRQs on, text_lock held. 0, or -PATCH_E* with the reason
+	 * in b->why and every site left as it was. */
+	int (*apply)(struct poke_batch *b, struct poke_stats *st);
+
+	/* #BP context (nested in anything), b pinned: a CPU executed the int3
+	 * of site s. Rewrite r so that it goes on correctly; true if done.
+	 * No lock, no print, nothing patchable (no-patch region). */
+	bool (*on_bp)(const struct poke_batch *b, const struct poke_site *s, struct regs *r, enum bp_ctx ctx);
+
+	/* NMI context, optional: called at NMI entry (patch_trap_enter),
+	 * after the CPU serialized, while a batch of this strategy is
+	 * published. Same rules as on_bp. */
+	void (*on_nmi)(struct regs *r);
+};
+
+/* The registry (strategies/registry.c): every strategy, NULL-terminated. */
+extern const struct patch_strategy *const patch_strategies[];
+
+/* For apply(): the core's write list (POKE_BATCH_MAX entries; text_lock
+ * held), and one write step through text_poke_many(), IRQs off only
+ * while it writes; adds its page passes to st, returns its TSC cycles. */
+#define POKE_BATCH_MAX 4096             /* sites in one batch */
+struct poke_write;
+struct poke_write *poke_write_buffer(void);
+uint64_t poke_write_step(const struct poke_write *w, unsigned n, struct poke_stats *st);
+
+/* The core: the batch of strategy s is published (phase 0). */
+void poke_phase_begin(const struct patch_strategy *s);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * strategies/int3/int3.h — the int3 strategy (Linux's text_poke_bp): its
+ * phases and write steps, for tests and debuggers, and its pieces.
+ * Kernel only.
+ */
+#ifndef XPOKE_STRATEGIES_INT3_INT3_H
+#define XPOKE_STRATEGIES_INT3_INT3_H
+
+#include "patch/strategy.h"
+
+/* The phases of an int3 batch, in order (int3.c names them). */
+enum int3_phase {
+	PHASE_PUBLISHED = POKE_PHASE_PUBLISHED, /* batch visible to #BP, nothing written */
+	PHASE_INT3_WRITTEN,     /* every first byte is int3 */
+	PHASE_INT3_SYNCED,
+	PHASE_TAILS_WRITTEN,
+	PHASE_TAILS_SYNCED,
+	PHASE_FIRST_WRITTEN,    /* every site holds its new bytes */
+	PHASE_FIRST_SYNCED,
+	PHASE_RETIRED,          /* no CPU can be in #BP for the batch */
+	PHASE_COUNT
+};
+
+/* Its write steps (poke_stats.cycles_write). */
+enum int3_step { INT3_STEP_INT3, INT3_STEP_TAILS, INT3_STEP_FIRST, INT3_STEP_TCG, INT3_STEP_COUNT };
+
+extern const struct patch_strategy int3_strategy;
+
+/* #BP context (int3_emulate.c): execute the new instruction of s for the
+ * CPU whose frame is r. */
+bool int3_on_bp(const struct poke_batch *b, const struct poke_site *s, struct regs *r, enum bp_ctx ctx);
+void emulate_insn(const struct emu_insn *emu, uintptr_t addr, struct regs *r);
+
+/* Linux-style self-test of call emulation (int3_selftest.c); NULL or a
+ * description of the failure. */
+const char *int3_selftest(void);
+
+/* The self-test's one-site batch, a call emulated at int3_selftest_site,
+ * published and withdrawn around a caller's own runs (the bench's too).
+ * Thread context; int3_selftest_arm() takes text_lock, disarm drops it. */
+void int3_selftest_arm(void);
+void int3_selftest_disarm(void);
+/* Hit the armed slot once (int3_selftest_code.asm); the mask of registers
+ * the emulated call changed. */
+uint32_t int3_selftest_run(uint64_t *seen, uint64_t skew);
+
+#endif

@@ -1,0 +1,11 @@
+/*
+ * strategies/registry.c — every patching strategy, one line each. The
+ * first is the default unless patch.strategy=NAME says otherwise.
+ */
+#include <stddef.h>
+#include "strategies/int3/int3.h"
+
+const struct patch_strategy *const patch_strategies[] = {
+	&int3_strategy,         /* strategies/int3/: Linux's text_poke_bp */
+	NULL
+};
