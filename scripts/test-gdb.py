@@ -22,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
 sys.path.insert(0, os.path.join(ROOT, "tests", "gdb"))
 
-from catalog import CMDLINE, NAMES  # noqa: E402  (tests/gdb/catalog.py: one list of scenario names)
+from catalog import CMDLINE, names as scenario_names  # noqa: E402  (tests/gdb/catalog.py: the scenario names)
 
 
 def free_port():
@@ -82,7 +82,7 @@ def main():
     ap.add_argument("--timeout", type=int, default=90)
     ap.add_argument("--list", action="store_true")
     a = ap.parse_args()
-    names = [n for n in NAMES if a.only in n]
+    names = [n for n in scenario_names() if a.only in n]
     if not names:
         sys.exit(f"test-gdb: no scenario matches '{a.only}' (--list shows them)")
     if a.list:

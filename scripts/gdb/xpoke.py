@@ -12,19 +12,21 @@ DWARF type; kernel/debug_anchor.c is checked first (magic and version).
   xp-batch             the batch being applied: phase, sites, ack mask, who
                        still owes an acknowledgement
   xp-break-phase P     stop when the patching CPU reaches protocol phase P
+  xp-phases            every strategy and its phases, as the kernel names them
+                       (works on the ELF file alone, without a target)
   xp-run-on CPU        resume only that CPU until the next stop
   xp-stats             patch and storm counters
 Helpers for scripts (tests/gdb): cpu_threads(), thread_of(cpu), read(expr),
-write(expr, value), phase_number(name), PHASES.
+write(expr, value), phases(strategy), phase_number(name), strategy_names().
+Phase names are never copied here: they are read from the kernel, through
+the xpoke_debug anchor (kernel/debug_anchor.c: the strategy registry and
+each strategy's phase_names).
 """
 import gdb
 
-PHASES = ["published", "int3-written", "int3-synced", "tails-written", "tails-synced",
-          "first-written", "first-synced", "retired"]
 STATES = ["absent", "booting", "failed", "idle", "busy", "stopped"]
-BP_CTX = ["thread", "irq", "nmi", "mce"]
 ANCHOR_MAGIC = 0x78706f6b65646267
-ANCHOR_VERSION = 1
+ANCHOR_VERSION = 2
 
 
 def read(expr):
@@ -52,6 +54,53 @@ def check_anchor():
     if int(a["percpu_size"]) != gdb.lookup_type("struct percpu").sizeof:
         raise gdb.GdbError("xpoke: struct percpu in the symbols does not match the running kernel")
     return a
+
+
+def _strategies():
+    """The kernel's strategy registry: a list of gdb.Value (struct patch_strategy)."""
+    a = gdb.parse_and_eval("xpoke_debug")
+    if int(a["magic"]) != ANCHOR_MAGIC or int(a["version"]) != ANCHOR_VERSION:
+        raise gdb.GdbError(f"xpoke: xpoke_debug: magic {int(a['magic']):#x} version {int(a['version'])}, "
+                           f"this script knows version {ANCHOR_VERSION}")
+    out, arr = [], a["strategies"]
+    for i in range(64):
+        p = arr[i]
+        if int(p) == 0:
+            return out
+        out.append(p.dereference())
+    raise gdb.GdbError("xpoke: the strategy registry has no NULL end")
+
+
+def strategy_names():
+    return [s["name"].string() for s in _strategies()]
+
+
+def _current_strategy():
+    """The strategy of the batch in flight or of the last one (the first
+    registered before patch_init set it)."""
+    a = gdb.parse_and_eval("xpoke_debug")
+    cur = a["current_strategy"].dereference()
+    return cur.dereference() if int(cur) else _strategies()[0]
+
+
+def phases(strategy=None):
+    """Phase names of a strategy (by name; default: the current one), read
+    from the kernel's tables."""
+    if strategy is None:
+        s = _current_strategy()
+    else:
+        found = [x for x in _strategies() if x["name"].string() == strategy]
+        if not found:
+            raise gdb.GdbError(f"xpoke: no strategy '{strategy}'; strategies: {', '.join(strategy_names())}")
+        s = found[0]
+    return [s["phase_names"][i].string() for i in range(int(s["nr_phases"]))]
+
+
+def bp_contexts():
+    """Names of the #BP contexts (enum bp_ctx), from the kernel."""
+    arr = gdb.parse_and_eval("bp_ctx_names")
+    n = arr.type.sizeof // arr[0].type.sizeof
+    return [arr[i].string() for i in range(n)]
 
 
 def online_cpus():
@@ -91,12 +140,13 @@ def thread_of(cpu):
     return t
 
 
-def phase_number(name):
-    if name.isdigit() and int(name) < len(PHASES):
+def phase_number(name, strategy=None):
+    names = phases(strategy)
+    if name.isdigit() and int(name) < len(names):
         return int(name)
-    if name not in PHASES:
-        raise gdb.GdbError(f"xpoke: unknown phase '{name}'; phases: {', '.join(PHASES)}")
-    return PHASES.index(name)
+    if name not in names:
+        raise gdb.GdbError(f"xpoke: unknown phase '{name}'; phases: {', '.join(names)}")
+    return names.index(name)
 
 
 def where(thread_num):
@@ -113,7 +163,7 @@ def where(thread_num):
 
 
 def context_of(pc):
-    if int(pc["bp_refs"]):
+    if int(pc["patch"]["bp_refs"]):
         return "in #BP"
     if int(pc["mce_depth"]):
         return "in #MC"
@@ -144,7 +194,7 @@ round it acknowledged, and where it is."""
             t = threads.get(c)
             print(f"{c:>3} {int(pc['apic_id']):>4} {t if t else '-':>6} "
                   f"{STATES[st] if st < len(STATES) else st:<8} {context_of(pc):<8} {int(pc['ctx_depth']):>4} "
-                  f"{int(pc['sync_acked']):>6}  {where(t) if t else '?'}")
+                  f"{int(pc['patch']['sync_acked']):>6}  {where(t) if t else '?'}")
 
 
 def live_sites():
@@ -205,19 +255,22 @@ its pins to drain."""
 
     def invoke(self, arg, from_tty):
         check_anchor()
-        phase = read("poke_current_phase")
+        names = phases()
+        phase = names[read("poke_current_phase")]
         patcher = read("poke_patcher_cpu")
-        words = {c: read(f"percpu_area[{c}].live_pin") for c in online_cpus()}
+        strategy = _current_strategy()["name"].string()
+        words = {c: read(f"percpu_area[{c}].patch.live_pin") for c in online_cpus()}
         refs = sum(w >> 1 for w in words.values())
         pins = [f"CPU {c}" + (f" x{w >> 1}" if w >> 1 > 1 else "") for c, w in words.items() if w >> 1]
         pinned = f"{refs} pin(s), by {', '.join(pins) or 'nobody'}"
         if not read("(unsigned long)live_batch"):
             if refs:
-                print(f"a withdrawn batch waits to retire: patching CPU {patcher}, phase {PHASES[phase]}, {pinned}")
+                print(f"a withdrawn batch waits to retire: patching CPU {patcher}, strategy {strategy}, "
+                      f"phase {phase}, {pinned}")
             else:
-                print(f"no live batch (last phase: {PHASES[phase]})")
+                print(f"no live batch (last: strategy {strategy}, phase {phase})")
             return
-        print(f"live batch: patching CPU {patcher}, phase {PHASES[phase]}, rendezvous round {read('sync_round')}, "
+        print(f"live batch: patching CPU {patcher}, strategy {strategy}, phase {phase}, rendezvous round {read('sync_round')}, "
               f"{pinned}")
         batch = gdb.parse_and_eval("live_batch").dereference()
         for i in range(int(batch["nr"])):
@@ -231,14 +284,13 @@ its pins to drain."""
         owe = [w * 64 + b for w in range(4) for b in range(64) if int(words[w]) >> b & 1]
         print(f"  owe an acknowledgement: {', '.join(f'CPU {c} (thread {threads.get(c)})' for c in owe) or 'nobody'}")
         for c in online_cpus():
-            if read(f"percpu_area[{c}].bp_refs"):
+            if read(f"percpu_area[{c}].patch.bp_refs"):
                 print(f"  CPU {c} is inside the #BP handler")
 
 
 class XpBreakPhase(gdb.Command):
-    """xp-break-phase PHASE: stop when the patching CPU reaches PHASE, one of
-published, int3-written, int3-synced, tails-written, tails-synced,
-first-written, first-synced, retired (poke_phase_stop with p == PHASE)."""
+    """xp-break-phase PHASE: stop when the patching CPU reaches PHASE of the
+current strategy (poke_phase_stop with p == PHASE); xp-phases lists them."""
 
     def __init__(self):
         super().__init__("xp-break-phase", gdb.COMMAND_BREAKPOINTS)
@@ -246,7 +298,20 @@ first-written, first-synced, retired (poke_phase_stop with p == PHASE)."""
     def invoke(self, arg, from_tty):
         n = phase_number(arg.strip())
         bp = break_phase(n)
-        print(f"breakpoint {bp.number}: the patching CPU reaching phase {PHASES[n]}")
+        print(f"breakpoint {bp.number}: the patching CPU reaching phase {phases()[n]}")
+
+
+class XpPhases(gdb.Command):
+    """xp-phases: every strategy and its phases, read from the kernel (the
+current one marked *). Works on the ELF file alone, without a target."""
+
+    def __init__(self):
+        super().__init__("xp-phases", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        cur = _current_strategy()["name"].string()
+        for name in strategy_names():
+            print(f"{'*' if name == cur else ' '} {name}: {' '.join(phases(name))}")
 
 
 def break_phase(n, thread=None):
@@ -295,19 +360,20 @@ and the NMI/#MC/IRQ site hits."""
     def invoke(self, arg, from_tty):
         check_anchor()
         st = next(s for s in gdb.lookup_static_symbols("stats")
-                  if s.symtab.filename.endswith("text_poke_smp.c")).value()
+                  if s.symtab.filename.endswith("patch/stats.c")).value()
         print(f"batches {int(st['batches'])} ({int(st['sites_total'])} sites), rendezvous rounds "
               f"{read('sync_round')}; last batch: {int(st['sites'])} site(s), {int(st['rounds'])} rounds, "
+              f"strategy {st['strategy'].dereference()['name'].string() if int(st['strategy']) else '(none yet)'}, "
               f"{int(st['page_passes'])} page passes")
         print(f"{'CPU':>3} {'NMIs':>8} {'no-IRET':>8} {'nested':>6} " +
-              " ".join(f"{'bp ' + c:>9}" for c in BP_CTX) + f" {'vanished':>8}  site hits nmi/mce/irq (a+b)")
+              " ".join(f"{'bp ' + c:>9}" for c in bp_contexts()) + f" {'vanished':>8}  site hits nmi/mce/irq (a+b)")
         for c in online_cpus():
             pc = gdb.parse_and_eval(f"percpu_area[{c}]")
             hits = "/".join(str(int(pc["site_hits"][p][0]) + int(pc["site_hits"][p][1])) for p in range(3))
             print(f"{c:>3} {int(pc['nmi_count']):>8} {int(pc['nmi_noiret']):>8} {int(pc['nmi_nested']):>6} " +
-                  " ".join(f"{int(pc['bp_emulated'][k]):>9}" for k in range(4)) +
-                  f" {int(pc['bp_vanished']):>8}  {hits}")
+                  " ".join(f"{int(pc['patch']['bp_handled'][k]):>9}" for k in range(len(bp_contexts()))) +
+                  f" {int(pc['patch']['bp_vanished']):>8}  {hits}")
 
 
-for cmd in (XpCpus, XpSites, XpBatch, XpBreakPhase, XpRunOn, XpStats):
+for cmd in (XpCpus, XpSites, XpBatch, XpBreakPhase, XpPhases, XpRunOn, XpStats):
     cmd()

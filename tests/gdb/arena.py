@@ -8,11 +8,18 @@ ScenarioError when it is anywhere else.
 import gdb
 
 import xpoke
-from xpoke import PHASES, read, write
+from xpoke import read, write
 
 A, B = 0xA, 0xB
-CTX = {"thread": (1, 0), "irq": (2, 1), "nmi": (3, 2)}   # intruder: (command, bp_emulated index)
-INT3_PHASES = {"int3-written", "int3-synced", "tails-written", "tails-synced"}
+CTX = {"thread": (1, 0), "irq": (2, 1), "nmi": (3, 2)}   # intruder: (command, bp_handled index)
+
+
+def int3_phases():
+    """The phases of the int3 strategy in which the site's first byte is an
+    int3: from int3-written up to (not including) first-written, by the
+    kernel's own names."""
+    ph = xpoke.phases("int3")
+    return set(ph[ph.index("int3-written"):ph.index("first-written")])
 
 
 class ScenarioError(Exception):
@@ -98,7 +105,7 @@ def release_patcher():
 def check_final(new):
     expect(read("gdb_arena.patch_err") == 0, "the patch reported no error")
     expect(read("(unsigned long)live_batch") == 0, "no live batch is left")
-    expect(read("poke_current_phase") == PHASES.index("retired"), "the protocol is back at 'retired'")
+    expect(xpoke.phases()[read("poke_current_phase")] == "retired", "the protocol is back at 'retired'")
     expect(site_bytes(len(new)) == new, f"the site holds the new bytes {new.hex(' ')}")
 
 

@@ -2,16 +2,38 @@
 without gdb: scripts/test-gdb.py boots one QEMU per name, and
 tests/gdb/scenarios.py (inside gdb) runs the scenario of that name.
 
-PHASES mirrors the kernel's poke_phase_names (patch/text_poke_smp.c), as
-scripts/gdb/xpoke.py's list does; scenarios.py checks the two agree.
+The per-phase scenarios are one per phase of the int3 strategy (the
+strategy the gdb.arena guest patches with) and intruder kind. The phase
+names come from the kernel: gdb reads them from build/xpoke.elf (static
+data, no target needed) with scripts/gdb/xpoke.py's xp-phases.
 """
-PHASES = ["published", "int3-written", "int3-synced", "tails-written", "tails-synced",
-          "first-written", "first-synced", "retired"]
-INTRUDERS = ("thread", "nmi")           # every phase is replayed with each
+import os
+import subprocess
 
-NAMES = [f"phase_{p}_{k}" for p in PHASES for k in INTRUDERS] + \
-        ["phase_int3-written_irq", "patcher_nmi_own_site", "retire_waits_for_bp", "nmi_inside_bp_acks_for_real",
-         "validate_beside_batch_in_flight", "torn_target_with_checks_off"]
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+STRATEGY = "int3"                       # what gdb.arena patches with (the default)
+INTRUDERS = ("thread", "nmi")           # every phase is replayed with each
+OTHERS = ["phase_int3-written_irq", "patcher_nmi_own_site", "retire_waits_for_bp", "nmi_inside_bp_acks_for_real",
+          "validate_beside_batch_in_flight", "torn_target_with_checks_off"]
 
 # Kernel parameters a scenario boots with, besides ktest=gdb.arena.
 CMDLINE = {"torn_target_with_checks_off": "patch.unsafe_targets=1"}
+
+
+def kernel_phases(elf=None):
+    """The phase names of STRATEGY, read from the kernel's ELF file by a gdb
+    of its own (also inside a scenario's gdb, whose target may not have
+    reached the kernel yet)."""
+    elf = elf or os.path.join(ROOT, "build", "xpoke.elf")
+    out = subprocess.run(["gdb", "-q", "-batch", "-nx", elf, "-x", os.path.join(ROOT, "scripts", "gdb", "xpoke.py"),
+                          "-ex", "xp-phases"], capture_output=True, text=True, timeout=60)
+    for line in out.stdout.splitlines():
+        name, _, rest = line[2:].partition(": ")
+        if name == STRATEGY:
+            return rest.split()
+    raise RuntimeError(f"catalog: gdb listed no phases of strategy {STRATEGY} in {elf}:\n{out.stdout}{out.stderr}")
+
+
+def names(elf=None):
+    """Every scenario name, in order."""
+    return [f"phase_{p}_{k}" for p in kernel_phases(elf) for k in INTRUDERS] + OTHERS

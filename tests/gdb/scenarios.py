@@ -35,7 +35,7 @@ import gdb
 
 import catalog
 import xpoke
-from arena import (A, B, CTX, INT3_PHASES, ScenarioError, check_final, expect, freeze_patcher_at, intrude, site,
+from arena import (A, B, CTX, int3_phases, ScenarioError, check_final, expect, freeze_patcher_at, intrude, site,
                    quit_arena, read, ready, release_patcher, run_until, write)  # noqa: F401
 
 
@@ -48,19 +48,19 @@ def new_bytes():
 def phase_intruder(phase, kind):
     _, ctx = CTX[kind]
     ready()
-    before = read(f"percpu_area[1].bp_emulated[{ctx}]")
+    before = read(f"percpu_area[1].patch.bp_handled[{ctx}]")
     freeze_patcher_at(phase)
     if phase != "retired":
         new = new_bytes()
     else:
         new = bytes(gdb.selected_inferior().read_memory(read("(unsigned long)flip_call_site"), 5))
     first = read("*(unsigned char *)flip_call_site")
-    in_int3 = phase in INT3_PHASES
+    in_int3 = phase in int3_phases()
     expect((first == 0xcc) == in_int3, f"the site's first byte is {first:#04x}"
            f"{' (int3)' if first == 0xcc else ''} at phase {phase}")
     intrude(kind)
     result = read("gdb_arena.result")
-    emulated = read(f"percpu_area[1].bp_emulated[{ctx}]") - before
+    emulated = read(f"percpu_area[1].patch.bp_handled[{ctx}]") - before
     if phase == "published":
         expect(result == A, f"before any byte changed, CPU 1 ran the old call (got {result:#x})")
         expect(emulated == 0, "without a #BP")
@@ -77,7 +77,7 @@ def phase_intruder(phase, kind):
 
 def patcher_nmi_own_site():
     ready()
-    bp0, noiret0 = read("percpu_area[0].bp_emulated[2]"), read("percpu_area[0].nmi_noiret")
+    bp0, noiret0 = read("percpu_area[0].patch.bp_handled[2]"), read("percpu_area[0].nmi_noiret")
     freeze_patcher_at("int3-written")
     new = new_bytes()
     done = read("gdb_arena.intrude_done")
@@ -87,7 +87,7 @@ def patcher_nmi_own_site():
     expect(read("gdb_arena.nmi_result_cpu0") == 0, "CPU 0, frozen, has not taken it yet")
     release_patcher()
     expect(read("gdb_arena.nmi_result_cpu0") == B, "CPU 0's NMI handler ran its own in-flight site and got b")
-    expect(read("percpu_area[0].bp_emulated[2]") == bp0 + 1, "through one #BP emulation in NMI context on CPU 0")
+    expect(read("percpu_area[0].patch.bp_handled[2]") == bp0 + 1, "through one #BP emulation in NMI context on CPU 0")
     expect(read("percpu_area[0].nmi_noiret") == noiret0 + 1, "which returned into the NMI handler without IRET")
     check_final(new)
     quit_arena()
@@ -118,7 +118,7 @@ def hold_cpu1_inside_bp():
     xpoke.write("gdb_arena.intrude_cmd", 1)
     run_alone_to(1, "emulate_insn")
     expect(gdb.selected_frame().name() == "emulate_insn", "CPU 1 is held inside the #BP handler (emulate_insn)")
-    expect(read("percpu_area[1].bp_refs") == 1, "with its #BP reference count at 1")
+    expect(read("percpu_area[1].patch.bp_refs") == 1, "with its #BP reference count at 1")
     return intruded
 
 
@@ -130,7 +130,7 @@ def retire_waits_for_bp():
 
     # CPU 0 alone: its last rounds go through (CPU 1 counts as having
     # acknowledged: it is inside #BP), then retirement must wait for CPU 1.
-    spin = gdb.Breakpoint(f"*{pause_in('bp_retire'):#x}", internal=True)
+    spin = gdb.Breakpoint(f"*{pause_in('live_retire'):#x}", internal=True)
     spin.thread = xpoke.thread_of(0)
     spin.ignore_count = 300
     done = gdb.Breakpoint("gdb_patch_finished", internal=True)
@@ -140,12 +140,12 @@ def retire_waits_for_bp():
     finally:
         spin.delete()
     name = gdb.selected_frame().name()
-    expect(name == "bp_retire", f"CPU 0 spun 300 times in bp_retire's wait instead of finishing (it is in {name})")
-    expect(read("poke_current_phase") == xpoke.PHASES.index("first-synced"),
+    expect(name == "live_retire", f"CPU 0 spun 300 times in live_retire's wait instead of finishing (it is in {name})")
+    expect(xpoke.phases()[read("poke_current_phase")] == "first-synced",
            "after all three rounds, but not retired: the phase is still first-synced")
     expect(read("(unsigned long)live_batch") == 0, "the batch is withdrawn from new #BP lookups")
-    expect(read("percpu_area[1].bp_refs") == 1, "while CPU 1 is still inside the #BP handler")
-    expect(read("percpu_area[1].live_pin") == 2 and read("percpu_area[0].live_pin") == 0,
+    expect(read("percpu_area[1].patch.bp_refs") == 1, "while CPU 1 is still inside the #BP handler")
+    expect(read("percpu_area[1].patch.live_pin") == 2 and read("percpu_area[0].patch.live_pin") == 0,
            "holding the batch's last pin (its gate closed)")
     shown = gdb.execute("xp-batch", to_string=True)
     expect("a withdrawn batch waits to retire" in shown and "1 pin(s), by CPU 1" in shown,
@@ -157,7 +157,7 @@ def retire_waits_for_bp():
         done.delete()
     ok = gdb.selected_frame().name() == "gdb_patch_finished"
     expect(ok, "once CPU 1 left the #BP handler, CPU 0 retired the batch and finished")
-    expect(read("percpu_area[1].bp_refs") == 0 and read("percpu_area[1].live_pin") == 0,
+    expect(read("percpu_area[1].patch.bp_refs") == 0 and read("percpu_area[1].patch.live_pin") == 0,
            "CPU 1 has left the #BP handler and dropped its pin")
     check_final(new)
     if read("gdb_arena.intrude_done") == intruded:
@@ -180,12 +180,12 @@ def nmi_inside_bp_acks_for_real():
     # every CPU through LINT1; CPU 0's is an external NMI and runs no hook.
     write("pending_nmi_call", 1)
     write("percpu_area[1].nmi_reasons", NMI_TEST)
-    nmi_bp1 = read("percpu_area[1].bp_emulated[2]")
+    nmi_bp1 = read("percpu_area[1].patch.bp_handled[2]")
     gdb.execute("monitor nmi", to_string=True)
     run_alone_to(1, "nmi_handle")
     expect(gdb.selected_frame().name() == "nmi_handle", "CPU 1 took the NMI inside the #BP handler")
-    expect(read("percpu_area[1].bp_refs") == 1 and read("percpu_area[1].bp_nested") == 1,
-           "trap_dispatch raised bp_nested before running the NMI handler")
+    expect(read("percpu_area[1].patch.bp_refs") == 1 and read("percpu_area[1].patch.bp_nested") == 1,
+           "patch_trap_enter raised bp_nested before running the NMI handler")
 
     # CPU 0 alone: round 1 must wait for CPU 1 instead of acknowledging
     # for it because it is inside #BP.
@@ -211,10 +211,10 @@ def nmi_inside_bp_acks_for_real():
     check_final(new)
     if read("gdb_arena.intrude_done") == intruded:
         run_until("gdb_intruder_finished", 1)
-    expect(read("percpu_area[1].bp_emulated[2]") == nmi_bp1 + 1,
+    expect(read("percpu_area[1].patch.bp_handled[2]") == nmi_bp1 + 1,
            "CPU 1's NMI handler ran the site through one #BP emulation in NMI context")
     expect(read("gdb_arena.result") == B, "and the calls returned b")
-    expect(read("percpu_area[1].bp_nested") == 0, "bp_nested is back to 0")
+    expect(read("percpu_area[1].patch.bp_nested") == 0, "bp_nested is back to 0")
     quit_arena()
 
 
@@ -249,7 +249,7 @@ def torn_target_with_checks_off():
     expect(read("gdb_arena.patch_done") == 0, "the unsafe batch was accepted (nothing refused it yet)")
     nsite = read("(unsigned long)flip_nop5_site")
     expect(read(f"*(unsigned char *){nsite}") == 0xcc, "N holds an int3, S holds an int3 and its new tail")
-    bp0 = read("percpu_area[1].bp_emulated[0]")
+    bp0 = read("percpu_area[1].patch.bp_handled[0]")
     # CPU 1 alone runs N's function: the int3 sends it to S+2.
     stop = gdb.Breakpoint(f"*{s + 2:#x}", internal=True, type=gdb.BP_HARDWARE_BREAKPOINT)
     stop.thread = xpoke.thread_of(1)
@@ -261,7 +261,7 @@ def torn_target_with_checks_off():
     pc = read("$pc")
     expect(pc == s + 2, f"CPU 1 is at {pc:#x}, byte 2 of the call at {s:#x} whose tail is being rewritten: "
            "it would execute a torn instruction")
-    expect(read("percpu_area[1].bp_emulated[0]") == bp0 + 1, "sent there by one #BP emulation of N's jmp")
+    expect(read("percpu_area[1].patch.bp_handled[0]") == bp0 + 1, "sent there by one #BP emulation of N's jmp")
     # Take CPU 1 out of harm's way: to S's ret, which returns from N's function.
     gdb.execute(f"set var $pc = {s + 5:#x}", to_string=True)
     release_patcher()
@@ -279,10 +279,8 @@ OTHERS = {
 
 
 def run(name):
-    """Run the scenario catalog.NAMES calls `name`."""
-    if catalog.PHASES != xpoke.PHASES:
-        raise ScenarioError("tests/gdb/catalog.py and scripts/gdb/xpoke.py list different phases")
-    if name not in catalog.NAMES:
+    """Run the scenario catalog.names() calls `name`."""
+    if name not in catalog.names():
         raise ScenarioError(f"no scenario '{name}' in tests/gdb/catalog.py")
     if name in OTHERS:
         OTHERS[name]()
