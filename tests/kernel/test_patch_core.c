@@ -97,3 +97,35 @@ static void test_writer_in_nmi(void)
 	       writer_nmi_returned, patch_errname(err));
 }
 KTEST("patch.writer_in_nmi_panics", test_writer_in_nmi, .flags = KTEST_HIDDEN);
+
+/* Does the registry find the int3 strategy by name and refuse an unknown
+ * one, and does a batch that names its strategy get applied by it (the
+ * figures say which, with its rounds)? */
+static void test_strategy_per_batch(void)
+{
+	const struct patch_strategy *int3 = patch_strategy_find("int3");
+	report(int3 == &int3_strategy, "patch_strategy_find(\"int3\") is the int3 strategy");
+	report(patch_strategy_find("no-such-strategy") == NULL, "an unknown name finds nothing");
+	report(patch_default_strategy() == &int3_strategy, "the default (no patch.strategy on the command line) is int3");
+
+	const struct patch_site_def *s = site_by_name("call");
+	uint8_t a[POKE_MAX_LEN], b[POKE_MAX_LEN];
+	site_encode(s, variant_by_name(s, "a"), a);
+	site_encode(s, variant_by_name(s, "b"), b);
+	static struct poke_site storage[1];
+	struct poke_batch batch = POKE_BATCH_INIT(storage, 1);
+	batch.strategy = int3;
+	int err = smp_text_poke_batch_add(&batch, (void *)s->addr, a, b, s->len);
+	if (!err)
+		err = smp_text_poke_batch_finish(&batch);
+	struct poke_stats st;
+	poke_get_stats(&st);
+	report(err == 0 && flip_call_fn() == FLIP_B, "a batch naming int3 patched call -> b (%s)", patch_errname(err));
+	report(st.strategy == int3 && st.rounds == 3, "the figures name its strategy, %s, and 3 rounds (%u)",
+	       patch_strategy_name(st.strategy), st.rounds);
+	report(!strcmp(poke_phase_name(poke_current_phase), "retired"), "the phase is back at '%s'",
+	       poke_phase_name(poke_current_phase));
+	err = site_patch(s, variant_by_name(s, "a"));
+	report(err == 0 && flip_call_fn() == FLIP_A, "patched back to a");
+}
+KTEST("patch.strategy_per_batch", test_strategy_per_batch);
