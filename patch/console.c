@@ -75,5 +75,5 @@ static int cmd_patch(int argc, char **argv)
 	printk("patch: %s is now %s (%u rounds, %lu us)", s->name, v->name, st.rounds, tsc_to_us(st.cycles_total));
 	return 0;
 }
-SHELL_CMD("patch", "SITE VARIANT", "patch a site to one of its variants with the int3 protocol", cmd_patch);
+SHELL_CMD("patch", "SITE VARIANT", "patch a site to one of its variants with the default strategy (patch.strategy)", cmd_patch);
 
