@@ -78,7 +78,7 @@ KERNEL_OBJS := \
 
 PATCH_OBJS := \
 	patch/context_sites_code.o \
-	patch/batch.o patch/console.o patch/console_poke.o patch/context_sites.o patch/disasm.o patch/env.o \
+	patch/batch.o patch/console.o patch/console_poke.o patch/context_sites.o patch/disasm.o patch/env.o patch/insn.o \
 	patch/live.o patch/phase.o patch/poke_parse.o patch/rendezvous.o patch/setup.o patch/site_table.o \
 	patch/sites.o patch/stats.o patch/storm.o patch/text_poke.o patch/trap.o patch/validate.o
 

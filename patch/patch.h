@@ -27,7 +27,8 @@
 
 #include <stddef.h>
 #include "arch/x86/layout.h"
-#include "patch/disasm.h"              /* the instruction tools, for clients */
+#include "patch/disasm.h"              /* the instruction tools, for clients: */
+#include "patch/insn.h"                /* disassembly and encoders */
 #include "patch/patch_cpu.h"
 #include "patch/poke_types.h"
 

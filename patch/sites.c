@@ -2,66 +2,43 @@
  * patch/sites.c — encoding and lookup for named sites (see sites.h).
  */
 #include "kernel/string.h"
+#include "patch/insn.h"
 #include "patch/patch.h"
 #include "patch/sites.h"
-
-const uint8_t nop_bytes[10][9] = {
-	[1] = { 0x90 },
-	[2] = { 0x66, 0x90 },
-	[3] = { 0x0f, 0x1f, 0x00 },
-	[4] = { 0x0f, 0x1f, 0x40, 0x00 },
-	[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 },
-	[6] = { 0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00 },
-	[7] = { 0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00 },
-	[8] = { 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00 },
-	[9] = { 0x66, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00 },
-};
-
-static void put_rel32(uint8_t *p, int64_t rel)
-{
-	int32_t r = (int32_t)rel;
-	memcpy(p, &r, 4);
-}
 
 int site_encode(const struct patch_site_def *s, const struct site_variant *v, uint8_t *out)
 {
 	uintptr_t at = (uintptr_t)s->addr, to = (uintptr_t)v->target;
-	int64_t rel = (int64_t)(to - (at + v->len));
+	bool ok;
 	if (v->len != s->len)
 		return -1;
 	switch (v->kind) {
 	case VK_CALL:
-		out[0] = CALL_INSN_OPCODE;
-		put_rel32(out + 1, rel);
+		ok = v->len == CALL_INSN_SIZE && insn_call(at, to, out);
 		break;
 	case VK_JMP32:
-		out[0] = JMP32_INSN_OPCODE;
-		put_rel32(out + 1, rel);
+		ok = v->len == JMP32_INSN_SIZE && insn_jmp32(at, to, out);
 		break;
 	case VK_JMP8:
+		ok = v->len == JMP8_INSN_SIZE && insn_jmp8(at, to, out);
+		break;
 	case VK_JCC8:
-		if (rel < -128 || rel > 127)
-			return -1;
-		out[0] = v->kind == VK_JMP8 ? JMP8_INSN_OPCODE : (uint8_t)(0x70 | v->cc);
-		out[1] = (uint8_t)(int8_t)rel;
+		ok = v->len == 2 && insn_jcc8(at, v->cc, to, out);
 		break;
 	case VK_JCC32:
-		out[0] = 0x0f;
-		out[1] = (uint8_t)(0x80 | v->cc);
-		put_rel32(out + 2, rel);
+		ok = v->len == 6 && insn_jcc32(at, v->cc, to, out);
 		break;
 	case VK_NOP:
-		if (v->len < 1 || v->len > 9)
-			return -1;
-		memcpy(out, nop_bytes[v->len], v->len);
+		ok = insn_nop(v->len, out);
 		break;
 	case VK_RET:
 		out[0] = RET_INSN_OPCODE;
+		ok = v->len == RET_INSN_SIZE;
 		break;
 	default:
-		return -1;
+		ok = false;
 	}
-	return v->len;
+	return ok ? (int)v->len : -1;
 }
 
 const struct patch_site_def *site_by_name(const char *name)

@@ -12,6 +12,7 @@
 #include "patch/live.h"
 #include "patch/trap.h"
 #include "strategies/int3/int3.h"
+#include "patch/insn.h"
 #include "patch/patch.h"
 #include "patch/rendezvous.h"
 #include "patch/sites.h"
@@ -37,10 +38,9 @@ static uint64_t batch_of(unsigned n, bool to_b)
 {
 	for (unsigned i = 0; i < n; i++) {
 		uintptr_t at = (uintptr_t)batch_fns[i];
-		uint8_t a[5] = { CALL_INSN_OPCODE }, b[5] = { CALL_INSN_OPCODE };
-		int32_t ra = (int32_t)((uintptr_t)batch_ret_a - (at + 5)), rb = (int32_t)((uintptr_t)batch_ret_b - (at + 5));
-		memcpy(a + 1, &ra, 4);
-		memcpy(b + 1, &rb, 4);
+		uint8_t a[CALL_INSN_SIZE], b[CALL_INSN_SIZE];
+		insn_call(at, (uintptr_t)batch_ret_a, a);
+		insn_call(at, (uintptr_t)batch_ret_b, b);
 		smp_text_poke_batch_add(&bench_batch, (void *)at, to_b ? a : b, to_b ? b : a, 5);
 	}
 	uint64_t t0 = rdtsc();

@@ -36,6 +36,7 @@
 #include "kernel/printk.h"
 #include "kernel/smp_call.h"
 #include "kernel/string.h"
+#include "patch/insn.h"
 #include "patch/patch.h"
 #include "patch/sites.h"
 #include "tests/kernel/patch_sites.h"
@@ -95,12 +96,10 @@ static struct poke_site validate_storage;
 
 static void validate_view_fn(void)
 {
-	static const uint8_t nop5[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+	const uint8_t *nop5 = insn_nop_bytes[5];
 	struct poke_batch b = POKE_BATCH_INIT(&validate_storage, 1);
 	uint8_t call[CALL_INSN_SIZE], mid[1];
-	int32_t rel = (int32_t)((uintptr_t)flip_set_b - (VIEW_LATE_SITE + CALL_INSN_SIZE));
-	call[0] = CALL_INSN_OPCODE;
-	memcpy(call + 1, &rel, 4);
+	insn_call(VIEW_LATE_SITE, (uintptr_t)flip_set_b, call);
 	gdb_arena.validate_err[0] = smp_text_poke_batch_add(&b, (void *)VIEW_LATE_SITE, nop5, call, 5);
 	smp_text_poke_batch_reset(&b);
 	memcpy(mid, (const uint8_t *)view_fn + 6, 1);          /* inside "mov eax, imm32" at +5 */
@@ -113,11 +112,9 @@ POKE_BATCH_DEFINE(arena_batch, 2);
 
 static int patch_view_fn(void)
 {
-	static const uint8_t nop5[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+	const uint8_t *nop5 = insn_nop_bytes[5];
 	uint8_t call[CALL_INSN_SIZE];
-	int32_t rel = (int32_t)((uintptr_t)flip_set_b - ((uintptr_t)view_fn + CALL_INSN_SIZE));
-	call[0] = CALL_INSN_OPCODE;
-	memcpy(call + 1, &rel, 4);
+	insn_call((uintptr_t)view_fn, (uintptr_t)flip_set_b, call);
 	bool is_nop = !memcmp((const void *)view_fn, nop5, 5);
 	return smp_text_poke_single((void *)view_fn, is_nop ? nop5 : call, is_nop ? call : nop5, 5);
 }
@@ -129,9 +126,7 @@ static int patch_torn_batch(const struct patch_site_def *s)
 	site_encode(s, cur, old);
 	site_encode(s, cur == &s->var[0] ? &s->var[1] : &s->var[0], new);
 	memcpy(nop5, flip_nop5_site, 5);
-	int32_t rel = (int32_t)(((uintptr_t)flip_call_site + 2) - ((uintptr_t)flip_nop5_site + JMP32_INSN_SIZE));
-	jmp[0] = JMP32_INSN_OPCODE;
-	memcpy(jmp + 1, &rel, 4);
+	insn_jmp32((uintptr_t)flip_nop5_site, (uintptr_t)flip_call_site + 2, jmp);
 	int err = smp_text_poke_batch_add(&arena_batch, (void *)flip_call_site, old, new, CALL_INSN_SIZE);
 	if (!err)
 		err = smp_text_poke_batch_add(&arena_batch, (void *)flip_nop5_site, nop5, jmp, JMP32_INSN_SIZE);

@@ -13,6 +13,7 @@
 #include "patch/live.h"
 #include "patch/trap.h"
 #include "strategies/int3/int3.h"
+#include "patch/insn.h"
 #include "patch/patch.h"
 #include "patch/rendezvous.h"
 #include "patch/sites.h"
@@ -22,9 +23,7 @@ POKE_BATCH_DEFINE(big, BATCH_SITES);
 
 static void call_bytes(uintptr_t at, const void *target, uint8_t *out)
 {
-	int32_t rel = (int32_t)((uintptr_t)target - (at + CALL_INSN_SIZE));
-	out[0] = CALL_INSN_OPCODE;
-	memcpy(out + 1, &rel, 4);
+	insn_call(at, (uintptr_t)target, out);
 }
 
 static uint32_t batch_stop;

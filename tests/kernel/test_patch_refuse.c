@@ -8,6 +8,7 @@
 #include "patch/live.h"
 #include "patch/trap.h"
 #include "strategies/int3/int3.h"
+#include "patch/insn.h"
 #include "patch/patch.h"
 #include "patch/sites.h"
 #include "tests/kernel/patch_sites.h"
@@ -36,14 +37,15 @@ struct bad_request {
 /* A 5-byte call (e8) or jmp (e9) at site to target. */
 static void rel32_to(uint8_t op, const void *site, const void *target, uint8_t *out)
 {
-	int32_t rel = (int32_t)((uintptr_t)target - ((uintptr_t)site + CALL_INSN_SIZE));
-	out[0] = op;
-	memcpy(out + 1, &rel, 4);
+	if (op == CALL_INSN_OPCODE)
+		insn_call((uintptr_t)site, (uintptr_t)target, out);
+	else
+		insn_jmp32((uintptr_t)site, (uintptr_t)target, out);
 }
 
 static void call_to(const void *site, const void *target, uint8_t *out)
 {
-	rel32_to(CALL_INSN_OPCODE, site, target, out);
+	insn_call((uintptr_t)site, (uintptr_t)target, out);
 }
 
 /* Is each bad request refused with its own error, leaving .text as it was? */
@@ -103,7 +105,8 @@ static void test_refusals(void)
 	/* Overlapping sites in one batch; and a full batch. */
 	POKE_BATCH_DEFINE(two, 2);
 	POKE_BATCH_DEFINE(one, 1);
-	uint8_t cur[5], nop5[5] = {0x0f, 0x1f, 0x44, 0x00, 0x00};
+	uint8_t cur[5];
+	const uint8_t *nop5 = insn_nop_bytes[5];
 	memcpy(cur, flip_call_site, 5);
 	int err = smp_text_poke_batch_add(&two, (void *)flip_call_site, cur, nop5, 5);
 	report(err == 0, "first site of the batch accepted");
@@ -154,7 +157,8 @@ static void try_busy_site(unsigned p)
 {
 	if (p != PHASE_INT3_WRITTEN)
 		return;
-	uint8_t cur[5], nop5[5] = {0x0f, 0x1f, 0x44, 0x00, 0x00}, jmp_s2[5];
+	uint8_t cur[5], jmp_s2[5];
+	const uint8_t *nop5 = insn_nop_bytes[5];
 	memcpy(cur, flip_call_site, 5);
 	busy_err = smp_text_poke_batch_add(&busy_batch, (void *)flip_call_site, cur, nop5, 5);
 	smp_text_poke_batch_reset(&busy_batch);
