@@ -92,6 +92,8 @@ void live_publish(const struct poke_batch *b)
 {
 	if (!spin_held_by_me(&text_lock))
 		panic("live_publish: CPU %u does not hold text_lock", cpu_id());
+	if (!b->strategy)
+		panic("live_publish: a batch of %u site(s) at %p names no strategy", b->nr, b);
 	__atomic_store_n(&live_strategy, b->strategy, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&live_batch, b, __ATOMIC_SEQ_CST);
 	for_each_cpu_in(c, &cpu_online_mask) {
