@@ -151,9 +151,12 @@ int smp_text_poke_batch_finish(struct poke_batch *b)
 	poke_phase_reached(st->nr_phases - 1);
 
 	/* Step 6. A strategy that refused left every site as it was, and
-	 * said why. */
+	 * said why (the sites are sorted now). */
 	if (err) {
 		spin_unlock(&text_lock);
+		if (!b->why[0])
+			snprintf(b->why, sizeof(b->why), "batch of %u site(s) from %#lx: %s (strategy %s)", b->nr,
+				 b->sites[0].addr, patch_strerror(-err), st->name);
 		return refuse(b, err);
 	}
 	poke_stats_end(b);

@@ -157,7 +157,7 @@ bool live_site_overlapping(uintptr_t addr, size_t len, uintptr_t *site, uint8_t 
 	return s != NULL;
 }
 
-/* Thread context, any CPU: see bp.h. */
+/* Thread context, any CPU: see live.h. */
 void live_batch_read(uintptr_t addr, uint8_t *buf, size_t n)
 {
 	for (;;) {

@@ -5,12 +5,14 @@
  * test hook. Thread context, the patching CPU, text_lock held.
  */
 #include "arch/x86/cpu.h"
+#include "kernel/panic.h"
 #include "kernel/percpu.h"
 #include "patch/strategy.h"
 
 static void (*phase_hook)(unsigned p);
 const struct patch_strategy *poke_current_strategy;
-uint32_t poke_current_phase;            /* set to the default's "retired" by patch_init */
+uint32_t poke_current_phase;            /* meaningless until patch_init sets the default's "retired"
+					 * (poke_current_strategy is NULL until then) */
 int32_t poke_patcher_cpu = -1;
 
 void poke_set_phase_hook(void (*fn)(unsigned p))
@@ -36,6 +38,9 @@ void poke_phase_stop(unsigned p)
 void poke_phase_reached(unsigned p)
 {
 	const struct patch_strategy *s = poke_current_strategy;
+	if (!s || p >= s->nr_phases)
+		panic("poke_phase_reached(%u): no batch has begun, or its strategy %s has %u phases", p,
+		      s ? s->name : "(none)", s ? s->nr_phases : 0);
 	bool retired = p + 1 == s->nr_phases;
 	__atomic_store_n(&poke_current_phase, p, __ATOMIC_RELEASE);
 	__atomic_store_n(&poke_patcher_cpu, retired ? -1 : (int32_t)cpu_id(), __ATOMIC_RELEASE);
@@ -45,8 +50,11 @@ void poke_phase_reached(unsigned p)
 		fn(p);
 }
 
+/* Phase 0 first: it is "published" in every strategy, so a debugger that
+ * stops between the two stores reads a valid name. */
 void poke_phase_begin(const struct patch_strategy *s)
 {
+	__atomic_store_n(&poke_current_phase, POKE_PHASE_PUBLISHED, __ATOMIC_RELEASE);
 	__atomic_store_n(&poke_current_strategy, s, __ATOMIC_RELEASE);
 	poke_phase_reached(POKE_PHASE_PUBLISHED);
 }

@@ -15,6 +15,8 @@
 #include "patch/rendezvous.h"
 #include "patch/strategy.h"
 
+extern char __nopatch_start[], __nopatch_end[];          /* linker.ld */
+
 static const struct patch_strategy *default_strategy;   /* NULL until patch_init: the first registered */
 
 const struct patch_strategy *patch_strategy_find(const char *name)
@@ -83,10 +85,17 @@ KPARAM("patch.tcg_rewrite", set_tcg_rewrite,
 static void strategy_check(const struct patch_strategy *s)
 {
 	if (s->nr_phases < 2 || s->nr_phases > POKE_PHASES_MAX || s->nr_steps > POKE_STEPS_MAX ||
-	    s->max_rounds > POKE_ROUNDS_MAX || !s->apply || !s->on_bp || !s->phase_names)
+	    s->max_rounds > POKE_ROUNDS_MAX || !s->apply || !s->on_bp || !s->check || !s->phase_names)
 		panic("patch: strategy %s does not fit the core: %u phases (2..%u), %u write steps (max %u), "
-		      "%u rounds (max %u), apply %p, on_bp %p", s->name, s->nr_phases, POKE_PHASES_MAX, s->nr_steps,
-		      POKE_STEPS_MAX, s->max_rounds, POKE_ROUNDS_MAX, s->apply, s->on_bp);
+		      "%u rounds (max %u), apply %p, on_bp %p, check %p", s->name, s->nr_phases, POKE_PHASES_MAX,
+		      s->nr_steps, POKE_STEPS_MAX, s->max_rounds, POKE_ROUNDS_MAX, s->apply, s->on_bp, s->check);
+	/* Its trap hooks run in #BP and NMI context: no-patch code only. */
+	uintptr_t bp = (uintptr_t)s->on_bp, nmi = (uintptr_t)s->on_nmi;
+	if (bp < (uintptr_t)__nopatch_start || bp >= (uintptr_t)__nopatch_end ||
+	    (nmi && (nmi < (uintptr_t)__nopatch_start || nmi >= (uintptr_t)__nopatch_end)))
+		panic("patch: strategy %s: on_bp %p / on_nmi %p lie outside the no-patch region [%p, %p): "
+		      "list their object in the Makefile's no-patch list", s->name, s->on_bp, s->on_nmi,
+		      __nopatch_start, __nopatch_end);
 	if (strcmp(s->phase_names[0], "published") || strcmp(s->phase_names[s->nr_phases - 1], "retired"))
 		panic("patch: strategy %s: its first and last phases must be 'published' and 'retired'", s->name);
 }

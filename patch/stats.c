@@ -15,7 +15,8 @@
 #include "patch/stats.h"
 #include "patch/strategy.h"
 
-static struct poke_stats stats;
+static struct poke_stats stats;        /* the last batch applied */
+static struct poke_stats pending;      /* the batch being applied: stats once it is */
 static uint64_t bp_before[MAX_CPUS][BP_CTX_COUNT];
 static uint64_t t_begin;
 
@@ -24,25 +25,27 @@ struct poke_stats *poke_stats_begin(const struct poke_batch *b, const struct pat
 	for_each_cpu_in(c, &cpu_online_mask)
 		for (int k = 0; k < BP_CTX_COUNT; k++)
 			bp_before[c][k] = patch_bp_handled(c, k);
-	stats.strategy = s;
-	stats.sites = b->nr;
-	stats.rounds = 0;
-	stats.page_passes = 0;
-	memset(stats.cycles_write, 0, sizeof(stats.cycles_write));
-	memset(stats.cycles_sync, 0, sizeof(stats.cycles_sync));
-	stats.cycles_retire = 0;
+	pending = stats;        /* totals carried on */
+	pending.strategy = s;
+	pending.sites = b->nr;
+	pending.rounds = 0;
+	pending.page_passes = 0;
+	memset(pending.cycles_write, 0, sizeof(pending.cycles_write));
+	memset(pending.cycles_sync, 0, sizeof(pending.cycles_sync));
+	pending.cycles_retire = 0;
 	t_begin = rdtsc();
-	return &stats;
+	return &pending;
 }
 
 void poke_stats_end(const struct poke_batch *b)
 {
-	stats.cycles_total = rdtsc() - t_begin;
-	stats.batches++;
-	stats.sites_total += b->nr;
+	pending.cycles_total = rdtsc() - t_begin;
+	pending.batches++;
+	pending.sites_total += b->nr;
 	for_each_cpu_in(c, &cpu_online_mask)
 		for (int k = 0; k < BP_CTX_COUNT; k++)
-			stats.last_bp[c][k] = (uint32_t)(patch_bp_handled(c, k) - bp_before[c][k]);
+			pending.last_bp[c][k] = (uint32_t)(patch_bp_handled(c, k) - bp_before[c][k]);
+	stats = pending;
 }
 
 void poke_get_stats(struct poke_stats *out)

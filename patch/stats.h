@@ -10,7 +10,9 @@
 /* Start the figures of batch b, applied by s: returns the record its
  * strategy fills. Thread context, text_lock held. */
 struct poke_stats *poke_stats_begin(const struct poke_batch *b, const struct patch_strategy *s);
-/* b was applied: totals and #BP hits per CPU. */
+/* b was applied: totals and #BP hits per CPU; the record becomes the
+ * last batch's. A batch a strategy refused never gets here: the figures
+ * stay those of the last batch applied. */
 void poke_stats_end(const struct poke_batch *b);
 
 #endif

@@ -29,7 +29,8 @@
  *
  *   any CPU that executes an int3 of b         s->on_bp(b, site, r, ctx)
  *   (patch/trap.c finds the site, pinned)
- *   any NMI while b is published                s->on_nmi(b, r) (optional)
+ *   any NMI while b is published                s->on_nmi(r) (optional,
+ *   (patch_on_nmi, from the NMI handler)        from patch_on_nmi)
  */
 #ifndef XPOKE_PATCH_STRATEGY_H
 #define XPOKE_PATCH_STRATEGY_H
@@ -57,7 +58,10 @@ struct patch_strategy {
 	uint32_t max_rounds;                    /* <= POKE_ROUNDS_MAX */
 
 	/* What it needs beyond the core's checks, for one validated site
-	 * (host-buildable: tests/host and tests/fuzz call it too). */
+	 * (host-buildable: tests/host and tests/fuzz call it too). Required.
+	 * The core checks branch targets and falling off a function's end
+	 * only for the kinds it decodes (nop, ret, relative call/jmp/jcc);
+	 * a check that accepts EMU_OTHER takes on those checks itself. */
 	patch_site_check_fn check;
 
 	/* Optional boot self-test: NULL if it passed, else why not. */
@@ -68,14 +72,17 @@ struct patch_strategy {
 	 * in b->why and every site left as it was. */
 	int (*apply)(struct poke_batch *b, struct poke_stats *st);
 
-	/* #BP context (nested in anything), b pinned: a CPU executed the int3
-	 * of site s. Rewrite r so that it goes on correctly; true if done.
-	 * No lock, no print, nothing patchable (no-patch region). */
+	/* #BP context (nested in anything), b pinned, this CPU's rendezvous
+	 * acknowledgement already given: a CPU executed the int3 of site s.
+	 * Rewrite r so that it goes on correctly and return true; false
+	 * sends it back to the site's address (it traps again while the int3
+	 * is there). No lock, no print, nothing patchable: its file must be
+	 * in the no-patch region (checked at boot). */
 	bool (*on_bp)(const struct poke_batch *b, const struct poke_site *s, struct regs *r, enum bp_ctx ctx);
 
-	/* NMI context, optional: called at NMI entry (patch_trap_enter),
-	 * after the CPU serialized, while a batch of this strategy is
-	 * published. Same rules as on_bp. */
+	/* NMI context, optional: called by patch_on_nmi() at the start of the
+	 * NMI handler (serialized, the NMI counted, no patch site run yet)
+	 * while a batch of this strategy is published. Same rules as on_bp. */
 	void (*on_nmi)(struct regs *r);
 };
 

@@ -48,6 +48,7 @@
 #include "kernel/panic.h"
 #include "kernel/percpu.h"
 #include "patch/live.h"
+#include "patch/rendezvous.h"
 #include "patch/site_table.h"
 #include "patch/strategy.h"
 #include "patch/trap.h"
@@ -122,13 +123,18 @@ bool patch_on_bp(struct regs *r)
 		const struct poke_batch *b = live_batch_get();
 		const struct poke_site *s = b ? site_find(b->sites, b->nr, addr) : NULL;
 		bool again = false;
-		if (s && b->strategy->on_bp(b, s, r, ctx)) {
-			p->bp_handled[ctx]++;
-			if (p->bp_rerun[ctx].addr == addr)
-				p->bp_rerun[ctx].run = 0;
+		if (s) {
+			/* Invariant 2 of rendezvous.h: IRET follows before this
+			 * CPU can reach patched code (whatever the strategy does). */
+			sync_ack(pc);
+			if (b->strategy->on_bp(b, s, r, ctx)) {
+				p->bp_handled[ctx]++;
+				if (p->bp_rerun[ctx].addr == addr)
+					p->bp_rerun[ctx].run = 0;
+			} else {
+				r->rip = addr;  /* not now: run the site again (never past its int3) */
+			}
 			handled = true;
-		} else if (s) {
-			/* the strategy left it: the normal #BP path reports it */
 		} else if (patch_bp_is_int_imm3(r->rip)) {
 			/* an int $3: the normal #BP path */
 		} else if (__atomic_load_n((const uint8_t *)addr, __ATOMIC_SEQ_CST) != INT3_INSN_OPCODE ||
@@ -162,8 +168,7 @@ bool patch_on_bp(struct regs *r)
  * are off, so nothing else can), or the few instructions between its
  * bp_refs-- and its IRET. If it is inside, withdraw that claim first
  * (bp_nested); in any case serialize before running anything (timeline:
- * patch/rendezvous.c). Then the NMI hook of the published batch's
- * strategy, if it has one. Trap context: no lock, no print, nothing
+ * patch/rendezvous.c). Trap context: no lock, no print, nothing
  * patchable.
  */
 bool patch_trap_enter(struct regs *r)
@@ -173,12 +178,16 @@ bool patch_trap_enter(struct regs *r)
 	if (in_bp)
 		__atomic_fetch_add(&p->bp_nested, 1, __ATOMIC_SEQ_CST);
 	sync_core();
-	if (r->vector == 2) {
-		const struct patch_strategy *st = __atomic_load_n(&live_strategy, __ATOMIC_ACQUIRE);
-		if (st && st->on_nmi)
-			st->on_nmi(r);
-	}
+	(void)r;
 	return in_bp;
+}
+
+/* NMI context: no lock, no print, nothing patchable. */
+void patch_on_nmi(struct regs *r)
+{
+	const struct patch_strategy *st = __atomic_load_n(&live_strategy, __ATOMIC_ACQUIRE);
+	if (st && st->on_nmi)
+		st->on_nmi(r);
 }
 
 /* Trap context: no lock, no print, nothing patchable. */

@@ -6,10 +6,12 @@
  *   --------------------------------      -------------------------
  *   NMI or #MC entry, first thing    -->  patch_trap_enter(r): withdraw the
  *                                         "inside #BP, counts as acked" claim,
- *                                         serialize, the strategy's NMI hook
+ *                                         serialize
+ *   NMI handler, once the NMI is     -->  patch_on_nmi(r): the NMI hook of
+ *   counted, before any patch site        the published batch's strategy
  *   #BP                              -->  patch_on_bp(r): a live site? the
  *                                         strategy handles it
- *   NMI or #MC exit                  -->  patch_trap_exit(r, token)
+ *   NMI or #MC exit                  -->  patch_trap_exit(token)
  *   a frame recovered into a thread  -->  patch_recover(pc): every handler
  *   context (kernel/recover.c)            of this CPU abandoned
  *
@@ -28,6 +30,11 @@ struct percpu;
 /* NMI (vector 2) or #MC (18) entry, before the handler runs anything that
  * may be a patch site. Returns the token to hand to patch_trap_exit(). */
 bool patch_trap_enter(struct regs *r);
+/* NMI context (arch/x86/nmi.c), after the NMI is counted (nmi_depth) and
+ * before the handler runs any patch site: the published batch's strategy's
+ * on_nmi hook, if it has one. */
+void patch_on_nmi(struct regs *r);
+
 /* The same handler's exit (entered: the token; false if the frame was
  * recovered meanwhile: patch_recover() already reset everything). */
 void patch_trap_exit(bool entered);

@@ -23,6 +23,7 @@
 #include "kernel/recover.h"
 #include "kernel/string.h"
 #include "patch/context_sites.h"
+#include "patch/trap.h"
 
 #define WHERE_WAIT_US 50000
 
@@ -81,6 +82,7 @@ void nmi_handle(struct regs *r)
 	char sym[96];
 
 	pc->nmi_count++;
+	patch_on_nmi(r);                /* the strategy of a batch in flight first */
 	nmi_site_run();                 /* a live patch site, on every NMI */
 	if (why & NMI_STOP) {
 		printk("CPU %u stopped at RIP %016lx <%s>", pc->cpu, r->rip,

@@ -83,6 +83,12 @@ def _current_strategy():
     return cur.dereference() if int(cur) else _strategies()[0]
 
 
+def _started():
+    """Has patch_init set the current strategy (and phase)? Before, the
+    core is idle: its phase is the first strategy's last."""
+    return int(gdb.parse_and_eval("xpoke_debug")["current_strategy"].dereference()) != 0
+
+
 def phases(strategy=None):
     """Phase names of a strategy (by name; default: the current one), read
     from the kernel's tables."""
@@ -256,7 +262,7 @@ its pins to drain."""
     def invoke(self, arg, from_tty):
         check_anchor()
         names = phases()
-        phase = names[read("poke_current_phase")]
+        phase = names[read("poke_current_phase")] if _started() else names[-1]
         patcher = read("poke_patcher_cpu")
         strategy = _current_strategy()["name"].string()
         words = {c: read(f"percpu_area[{c}].patch.live_pin") for c in online_cpus()}

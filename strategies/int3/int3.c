@@ -45,6 +45,7 @@
  */
 #include "arch/x86/cpu.h"
 #include "arch/x86/tsc.h"
+#include "kernel/panic.h"
 #include "patch/rendezvous.h"
 #include "patch/strategy.h"
 #include "patch/text_poke.h"
@@ -91,6 +92,8 @@ static uint64_t write_step(const struct poke_batch *b, enum int3_step step, stru
 /* One round, counted and timed. */
 static void round_(struct poke_stats *st)
 {
+	if (st->rounds >= int3_strategy.max_rounds)
+		panic("int3: round %u of a batch declared to take at most %u", st->rounds + 1, int3_strategy.max_rounds);
 	st->cycles_sync[st->rounds++] = sync_all_cpus();
 }
 

@@ -8,7 +8,6 @@
  */
 #include "kernel/panic.h"
 #include "kernel/percpu.h"
-#include "patch/rendezvous.h"
 #include "strategies/int3/int3.h"
 
 _Static_assert(PHASE_COUNT <= POKE_PHASES_MAX, "int3: too many phases for the core");
@@ -69,9 +68,6 @@ bool int3_on_bp(const struct poke_batch *b, const struct poke_site *s, struct re
 {
 	(void)b;
 	(void)ctx;
-	/* Invariant 2 of patch/rendezvous.h: IRET follows before this CPU
-	 * can reach patched code. */
-	sync_ack(this_cpu());
-	emulate_insn(&s->emu, s->addr, r);
+	emulate_insn(&s->emu, s->addr, r);     /* the core acknowledged the round */
 	return true;
 }
