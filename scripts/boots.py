@@ -66,9 +66,8 @@ def main():
         return refuse(f"SMP is set, but these boots have fixed CPU counts (the smp key of each stanza in "
                       f"{paths.rel(a.file)}); pick boots with ONLY=..., or unset SMP")
     try:
-        for k in ("MEM", "CPU", "MACHINE", "ACCEL"):
-            if os.environ.get(k) and k == "ACCEL":
-                qemu.check_accel(os.environ[k])
+        if os.environ.get("ACCEL") and any(s.boots() for s in chosen):
+            qemu.check_accel(os.environ["ACCEL"])
     except qemu.QemuError as e:
         return refuse(str(e))
 
