@@ -108,4 +108,7 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:                     # --list | head
+        sys.exit(0)

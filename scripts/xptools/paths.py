@@ -13,8 +13,9 @@ BOOTS_CFG = os.path.join(ROOT, "tests", "boots.cfg")
 
 
 def rel(path):
-    """path relative to the tree, for messages."""
-    return os.path.relpath(path, ROOT)
+    """path relative to the tree (if inside it), for messages."""
+    r = os.path.relpath(path, ROOT)
+    return os.path.abspath(path) if r.startswith("..") else r
 
 
 def load_file(path, name=None):
