@@ -3,24 +3,32 @@
 #   make            build/xpoke.elf (+ .lst disassembly, .sym symbols)
 #   make iso        build/xpoke.iso (console) and build/xpoke-test.iso (ktest=all)
 #   make run        boot xpoke.iso under QEMU (-smp 8) on this terminal
-#   make test       host checks, the gdb race scenarios, then the test ISO at
-#                   -smp 1, 2 and 8
-#   make test-gdb   only the gdb race scenarios (tests/gdb)
+#   make test       the stanzas of group ci in tests/boots.cfg: host checks,
+#                   the failure paths and the console booted, the gdb race
+#                   scenarios, QMP injection, then the test ISO at -smp 1, 2, 8
+#   make test-gdb   only the gdb race scenarios (group gdb)
 #   make debug      QEMU held, gdb attached with the xp- commands
 #   make debug-server  QEMU held, console here; attach gdb from elsewhere
-#   make bench      figures: boot time, rendezvous and patch costs
-#   make stress     60 s storms and 20000-flip tests at -smp 2 4 8 16
+#   make bench      figures: boot time, rendezvous and patch costs (group bench)
+#   make stress     60 s storms and 20000-flip tests at -smp 2 4 8 16 (group stress)
 #   make matrix     the test ISO booted by plain QEMU: pc/q35, qemu64/max,
-#                   -smp 1 2 3 8 64 and sparse APIC IDs (slow: ~30 minutes)
+#                   -smp 1 2 3 8 64 and sparse APIC IDs (group matrix; slow:
+#                   ~30 minutes)
 #   make fuzz       the patch validator under libFuzzer (ASan+UBSan) for
 #                   FUZZ_SECONDS (60) on tests/fuzz/corpus/; findings and new
 #                   inputs go to build/fuzz/
 #   make clean
 #   V=1             show full commands
 #
-# Knobs (scripts/run-qemu.py): SMP MEM CPU ACCEL MACHINE for every boot;
-# CMDLINE and GDB=1 for run/debug; make test takes SMP_LIST, HOST_INJECT_SMP
-# and TEST_TIMEOUT instead of SMP (scripts/test.sh).
+# Every boot of test, test-gdb, bench, stress and matrix is a stanza of
+# tests/boots.cfg, run by scripts/boots.py: GROUP=g[,g] runs other groups,
+# ONLY='glob[,glob]' stanzas by name (make test ONLY='gdb-*,ktest-smp2');
+# `python3 scripts/boots.py --list` shows them.
+#
+# Knobs (xptools/qemu.py): SMP MEM CPU ACCEL MACHINE for every boot;
+# CMDLINE and GDB=1 for run/debug. The stanzas fix their CPU counts (SMP
+# only for bench) and read TEST_TIMEOUT, HOST_INJECT_SMP, STRESS_*,
+# MATRIX_TIMEOUT and BENCH_RUNS (see tests/boots.cfg).
 
 BUILD   := build
 V       ?= 0
@@ -244,13 +252,15 @@ run: deps
 	@$(MAKE) --no-print-directory $(ISO)
 	$(PYTHON) scripts/run-qemu.py --interactive
 
+BOOTS = $(PYTHON) scripts/boots.py
+
 test: deps
 	@$(MAKE) --no-print-directory iso host-tests
-	scripts/test.sh
+	@$(BOOTS) --title 'make test' --default-group ci
 
 test-gdb: deps
 	@$(MAKE) --no-print-directory iso
-	$(PYTHON) scripts/test-gdb.py
+	@$(BOOTS) --title 'make test-gdb' --default-group gdb
 
 debug: deps
 	@$(MAKE) --no-print-directory iso
@@ -262,15 +272,15 @@ debug-server: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory iso
-	scripts/bench.sh
+	@$(BOOTS) --title 'make bench' --default-group bench
 
 stress: deps
 	@$(MAKE) --no-print-directory iso
-	scripts/stress.sh
+	@$(BOOTS) --title 'make stress' --default-group stress
 
 matrix: deps
 	@$(MAKE) --no-print-directory iso
-	scripts/matrix.sh
+	@$(BOOTS) --title 'make matrix' --default-group matrix
 
 fuzz: deps
 	@$(MAKE) --no-print-directory $(FUZZER)

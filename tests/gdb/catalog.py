@@ -1,6 +1,8 @@
 """tests/gdb/catalog.py - the names of the gdb race scenarios, importable
-without gdb: scripts/test-gdb.py boots one QEMU per name, and
-tests/gdb/scenarios.py (inside gdb) runs the scenario of that name.
+without gdb: each name has a stanza of judge gdb in tests/boots.cfg, or
+matches one whose scenario is a glob (one QEMU per name, booted by
+scripts/boots.py; tests/host/test_runner.py checks that none is missing),
+and tests/gdb/scenarios.py (inside gdb) runs the scenario of that name.
 
 The per-phase scenarios are one per phase of the int3 strategy (the
 strategy the gdb.arena guest patches with) and intruder kind. The phase
@@ -15,10 +17,6 @@ STRATEGY = "int3"                       # what gdb.arena patches with (the defau
 INTRUDERS = ("thread", "nmi")           # every phase is replayed with each
 OTHERS = ["phase_int3-written_irq", "patcher_nmi_own_site", "retire_waits_for_bp", "nmi_inside_bp_acks_for_real",
           "validate_beside_batch_in_flight", "torn_target_with_checks_off"]
-
-# Kernel parameters a scenario boots with, besides ktest=gdb.arena.
-CMDLINE = {"torn_target_with_checks_off": "patch.unsafe_targets=1"}
-
 
 def kernel_phases(elf=None):
     """The phase names of STRATEGY, read from the kernel's ELF file by a gdb

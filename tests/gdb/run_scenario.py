@@ -1,5 +1,5 @@
-"""tests/gdb/run_scenario.py - run inside gdb (batch mode) by
-scripts/test-gdb.py: connect to QEMU, run the scenario named by
+"""tests/gdb/run_scenario.py - run inside gdb (batch mode) for a stanza of
+judge gdb in tests/boots.cfg (xptools/judges.py): connect to QEMU, run the scenario named by
 XPOKE_SCENARIO, print "XPOKE-SCENARIO: ok" or "XPOKE-SCENARIO: not ok ...".
 """
 import importlib.util

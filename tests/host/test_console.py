@@ -1,30 +1,29 @@
 """tests/host/test_console.py - peek, poke, poke-batch and text-crc, driven
 over the serial line as a user or a script would.
 
-One boot of build/xpoke.iso (-smp 2) with COM1 on a unix socket
-(scripts/run-qemu.py --serial-socket); each command is typed at the
-`xpoke> ` prompt and its reply read up to the next prompt. The requests
-work on the fixture functions of tests/kernel/patch_sites_code.asm, with
-branch displacements computed from build/xpoke.sym. Every test leaves
-.text as it found it. The serial log is build/harness/console.log.
+One boot (the [console] stanza of tests/boots.cfg gives it as BOOT; by
+default build/xpoke.iso at -smp 2) with COM1 on a unix socket
+(xptools.console); each command is typed at the `xpoke> ` prompt and its
+reply read up to the next prompt. The requests work on the fixture
+functions of tests/kernel/patch_sites_code.asm, with branch displacements
+computed from build/xpoke.sym. Every test leaves .text as it found it.
+Run by scripts/boots.py (make test ONLY=console).
 """
 import bisect
-import importlib.util
 import os
 import re
 import shutil
-import socket
 import struct
 import subprocess
-import sys
 import tempfile
-import time
 import unittest
 import zlib
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.path.join(ROOT, "build")
-PROMPT = re.compile(rb"(xpoke|poke-batch \d+)> $")
+from xptools import paths
+from xptools.console import Console
+
+BUILD = paths.BUILD
+BOOT = dict(iso=paths.ISO, smp=2, timeout=120, log=os.path.join(BUILD, "boots", "console.log"))
 
 
 def symbols():
@@ -41,10 +40,7 @@ def symbols():
 def ksyms():
     """The kernel's own symbol table, [address, size, name, fn_size] sorted,
     as scripts/gen-ksyms.py builds it from build/xpoke.elf."""
-    spec = importlib.util.spec_from_file_location("gen_ksyms", os.path.join(ROOT, "scripts", "gen-ksyms.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.text_symbols(os.path.join(BUILD, "xpoke.elf"))
+    return paths.load_file("scripts/gen-ksyms.py").text_symbols(os.path.join(BUILD, "xpoke.elf"))
 
 
 def text_image():
@@ -64,87 +60,13 @@ def rel(op, at, to, size):
     return op + struct.pack("<i", to - (at + size)).hex()
 
 
-class Console:
-    """A booted kernel whose COM1 is a unix socket."""
-
-    def __init__(self, log, smp=2, timeout=120):
-        self.dir = tempfile.mkdtemp(prefix="xpoke-console-")    # short: unix socket paths are limited
-        self.sock_path = os.path.join(self.dir, "com1")
-        self.log = log
-        os.makedirs(os.path.dirname(log), exist_ok=True)
-        self.stderr = open(os.path.join(self.dir, "run-qemu.err"), "w+")
-        self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, "scripts", "run-qemu.py"), "--iso",
-             os.path.join(BUILD, "xpoke.iso"), "--serial-socket", self.sock_path, "--log", log,
-             "--timeout", str(timeout)],
-            env=dict(os.environ, SMP=str(smp)), stdout=subprocess.DEVNULL, stderr=self.stderr)
-        self.sock = socket.socket(socket.AF_UNIX)
-        deadline = time.monotonic() + 30
-        while True:                     # QEMU creates the socket, then waits for us
-            try:
-                self.sock.connect(self.sock_path)
-                break
-            except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    self.stderr.seek(0)
-                    err = self.stderr.read()
-                    self.close()
-                    raise RuntimeError("QEMU's serial socket never accepted a connection:\n" + err)
-                time.sleep(0.05)
-        self.buf = b""
-        try:
-            self.boot_text = self.read_reply(60)
-        except Exception:
-            self.close()
-            raise
-
-    def read_reply(self, timeout=30):
-        """Everything up to and including the next prompt."""
-        deadline = time.monotonic() + timeout
-        while not PROMPT.search(self.buf):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"no prompt after {timeout} s; got:\n{self.buf.decode(errors='replace')}")
-            self.sock.settimeout(left)
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                raise EOFError(f"console closed; got:\n{self.buf.decode(errors='replace')}")
-            self.buf += chunk
-        out, self.buf = self.buf.decode(errors="replace").replace("\r\n", "\n"), b""
-        return out
-
-    def send(self, line, end="\r"):
-        """Type line and end (a terminal's CR); return the lines printed
-        before the next prompt (the echo of line checked and dropped)."""
-        self.sock.sendall(line.encode() + end.encode())
-        lines = self.read_reply().split("\n")
-        if not lines[0].endswith(line):
-            raise AssertionError(f"the reply to {line!r} does not begin with its echo:\n" + "\n".join(lines))
-        return lines[1:-1]
-
-    def close(self):
-        try:
-            if self.proc.poll() is None:
-                self.sock.sendall(b"poweroff\r")
-                self.proc.wait(timeout=20)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-        finally:
-            if self.proc.poll() is None:
-                self.proc.terminate()           # run-qemu.py kills QEMU
-                self.proc.wait()
-            self.sock.close()
-            self.stderr.close()
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-
 class ConsolePoke(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.sym = symbols()
         cls.text = text_image()
         cls.text_start = cls.sym["__text_start"]
-        cls.con = Console(os.path.join(BUILD, "harness", "console.log"))
+        cls.con = Console(**BOOT)
         try:
             cls.crc_at_boot = cls.con.send("text-crc")     # before any test pokes
         except Exception:

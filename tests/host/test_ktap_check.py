@@ -1,13 +1,9 @@
-"""tests/host/test_ktap_check.py - does the KTAP checker catch every way a
-run can go wrong? Each case is a log the checker must judge correctly."""
-import importlib.util
-import os
+"""tests/host/test_ktap_check.py - does the KTAP judge (xptools.ktap, behind
+scripts/ktap-check.py and every stanza of judge ktap) catch every way a run
+can go wrong? Each case is a log the judge must judge correctly."""
 import unittest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-spec = importlib.util.spec_from_file_location("ktap_check", os.path.join(ROOT, "scripts", "ktap-check.py"))
-ktap = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(ktap)
+from xptools import ktap
 
 GOOD = """xpoke: booting
 smp: 2 of 2 CPU(s) online
@@ -79,6 +75,15 @@ class KtapCheck(unittest.TestCase):
     def test_numbers_out_of_order(self):
         _, _, _, errors, _ = run(GOOD.replace("ok 2 a.second", "ok 7 a.second"))
         self.assertTrue(any("not 1..3 in order" in e for e in errors))
+
+    def test_judge_reports_each_failure_and_counts_harness_errors(self):
+        log = GOOD.replace("ok 3 a.third # 0 ms", "# FAIL: it broke\nnot ok 3 a.third # 1 failure(s)")
+        log = log.replace("2 passed, 0 failed", "1 passed, 1 failed")
+        passed, failed, lines = ktap.judge(log, 3, "x")
+        self.assertEqual((passed, failed), (1, 2))        # the test, and status 3 as a harness error
+        self.assertIn("x: not ok 3 a.third # 1 failure(s)", lines)
+        self.assertIn("    # FAIL: it broke", lines)
+        self.assertEqual(lines[-1], "x: 1 passed, 1 failed, 1 skipped, 1 harness error(s)")
 
     def test_cpu_count_mismatch(self):
         _, _, _, errors, _ = run(GOOD, cpus=8)

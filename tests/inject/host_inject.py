@@ -1,6 +1,7 @@
-#!/usr/bin/env python3
-"""scripts/host-inject.py - host+guest tests: NMIs and machine checks
-injected over QMP into a running guest (run by make test).
+"""tests/inject/host_inject.py - host+guest tests: NMIs and machine checks
+injected over QMP into a running guest. The stanzas of judge "inject" in
+tests/boots.cfg run it (scripts/boots.py, xptools.judges): each names a
+mode and its boot (command line, CPUs); run(mode, boot, say) judges it.
 
 Machine checks go through QMP's human-monitor-command as QEMU's HMP
 "mce [-b] CPU BANK STATUS MCGSTATUS ADDR MISC". MCi_STATUS bits: VAL 63,
@@ -40,23 +41,24 @@ Modes:
            SRAR, the bank, the address and the interrupted RIP (status 5).
   fatal    the same with a PCC error: "fatal".
 
-  host-inject.py [--mode M] [--smp N] [--nmis 200] [--mces 20] [--broadcast 5] [--bursts 5]
-                 [--burst-len 3] [--seed S]
-Prints a verdict and "RESULT passed=P failed=F"; exit status 0 on success.
+The knobs of a run are the defaults below (NMIS, MCES, ...); INJECT_SEED
+(environment) repeats a storm's random order. Prints a verdict; counts as
+"passed/failed" like the other judges.
 """
 import argparse
-import importlib.util
-import json
 import os
 import random
 import re
 import socket
 import subprocess
-import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.path.join(ROOT, "build")
+from xptools import ktap
+from xptools.paths import rel
+from xptools.qemu import Qemu, cpu_count as _cpus, wait_for
+from xptools.qmp import QMP
+
+NMIS, MCES, BROADCAST, BURSTS, BURST_LEN = 200, 20, 5, 5, 3     # the storm's injections
 
 VAL, OVER, UC, EN, MISCV, ADDRV, PCC, S, AR = (1 << b for b in (63, 62, 61, 60, 59, 58, 57, 56, 55))
 RIPV, EIPV, MCIP = 1, 2, 4
@@ -77,101 +79,19 @@ CLASS_MCES = {
 }
 
 
-def load_ktap_check():
-    spec = importlib.util.spec_from_file_location("ktap_check", os.path.join(ROOT, "scripts", "ktap-check.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def read_log(path):
-    try:
-        with open(path, errors="replace") as f:
-            return f.read().replace("\r\n", "\n")
-    except OSError:
-        return ""
-
-
-def wait_for(pred, timeout, what, qemu):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return
-        if qemu.poll() is not None:
-            raise RuntimeError(f"QEMU exited (status {qemu.returncode}) while waiting for {what}")
-        time.sleep(0.01)
-    raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
-
-
 def class_count(text, cls, cpu=None):
     return sum(1 for c, k in MCE_LINE.findall(text) if k == cls and (cpu is None or int(c) == cpu))
 
 
-class QMP:
-    """A QMP client that keeps the MEMORY_FAILURE events QEMU sends for each
-    machine-check injection, per CPU it reached."""
-
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(path)
-        self.buf = b""
-        self.mce_actions = {"inject": 0, "ignore": 0, "reset": 0}
-        self.recv()                                   # greeting
-        self.command("qmp_capabilities")
-
-    def recv(self):
-        while b"\n" not in self.buf:
-            data = self.sock.recv(65536)
-            if not data:
-                raise RuntimeError("QMP connection closed")
-            self.buf += data
-        line, self.buf = self.buf.split(b"\n", 1)
-        msg = json.loads(line)
-        if msg.get("event") == "MEMORY_FAILURE":
-            action = msg["data"]["action"]
-            self.mce_actions[action] = self.mce_actions.get(action, 0) + 1
-        return msg
-
-    def command(self, name, **arguments):
-        msg = {"execute": name}
-        if arguments:
-            msg["arguments"] = arguments
-        self.sock.sendall(json.dumps(msg).encode() + b"\n")
-        while True:
-            reply = self.recv()
-            if "return" in reply:
-                return reply["return"]
-            if "error" in reply:
-                raise RuntimeError(f"QMP {name}: {reply['error']}")
-            # asynchronous events: counted by recv()
-
-    def mce(self, cpu, bank, status, mcg, addr=0, misc=0, broadcast=False):
-        """Inject; return what QEMU did on each CPU it reached ({action: n})."""
-        before = dict(self.mce_actions)
-        cmd = f"mce {'-b ' if broadcast else ''}{cpu} {bank} {status:#x} {mcg:#x} {addr:#x} {misc:#x}"
-        out = self.command("human-monitor-command", **{"command-line": cmd})
-        if out.strip():
-            raise RuntimeError(f"'{cmd}' answered: {out.strip()}")
-        return cmd, {k: self.mce_actions.get(k, 0) - before.get(k, 0) for k in self.mce_actions}
-
-
 class Guest:
-    """One boot of the kernel with QMP and COM2 (run-qemu.py)."""
+    """One boot of the kernel with QMP and COM2 (xptools.qemu)."""
 
-    def __init__(self, name, cmdline, smp, timeout):
-        work = os.path.join(BUILD, "host-inject")
-        os.makedirs(work, exist_ok=True)
-        self.qmp_path, self.ctl_path, self.log = (os.path.join(work, f"{name}-{n}")
-                                                  for n in ("qmp.sock", "ctl.sock", "serial.log"))
-        for p in (self.qmp_path, self.ctl_path, self.log):
-            if os.path.exists(p):
-                os.unlink(p)
-        env = dict(os.environ, SMP=str(smp), CMDLINE=cmdline)
-        self.qemu = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "run-qemu.py"), "--quiet",
-                                      "--log", self.log, "--qmp", self.qmp_path, "--control", self.ctl_path,
-                                      "--timeout", str(timeout)],
-                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        self.timeout = timeout
+    def __init__(self, boot):
+        log = boot["log"]
+        self.qmp_path, self.ctl_path = log + ".qmp", log + ".ctl"
+        self._status = None
+        self.qemu = Qemu(qmp=self.qmp_path, control=self.ctl_path, **boot).start()
+        self.log, self.timeout = self.qemu.log, self.qemu.timeout
 
     def connect(self, ready):
         wait_for(lambda: ready in self.text(), 120, f"the guest to print '{ready}'", self.qemu)
@@ -180,22 +100,25 @@ class Guest:
         self.ctl.connect(self.ctl_path)
 
     def text(self):
-        return read_log(self.log)
+        return self.qemu.text()
 
     def wait_exit(self, timeout=None):
-        self.qemu.wait(timeout=timeout or self.timeout)
-        return self.qemu.returncode
+        return self.qemu.wait(timeout=timeout)     # the launcher kills it at its timeout
 
     def kill(self):
-        if self.qemu.poll() is None:
-            self.qemu.terminate()
-            self.qemu.wait()
+        self.qemu.kill()
+
+    def status(self):
+        """QEMU's status, once it has exited (wait_exit, or kill)."""
+        if self._status is None:
+            self._status = self.qemu.wait()
+        return self._status
 
 
 def judge_ktap(text, status, smp, problems):
     """The guest's KTAP output, judged as scripts/ktap-check.py does: the
     number of passed tests; what is wrong goes to problems."""
-    passed, failed, skipped, errors, fails = load_ktap_check().check(text.splitlines(True), status, 1, smp)
+    passed, failed, skipped, errors, fails = ktap.check(text.splitlines(True), status, 1, smp)
     for n, name, d, dl in fails:
         problems.append(f"not ok {n} {name} # {d}\n" + "\n".join(f"    {l}" for l in dl[-20:]))
     problems += errors
@@ -204,15 +127,14 @@ def judge_ktap(text, status, smp, problems):
 
 def verdict(name, passed, problems, log, text, status):
     for p in problems:
-        print(p if p.startswith("host-inject") else f"host-inject: {p}")
+        say(p if p.startswith("host-inject") else f"host-inject: {p}")
     if problems:
-        print(f"host-inject: QEMU status {status}; last serial lines:")
+        say(f"host-inject: QEMU status {status}; last serial lines:")
         for l in text.splitlines()[-30:]:
-            print(f"  | {l}")
+            say(f"  | {l}")
     bad = len(problems)
-    print(f"host-inject {name}: {passed} passed, {bad} failed (log: {os.path.relpath(log, ROOT)})")
-    print(f"RESULT passed={passed} failed={bad}")
-    return 0 if bad == 0 else 1
+    say(f"host-inject {name}: {passed} passed, {bad} failed (log: {rel(log)})")
+    return passed, bad
 
 
 class McipWatch:
@@ -254,7 +176,7 @@ def mode_storm(args, rng):
     """NMIs and UCNA machine checks during a storm, back to back: no waiting
     for the kernel's log; some in bursts to one CPU, whose outermost #MC
     handler dwells (the guest's hook), so machine checks nest for certain."""
-    g = Guest("storm", "ktest=storm.host_injection", args.smp, args.timeout)
+    g = Guest(args.boot)
     problems, sent = [], {"nmi": 0, "mce": 0, "bmce": 0, "burst": 0}
     try:
         g.connect(STORM_READY)
@@ -288,25 +210,25 @@ def mode_storm(args, rng):
                 inject(rng.randrange(args.smp), broadcast=ev == "bmce")
                 sent[ev] += 1
         acts = g.qmp.mce_actions
-        print(f"host-inject: sent {sent['nmi']} NMIs, {sent['mce']} targeted, {sent['bmce']} broadcast and "
-              f"{sent['burst']} burst machine checks in {time.monotonic() - t0:.1f} s (seed {args.seed}); QEMU "
-              f"injected {acts['inject']}, dropped {acts['ignore']}, reset {acts['reset']}; a CPU still had MCIP "
-              f"set when its next machine check was due {mcip.late} time(s), for at most "
-              f"{mcip.longest * 1000:.1f} ms")
+        say(f"host-inject: sent {sent['nmi']} NMIs, {sent['mce']} targeted, {sent['bmce']} broadcast and "
+            f"{sent['burst']} burst machine checks in {time.monotonic() - t0:.1f} s (seed {args.seed}); QEMU "
+            f"injected {acts['inject']}, dropped {acts['ignore']}, reset {acts['reset']}; a CPU still had MCIP "
+            f"set when its next machine check was due {mcip.late} time(s), for at most "
+            f"{mcip.longest * 1000:.1f} ms")
         g.ctl.sendall(f"done nmi={sent['nmi']} mce={sent['mce']} bmce={sent['bmce']} burst={sent['burst']} "
-                      f"injected={acts['inject']} dropped={acts['ignore']}\n".encode())
+                    f"injected={acts['inject']} dropped={acts['ignore']}\n".encode())
         g.wait_exit()
     except Exception as e:                              # report, then judge what we have
         problems.append(f"host-inject: {e}")
         g.kill()
-    status, text = g.qemu.returncode, g.text()
+    status, text = g.status(), g.text()
     passed = judge_ktap(text, status, args.smp, problems)
     acts = getattr(getattr(g, "qmp", None), "mce_actions", {"inject": 0, "ignore": 0, "reset": 0})
     if acts["reset"]:
         problems.append(f"QEMU reset the guest {acts['reset']} time(s): a #MC found MCIP still set")
     seen = class_count(text, "UCNA")
     nested = len(re.findall(r"^mce: CPU \d+: UCNA machine check.*, nested in another #MC handler$", text, re.M))
-    print(f"host-inject: the kernel logged {seen} UCNA machine checks, {nested} of them nested in another")
+    say(f"host-inject: the kernel logged {seen} UCNA machine checks, {nested} of them nested in another")
     if seen != acts["inject"]:
         problems.append(f"the kernel logged {seen} UCNA machine checks; QEMU injected {acts['inject']}")
     return verdict("storm", passed, problems, g.log, text, status)
@@ -314,7 +236,7 @@ def mode_storm(args, rng):
 
 def mode_classes(args, rng):
     """One corrected, one UCNA, one SRAO: each logged as its class; the run goes on."""
-    g = Guest("classes", "ktest=mce.host_classes", args.smp, args.timeout)
+    g = Guest(args.boot)
     problems, sent = [], {}
     try:
         g.connect(MCE_READY)
@@ -328,14 +250,14 @@ def mode_classes(args, rng):
             t0 = time.monotonic()
             wait_for(lambda: class_count(g.text(), cls, cpu) > before, 30,
                      f"the kernel to log '{cmd}' as a {cls} machine check on CPU {cpu}", g.qemu)
-            print(f"host-inject: '{cmd}': logged as {cls} on CPU {cpu} after {time.monotonic() - t0:.3f} s")
+            say(f"host-inject: '{cmd}': logged as {cls} on CPU {cpu} after {time.monotonic() - t0:.3f} s")
             sent[cls] = sent.get(cls, 0) + 1
         g.ctl.sendall(("done " + " ".join(f"{k.lower()}={v}" for k, v in sent.items()) + "\n").encode())
         g.wait_exit()
     except Exception as e:
         problems.append(f"host-inject: {e}")
         g.kill()
-    status, text = g.qemu.returncode, g.text()
+    status, text = g.status(), g.text()
     passed = judge_ktap(text, status, args.smp, problems)
     for cls in CLASSES:
         if class_count(text, cls) != sent.get(cls, 0):
@@ -350,7 +272,7 @@ def mode_stop(args, rng, cls):
     """An SRAR or fatal machine check into the CPU running the test: the
     machine stops (status 5), naming the class, bank, address and RIP, with
     no recovery into the test."""
-    g = Guest(cls.lower(), "ktest=mce.host_classes", args.smp, args.timeout)
+    g = Guest(args.boot)
     problems, elapsed, passed = [], None, 0
     _, cpu, bank, st, mcg, addr, misc = CLASS_MCES[cls]
     try:
@@ -367,7 +289,7 @@ def mode_stop(args, rng, cls):
     except Exception as e:
         problems.append(f"host-inject: {e}")
         g.kill()
-    status, text = g.qemu.returncode, g.text()
+    status, text = g.status(), g.text()
     checks = [
         (status == 5, f"QEMU exit status {status}, expected 5 (panic)"),
         (class_count(text, cls, cpu) == 1, f"no single 'mce: CPU {cpu}: {cls} machine check' line"),
@@ -385,34 +307,26 @@ def mode_stop(args, rng, cls):
         else:
             problems.append(what)
     if elapsed is not None:
-        print(f"host-inject: '{cls}' machine check: the machine stopped {elapsed:.2f} s after the injection")
+        say(f"host-inject: '{cls}' machine check: the machine stopped {elapsed:.2f} s after the injection")
     return verdict(cls, passed, problems, g.log, text, status)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--mode", choices=("storm", "classes", "srar", "fatal"), default="storm")
-    ap.add_argument("--smp", type=int, default=None,
-                    help="CPU count of the guest (storm: HOST_INJECT_SMP, 8; the others: 2)")
-    ap.add_argument("--nmis", type=int, default=200)
-    ap.add_argument("--mces", type=int, default=20, help="targeted machine checks")
-    ap.add_argument("--broadcast", type=int, default=5, help="broadcast machine checks (-b)")
-    ap.add_argument("--bursts", type=int, default=5, help="storm: bursts of machine checks to one CPU")
-    ap.add_argument("--burst-len", type=int, default=3, help="storm: machine checks per burst, 3-5 ms apart")
-    ap.add_argument("--seed", type=int, default=int(time.time()))
-    ap.add_argument("--timeout", type=float, default=600)
-    args = ap.parse_args()
-    if args.smp is None:
-        args.smp = 8 if args.mode == "storm" else 2
-    if args.mode != "storm" and args.smp < 2:
-        ap.error(f"--mode {args.mode} needs at least 2 CPUs")
-    rng = random.Random(args.seed)
-    if args.mode == "storm":
+def say(line):
+    print(line)
+
+
+def run(mode, boot, report=print):
+    """Boot (xptools.qemu.Qemu's keyword arguments, the stanza's), inject
+    as mode says, judge: (passed, failed); report() prints the verdict."""
+    global say
+    say = report
+    smp = _cpus(boot["smp"])
+    seed = int(os.environ.get("INJECT_SEED") or time.time())
+    args = argparse.Namespace(boot=boot, smp=smp, nmis=NMIS, mces=MCES, broadcast=BROADCAST, bursts=BURSTS,
+                              burst_len=BURST_LEN, seed=seed)
+    rng = random.Random(seed)
+    if mode == "storm":
         return mode_storm(args, rng)
-    if args.mode == "classes":
+    if mode == "classes":
         return mode_classes(args, rng)
-    return mode_stop(args, rng, "SRAR" if args.mode == "srar" else "fatal")
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return mode_stop(args, rng, "SRAR" if mode == "srar" else "fatal")

@@ -1,0 +1,122 @@
+"""tests/host/test_runner.py - the runner (scripts/boots.py), the stanza
+file and the QEMU launcher refuse what they cannot run, with a message,
+before QEMU starts; and a failing stanza is reported as failed."""
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+from xptools import paths, stanzas
+
+BOOTS = os.path.join(paths.ROOT, "scripts", "boots.py")
+RUN_QEMU = os.path.join(paths.ROOT, "scripts", "run-qemu.py")
+CLEAN = {k: v for k, v in os.environ.items() if k not in ("GROUP", "ONLY", "SMP", "CMDLINE")}
+
+
+def run(args, env=None, cfg=None, timeout=120):
+    """scripts/boots.py args (with --file cfg text): (status, stdout, stderr)."""
+    with tempfile.NamedTemporaryFile("w", prefix="boots_", suffix=".cfg", dir=paths.BUILD) as f:
+        if cfg is not None:
+            f.write(cfg)
+            f.flush()
+            args = ["--file", f.name] + args
+        p = subprocess.run([sys.executable, BOOTS] + args, env=dict(CLEAN, **(env or {})),
+                           capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+class RunnerKnobs(unittest.TestCase):
+    """Bad launcher knobs are refused with a message, before QEMU starts."""
+    def refused(self, env, *args):
+        p = subprocess.run([sys.executable, RUN_QEMU, "--quiet", *args],
+                           env=dict(os.environ, **env), capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(p.returncode, 0, p.stderr)
+        return p.stderr
+
+    def test_bad_knobs(self):
+        self.assertIn("SMP='abc'", self.refused({"SMP": "abc"}))
+        self.assertIn("1..255", self.refused({"SMP": "300"}))
+        self.assertIn("1..255", self.refused({"SMP": "0,sockets=1"}))
+        self.assertIn("ACCEL='hvf'", self.refused({"ACCEL": "hvf"}))
+        self.assertIn("GDB='yes'", self.refused({"GDB": "yes"}))
+
+    def test_cmdline_with_a_fixed_iso_is_refused(self):
+        err = self.refused({"CMDLINE": "ktest=all"}, "--iso", paths.TEST_ISO)
+        self.assertIn("boots the fixed ISO", err)
+
+
+class StanzaFile(unittest.TestCase):
+    """tests/boots.cfg itself, and what a bad stanza file gets."""
+    def test_every_gdb_scenario_has_its_stanza(self):
+        names = stanzas.gdb_scenarios()
+        gdb = [s for s in stanzas.parse(paths.BOOTS_CFG) if s.judge == "gdb"]
+        self.assertEqual(sorted(s.get("scenario") for s in gdb), sorted(names))
+        self.assertTrue(all({"ci", "gdb"} <= set(s.groups) for s in gdb))
+
+    def test_errors_name_the_line(self):
+        good = "[a]\njudge = host\ngroups = ci\ncommand = true\n"
+        for what, cfg, message in [
+            ("unknown key", good + "smpp = 2\n", r"boots_\w+\.cfg:5: \[a\] unknown key 'smpp'"),
+            ("unknown judge", "[a]\njudge = vibes\n", r":2: \[a\] unknown judge 'vibes'"),
+            ("key the judge does not use", good + "scenario = x\n", r":5: \[a\] judge host does not use 'scenario'"),
+            ("missing key", "[a]\njudge = gdb\ncmdline = x\n", r"judge gdb needs 'scenario'"),
+            ("unknown gdb scenario", "[a]\njudge = gdb\nscenario = nope\ncmdline = x\n", r"no gdb scenario 'nope'"),
+            ("bad status", "[a]\njudge = expect\nstatus = five\n", r"status 'five'"),
+            ("bad regex", "[a]\njudge = expect\nstatus = 1\nlog = (\n", r"not a regular expression"),
+            ("bad smp", "[a]\njudge = ktap\nsmp = 300\n", r"1\.\.255"),
+            ("a key twice", good + "command = false\n", r"'command' set twice"),
+            ("a stanza twice", good + good, r"a second stanza \[a\]"),
+            ("a list key's lines on a one-line key", good + "  more\n", r"command takes one line"),
+            ("not a stanza line", "what is this\n", r"not '\[name\]'"),
+        ]:
+            with self.subTest(what):
+                st, out, err = run(["--list"], cfg=cfg)
+                self.assertEqual(st, 2, err)
+                self.assertRegex(err, message)
+
+    def test_unknown_group_and_only_are_errors(self):
+        cfg = "[a]\njudge = host\ngroups = ci\ncommand = true\n"
+        st, _, err = run(["--group", "nightly"], cfg=cfg)
+        self.assertEqual(st, 2)
+        self.assertIn("no stanza is in group 'nightly'", err)
+        st, _, err = run([], env={"ONLY": "b*"}, cfg=cfg)
+        self.assertEqual(st, 2)
+        self.assertIn("ONLY: 'b*' matches no stanza", err)
+
+    def test_old_knobs_say_what_replaced_them(self):
+        for knob in ("SMP_LIST", "STRESS_SMP", "MATRIX_SMP", "MATRIX_MACHINES", "MATRIX_CPUS"):
+            with self.subTest(knob):
+                st, _, err = run(["--list", "--default-group", "ci"], env={knob: "2"})
+                self.assertEqual(st, 2)
+                self.assertIn(f"{knob} is gone", err)
+        st, _, err = run(["--list", "--default-group", "ci"], env={"SMP": "4"})
+        self.assertEqual(st, 2)
+        self.assertIn("SMP is set, but these boots have fixed CPU counts", err)
+        st, out, _ = run(["--list", "--default-group", "bench"], env={"SMP": "4"})
+        self.assertEqual(st, 0)
+        self.assertRegex(out, r"bench-boot +boot-time +bench +-smp 4 ")
+
+    def test_failing_stanzas_are_reported_failed(self):
+        """A host step that fails, and a boot whose expectation is wrong
+        (ktest=list exits cleanly, status 1, not 3), among passing ones."""
+        cfg = ("[good]\njudge = host\ngroups = g\ncommand = echo RESULT passed=3 failed=0\n"
+               "[bad-host]\njudge = host\ngroups = g\ncommand = exit 7\n"
+               "[bad-boot]\njudge = expect\ngroups = g\ncmdline = ktest=list\nsmp = 1\ntimeout = 60\nstatus = 3\n"
+               "log = ^smp\\.all_cpus_online$\n    ^no such line$\n")
+        st, out, err = run(["--group", "g", "--title", "self-test"], cfg=cfg)
+        self.assertEqual(st, 1, out + err)
+        self.assertIn("ok good: 3 passed, 0 failed", out)
+        self.assertIn("FAIL bad-host: 0 passed, 1 failed", out)
+        self.assertIn("'exit 7' exited with status 7", out)
+        self.assertIn("QEMU status 1, expected 3", out)
+        self.assertIn("no log line matches /^no such line$/", out)
+        self.assertNotIn("no log line matches /^smp", out)
+        self.assertIn("FAIL bad-boot: 0 passed, 1 failed", out)
+        self.assertIn("failed: bad-host bad-boot", out)
+        self.assertIn("total: 3 passed, 2 failed", out)
+        self.assertRegex(out, r"self-test: wall time [0-9.]+ s")
+
+
+if __name__ == "__main__":
+    unittest.main()
