@@ -95,6 +95,38 @@ TEST_OBJS := \
 OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJS) $(TEST_OBJS)) \
 	$(ZYDIS_OBJS)
 
+# The no-patch region (__nopatch_start..__nopatch_end, at the start of .text):
+# the objects whose code the #BP, NMI and #MC paths, the rendezvous and the
+# text writer run, and everything they call (the panic and test-abort paths,
+# which may start in NMI or #MC context, included). patch/validate.c refuses
+# any patch site in here (PATCH_EPROTECTED), so those paths never execute a
+# site that is being patched. Only the deliberate sites of the NMI, #MC and
+# IRQ paths and test hooks lie outside: scripts/lint-allow.txt names each
+# call to them.
+# This is the one list: linker.ld places these objects' .text from the
+# generated $(GEN)/nopatch.ld.inc, and scripts/lint.py (make lint) reads the
+# same file. NOPATCH_ENTRY_OBJS come first, between __entry_start and
+# __entry_end: the entry stubs and trap_dispatch, where an NMI must not
+# abandon the interrupted work before it counts the new context
+# (arch/x86/nmi.c: NMI_ABORT).
+NOPATCH_ENTRY_OBJS := \
+	arch/x86/entry.o arch/x86/mce_entry.o arch/x86/traps.o
+NOPATCH_OBJS := \
+	arch/x86/irq.o arch/x86/nmi.o arch/x86/mce.o arch/x86/serialize.o \
+	arch/x86/paging.o arch/x86/power.o arch/x86/acpi.o arch/x86/apic.o \
+	arch/x86/dump.o arch/x86/serial.o \
+	kernel/printk.o kernel/format.o kernel/string.o kernel/panic.o \
+	kernel/recover.o kernel/recover_point.o kernel/ksyms.o kernel/spinlock.o \
+	kernel/percpu.o kernel/smp_call.o kernel/ktest.o \
+	patch/bp.o patch/rendezvous.o patch/text_poke.o patch/storm.o
+
+# A linker script pattern that matches no object matches silently: an object
+# renamed or moved must be renamed here too.
+NOPATCH_UNLINKED := $(filter-out $(OBJS),$(addprefix $(OBJ)/,$(NOPATCH_ENTRY_OBJS) $(NOPATCH_OBJS)))
+ifneq ($(NOPATCH_UNLINKED),)
+$(error NOPATCH_ENTRY_OBJS/NOPATCH_OBJS name objects the kernel does not link: $(NOPATCH_UNLINKED))
+endif
+
 # Host tests: the validator and site table on Debian's libzydis, with cmocka.
 HOST_CC     := gcc
 HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -I.
@@ -130,10 +162,20 @@ $(GEN)/asm-offsets.inc: $(GEN)/asm-offsets.s
 	$(Q)sed -n 's/.*->\([A-Za-z0-9_]*\) \(-\{0,1\}[0-9][0-9]*\).*/%define \1 \2/p' $< > $@.tmp
 	$(Q)mv $@.tmp $@
 
-$(BUILD)/linker.lds: linker.ld arch/x86/layout.h
+# The placement lines of the no-patch region, from NOPATCH_ENTRY_OBJS and
+# NOPATCH_OBJS (made again whenever the Makefile changes).
+$(GEN)/nopatch.ld.inc: Makefile
+	@mkdir -p $(@D)
+	$(call say,GEN,$@)
+	$(Q){ echo '/* Made by the Makefile from NOPATCH_ENTRY_OBJS and NOPATCH_OBJS: edit those, not this. */'; \
+	  echo '#define NOPATCH_ENTRY_TEXT $(foreach o,$(NOPATCH_ENTRY_OBJS),*$(o)(.text .text.*))'; \
+	  echo '#define NOPATCH_TEXT $(foreach o,$(NOPATCH_OBJS),*$(o)(.text .text.*))'; } > $@.tmp
+	$(Q)mv $@.tmp $@
+
+$(BUILD)/linker.lds: linker.ld arch/x86/layout.h $(GEN)/nopatch.ld.inc
 	@mkdir -p $(@D)
 	$(call say,LDS,$@)
-	$(Q)$(CC) -E -P -x c -D__ASSEMBLER__ -I. $< -o $@
+	$(Q)$(CC) -E -P -x c -D__ASSEMBLER__ -I. -I$(GEN) $< -o $@
 
 # --- compile ---------------------------------------------------------------
 
