@@ -6,6 +6,9 @@
 #   make test       host checks, the gdb race scenarios, then the test ISO at
 #                   -smp 1, 2 and 8
 #   make test-gdb   only the gdb race scenarios (tests/gdb)
+#   make lint       scripts/lint.py: no call or jump leaves the no-patch region
+#                   (NOPATCH_OBJS) but those scripts/lint-allow.txt names, and
+#                   the #include layering; LINT_PART=--nopatch or --layering: one
 #   make debug      QEMU held, gdb attached with the xp- commands
 #   make debug-server  QEMU held, console here; attach gdb from elsewhere
 #   make bench      figures: boot time, rendezvous and patch costs
@@ -148,7 +151,7 @@ KERNEL  := $(BUILD)/xpoke.elf
 ISO     := $(BUILD)/xpoke.iso
 TEST_ISO := $(BUILD)/xpoke-test.iso
 
-.PHONY: all iso run test test-gdb debug debug-server bench stress matrix fuzz host-tests clean deps
+.PHONY: all iso run test test-gdb lint debug debug-server bench stress matrix fuzz host-tests clean deps
 all: $(KERNEL)
 
 # --- generated inputs ------------------------------------------------------
@@ -280,6 +283,9 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory iso host-tests
 	scripts/test.sh
+
+lint: $(KERNEL)
+	$(PYTHON) scripts/lint.py $(LINT_PART)
 
 test-gdb: deps
 	@$(MAKE) --no-print-directory iso
