@@ -10,7 +10,8 @@
   source lies in [__nopatch_start, __nopatch_end) must land in that region
   too: code the #BP, NMI and #MC paths run must never run into a patch site.
   An indirect call or jump (target unknown) is a violation too, except a
-  switch's jump table whose every entry lands in the jumping function.
+  switch's jump table whose entries land in the jumping function (see
+  jump_table() for how far that can be told).
   What leaves the region on purpose is named in scripts/lint-allow.txt,
   FROM -> TO (or FROM -> (indirect)), each entry with its reason. An entry
   that matches nothing is reported too, so the list cannot rot.
@@ -62,13 +63,24 @@ JUMP_TABLE_RE = re.compile(r"^\*(-?0x[0-9a-f]+)\(,%[a-z0-9]+,8\)$")
 MARKER_RE = re.compile(r"^__\w+_(start|end)$")   # linker-script bounds, not functions
 
 
+def die(msg):
+    print(f"lint: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
+def shown(path):
+    """path as the user would type it: relative if below the cwd."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
 def run(cmd):
     try:
         return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     except FileNotFoundError:
-        sys.exit(f"lint: {cmd[0]} not found")
+        die(f"{cmd[0]} not found")
     except subprocess.CalledProcessError as e:
-        sys.exit(f"lint: {' '.join(cmd)} failed:\n{e.stderr}")
+        die(f"{' '.join(cmd)} failed:\n{e.stderr}")
 
 
 class Symbols:
@@ -94,7 +106,7 @@ class Symbols:
     def addr(self, name):
         a = self.by_name.get(name)
         if not a:
-            sys.exit(f"lint: symbol {name} not found in the ELF")
+            die(f"symbol {name} not found in the ELF")
         return a[0]
 
     def at(self, addr):
@@ -115,7 +127,7 @@ class Elf:
             self.data = f.read()
         d = self.data
         if d[:4] != b"\x7fELF" or d[4] != 2:
-            sys.exit(f"lint: {path} is not an ELF64 file")
+            die(f"{path} is not an ELF64 file")
         shoff, = struct.unpack_from("<Q", d, 0x28)
         shentsize, shnum = struct.unpack_from("<HH", d, 0x3a)
         self.sections = []
@@ -136,10 +148,10 @@ def parse_region_inc(path):
     try:
         text = open(path).read()
     except OSError as e:
-        sys.exit(f"lint: {e} (make builds it from the Makefile's NOPATCH_OBJS)")
+        die(f"{e} (make builds it from the Makefile's NOPATCH_OBJS)")
     objs = re.findall(r"\*(\S+\.o)\(", text)
     if not objs:
-        sys.exit(f"lint: {path} names no objects")
+        die(f"{path} names no objects")
     return objs
 
 
@@ -161,7 +173,7 @@ def parse_allow(path):
         else:
             inside.append((i.group(1), why.strip(), n))
     if bad:
-        sys.exit("lint: " + "\nlint: ".join(bad))
+        die("\nlint: ".join(bad))
     return entries, inside
 
 
@@ -189,8 +201,12 @@ def branches(listing):
 
 
 def jump_table(elf, syms, src, operand):
-    """The targets of gcc's switch jump table at src, if every entry read
-    lands in the jumping function (or its .cold part); else None."""
+    """The targets of gcc's switch jump table at src, or None if its first
+    entry does not land in the jumping function (or its .cold part).
+    The table's length is not in the binary: entries are read while they
+    land in the function, so one that leaves it ends the table as far as
+    this can see. gcc's tables never leave; a hand-written one that does
+    is caught only if its first entry leaves."""
     m = JUMP_TABLE_RE.match(operand)
     f = syms.at(src)
     if not m or not f or not f[2]:
@@ -225,11 +241,11 @@ def check_nopatch(args):
     for o in objs:
         path = os.path.join(args.obj_dir, o)
         if not os.path.exists(path):
-            out.append(f"nopatch: {o}: listed in the region ({args.region_inc}) but {path} does not exist")
+            out.append(f"nopatch: {o}: listed in the region ({shown(args.region_inc)}) but {shown(path)} does not exist")
             continue
         for line in run(["nm", "--defined-only", path]).splitlines():
             f = line.split()
-            if len(f) == 3 and f[1] in "tT" and not f[2].startswith("."):
+            if len(f) == 3 and f[1] in "tT" and not f[2].startswith(".") and not MARKER_RE.match(f[2]):
                 obj_of.setdefault(f[2], o)
                 addrs = syms.by_name.get(f[2], [])
                 if addrs and not any(start <= a < end for a in addrs):
@@ -270,18 +286,18 @@ def check_nopatch(args):
 
     for (fp, tp, why, n), u in zip(allow, used):
         if not u:
-            out.append(f"nopatch: {args.allow}:{n}: allow-list entry '{fp} -> {tp}' matches no branch: remove it")
+            out.append(f"nopatch: {shown(args.allow)}:{n}: allow-list entry '{fp} -> {tp}' matches no branch: remove it")
     # What indirect calls from the region reach (hooks, handlers), where the
     # disassembly cannot tell: named, so that it cannot leave the region.
     for name, why, n in inside:
         addrs = syms.by_name.get(name)
         if not addrs:
-            out.append(f"nopatch: {args.allow}:{n}: 'inside: {name}': no such symbol")
+            out.append(f"nopatch: {shown(args.allow)}:{n}: 'inside: {name}': no such symbol")
         elif not any(start <= a < end for a in addrs):
             out.append(f"nopatch: {name} ({addrs[0]:x}) lies outside the no-patch region, but the region "
-                       f"reaches it by an indirect call ({args.allow}:{n}: {why})")
+                       f"reaches it by an indirect call ({shown(args.allow)}:{n}: {why})")
     print(f"nopatch: {nbranches} calls/jumps in [{start:x}, {end:x}) ({len(objs)} objects) checked: "
-          f"{nallowed} allowed by {os.path.relpath(args.allow)}, {ntables} switch jump tables in-function, "
+          f"{nallowed} allowed by {shown(args.allow)}, {ntables} switch jump tables in-function, "
           f"{len(inside)} indirect targets named inside, "
           f"{len(out)} violation(s)")
     return out

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/test.sh — everything `make test` runs, after `make iso`.
 #
-#   1. host checks: the KTAP checker's own tests, the patch validator and
+#   1. host checks: the KTAP checker's and the linter's own tests, make
+#      lint's no-patch check (scripts/lint.py --nopatch), the patch validator and
 #      site table on Debian's libzydis (cmocka), the validator's fuzz corpus
 #      replayed under ASan+UBSan (scripts/fuzz.sh --replay), the kernel's
 #      failure paths (tests/host/test_harness.py boots them), the console's
@@ -60,6 +61,13 @@ run() {
 }
 
 run "host: KTAP checker" python3 tests/host/hostrun.py tests/host/test_ktap_check.py
+run "host: the linter's own rules (scripts/lint.py on a synthetic ELF and tree)" \
+	python3 tests/host/hostrun.py tests/host/test_lint.py
+run "lint: nothing in the no-patch region calls out of it (make lint, --nopatch)" \
+	python3 scripts/lint.py --nopatch
+# The include layering (scripts/lint.py --layering) joins once arch/ no
+# longer includes patch/ headers other than patch/trap.h:
+# run "lint: include layering (make lint, --layering)" python3 scripts/lint.py --layering
 run "host: patch validator (cmocka, libzydis)" build/host/test_validate
 run "host: patch validator fuzz corpus (libFuzzer replay, ASan+UBSan)" scripts/fuzz.sh --replay
 run "host: failure paths (booted)" python3 tests/host/hostrun.py tests/host/test_harness.py
