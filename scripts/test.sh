@@ -2,8 +2,10 @@
 # scripts/test.sh — everything `make test` runs, after `make iso`.
 #
 #   1. host checks: the KTAP checker's and the linter's own tests, make
-#      lint's no-patch check (scripts/lint.py --nopatch), the patch validator and
-#      site table on Debian's libzydis (cmocka), the validator's fuzz corpus
+#      lint's no-patch check (scripts/lint.py --nopatch), a scratch copy of
+#      the tree built twice and then incrementally (test_rebuild.py), the
+#      patch validator and site table on Debian's libzydis (cmocka), the
+#      validator's fuzz corpus
 #      replayed under ASan+UBSan (scripts/fuzz.sh --replay), the kernel's
 #      failure paths (tests/host/test_harness.py boots them), the console's
 #      peek, poke, poke-batch and text-crc typed over the serial line
@@ -65,6 +67,8 @@ run "host: the linter's own rules (scripts/lint.py on a synthetic ELF and tree)"
 	python3 tests/host/hostrun.py tests/host/test_lint.py
 run "lint: nothing in the no-patch region calls out of it (make lint, --nopatch)" \
 	python3 scripts/lint.py --nopatch
+run "host: a scratch copy builds, builds again doing nothing, rebuilds what a touch needs" \
+	python3 tests/host/hostrun.py tests/host/test_rebuild.py
 # The include layering (scripts/lint.py --layering) joins once arch/ no
 # longer includes patch/ headers other than patch/trap.h:
 # run "lint: include layering (make lint, --layering)" python3 scripts/lint.py --layering
