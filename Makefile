@@ -3,10 +3,14 @@
 #   make            build/xpoke.elf (+ .lst disassembly, .sym symbols)
 #   make iso        build/xpoke.iso (console) and build/xpoke-test.iso (ktest=all)
 #   make run        boot xpoke.iso under QEMU (-smp 8) on this terminal
-#   make test       the stanzas of group ci in tests/boots.cfg: host checks,
-#                   the failure paths and the console booted, the gdb race
-#                   scenarios, QMP injection, then the test ISO at -smp 1, 2, 8
+#   make test       the stanzas of group ci in tests/boots.cfg: host checks
+#                   (make lint among them), the failure paths and the console
+#                   booted, the gdb race scenarios, QMP injection, then the
+#                   test ISO at -smp 1, 2, 8
 #   make test-gdb   only the gdb race scenarios (group gdb)
+#   make lint       scripts/lint.py: no call or jump leaves the no-patch region
+#                   (NOPATCH_OBJS) but those scripts/lint-allow.txt names, and
+#                   the #include layering; LINT_PART=--nopatch or --layering: one
 #   make debug      QEMU held, gdb attached with the xp- commands
 #   make debug-server  QEMU held, console here; attach gdb from elsewhere
 #   make bench      figures: boot time, rendezvous and patch costs (group bench)
@@ -110,6 +114,39 @@ TEST_OBJS := \
 OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJS) $(STRATEGY_OBJS) $(TEST_OBJS)) \
 	$(ZYDIS_OBJS)
 
+# The no-patch region (__nopatch_start..__nopatch_end, at the start of .text):
+# the objects whose code the #BP, NMI and #MC paths, the rendezvous and the
+# text writer run, and everything they call (the panic and test-abort paths,
+# which may start in NMI or #MC context, included). patch/validate.c refuses
+# any patch site in here (PATCH_EPROTECTED), so those paths never execute a
+# site that is being patched. Only the deliberate sites of the NMI, #MC and
+# IRQ paths and test hooks lie outside: scripts/lint-allow.txt names each
+# call to them.
+# This is the one list: linker.ld places these objects' .text from the
+# generated $(GEN)/nopatch.ld.inc, and scripts/lint.py (make lint) reads the
+# same file. NOPATCH_ENTRY_OBJS come first, between __entry_start and
+# __entry_end: the entry stubs and trap_dispatch, where an NMI must not
+# abandon the interrupted work before it counts the new context
+# (arch/x86/nmi.c: NMI_ABORT).
+NOPATCH_ENTRY_OBJS := \
+	arch/x86/entry.o arch/x86/mce_entry.o arch/x86/traps.o
+NOPATCH_OBJS := \
+	arch/x86/irq.o arch/x86/nmi.o arch/x86/mce.o arch/x86/serialize.o \
+	arch/x86/paging.o arch/x86/power.o arch/x86/acpi.o arch/x86/apic.o \
+	arch/x86/dump.o arch/x86/serial.o \
+	kernel/printk.o kernel/format.o kernel/string.o kernel/panic.o \
+	kernel/recover.o kernel/recover_point.o kernel/ksyms.o kernel/spinlock.o \
+	kernel/percpu.o kernel/smp_call.o kernel/ktest.o \
+	patch/trap.o patch/live.o patch/rendezvous.o patch/text_poke.o \
+	strategies/int3/int3_emulate.o patch/storm.o
+
+# A linker script pattern that matches no object matches silently: an object
+# renamed or moved must be renamed here too.
+NOPATCH_UNLINKED := $(filter-out $(OBJS),$(addprefix $(OBJ)/,$(NOPATCH_ENTRY_OBJS) $(NOPATCH_OBJS)))
+ifneq ($(NOPATCH_UNLINKED),)
+$(error NOPATCH_ENTRY_OBJS/NOPATCH_OBJS name objects the kernel does not link: $(NOPATCH_UNLINKED))
+endif
+
 # Host tests: the validator and site table on Debian's libzydis, with cmocka.
 HOST_CC     := gcc
 HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -I.
@@ -131,7 +168,7 @@ KERNEL  := $(BUILD)/xpoke.elf
 ISO     := $(BUILD)/xpoke.iso
 TEST_ISO := $(BUILD)/xpoke-test.iso
 
-.PHONY: all iso run test test-gdb debug debug-server bench stress matrix fuzz host-tests clean deps
+.PHONY: all iso run test test-gdb lint debug debug-server bench stress matrix fuzz host-tests clean deps
 all: $(KERNEL)
 
 # --- generated inputs ------------------------------------------------------
@@ -145,10 +182,20 @@ $(GEN)/asm-offsets.inc: $(GEN)/asm-offsets.s
 	$(Q)sed -n 's/.*->\([A-Za-z0-9_]*\) \(-\{0,1\}[0-9][0-9]*\).*/%define \1 \2/p' $< > $@.tmp
 	$(Q)mv $@.tmp $@
 
-$(BUILD)/linker.lds: linker.ld arch/x86/layout.h
+# The placement lines of the no-patch region, from NOPATCH_ENTRY_OBJS and
+# NOPATCH_OBJS (made again whenever the Makefile changes).
+$(GEN)/nopatch.ld.inc: Makefile
+	@mkdir -p $(@D)
+	$(call say,GEN,$@)
+	$(Q){ echo '/* Made by the Makefile from NOPATCH_ENTRY_OBJS and NOPATCH_OBJS: edit those, not this. */'; \
+	  echo '#define NOPATCH_ENTRY_TEXT $(foreach o,$(NOPATCH_ENTRY_OBJS),*$(o)(.text .text.*))'; \
+	  echo '#define NOPATCH_TEXT $(foreach o,$(NOPATCH_OBJS),*$(o)(.text .text.*))'; } > $@.tmp
+	$(Q)mv $@.tmp $@
+
+$(BUILD)/linker.lds: linker.ld arch/x86/layout.h $(GEN)/nopatch.ld.inc
 	@mkdir -p $(@D)
 	$(call say,LDS,$@)
-	$(Q)$(CC) -E -P -x c -D__ASSEMBLER__ -I. $< -o $@
+	$(Q)$(CC) -E -P -x c -D__ASSEMBLER__ -I. -I$(GEN) $< -o $@
 
 # --- compile ---------------------------------------------------------------
 
@@ -257,6 +304,9 @@ BOOTS = $(PYTHON) scripts/boots.py
 test: deps
 	@$(MAKE) --no-print-directory iso host-tests
 	@$(BOOTS) --title 'make test' --default-group ci
+
+lint: $(KERNEL)
+	$(PYTHON) scripts/lint.py $(LINT_PART)
 
 test-gdb: deps
 	@$(MAKE) --no-print-directory iso
