@@ -77,13 +77,25 @@ KERNEL_OBJS := \
 	kernel/smp_call.o kernel/spinlock.o kernel/string.o
 
 PATCH_OBJS := \
-	patch/int3_selftest_code.o patch/context_sites_code.o \
-	patch/bp.o patch/console.o patch/console_poke.o patch/context_sites.o patch/disasm.o patch/env.o \
-	patch/int3_selftest.o patch/poke_parse.o patch/rendezvous.o patch/site_table.o patch/sites.o patch/storm.o patch/text_poke.o \
+	patch/int3_selftest_code.o \
+	patch/bp.o patch/console.o patch/disasm.o patch/env.o \
+	patch/int3_selftest.o patch/rendezvous.o patch/site_table.o patch/text_poke.o \
 	patch/text_poke_smp.o patch/validate.o
 
+# Clients of the patch core (patch/patch.h): named sites with variants, and
+# the console's poke/peek on any instruction.
+CLIENT_OBJS := \
+	clients/sites/sites.o \
+	clients/poke/console_poke.o clients/poke/poke_parse.o
+
+# The lab: fixture sites of every context, storms and the bystander crew,
+# which the tests (tests/kernel/) and the console use.
+LAB_OBJS := \
+	lab/context_sites_code.o lab/fixture_sites_code.o \
+	lab/context_sites.o lab/fixture_sites.o lab/storm.o
+
 TEST_OBJS := \
-	tests/kernel/traps_helpers.o tests/kernel/nmi_helpers.o tests/kernel/patch_sites_code.o tests/kernel/patch_sites.o \
+	tests/kernel/traps_helpers.o tests/kernel/nmi_helpers.o \
 	tests/kernel/test_smp.o tests/kernel/test_nmi.o tests/kernel/test_traps.o \
 	tests/kernel/test_mm.o tests/kernel/test_printk.o tests/kernel/test_tsc.o \
 	tests/kernel/test_runner.o tests/kernel/test_patch_core.o tests/kernel/test_patch_flip.o \
@@ -92,7 +104,7 @@ TEST_OBJS := \
 	tests/kernel/gdb_arena.o tests/kernel/bp_helpers.o tests/kernel/test_patch_bp.o \
 	tests/kernel/test_patch_retire.o
 
-OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJS) $(TEST_OBJS)) \
+OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJS) $(CLIENT_OBJS) $(LAB_OBJS) $(TEST_OBJS)) \
 	$(ZYDIS_OBJS)
 
 # Host tests: the validator and site table on Debian's libzydis, with cmocka.

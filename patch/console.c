@@ -13,7 +13,7 @@
 #include "patch/disasm.h"
 #include "patch/patch.h"
 #include "patch/rendezvous.h"
-#include "patch/sites.h"
+#include "clients/sites/sites.h"
 
 static void hex(char *out, size_t size, const uint8_t *b, unsigned n)
 {

@@ -6,7 +6,7 @@
  * prints only through printk (lock-free), and calls no patchable code
  * (linker.ld's no-patch region holds it and its callees, the storm hook
  * included) except, on purpose, one live patch site on every entry
- * (nmi_site_run, patch/context_sites.asm) that the storm tests flip while
+ * (nmi_site_run, lab/context_sites_code.asm) that the storm tests flip while
  * NMIs fly, and a test's own NMI hook (tests/kernel/), which that test keeps
  * out of its batches.
  */
@@ -22,7 +22,7 @@
 #include "kernel/printk.h"
 #include "kernel/recover.h"
 #include "kernel/string.h"
-#include "patch/context_sites.h"
+#include "lab/context_sites.h"
 
 #define WHERE_WAIT_US 50000
 

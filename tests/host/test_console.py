@@ -4,7 +4,7 @@ over the serial line as a user or a script would.
 One boot of build/xpoke.iso (-smp 2) with COM1 on a unix socket
 (scripts/run-qemu.py --serial-socket); each command is typed at the
 `xpoke> ` prompt and its reply read up to the next prompt. The requests
-work on the fixture functions of tests/kernel/patch_sites_code.asm, with
+work on the fixture functions of lab/fixture_sites_code.asm, with
 branch displacements computed from build/xpoke.sym. Every test leaves
 .text as it found it. The serial log is build/harness/console.log.
 """

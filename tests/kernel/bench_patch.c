@@ -12,9 +12,9 @@
 #include "patch/bp.h"
 #include "patch/patch.h"
 #include "patch/rendezvous.h"
-#include "patch/sites.h"
+#include "clients/sites/sites.h"
 #include "patch/text_poke.h"
-#include "tests/kernel/patch_sites.h"
+#include "lab/fixture_sites.h"
 
 #define RUNS 64
 

@@ -13,8 +13,8 @@
 #include "patch/bp.h"
 #include "patch/patch.h"
 #include "patch/rendezvous.h"
-#include "patch/sites.h"
-#include "tests/kernel/patch_sites.h"
+#include "clients/sites/sites.h"
+#include "lab/fixture_sites.h"
 
 POKE_BATCH_DEFINE(big, BATCH_SITES);
 

@@ -9,7 +9,7 @@
 #include "kernel/smp_call.h"
 #include "patch/bp.h"
 #include "patch/patch.h"
-#include "patch/sites.h"
+#include "clients/sites/sites.h"
 
 uint32_t trap_int_imm3(void);                   /* bp_helpers.asm */
 uint32_t stale_int3_fn(void);

@@ -13,9 +13,9 @@
 #include "kernel/string.h"
 #include "patch/bp.h"
 #include "patch/patch.h"
-#include "patch/sites.h"
+#include "clients/sites/sites.h"
 #include "patch/text_poke.h"
-#include "tests/kernel/patch_sites.h"
+#include "lab/fixture_sites.h"
 
 /* Does an emulated call return to the right place with every register
  * intact, for both alignments of the interrupted stack? */

@@ -30,8 +30,8 @@
 #include "kernel/string.h"
 #include "patch/bp.h"
 #include "patch/patch.h"
-#include "patch/sites.h"
-#include "tests/kernel/patch_sites.h"
+#include "clients/sites/sites.h"
+#include "lab/fixture_sites.h"
 
 static unsigned flips;                  /* 0: the default, see flips_now() */
 

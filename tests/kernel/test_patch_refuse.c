@@ -7,8 +7,8 @@
 #include "kernel/string.h"
 #include "patch/bp.h"
 #include "patch/patch.h"
-#include "patch/sites.h"
-#include "tests/kernel/patch_sites.h"
+#include "clients/sites/sites.h"
+#include "lab/fixture_sites.h"
 
 static uint64_t text_sum(void)
 {

@@ -11,8 +11,8 @@
 #include "kernel/string.h"
 #include "patch/bp.h"
 #include "patch/patch.h"
-#include "patch/sites.h"
-#include "tests/kernel/patch_sites.h"
+#include "clients/sites/sites.h"
+#include "lab/fixture_sites.h"
 
 #define READERS 3                       /* CPUs 1..3; CPU 0 patches */
 

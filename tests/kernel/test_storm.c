@@ -1,6 +1,6 @@
 /*
  * tests/kernel/test_storm.c — patching under NMI and IPI storms
- * (patch/storm.c). Each storm asserts that the hazard it is about was
+ * (lab/storm.c). Each storm asserts that the hazard it is about was
  * actually hit: #BP emulations in the right context, returns into NMI
  * handlers without IRET.
  */
@@ -17,10 +17,10 @@
 #include "kernel/printk.h"
 #include "kernel/string.h"
 #include "patch/bp.h"
-#include "patch/context_sites.h"
+#include "lab/context_sites.h"
 #include "patch/patch.h"
-#include "patch/sites.h"
-#include "patch/storm.h"
+#include "clients/sites/sites.h"
+#include "lab/storm.h"
 #include "tests/kernel/host_control.h"
 
 static unsigned storm_ms = 2000, storm_idle_ms;

@@ -1,5 +1,5 @@
 /*
- * patch/storm.h — NMI and IPI storms while sites are being patched.
+ * lab/storm.h — NMI and IPI storms while sites are being patched.
  *
  * The calling CPU (the patcher) flips the chosen sites back and forth as
  * fast as the int3 protocol allows; every other CPU (a sender) fires NMIs
@@ -8,14 +8,14 @@
  * optionally, INT 18 (the #MC handler's path). With one CPU, the patcher
  * sends to itself between flips. Sites: the thread-context flip site
  * (tests/kernel: "call"), the IRQ, NMI and #MC paths' sites
- * (patch/context_sites.h).
+ * (lab/context_sites.h).
  *
  * A watchdog on the patcher checks every sender's heartbeat; a sender that
  * makes no progress for STORM_STUCK_MS is reported with its RIP (asked for
  * by NMI) and the storm fails.
  */
-#ifndef XPOKE_PATCH_STORM_H
-#define XPOKE_PATCH_STORM_H
+#ifndef XPOKE_LAB_STORM_H
+#define XPOKE_LAB_STORM_H
 
 #include <stdbool.h>
 #include <stdint.h>

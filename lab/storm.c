@@ -1,5 +1,5 @@
 /*
- * patch/storm.c — see storm.h.
+ * lab/storm.c — see storm.h.
  *
  *   patcher (this CPU)                      senders (every other CPU)
  *   ------------------                      -------------------------
@@ -32,16 +32,16 @@
 #include "kernel/smp_call.h"
 #include "kernel/string.h"
 #include "patch/bp.h"
-#include "patch/context_sites.h"
+#include "lab/context_sites.h"
 #include "patch/patch.h"
-#include "patch/sites.h"
-#include "patch/storm.h"
+#include "clients/sites/sites.h"
+#include "lab/storm.h"
 
 #define NAP_US              200
 #define NAP_BURST           16
 #define SLOW_FLIP_US        3000
 
-uint32_t flip_call_fn(void);            /* tests/kernel/patch_sites_code.asm */
+uint32_t flip_call_fn(void);            /* lab/fixture_sites_code.asm */
 
 static struct {
 	const struct storm_cfg *cfg;

@@ -1,5 +1,5 @@
 /*
- * patch/context_sites.h — live patch sites on the NMI, #MC and IRQ paths.
+ * lab/context_sites.h — live patch sites on the NMI, #MC and IRQ paths.
  *
  * nmi_handle(), mce_handle() and irq_dispatch() each call their *_site_run()
  * on every entry. Each is one 5-byte site, "call count_<path>_a" or
@@ -9,8 +9,8 @@
  * outside the no-patch region on purpose: the handlers that call them are
  * in it, so hitting these sites mid-patch goes through the #BP path.
  */
-#ifndef XPOKE_PATCH_CONTEXT_SITES_H
-#define XPOKE_PATCH_CONTEXT_SITES_H
+#ifndef XPOKE_LAB_CONTEXT_SITES_H
+#define XPOKE_LAB_CONTEXT_SITES_H
 
 enum { SITE_NMI, SITE_MCE, SITE_IRQ };
 

@@ -1,10 +1,10 @@
-; tests/kernel/patch_sites_code.asm — functions with patch sites in them, for the
+; lab/fixture_sites_code.asm — functions with patch sites in them, for the
 ; self-tests and the console (`sites`, `patch SITE VARIANT`).
 ;
 ; Each flip_*_fn returns FLIP_A or FLIP_B in EAX depending on which variant
 ; its site holds, so a CPU calling it in a loop can tell whether it ever saw
 ; anything else (a torn instruction). The variants are described in
-; tests/kernel/patch_sites.c.
+; lab/fixture_sites.c.
 
 FLIP_A equ 0xa
 FLIP_B equ 0xb

@@ -1,9 +1,9 @@
 /*
- * patch/sites.c — encoding and lookup for named sites (see sites.h).
+ * clients/sites/sites.c — encoding and lookup for named sites (see sites.h).
  */
 #include "kernel/string.h"
 #include "patch/patch.h"
-#include "patch/sites.h"
+#include "clients/sites/sites.h"
 
 const uint8_t nop_bytes[10][9] = {
 	[1] = { 0x90 },

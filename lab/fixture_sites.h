@@ -1,8 +1,8 @@
 /*
- * tests/kernel/patch_sites.h — the functions of patch_sites_code.asm.
+ * lab/fixture_sites.h — the functions of fixture_sites_code.asm.
  */
-#ifndef XPOKE_TESTS_PATCH_SITES_H
-#define XPOKE_TESTS_PATCH_SITES_H
+#ifndef XPOKE_LAB_FIXTURE_SITES_H
+#define XPOKE_LAB_FIXTURE_SITES_H
 
 #include <stdint.h>
 

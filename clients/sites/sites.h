@@ -1,5 +1,5 @@
 /*
- * patch/sites.h — named patch sites, each with named variants (the
+ * clients/sites/sites.h — named patch sites, each with named variants (the
  * instructions it may hold), for the console (`sites`, `patch SITE VARIANT`)
  * and the self-tests.
  *

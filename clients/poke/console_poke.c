@@ -1,5 +1,5 @@
 /*
- * patch/console_poke.c — console commands on any instruction of .text:
+ * clients/poke/console_poke.c — console commands on any instruction of .text:
  * peek (bytes and their disassembly), poke (one site), poke-batch (several
  * sites, all or nothing), text-crc (a CRC-32 of .text, to show that a
  * refused request wrote nothing).
@@ -8,7 +8,7 @@
  *   poke: patched SYM+OFF (N rounds, T us)
  *   poke: refused PATCH_EXXX: <the core's reason, naming the address>
  *   poke: bad input: <what is wrong>          (refused before the core)
- * and a refusal writes nothing. The words are parsed by patch/poke_parse.c;
+ * and a refusal writes nothing. The words are parsed by clients/poke/poke_parse.c;
  * the requests go through the patch core's own protocol
  * (smp_text_poke_batch_add + _finish, quiet: the refusal is ours to print).
  *
@@ -25,7 +25,7 @@
 #include "kernel/string.h"
 #include "patch/disasm.h"
 #include "patch/patch.h"
-#include "patch/poke_parse.h"
+#include "clients/poke/poke_parse.h"
 #include "patch/text_poke.h"
 
 #define PEEK_MAX        256     /* bytes one peek shows */

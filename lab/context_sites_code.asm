@@ -1,5 +1,5 @@
-; patch/context_sites_code.asm — the live patch sites that the NMI, #MC and
-; IRQ paths run on every entry (see patch/context_sites.h).
+; lab/context_sites_code.asm — the live patch sites that the NMI, #MC and
+; IRQ paths run on every entry (see lab/context_sites.h).
 ;
 ; *_site_run — one site: a 5-byte call to the "a" or "b" counter.
 ;   IN: nothing. OUT: nothing. Clobbers: nothing but flags (the counters
