@@ -85,7 +85,7 @@ PATCH_OBJS := \
 # Clients of the patch core (patch/patch.h): named sites with variants, and
 # the console's poke/peek on any instruction.
 CLIENT_OBJS := \
-	clients/sites/sites.o \
+	clients/sites/sites.o clients/sites/console.o \
 	clients/poke/console_poke.o clients/poke/poke_parse.o
 
 # The lab: fixture sites of every context, storms and the bystander crew,
