@@ -32,19 +32,9 @@ static void (*test_hook)(struct regs *r);
 static void (*storm_hook)(struct regs *r);
 int nmi_unsafe_iret;
 
-static int set_unsafe_iret(const char *v)
-{
-	if (!v || (strcmp(v, "0") && strcmp(v, "1"))) {
-		printk("nmi.unsafe_iret: needs 0 or 1");
-		return -EINVAL;
-	}
-	nmi_unsafe_iret = v[0] == '1';
-	if (nmi_unsafe_iret)
-		printk("nmi: nmi.unsafe_iret=1: exceptions IRET into NMI handlers; nested NMIs are possible "
-		       "(negative control)");
-	return 0;
-}
-KPARAM("nmi.unsafe_iret", set_unsafe_iret, "0|1: 1 turns off the nested-NMI protection (negative control)");
+KPARAM_BOOL_NOTE("nmi.unsafe_iret", nmi_unsafe_iret,
+		 "nmi: nmi.unsafe_iret=1: exceptions IRET into NMI handlers; nested NMIs are possible (negative control)",
+		 "0|1: 1 turns off the nested-NMI protection (negative control)");
 
 void nmi_set_storm_hook(void (*fn)(struct regs *r))
 {

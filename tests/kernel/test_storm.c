@@ -24,30 +24,9 @@
 #include "tests/kernel/host_control.h"
 
 static unsigned storm_ms = 2000, storm_idle_ms;
-
-static int set_storm_ms(const char *v)
-{
-	uint64_t n;
-	if (!v || !parse_u64(v, &n) || n < 100 || n > 3600000) {
-		printk("storm.ms: needs milliseconds from 100 to 3600000");
-		return -EINVAL;
-	}
-	storm_ms = (unsigned)n;
-	return 0;
-}
-KPARAM("storm.ms", set_storm_ms, "MS: how long each storm test patches under fire (default 2000)");
-
-static int set_storm_idle_ms(const char *v)
-{
-	uint64_t n;
-	if (!v || !parse_u64(v, &n) || n > 3600000) {
-		printk("storm.idle_ms: needs milliseconds from 0 to 3600000");
-		return -EINVAL;
-	}
-	storm_idle_ms = (unsigned)n;
-	return 0;
-}
-KPARAM("storm.idle_ms", set_storm_idle_ms, "MS: storm tests first fire this long without patching, for comparison (default 0)");
+KPARAM_UINT("storm.ms", storm_ms, 100, 3600000, "MS: how long each storm test patches under fire (default 2000)");
+KPARAM_UINT("storm.idle_ms", storm_idle_ms, 0, 3600000,
+	    "MS: storm tests first fire this long without patching, for comparison (default 0)");
 
 static struct storm_result res;
 
