@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+/* The assembly's too (lab/fixture_sites_code.asm, through asm-offsets.inc). */
 #define FLIP_A 0xa
 #define FLIP_B 0xb
 #define BATCH_SITES 256

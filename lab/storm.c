@@ -33,6 +33,7 @@
 #include "kernel/string.h"
 #include "patch/bp.h"
 #include "lab/context_sites.h"
+#include "lab/fixture_sites.h"
 #include "patch/patch.h"
 #include "clients/sites/sites.h"
 #include "lab/storm.h"
@@ -41,7 +42,6 @@
 #define NAP_BURST           16
 #define SLOW_FLIP_US        3000
 
-uint32_t flip_call_fn(void);            /* lab/fixture_sites_code.asm */
 
 static struct {
 	const struct storm_cfg *cfg;
@@ -100,7 +100,7 @@ static void fire(const struct storm_cfg *cfg, unsigned me, uint64_t round, unsig
 	}
 	uint32_t v = flip_call_fn();
 	st.calls[me]++;
-	if (v != 0xa && v != 0xb)
+	if (v != FLIP_A && v != FLIP_B)
 		st.bad[me]++;
 	if (cfg->soft_mce && round % 64 == 63)
 		__asm__ volatile("int $18" ::: "memory");
@@ -137,12 +137,12 @@ static void snapshot(struct storm_cpu *out)
 		struct storm_cpu *s = &out[c];
 		s->nmis = pc->nmi_count;
 		s->irqs = pc->irq_count;
-		for (int k = 0; k < 4; k++)
+		for (int k = 0; k < BP_CTX_COUNT; k++)
 			s->bp[k] = pc->bp_emulated[k];
 		s->noiret = pc->nmi_noiret;
 		s->nested = pc->nmi_nested;
 		s->mce_soft = pc->mce_software;
-		memcpy(s->site_hits, pc->site_hits, sizeof(s->site_hits));
+		memcpy(s->site_hits, lab_cpu[c].site_hits, sizeof(s->site_hits));
 	}
 }
 
@@ -169,7 +169,7 @@ static int watchdog(uint64_t *last_beat, uint64_t *last_change, unsigned me)
 	return -1;
 }
 
-static const struct patch_site_def *chosen[4];
+static const struct patch_site_def *chosen[1 + CTX_SITES];   /* the thread site, and one per path */
 static const struct storm_cfg *hook_cfg;
 
 /* The patcher NMIs (and IPIs) itself the moment the int3s are in place, so
@@ -292,21 +292,21 @@ int storm_run(const struct storm_cfg *cfg, struct storm_result *res)
 		o->nmis_idle = mid[c].nmis - before[c].nmis;
 		o->nmis = after[c].nmis - mid[c].nmis;
 		o->irqs = after[c].irqs - before[c].irqs;
-		for (int k = 0; k < 4; k++)
+		for (int k = 0; k < BP_CTX_COUNT; k++)
 			o->bp[k] = after[c].bp[k] - before[c].bp[k];
 		o->noiret = after[c].noiret - before[c].noiret;
 		o->nested = after[c].nested - before[c].nested;
 		o->mce_soft = after[c].mce_soft - before[c].mce_soft;
-		for (int p = 0; p < 3; p++)
-			for (int v = 0; v < 2; v++)
+		for (int p = 0; p < CTX_SITES; p++)
+			for (int v = 0; v < CTX_VARIANTS; v++)
 				o->site_hits[p][v] = after[c].site_hits[p][v] - before[c].site_hits[p][v];
 		o->sent_nmi = st.sent_nmi[c];
 		o->sent_ipi = st.sent_ipi[c];
 		o->thread_calls = st.calls[c];
 		o->bad = st.bad[c];
 		/* Every NMI and IRQ ran its path's site exactly once, as a or b. */
-		uint64_t nmi_hits = o->site_hits[SITE_NMI][0] + o->site_hits[SITE_NMI][1];
-		uint64_t irq_hits = o->site_hits[SITE_IRQ][0] + o->site_hits[SITE_IRQ][1];
+		uint64_t nmi_hits = o->site_hits[SITE_NMI][CTX_VARIANT_A] + o->site_hits[SITE_NMI][CTX_VARIANT_B];
+		uint64_t irq_hits = o->site_hits[SITE_IRQ][CTX_VARIANT_A] + o->site_hits[SITE_IRQ][CTX_VARIANT_B];
 		uint64_t entries = o->nmis + o->nmis_idle;
 		res->sites_lost += (nmi_hits > entries ? nmi_hits - entries : entries - nmi_hits) +
 				   (irq_hits > o->irqs ? irq_hits - o->irqs : o->irqs - irq_hits);
@@ -316,7 +316,7 @@ int storm_run(const struct storm_cfg *cfg, struct storm_result *res)
 		t->nmis += o->nmis;
 		t->nmis_idle += o->nmis_idle;
 		t->irqs += o->irqs;
-		for (int k = 0; k < 4; k++)
+		for (int k = 0; k < BP_CTX_COUNT; k++)
 			t->bp[k] += o->bp[k];
 		t->noiret += o->noiret;
 		t->nested += o->nested;
@@ -324,8 +324,8 @@ int storm_run(const struct storm_cfg *cfg, struct storm_result *res)
 		t->sent_ipi += o->sent_ipi;
 		t->thread_calls += o->thread_calls;
 		t->mce_soft += o->mce_soft;
-		for (int p = 0; p < 3; p++)
-			for (int v = 0; v < 2; v++)
+		for (int p = 0; p < CTX_SITES; p++)
+			for (int v = 0; v < CTX_VARIANTS; v++)
 				t->site_hits[p][v] += o->site_hits[p][v];
 	}
 	return res->flip_errors || res->bad || res->sites_lost || res->stuck_cpu >= 0 || res->total.nested ? -1 : 0;
@@ -344,14 +344,16 @@ void storm_print(const struct storm_cfg *cfg, const struct storm_result *r)
 	for_each_cpu_in(c, &cpu_online_mask) {
 		const struct storm_cpu *o = &r->cpu[c];
 		printk("storm: %-4u %10lu %10lu %8lu %8lu %8lu %8lu %8lu %8lu %8lu", c, per_s(o->nmis, r->ms),
-		       per_s(o->nmis_idle, r->idle_ms), o->irqs, o->bp[0], o->bp[1], o->bp[2], o->bp[3], o->noiret,
+		       per_s(o->nmis_idle, r->idle_ms), o->irqs, o->bp[BP_THREAD], o->bp[BP_IRQ], o->bp[BP_NMI],
+		       o->bp[BP_MCE], o->noiret,
 		       o->sent_nmi + o->sent_ipi);
 	}
 	const struct storm_cpu *t = &r->total;
 	printk("storm: all: %lu NMIs (%lu/s/CPU patching, %lu/s/CPU idle), %lu IRQs, #BP emulations thread %lu "
 	       "irq %lu nmi %lu mce %lu, returns without IRET %lu, nested NMIs %lu, INT 18 %lu",
 	       t->nmis, per_s(t->nmis, r->ms) / nr_cpus_online, per_s(t->nmis_idle, r->idle_ms) / nr_cpus_online,
-	       t->irqs, t->bp[0], t->bp[1], t->bp[2], t->bp[3], t->noiret, t->nested, t->mce_soft);
+	       t->irqs, t->bp[BP_THREAD], t->bp[BP_IRQ], t->bp[BP_NMI], t->bp[BP_MCE], t->noiret, t->nested,
+	       t->mce_soft);
 	printk("storm: errors: %lu refused flips, %lu bad thread-site results, %lu lost site entries, stuck CPU %d",
 	       r->flip_errors, r->bad, r->sites_lost, r->stuck_cpu);
 }

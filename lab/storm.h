@@ -20,6 +20,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "arch/x86/layout.h"
+#include "lab/context_sites.h"
+#include "patch/bp.h"
 
 #define STORM_STUCK_MS 3000
 
@@ -39,10 +41,10 @@ struct storm_cfg {
 struct storm_cpu {
 	uint64_t nmis, nmis_idle;       /* NMIs handled while patching / while idle */
 	uint64_t irqs;
-	uint64_t bp[4];                 /* #BP emulations by context (enum bp_ctx) */
+	uint64_t bp[BP_CTX_COUNT];      /* #BP emulations by context (enum bp_ctx) */
 	uint64_t noiret, nested;
 	uint64_t sent_nmi, sent_ipi, thread_calls, bad;
-	uint64_t site_hits[3][2];
+	uint64_t site_hits[CTX_SITES][CTX_VARIANTS];     /* lab_cpu[].site_hits */
 	uint64_t mce_soft;
 };
 

@@ -5,7 +5,7 @@
 #include "patch/patch.h"
 #include "clients/sites/sites.h"
 
-const uint8_t nop_bytes[10][9] = {
+const uint8_t nop_bytes[NOP_MAX_LEN + 1][NOP_MAX_LEN] = {
 	[1] = { 0x90 },
 	[2] = { 0x66, 0x90 },
 	[3] = { 0x0f, 0x1f, 0x00 },
@@ -51,7 +51,7 @@ int site_encode(const struct patch_site_def *s, const struct site_variant *v, ui
 		put_rel32(out + 2, rel);
 		break;
 	case VK_NOP:
-		if (v->len < 1 || v->len > 9)
+		if (v->len < 1 || v->len > NOP_MAX_LEN)
 			return -1;
 		memcpy(out, nop_bytes[v->len], v->len);
 		break;

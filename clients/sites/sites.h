@@ -62,7 +62,8 @@ const struct site_variant *site_current_variant(const struct patch_site_def *s);
 /* Patch s to variant v (old bytes = whatever is there now). */
 int site_patch(const struct patch_site_def *s, const struct site_variant *v);
 
-/* The recommended NOP of each length 1..9 (Intel SDM, "NOP"). */
-extern const uint8_t nop_bytes[10][9];
+/* The recommended NOP of each length 1..NOP_MAX_LEN (Intel SDM, "NOP"). */
+#define NOP_MAX_LEN 9
+extern const uint8_t nop_bytes[NOP_MAX_LEN + 1][NOP_MAX_LEN];
 
 #endif

@@ -119,7 +119,7 @@ static void test_nmi_on_patcher(void)
 {
 	struct percpu *pc = this_cpu();
 	const struct patch_site_def *s = site_by_name("nmi");
-	uint64_t bp = pc->bp_emulated[BP_NMI], noiret = pc->nmi_noiret, b = pc->site_hits[SITE_NMI][1];
+	uint64_t bp = pc->bp_emulated[BP_NMI], noiret = pc->nmi_noiret, b = lab_cpu[pc->cpu].site_hits[SITE_NMI][CTX_VARIANT_B];
 	self_nmis = 0;
 	nmi_set_test_hook(count_self_nmi);
 	poke_set_phase_hook(nmi_self_at_int3);
@@ -133,7 +133,7 @@ static void test_nmi_on_patcher(void)
 	       pc->bp_emulated[BP_NMI] - bp);
 	report(pc->nmi_noiret == noiret + 1, "the #BP returned into the NMI handler without IRET (%lu)",
 	       pc->nmi_noiret - noiret);
-	report(pc->site_hits[SITE_NMI][1] > b, "and that NMI already ran variant b, the one being installed");
+	report(lab_cpu[pc->cpu].site_hits[SITE_NMI][CTX_VARIANT_B] > b, "and that NMI already ran variant b, the one being installed");
 	report(site_patch(s, variant_by_name(s, "a")) == 0, "patched back to a");
 }
 KTEST("patch.nmi_on_patching_cpu_mid_batch", test_nmi_on_patcher);
