@@ -92,7 +92,7 @@ CLIENT_OBJS := \
 # which the tests (tests/kernel/) and the console use.
 LAB_OBJS := \
 	lab/context_sites_code.o lab/fixture_sites_code.o \
-	lab/context_sites.o lab/fixture_sites.o lab/storm.o
+	lab/context_sites.o lab/fixture_sites.o lab/crew.o lab/storm.o
 
 TEST_OBJS := \
 	tests/kernel/traps_helpers.o tests/kernel/nmi_helpers.o \
