@@ -71,14 +71,23 @@ unsigned crew_start(crew_job_t job, void *arg)
 
 bool crew_flip_took(uint64_t us, uint64_t *avg_us)
 {
-	if (nap_param >= 0 || crew.members == 0 || crew.probe_flips >= CREW_PROBE_FLIPS)
+	if (nap_param >= 0 || crew.members == 0 || crew.nap)
 		return false;
 	crew.probe_us += us;
-	if (++crew.probe_flips < CREW_PROBE_FLIPS || crew.probe_us / CREW_PROBE_FLIPS <= CREW_SLOW_FLIP_US)
+	crew.probe_flips++;
+	/* The window is slow as soon as its flips so far took more than all
+	 * of it may: no need to wait for the rest (a flip can take 500 ms). */
+	bool slow = crew.probe_us > (uint64_t)CREW_PROBE_FLIPS * CREW_SLOW_FLIP_US;
+	if (!slow && crew.probe_flips < CREW_PROBE_FLIPS)
+		return false;
+	uint64_t avg = crew.probe_us / crew.probe_flips;
+	crew.probe_flips = 0;           /* the next window */
+	crew.probe_us = 0;
+	if (!slow)
 		return false;
 	__atomic_store_n(&crew.nap, CREW_NAP_US, __ATOMIC_RELAXED);
 	if (avg_us)
-		*avg_us = crew.probe_us / CREW_PROBE_FLIPS;
+		*avg_us = avg;
 	return true;
 }
 

@@ -9,8 +9,9 @@
  * cores a member that never sleeps is scheduled once per host time slice,
  * and every round waits out whole slices (about 50 ms a flip at -smp 8 on
  * 2 cores). So the crew starts back to back, and the patcher reports how
- * long each flip took (crew_flip_took): if the first CREW_PROBE_FLIPS
- * averaged more than CREW_SLOW_FLIP_US, the members switch to bursts of
+ * long each flip took (crew_flip_took): once a window of CREW_PROBE_FLIPS
+ * flips averages more than CREW_SLOW_FLIP_US (known as soon as the flips so
+ * far took longer than the whole window may), the members switch to bursts of
  * patch.burst rounds with a patch.nap_us halt between bursts (under 1 ms a
  * flip): a halted vCPU is woken at once by the next IPI and runs its burst
  * while the site is in transition, so the window is hit as often (see the
@@ -26,7 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define CREW_PROBE_FLIPS    16          /* flips measured before deciding */
+#define CREW_PROBE_FLIPS    8           /* flips in one window of the decision */
 #define CREW_SLOW_FLIP_US   3000        /* average above which the crew naps */
 #define CREW_NAP_US         200         /* the nap it then takes */
 

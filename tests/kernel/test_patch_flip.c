@@ -103,9 +103,8 @@ static void flip_test(const char *site_name, flip_fn_t fn)
 		uint64_t f0 = rdtsc(), avg;
 		err = smp_text_poke_single((void *)s->addr, done % 2 ? vb : va, done % 2 ? va : vb, s->len);
 		if (crew_flip_took(tsc_to_us(rdtsc() - f0), &avg))
-			report_info("flips averaged %lu us over the first %u: vCPUs outnumber host cores; bystanders now "
-				    "call in bursts of %u with %u us naps", avg, CREW_PROBE_FLIPS, crew_burst(),
-				    crew_nap_us());
+			report_info("flips averaging %lu us: vCPUs outnumber host cores; bystanders now call in "
+				    "bursts of %u with %u us naps", avg, crew_burst(), crew_nap_us());
 		struct poke_stats st;
 		poke_get_stats(&st);
 		for (int k = 0; k < 3; k++)
