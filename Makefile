@@ -89,10 +89,9 @@ KERNEL_OBJS := \
 	kernel/smp_call.o kernel/spinlock.o kernel/string.o
 
 PATCH_OBJS := \
-	patch/context_sites_code.o \
-	patch/batch.o patch/console.o patch/console_poke.o patch/context_sites.o patch/disasm.o patch/env.o patch/insn.o \
-	patch/live.o patch/phase.o patch/poke_parse.o patch/rendezvous.o patch/setup.o patch/site_table.o \
-	patch/sites.o patch/stats.o patch/storm.o patch/text_poke.o patch/trap.o patch/validate.o
+	patch/batch.o patch/disasm.o patch/env.o patch/insn.o patch/live.o patch/phase.o \
+	patch/rendezvous.o patch/setup.o patch/site_table.o patch/stats.o patch/text_poke.o patch/trap.o \
+	patch/validate.o
 
 # The strategies (patch/strategy.h): one folder each, listed in
 # strategies/registry.c.
@@ -101,8 +100,20 @@ STRATEGY_OBJS := \
 	strategies/int3/int3.o strategies/int3/int3_check.o strategies/int3/int3_emulate.o \
 	strategies/int3/int3_selftest.o strategies/int3/int3_selftest_code.o
 
+# Clients of the patch core (patch/patch.h): named sites with variants, and
+# the console's poke/peek on any instruction.
+CLIENT_OBJS := \
+	clients/sites/sites.o clients/sites/console.o \
+	clients/poke/console_poke.o clients/poke/poke_parse.o
+
+# The lab: fixture sites of every context, storms and the bystander crew,
+# which the tests (tests/kernel/) and the console use.
+LAB_OBJS := \
+	lab/context_sites_code.o lab/fixture_sites_code.o \
+	lab/context_sites.o lab/fixture_sites.o lab/crew.o lab/storm.o lab/storm_handlers.o
+
 TEST_OBJS := \
-	tests/kernel/traps_helpers.o tests/kernel/nmi_helpers.o tests/kernel/patch_sites_code.o tests/kernel/patch_sites.o \
+	tests/kernel/traps_helpers.o tests/kernel/nmi_helpers.o \
 	tests/kernel/test_smp.o tests/kernel/test_nmi.o tests/kernel/test_traps.o \
 	tests/kernel/test_mm.o tests/kernel/test_printk.o tests/kernel/test_tsc.o \
 	tests/kernel/test_runner.o tests/kernel/test_patch_core.o tests/kernel/test_patch_flip.o \
@@ -111,7 +122,8 @@ TEST_OBJS := \
 	tests/kernel/gdb_arena.o tests/kernel/bp_helpers.o tests/kernel/test_patch_bp.o \
 	tests/kernel/test_patch_retire.o
 
-OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJS) $(STRATEGY_OBJS) $(TEST_OBJS)) \
+OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJS) $(STRATEGY_OBJS) $(CLIENT_OBJS) \
+	$(LAB_OBJS) $(TEST_OBJS)) \
 	$(ZYDIS_OBJS)
 
 # The no-patch region (__nopatch_start..__nopatch_end, at the start of .text):
@@ -120,8 +132,8 @@ OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJ
 # which may start in NMI or #MC context, included). patch/validate.c refuses
 # any patch site in here (PATCH_EPROTECTED), so those paths never execute a
 # site that is being patched. Only the deliberate sites of the NMI, #MC and
-# IRQ paths and test hooks lie outside: scripts/lint-allow.txt names each
-# call to them.
+# IRQ paths (lab/context_sites_code.asm) and test hooks lie outside:
+# scripts/lint-allow.txt names each call to them.
 # This is the one list: linker.ld places these objects' .text from the
 # generated $(GEN)/nopatch.ld.inc, and scripts/lint.py (make lint) reads the
 # same file. NOPATCH_ENTRY_OBJS come first, between __entry_start and
@@ -138,7 +150,7 @@ NOPATCH_OBJS := \
 	kernel/recover.o kernel/recover_point.o kernel/ksyms.o kernel/spinlock.o \
 	kernel/percpu.o kernel/smp_call.o kernel/ktest.o \
 	patch/trap.o patch/live.o patch/rendezvous.o patch/text_poke.o \
-	strategies/int3/int3_emulate.o patch/storm.o
+	strategies/int3/int3_emulate.o lab/storm_handlers.o
 
 # A linker script pattern that matches no object matches silently: an object
 # renamed or moved must be renamed here too.

@@ -50,28 +50,8 @@ static const char *cur_skip;
 static char cur_skip_buf[128];
 static uint64_t cur_deadline;
 
-static int set_ktest(const char *v)
-{
-	if (!v || !*v) {
-		printk("ktest: needs a value: a glob list, 'all' or 'list'");
-		return -EINVAL;
-	}
-	param_globs = v;
-	return 0;
-}
-KPARAM("ktest", set_ktest, "GLOB[,GLOB...] | all | list: run matching self-tests, then exit");
-
-static int set_repeat(const char *v)
-{
-	uint64_t n;
-	if (!v || !parse_u64(v, &n) || n == 0 || n > 100000) {
-		printk("ktest.repeat: needs a count from 1 to 100000, got '%s'", v ? v : "");
-		return -EINVAL;
-	}
-	param_repeat = (unsigned)n;
-	return 0;
-}
-KPARAM("ktest.repeat", set_repeat, "N: run the selected tests N times");
+KPARAM_STR("ktest", param_globs, "GLOB[,GLOB...] | all | list: run matching self-tests, then exit");
+KPARAM_UINT("ktest.repeat", param_repeat, 1, 100000, "N: run the selected tests N times");
 
 bool ktest_requested(void) { return param_globs != NULL; }
 

@@ -100,9 +100,6 @@ struct percpu {
 					     * is clear: a host injecting back to back reads it */
 	uint64_t mce_software;              /* INT 18 with no machine check in progress */
 
-	/* Live patch sites on the NMI, #MC and IRQ paths (patch/context_sites.asm):
-	 * calls that went to variant a / b, per path. */
-	uint64_t site_hits[3][2];
 	uint64_t where_rip;                 /* RIP interrupted by the last WHERE NMI */
 	uint32_t where_depth;               /* and its ctx_depth */
 	uint32_t where_seq;

@@ -58,17 +58,7 @@ struct patch_env kernel_patch_env = {
 	.live_site = live_site,
 };
 
-static int set_unsafe_targets(const char *v)
-{
-	if (!v || (strcmp(v, "0") && strcmp(v, "1"))) {
-		printk("patch.unsafe_targets: needs 0 or 1");
-		return -EINVAL;
-	}
-	kernel_patch_env.unchecked_targets = v[0] == '1';
-	if (kernel_patch_env.unchecked_targets)
-		printk("patch: patch.unsafe_targets=1: new branches may land mid-instruction, in a site's tail "
-		       "or in the no-patch region (debug only)");
-	return 0;
-}
-KPARAM("patch.unsafe_targets", set_unsafe_targets,
-       "0|1: 1 skips the checks of where a new branch lands (debug only: shows what they prevent)");
+KPARAM_BOOL_NOTE("patch.unsafe_targets", kernel_patch_env.unchecked_targets,
+		 "patch: patch.unsafe_targets=1: new branches may land mid-instruction, in a site's tail "
+		 "or in the no-patch region (debug only)",
+		 "0|1: 1 skips the checks of where a new branch lands (debug only: shows what they prevent)");

@@ -64,22 +64,9 @@ KPARAM("patch.strategy", set_strategy, "NAME: the strategy of batches that name 
 static enum { TCG_REWRITE_AUTO, TCG_REWRITE_ON, TCG_REWRITE_OFF } tcg_rewrite_param;
 bool poke_tcg_rewrite, poke_tcg_rewrite_auto;
 
-static int set_tcg_rewrite(const char *v)
-{
-	if (v && !strcmp(v, "auto"))
-		tcg_rewrite_param = TCG_REWRITE_AUTO;
-	else if (v && !strcmp(v, "on"))
-		tcg_rewrite_param = TCG_REWRITE_ON;
-	else if (v && !strcmp(v, "off"))
-		tcg_rewrite_param = TCG_REWRITE_OFF;
-	else {
-		printk("patch.tcg_rewrite: needs auto, on or off");
-		return -EINVAL;
-	}
-	return 0;
-}
-KPARAM("patch.tcg_rewrite", set_tcg_rewrite,
-       "auto|on|off: rewrite each first byte after the last round (TCG's stale translations; auto: under TCG)");
+KPARAM_ENUM("patch.tcg_rewrite", tcg_rewrite_param,
+	    "auto|on|off: rewrite each first byte after the last round (TCG's stale translations; auto: under TCG)",
+	    "auto", "on", "off");        /* in the order of the enum */
 
 /* A strategy's tables must fit the core's records (poke_stats, phases). */
 static void strategy_check(const struct patch_strategy *s)

@@ -15,11 +15,3 @@ void sites_sort(struct poke_site *sites, uint32_t nr)
 		sites[j] = s;
 	}
 }
-
-int sites_first_overlap(const struct poke_site *sites, uint32_t nr)
-{
-	for (uint32_t i = 0; i + 1 < nr; i++)
-		if (sites[i].addr + sites[i].len > sites[i + 1].addr)
-			return (int)i;
-	return -1;
-}

@@ -12,10 +12,6 @@
 /* Sort sites by address (insertion sort: stable, no allocation). */
 void sites_sort(struct poke_site *sites, uint32_t nr);
 
-/* Index of the first pair of overlapping sites (i and i+1) in a sorted
- * array, or -1 when none overlap. */
-int sites_first_overlap(const struct poke_site *sites, uint32_t nr);
-
 /* The site starting exactly at addr, or NULL. #BP-safe. */
 static inline const struct poke_site *site_find(const struct poke_site *sites, uint32_t nr, uintptr_t addr)
 {

@@ -402,7 +402,7 @@ int patch_validate_site(const struct patch_env *env, patch_site_check_fn check, 
 	}
 	/* A CPU that executed it traps with RIP two bytes on; if its handler
 	 * looks only once the site has changed, it sees neither CD 03 nor an
-	 * int3 there and would take it for a vanished one (patch/bp.c). */
+	 * int3 there and would take it for a vanished one (patch/trap.c). */
 	if (insn.mnemonic == ZYDIS_MNEMONIC_INT && ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && ops[0].imm.value.u == 3)
 		return patch_refuse(PATCH_EOLD_INT3, why, why_len, addr, "the #BP handler could not tell it from a vanished int3");
 

@@ -10,6 +10,8 @@
 #include "arch/x86/regs.h"
 #include "arch/x86/smp.h"
 #include "kernel/percpu.h"
+#include "lab/context_sites.h"
+#include "lab/fixture_sites.h"
 
 #define DEFINE(sym, val) __asm__ volatile("\n.ascii \"->" #sym " %c0\"" :: "i"((long)(val)))
 #define OFFSET(sym, str, mem) DEFINE(sym, offsetof(struct str, mem))
@@ -43,10 +45,40 @@ void asm_offsets(void)
 	OFFSET(RP_RFLAGS, recover_point, rflags);
 
 	DEFINE(REGS_SIZE, sizeof(struct regs));
+	/* Each GPR's slot, for the check of PUSH_GPRS (arch/x86/entry.inc). */
+	OFFSET(REGS_R15, regs, r15);
+	OFFSET(REGS_R14, regs, r14);
+	OFFSET(REGS_R13, regs, r13);
+	OFFSET(REGS_R12, regs, r12);
+	OFFSET(REGS_R11, regs, r11);
+	OFFSET(REGS_R10, regs, r10);
+	OFFSET(REGS_R9, regs, r9);
+	OFFSET(REGS_R8, regs, r8);
+	OFFSET(REGS_RBP, regs, rbp);
+	OFFSET(REGS_RDI, regs, rdi);
+	OFFSET(REGS_RSI, regs, rsi);
+	OFFSET(REGS_RDX, regs, rdx);
+	OFFSET(REGS_RCX, regs, rcx);
+	OFFSET(REGS_RBX, regs, rbx);
+	OFFSET(REGS_RAX, regs, rax);
 	OFFSET(REGS_VECTOR, regs, vector);
 	OFFSET(REGS_RIP, regs, rip);
 	OFFSET(REGS_RFLAGS, regs, rflags);
 	OFFSET(REGS_RSP, regs, rsp);
 
-	OFFSET(PC_SITE_HITS, percpu, site_hits);
+	OFFSET(PC_CPU, percpu, cpu);
+
+	/* The lab (lab/context_sites_code.asm, lab/fixture_sites_code.asm). */
+	DEFINE(SITE_NMI, SITE_NMI);
+	DEFINE(SITE_MCE, SITE_MCE);
+	DEFINE(SITE_IRQ, SITE_IRQ);
+	DEFINE(CTX_VARIANT_A, CTX_VARIANT_A);
+	DEFINE(CTX_VARIANT_B, CTX_VARIANT_B);
+	DEFINE(LAB_CPU_SIZE, sizeof(struct lab_cpu));
+	OFFSET(LAB_SITE_HITS, lab_cpu, site_hits);
+	DEFINE(LAB_SITE_HITS_PER_SITE, sizeof(((struct lab_cpu *)0)->site_hits[0]));
+	DEFINE(LAB_SITE_HITS_PER_VARIANT, sizeof(((struct lab_cpu *)0)->site_hits[0][0]));
+	DEFINE(FLIP_A, FLIP_A);
+	DEFINE(FLIP_B, FLIP_B);
+	DEFINE(BATCH_SITES, BATCH_SITES);
 }

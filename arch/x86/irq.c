@@ -9,7 +9,7 @@
 #include "kernel/panic.h"
 #include "kernel/percpu.h"
 #include "kernel/printk.h"
-#include "patch/context_sites.h"
+#include "lab/context_sites.h"
 
 static irq_handler_t handlers[256];
 static bool soft_only[256];             /* irq_register_soft(): no EOI */

@@ -70,7 +70,7 @@
 /* Interrupt vectors. 0x20-0x2f is left to the (masked) legacy PIC. */
 #define VEC_SERIAL          0x30    /* COM1 receive, through the IOAPIC */
 #define VEC_TIMER           0xe0    /* local APIC timer, one-shot deadlines */
-#define VEC_STORM           0xe2    /* fixed-vector IPIs of storms (patch/storm.c) */
+#define VEC_STORM           0xe2    /* fixed-vector IPIs of storms (lab/storm.c) */
 #define VEC_CALL            0xf0    /* wake an idle CPU to run queued work */
 #define VEC_TEST            0xf1    /* fixed-vector IPI for self-tests */
 #define VEC_SYNC            0xf2    /* patch-core rendezvous (patch/) */

@@ -29,7 +29,7 @@
  *   2. Only what must happen before MCIP is cleared: read and clear every
  *      bank with VAL|UC, then clear MCG_STATUS. A second #MC while MCIP is
  *      set shuts the CPU down (QEMU resets the guest, or drops the error).
- *   3. Runs the #MC path's live patch site (patch/context_sites.h).
+ *   3. Runs the #MC path's live patch site (lab/context_sites.h).
  *   4. Grades, logs and counts; SRAR and fatal stop the machine.
  * It leaves banks without UC (corrected errors) to mce_poll(), as Linux
  * does, so that a poll and a #MC never both take one bank. (A bank that
@@ -56,7 +56,7 @@
 #include "kernel/printk.h"
 #include "kernel/shell.h"
 #include "kernel/smp_call.h"
-#include "patch/context_sites.h"
+#include "lab/context_sites.h"
 
 #define MCG_CAP_COUNT(c)    ((c) & 0xff)
 #define MCG_CAP_CTL_P       (1ull << 8)

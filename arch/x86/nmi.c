@@ -6,7 +6,7 @@
  * prints only through printk (lock-free), and calls no patchable code
  * (linker.ld's no-patch region holds it and its callees, the storm hook
  * included) except, on purpose, one live patch site on every entry
- * (nmi_site_run, patch/context_sites.asm) that the storm tests flip while
+ * (nmi_site_run, lab/context_sites_code.asm) that the storm tests flip while
  * NMIs fly, and a test's own NMI hook (tests/kernel/), which that test keeps
  * out of its batches.
  */
@@ -22,7 +22,7 @@
 #include "kernel/printk.h"
 #include "kernel/recover.h"
 #include "kernel/string.h"
-#include "patch/context_sites.h"
+#include "lab/context_sites.h"
 #include "patch/trap.h"
 
 #define WHERE_WAIT_US 50000
@@ -33,19 +33,9 @@ static void (*test_hook)(struct regs *r);
 static void (*storm_hook)(struct regs *r);
 int nmi_unsafe_iret;
 
-static int set_unsafe_iret(const char *v)
-{
-	if (!v || (strcmp(v, "0") && strcmp(v, "1"))) {
-		printk("nmi.unsafe_iret: needs 0 or 1");
-		return -EINVAL;
-	}
-	nmi_unsafe_iret = v[0] == '1';
-	if (nmi_unsafe_iret)
-		printk("nmi: nmi.unsafe_iret=1: exceptions IRET into NMI handlers; nested NMIs are possible "
-		       "(negative control)");
-	return 0;
-}
-KPARAM("nmi.unsafe_iret", set_unsafe_iret, "0|1: 1 turns off the nested-NMI protection (negative control)");
+KPARAM_BOOL_NOTE("nmi.unsafe_iret", nmi_unsafe_iret,
+		 "nmi: nmi.unsafe_iret=1: exceptions IRET into NMI handlers; nested NMIs are possible (negative control)",
+		 "0|1: 1 turns off the nested-NMI protection (negative control)");
 
 void nmi_set_storm_hook(void (*fn)(struct regs *r))
 {

@@ -18,7 +18,7 @@ enum {
 	NMI_WHERE = 1u << 1,    /* record the interrupted RIP (cpu_where) */
 	NMI_TEST  = 1u << 2,    /* call the test hook */
 	NMI_ABORT = 1u << 3,    /* abandon queued work: resume the recovery point */
-	NMI_STORM = 1u << 4,    /* one shot of an NMI storm (patch/storm.c) */
+	NMI_STORM = 1u << 4,    /* one shot of an NMI storm (lab/storm.c) */
 };
 
 /* Negative control (nmi.unsafe_iret=1): let exceptions IRET back into NMI
@@ -29,7 +29,7 @@ extern int nmi_unsafe_iret;
  * The first NMI's frame on the IST stack has been overwritten: panics. */
 void nmi_nested_entry(struct regs *r);
 
-/* Hook for NMI_STORM (patch/storm.c installs and removes it). */
+/* Hook for NMI_STORM (lab/storm.c installs and removes it). */
 void nmi_set_storm_hook(void (*fn)(struct regs *r));
 
 void nmi_handle(struct regs *r);

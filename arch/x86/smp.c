@@ -39,21 +39,10 @@
 extern const char tramp_start[], tramp_end[];   /* boot/trampoline.asm */
 
 /* smp.park_apic=ID: send that CPU's SIPI to a page holding "cli; hlt", so it
- * never comes up. Exercises the bring-up timeout (tests/host/test_harness.py). */
+ * never comes up. Exercises the bring-up timeout (the smp-park stanza of tests/boots.cfg). */
 #define PARK_PHYS (TRAMP_PHYS + PAGE_SIZE)
 static int park_apic = -1;
-
-static int set_park_apic(const char *v)
-{
-	uint64_t id;
-	if (!v || !parse_u64(v, &id) || id >= 255) {
-		printk("smp.park_apic: needs an APIC ID from 0 to 254");
-		return -EINVAL;
-	}
-	park_apic = (int)id;
-	return 0;
-}
-KPARAM("smp.park_apic", set_park_apic, "ID: never start this CPU (tests the bring-up timeout)");
+KPARAM_UINT("smp.park_apic", park_apic, 0, 254, "ID: never start this CPU (tests the bring-up timeout)");
 
 _Static_assert(TRAMP_PHYS % PAGE_SIZE == 0 && TRAMP_PHYS < 0x100000, "SIPI needs a page below 1 MiB");
 

@@ -375,7 +375,8 @@ and the NMI/#MC/IRQ site hits."""
               " ".join(f"{'bp ' + c:>9}" for c in bp_contexts()) + f" {'vanished':>8}  site hits nmi/mce/irq (a+b)")
         for c in online_cpus():
             pc = gdb.parse_and_eval(f"percpu_area[{c}]")
-            hits = "/".join(str(int(pc["site_hits"][p][0]) + int(pc["site_hits"][p][1])) for p in range(3))
+            lab = gdb.parse_and_eval(f"lab_cpu[{c}]")     # lab/context_sites.h
+            hits = "/".join(str(int(lab["site_hits"][p][0]) + int(lab["site_hits"][p][1])) for p in range(3))
             print(f"{c:>3} {int(pc['nmi_count']):>8} {int(pc['nmi_noiret']):>8} {int(pc['nmi_nested']):>6} " +
                   " ".join(f"{int(pc['patch']['bp_handled'][k]):>9}" for k in range(len(bp_contexts()))) +
                   f" {int(pc['patch']['bp_vanished']):>8}  {hits}")

@@ -861,7 +861,7 @@ static bool check_request(const struct poke_site *req)
 
 /* The batch as smp_text_poke_batch_finish() publishes it: sorted by
  * sites_sort(), found by site_find() (the #BP handler's lookup) and
- * site_overlapping(), with no overlap for sites_first_overlap() to report. */
+ * site_overlapping(), no site overlapping those before it. */
 static void check_site_table(void)
 {
 	uint32_t nr = W.batch_nr;
@@ -885,8 +885,10 @@ static void check_site_table(void)
 			CHECK(site_overlapping(sorted, nr, s->addr + k, 1) == s, "site_overlapping(%#lx, 1) misses %#lx+%u",
 			      (unsigned long)(s->addr + k), (unsigned long)s->addr, s->len);
 	}
-	CHECK(sites_first_overlap(sorted, nr) == -1, "sites_first_overlap: %d in an accepted batch",
-	      sites_first_overlap(sorted, nr));
+	for (uint32_t i = 0; i < nr; i++)
+		CHECK(site_overlapping(sorted, i, sorted[i].addr, sorted[i].len) == NULL,
+		      "site_overlapping: %#lx+%u overlaps an earlier site of an accepted batch",
+		      (unsigned long)sorted[i].addr, sorted[i].len);
 	free(sorted);
 }
 

@@ -5,7 +5,7 @@ One boot (the [console] stanza of tests/boots.cfg gives it as BOOT; by
 default build/xpoke.iso at -smp 2) with COM1 on a unix socket
 (xptools.console); each command is typed at the `xpoke> ` prompt and its
 reply read up to the next prompt. The requests work on the fixture
-functions of tests/kernel/patch_sites_code.asm, with branch displacements
+functions of lab/fixture_sites_code.asm, with branch displacements
 computed from build/xpoke.sym. Every test leaves .text as it found it.
 Run by scripts/boots.py (make test ONLY=console).
 """

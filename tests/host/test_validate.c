@@ -375,9 +375,16 @@ static void sort_search_overlap(void **state)
 		assert_null(site_find(s, 64, 0x1000 + i * 8 + 1));
 	}
 	assert_null(site_find(s, 0, 0x1000));
-	assert_int_equal(sites_first_overlap(s, 64), -1);
+	/* No site overlaps those before it (the search the #BP handler and
+	 * the validator's view use) ... */
+	for (unsigned i = 0; i < 64; i++)
+		assert_null(site_overlapping(s, i, s[i].addr, s[i].len));
 	s[10].len = 9;                                  /* 0x1050 + 9 > 0x1058 */
-	assert_int_equal(sites_first_overlap(s, 64), 10);
+	/* ... until site 10 runs into site 11: the first overlap found is
+	 * site 11's, with site 10. */
+	for (unsigned i = 0; i < 11; i++)
+		assert_null(site_overlapping(s, i, s[i].addr, s[i].len));
+	assert_ptr_equal(site_overlapping(s, 11, s[11].addr, s[11].len), &s[10]);
 }
 
 static void error_names(void **state)

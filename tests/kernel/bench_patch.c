@@ -15,9 +15,9 @@
 #include "patch/insn.h"
 #include "patch/patch.h"
 #include "patch/rendezvous.h"
-#include "patch/sites.h"
+#include "clients/sites/sites.h"
 #include "patch/text_poke.h"
-#include "tests/kernel/patch_sites.h"
+#include "lab/fixture_sites.h"
 
 #define RUNS 64
 

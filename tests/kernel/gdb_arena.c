@@ -38,8 +38,8 @@
 #include "kernel/string.h"
 #include "patch/insn.h"
 #include "patch/patch.h"
-#include "patch/sites.h"
-#include "tests/kernel/patch_sites.h"
+#include "clients/sites/sites.h"
+#include "lab/fixture_sites.h"
 
 struct gdb_arena {
 	uint32_t patch_cmd;

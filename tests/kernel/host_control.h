@@ -1,6 +1,6 @@
 /*
  * tests/kernel/host_control.h — the guest half of host+guest tests: the
- * host (scripts/host-inject.py) talks to the test on COM2 (run-qemu.py
+ * host (tests/inject/host_inject.py) talks to the test on COM2 (run-qemu.py
  * --control). It sends one line when it is done: "done key=N key=N ...".
  */
 #ifndef XPOKE_TESTS_KERNEL_HOST_CONTROL_H

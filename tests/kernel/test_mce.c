@@ -114,7 +114,7 @@ static void test_int18_moved_frame(void)
 KTEST("mce.int18_moved_frame", test_int18_moved_frame);
 
 /*
- * Host+guest (scripts/host-inject.py --mode classes, srar, fatal): the
+ * Host+guest (tests/inject/host_inject.py: the inject-classes, -srar, -fatal stanzas): the
  * host injects machine checks with QEMU's "mce" command while this test
  * polls every CPU's banks (corrected errors raise no #MC), then says
  * "done corrected=C ucna=U srao=O". An SRAR or fatal one must stop the

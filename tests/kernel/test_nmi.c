@@ -176,7 +176,7 @@ static void test_noiret_soft_int(void)
 KTEST("nmi.noiret_soft_int_both_alignments", test_noiret_soft_int);
 
 /*
- * Hidden, for the host harness (tests/host/test_harness.py): what a return
+ * Hidden, for the nmi-noiret-refusals stanza of tests/boots.cfg: what a return
  * without IRET cannot do right is refused by name, not done wrong. Each
  * must end "not ok" with the refusal as its reason.
  */

@@ -16,8 +16,8 @@
 #include "patch/insn.h"
 #include "patch/patch.h"
 #include "patch/rendezvous.h"
-#include "patch/sites.h"
-#include "tests/kernel/patch_sites.h"
+#include "clients/sites/sites.h"
+#include "lab/fixture_sites.h"
 
 POKE_BATCH_DEFINE(big, BATCH_SITES);
 

@@ -11,7 +11,7 @@
 #include "patch/trap.h"
 #include "strategies/int3/int3.h"
 #include "patch/patch.h"
-#include "patch/sites.h"
+#include "clients/sites/sites.h"
 
 uint32_t trap_int_imm3(void);                   /* bp_helpers.asm */
 uint32_t stale_int3_fn(void);
@@ -32,7 +32,7 @@ static void test_int_imm3(void)
 KTEST("patch.int_imm3_is_not_a_vanished_int3", test_int_imm3);
 
 /*
- * Hidden, booted by tests/host/test_harness.py: a CPU that keeps executing
+ * Hidden, booted by a stanza of tests/boots.cfg: a CPU that keeps executing
  * an int3 memory no longer holds (as a stale TCG translation can make it)
  * is re-run a bounded number of times, then reported by name: the panic
  * marks this test "not ok" with the address, and the run goes on.

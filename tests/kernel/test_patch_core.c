@@ -15,9 +15,9 @@
 #include "patch/trap.h"
 #include "strategies/int3/int3.h"
 #include "patch/patch.h"
-#include "patch/sites.h"
+#include "clients/sites/sites.h"
 #include "patch/text_poke.h"
-#include "tests/kernel/patch_sites.h"
+#include "lab/fixture_sites.h"
 
 /* Does an emulated call return to the right place with every register
  * intact, for both alignments of the interrupted stack? */
@@ -55,7 +55,7 @@ static void test_wx_after_patch(void)
 KTEST("patch.wx_holds_after_patching", test_wx_after_patch);
 
 /*
- * Hidden, booted by tests/host/test_harness.py: the patching CPU's own NMI
+ * Hidden, booted by a stanza of tests/boots.cfg: the patching CPU's own NMI
  * handler calls the single writer in the middle of a batch, when text_lock
  * is held by this CPU and IRQs are off, as the writer requires. It must
  * still refuse, by name: a write from there would land in the middle of a

@@ -8,15 +8,9 @@
  * int3 and been emulated (thread-context #BP emulations on their CPUs > 0):
  * otherwise the race window was never hit and the test proves nothing.
  *
- * Bystanders start calling the site back to back. If the first flips show
- * rendezvous rounds slower than NAP_THRESHOLD_US, vCPUs outnumber host
- * cores: a vCPU that never sleeps is scheduled once per host time slice,
- * and every round waits out whole slices (about 50 ms a flip at -smp 8 on
- * 2 cores). The bystanders then switch to bursts of patch.burst calls with
- * a patch.nap_us halt between bursts (under 1 ms a flip): a halted vCPU is
- * woken at once by the next IPI and runs its burst while the site is in
- * transition, so the window is hit as often (see the emulation counts).
- * patch.nap_us=N fixes the nap from the start (0: never nap).
+ * The bystanders are the lab's crew (lab/crew.h): they start calling the
+ * site back to back, and nap between bursts when the first flips show that
+ * vCPUs outnumber host cores (patch.nap_us, patch.burst).
  */
 #include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
@@ -26,28 +20,19 @@
 #include "kernel/ktest.h"
 #include "kernel/percpu.h"
 #include "kernel/printk.h"
-#include "kernel/smp_call.h"
 #include "kernel/string.h"
 #include "patch/live.h"
 #include "patch/trap.h"
 #include "strategies/int3/int3.h"
+#include "clients/sites/sites.h"
+#include "lab/crew.h"
+#include "lab/fixture_sites.h"
 #include "patch/patch.h"
-#include "patch/sites.h"
-#include "tests/kernel/patch_sites.h"
 
 static unsigned flips;                  /* 0: the default, see flips_now() */
-
-static int set_flips(const char *v)
-{
-	uint64_t n;
-	if (!v || !parse_u64(v, &n) || n < 2 || n > 100000000 || (n & 1)) {
-		printk("patch.flips: needs an even count from 2 to 100000000 (the site ends as it began)");
-		return -EINVAL;
-	}
-	flips = (unsigned)n;
-	return 0;
-}
-KPARAM("patch.flips", set_flips, "N: flips per site in the patch.flip_* tests (default 10000; fewer above 4 CPUs)");
+KPARAM_UINT_MULTIPLE("patch.flips", flips, 2, 100000000, 2,
+		     "N: flips per site in the patch.flip_* tests, even: the site ends as it began (default 10000; "
+		     "fewer above 4 CPUs)");
 
 /* 10000 flips up to 4 CPUs. Above that every round waits for more vCPUs
  * (on 2 host cores: about 1.5 ms a flip at -smp 8, which make test runs,
@@ -64,68 +49,28 @@ static unsigned flips_now(void)
 	return n < 1000 ? 1000 : n;
 }
 
+static flip_fn_t flip_fn;
+
+/* Per bystander CPU, written by that CPU only: a line each. */
 static struct {
-	flip_fn_t fn;
-	uint32_t stop;
-	uint32_t nap;                   /* current nap in us, 0: back to back */
-	uint32_t started;
-	uint64_t a[MAX_CPUS], b[MAX_CPUS], bad[MAX_CPUS];
-	uint32_t bad_value[MAX_CPUS];
-} run;
+	uint64_t a, b, bad;
+	uint32_t bad_value;
+} __attribute__((aligned(64))) tally[MAX_CPUS];
 
-#define NAP_DEFAULT_US      200
-#define NAP_THRESHOLD_US    1000        /* per round, over the first flips */
-#define NAP_PROBE_FLIPS     16
-static int nap_us = -1;                 /* -1: decide from the first flips */
-static unsigned burst = 16;
-
-static int set_u32(const char *v, unsigned *out, unsigned max, const char *name)
+/* The crew's job: one call of the site, its result counted. */
+static void bystander(unsigned cpu, uint64_t round, void *unused)
 {
-	uint64_t n;
-	if (!v || !parse_u64(v, &n) || n > max) {
-		printk("%s: needs a number from 0 to %u", name, max);
-		return -EINVAL;
-	}
-	*out = (unsigned)n;
-	return 0;
-}
-static int set_nap(const char *v)
-{
-	unsigned us;
-	int err = set_u32(v, &us, 100000, "patch.nap_us");
-	if (!err)
-		nap_us = (int)us;
-	return err;
-}
-static int set_burst(const char *v) { return set_u32(v, &burst, 1u << 30, "patch.burst"); }
-KPARAM("patch.nap_us", set_nap, "US: flip-test bystanders halt this long between bursts (0: never; default: 200 if rounds are slow)");
-KPARAM("patch.burst", set_burst, "N: calls per flip-test bystander burst (default 16)");
-
-static void bystander(void *unused)
-{
+	(void)round;
 	(void)unused;
-	unsigned c = cpu_id();
-	uint64_t na = 0, nb = 0, bad = 0;
-	__atomic_fetch_add(&run.started, 1, __ATOMIC_SEQ_CST);
-	while (!__atomic_load_n(&run.stop, __ATOMIC_ACQUIRE)) {
-		for (unsigned i = 0; i < burst; i++) {
-			uint32_t v = run.fn();
-			if (v == FLIP_A) {
-				na++;
-			} else if (v == FLIP_B) {
-				nb++;
-			} else {
-				bad++;
-				run.bad_value[c] = v;
-			}
-		}
-		uint32_t nap = __atomic_load_n(&run.nap, __ATOMIC_RELAXED);
-		if (nap)
-			cpu_nap(nap);
+	uint32_t v = flip_fn();
+	if (v == FLIP_A) {
+		tally[cpu].a++;
+	} else if (v == FLIP_B) {
+		tally[cpu].b++;
+	} else {
+		tally[cpu].bad++;
+		tally[cpu].bad_value = v;
 	}
-	run.a[c] = na;
-	run.b[c] = nb;
-	run.bad[c] = bad;
 }
 
 static void flip_test(const char *site_name, flip_fn_t fn)
@@ -133,7 +78,7 @@ static void flip_test(const char *site_name, flip_fn_t fn)
 	static uint64_t bp_before[MAX_CPUS], vanished_before[MAX_CPUS];
 	const struct patch_site_def *s = site_by_name(site_name);
 	uint8_t va[POKE_MAX_LEN], vb[POKE_MAX_LEN];
-	unsigned me = cpu_id(), helpers = 0;
+	unsigned me = cpu_id();
 
 	if (!report(s && s->nvar == 2, "site %s is registered with two variants", site_name))
 		return;
@@ -142,58 +87,47 @@ static void flip_test(const char *site_name, flip_fn_t fn)
 	if (!report(!memcmp(s->addr, va, s->len), "site %s holds variant a before the test", site_name))
 		return;
 
-	memset(&run, 0, sizeof(run));
-	run.fn = fn;
-	run.nap = nap_us > 0 ? (uint32_t)nap_us : 0;
-	if (run.nap)
-		report_info("bystanders: bursts of %u calls, %u us naps between (patch.nap_us)", burst, run.nap);
+	memset(tally, 0, sizeof(tally));
+	flip_fn = fn;
 	for_each_cpu_in(c, &cpu_online_mask) {
 		bp_before[c] = percpu_of(c)->patch.bp_handled[BP_THREAD];
 		vanished_before[c] = percpu_of(c)->patch.bp_vanished;
 	}
-	for_each_cpu_in(c, &cpu_online_mask)
-		if (c != me && on_cpu_async(c, bystander, NULL) == 0)
-			helpers++;
-	uint64_t deadline = tsc_deadline_us(5000000);
-	while (__atomic_load_n(&run.started, __ATOMIC_ACQUIRE) < helpers && !tsc_expired(deadline))
-		cpu_relax();
+	unsigned helpers = crew_start(bystander, NULL);
+	if (crew_nap_us())
+		report_info("bystanders: bursts of %u calls, %u us naps between (patch.nap_us)", crew_burst(),
+			    crew_nap_us());
 
 	uint64_t t0 = rdtsc(), sync_cycles = 0, write_cycles = 0;
 	unsigned done = 0, flips = flips_now();
 	int err = 0;
 	for (; done < flips && !err; done++) {
+		uint64_t f0 = rdtsc(), avg;
 		err = smp_text_poke_single((void *)s->addr, done % 2 ? vb : va, done % 2 ? va : vb, s->len);
+		if (crew_flip_took(tsc_to_us(rdtsc() - f0), &avg))
+			report_info("flips averaging %lu us: vCPUs outnumber host cores; bystanders now call in "
+				    "bursts of %u with %u us naps", avg, crew_burst(), crew_nap_us());
 		struct poke_stats st;
 		poke_get_stats(&st);
 		for (int k = 0; k < 3; k++)
 			sync_cycles += st.cycles_sync[k];
 		for (int k = 0; k < 4; k++)
 			write_cycles += st.cycles_write[k];
-		if (done + 1 == NAP_PROBE_FLIPS && nap_us < 0 && helpers &&
-		    tsc_to_us(sync_cycles) / (3 * NAP_PROBE_FLIPS) > NAP_THRESHOLD_US) {
-			__atomic_store_n(&run.nap, NAP_DEFAULT_US, __ATOMIC_RELAXED);
-			report_info("rounds averaged %lu us over %u flips: vCPUs outnumber host cores; bystanders now "
-				    "call in bursts of %u with %u us naps", tsc_to_us(sync_cycles) / (3 * NAP_PROBE_FLIPS),
-				    NAP_PROBE_FLIPS, burst, NAP_DEFAULT_US);
-		}
 	}
 	uint64_t us = tsc_to_us(rdtsc() - t0);
 	if (done)
 		report_info("per flip: %lu us in rendezvous rounds, %lu us writing", tsc_to_us(sync_cycles) / done,
 			    tsc_to_us(write_cycles) / done);
 
-	__atomic_store_n(&run.stop, 1, __ATOMIC_RELEASE);
-	for_each_cpu_in(c, &cpu_online_mask)
-		if (c != me)
-			cpu_wait_done(c, 5000000);
+	crew_stop(-1);
 
 	uint64_t na = 0, nb = 0, bad = 0, emulated = 0, vanished = 0;
 	for_each_cpu_in(c, &cpu_online_mask) {
-		na += run.a[c];
-		nb += run.b[c];
-		bad += run.bad[c];
-		if (run.bad[c])
-			report_info("CPU %u got %lu bad result(s), e.g. %#x", c, run.bad[c], run.bad_value[c]);
+		na += tally[c].a;
+		nb += tally[c].b;
+		bad += tally[c].bad;
+		if (tally[c].bad)
+			report_info("CPU %u got %lu bad result(s), e.g. %#x", c, tally[c].bad, tally[c].bad_value);
 		if (c != me)
 			emulated += percpu_of(c)->patch.bp_handled[BP_THREAD] - bp_before[c];
 		vanished += percpu_of(c)->patch.bp_vanished - vanished_before[c];

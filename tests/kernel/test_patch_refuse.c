@@ -10,8 +10,8 @@
 #include "strategies/int3/int3.h"
 #include "patch/insn.h"
 #include "patch/patch.h"
-#include "patch/sites.h"
-#include "tests/kernel/patch_sites.h"
+#include "clients/sites/sites.h"
+#include "lab/fixture_sites.h"
 
 static uint64_t text_sum(void)
 {

@@ -13,8 +13,8 @@
 #include "patch/trap.h"
 #include "strategies/int3/int3.h"
 #include "patch/patch.h"
-#include "patch/sites.h"
-#include "tests/kernel/patch_sites.h"
+#include "clients/sites/sites.h"
+#include "lab/fixture_sites.h"
 
 #define READERS 3                       /* CPUs 1..3; CPU 0 patches */
 

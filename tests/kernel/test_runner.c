@@ -2,7 +2,7 @@
  * tests/kernel/test_runner.c — the runner's own failure handling.
  *
  * The selftest.* tests are hidden (not in "all"): each fails on purpose in
- * a different way, and tests/host/harness.sh boots them and checks that
+ * a different way, and the fail-selftests stanza of tests/boots.cfg boots them and checks that
  * each is reported "not ok" with its reason and that the run goes on.
  */
 #include "arch/x86/cpu.h"

@@ -1,6 +1,6 @@
 /*
  * tests/kernel/test_storm.c — patching under NMI and IPI storms
- * (patch/storm.c). Each storm asserts that the hazard it is about was
+ * (lab/storm.c). Each storm asserts that the hazard it is about was
  * actually hit: #BP emulations in the right context, returns into NMI
  * handlers without IRET.
  */
@@ -19,37 +19,16 @@
 #include "patch/live.h"
 #include "patch/trap.h"
 #include "strategies/int3/int3.h"
-#include "patch/context_sites.h"
+#include "lab/context_sites.h"
 #include "patch/patch.h"
-#include "patch/sites.h"
-#include "patch/storm.h"
+#include "clients/sites/sites.h"
+#include "lab/storm.h"
 #include "tests/kernel/host_control.h"
 
 static unsigned storm_ms = 2000, storm_idle_ms;
-
-static int set_storm_ms(const char *v)
-{
-	uint64_t n;
-	if (!v || !parse_u64(v, &n) || n < 100 || n > 3600000) {
-		printk("storm.ms: needs milliseconds from 100 to 3600000");
-		return -EINVAL;
-	}
-	storm_ms = (unsigned)n;
-	return 0;
-}
-KPARAM("storm.ms", set_storm_ms, "MS: how long each storm test patches under fire (default 2000)");
-
-static int set_storm_idle_ms(const char *v)
-{
-	uint64_t n;
-	if (!v || !parse_u64(v, &n) || n > 3600000) {
-		printk("storm.idle_ms: needs milliseconds from 0 to 3600000");
-		return -EINVAL;
-	}
-	storm_idle_ms = (unsigned)n;
-	return 0;
-}
-KPARAM("storm.idle_ms", set_storm_idle_ms, "MS: storm tests first fire this long without patching, for comparison (default 0)");
+KPARAM_UINT("storm.ms", storm_ms, 100, 3600000, "MS: how long each storm test patches under fire (default 2000)");
+KPARAM_UINT("storm.idle_ms", storm_idle_ms, 0, 3600000,
+	    "MS: storm tests first fire this long without patching, for comparison (default 0)");
 
 static struct storm_result res;
 
@@ -142,7 +121,7 @@ static void test_nmi_on_patcher(void)
 {
 	struct percpu *pc = this_cpu();
 	const struct patch_site_def *s = site_by_name("nmi");
-	uint64_t bp = pc->patch.bp_handled[BP_NMI], noiret = pc->nmi_noiret, b = pc->site_hits[SITE_NMI][1];
+	uint64_t bp = pc->patch.bp_handled[BP_NMI], noiret = pc->nmi_noiret, b = lab_cpu[pc->cpu].site_hits[SITE_NMI][CTX_VARIANT_B];
 	self_nmis = 0;
 	nmi_set_test_hook(count_self_nmi);
 	poke_set_phase_hook(nmi_self_at_int3);
@@ -156,7 +135,7 @@ static void test_nmi_on_patcher(void)
 	       pc->patch.bp_handled[BP_NMI] - bp);
 	report(pc->nmi_noiret == noiret + 1, "the #BP returned into the NMI handler without IRET (%lu)",
 	       pc->nmi_noiret - noiret);
-	report(pc->site_hits[SITE_NMI][1] > b, "and that NMI already ran variant b, the one being installed");
+	report(lab_cpu[pc->cpu].site_hits[SITE_NMI][CTX_VARIANT_B] > b, "and that NMI already ran variant b, the one being installed");
 	report(site_patch(s, variant_by_name(s, "a")) == 0, "patched back to a");
 }
 KTEST("patch.nmi_on_patching_cpu_mid_batch", test_nmi_on_patcher);
@@ -183,7 +162,7 @@ KTEST("storm.watchdog_names_stuck_cpu", test_watchdog, .min_cpus = 2, .timeout_m
 
 /*
  * Host+guest: the host injects NMIs and UCNA machine checks while this
- * storm runs (scripts/host-inject.py, through QMP), back to back, without
+ * storm runs (tests/inject/host_inject.py, through QMP), back to back, without
  * waiting for the kernel's log, and some in bursts to one CPU; then it says
  * on COM2 what it sent and what QEMU made of it: "done nmi=N mce=M bmce=B
  * burst=K injected=I dropped=D". Meanwhile every outermost #MC handler

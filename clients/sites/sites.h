@@ -1,5 +1,5 @@
 /*
- * patch/sites.h — named patch sites, each with named variants (the
+ * clients/sites/sites.h — named patch sites, each with named variants (the
  * instructions it may hold), for the console (`sites`, `patch SITE VARIANT`)
  * and the self-tests.
  *
@@ -11,7 +11,7 @@
 #define XPOKE_PATCH_SITES_H
 
 #include <stdint.h>
-#include "patch/poke_types.h"
+#include "patch/patch.h"
 
 enum variant_kind { VK_CALL, VK_JMP8, VK_JMP32, VK_JCC8, VK_JCC32, VK_NOP, VK_RET };
 

@@ -1,5 +1,5 @@
 /*
- * patch/storm.h — NMI and IPI storms while sites are being patched.
+ * lab/storm.h — NMI and IPI storms while sites are being patched.
  *
  * The calling CPU (the patcher) flips the chosen sites back and forth as
  * fast as the int3 protocol allows; every other CPU (a sender) fires NMIs
@@ -8,18 +8,20 @@
  * optionally, INT 18 (the #MC handler's path). With one CPU, the patcher
  * sends to itself between flips. Sites: the thread-context flip site
  * (tests/kernel: "call"), the IRQ, NMI and #MC paths' sites
- * (patch/context_sites.h).
+ * (lab/context_sites.h).
  *
  * A watchdog on the patcher checks every sender's heartbeat; a sender that
  * makes no progress for STORM_STUCK_MS is reported with its RIP (asked for
  * by NMI) and the storm fails.
  */
-#ifndef XPOKE_PATCH_STORM_H
-#define XPOKE_PATCH_STORM_H
+#ifndef XPOKE_LAB_STORM_H
+#define XPOKE_LAB_STORM_H
 
 #include <stdbool.h>
 #include <stdint.h>
 #include "arch/x86/layout.h"
+#include "lab/context_sites.h"
+#include "patch/patch_cpu.h"
 
 #define STORM_STUCK_MS 3000
 
@@ -39,10 +41,10 @@ struct storm_cfg {
 struct storm_cpu {
 	uint64_t nmis, nmis_idle;       /* NMIs handled while patching / while idle */
 	uint64_t irqs;
-	uint64_t bp[4];                 /* #BP emulations by context (enum bp_ctx) */
+	uint64_t bp[BP_CTX_COUNT];      /* #BP emulations by context (enum bp_ctx) */
 	uint64_t noiret, nested;
 	uint64_t sent_nmi, sent_ipi, thread_calls, bad;
-	uint64_t site_hits[3][2];
+	uint64_t site_hits[CTX_SITES][CTX_VARIANTS];     /* lab_cpu[].site_hits */
 	uint64_t mce_soft;
 };
 

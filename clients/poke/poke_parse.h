@@ -1,13 +1,13 @@
 /*
- * patch/poke_parse.h — the words of the console's poke requests:
+ * clients/poke/poke_parse.h — the words of the console's poke requests:
  * "SYM[+OFF]" resolved through the kernel's symbol table, and hex bytes.
- * Used by patch/console_poke.c (peek, poke, poke-batch). Thread context.
+ * Used by clients/poke/console_poke.c (peek, poke, poke-batch). Thread context.
  *
  * Each parser returns true, or false with a sentence in why saying what is
  * wrong with the input (for "CMD: bad input: <why>").
  */
-#ifndef XPOKE_PATCH_POKE_PARSE_H
-#define XPOKE_PATCH_POKE_PARSE_H
+#ifndef XPOKE_CLIENTS_POKE_PARSE_H
+#define XPOKE_CLIENTS_POKE_PARSE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,8 +1,8 @@
 /*
- * patch/storm.c — see storm.h.
+ * lab/storm.c — see storm.h.
  *
- *   patcher (this CPU)                      senders (every other CPU)
- *   ------------------                      -------------------------
+ *   patcher (this CPU)                      senders (every other CPU: the crew)
+ *   ------------------                      -----------------------------------
  *   snapshot counters
  *   start senders  ----------------------->  loop until told to stop:
  *   [idle phase: wait idle_ms]                 NMI: to the next CPU, every 8th to
@@ -14,10 +14,9 @@
  *   flip every site back to a
  *   sum up: site hits must equal the entries of each path
  *
- * Rendezvous rounds need every CPU to run; with more vCPUs than host cores
- * a sender that never sleeps stretches each round to host time slices. As
- * in the flip tests, when the first flips are slow the senders start to
- * nap between bursts (printed in the figures).
+ * The senders are the lab's crew (lab/crew.h): as in the flip tests, when
+ * the first flips are slow (more vCPUs than host cores) they start to nap
+ * between bursts (printed in the figures).
  */
 #include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
@@ -31,41 +30,25 @@
 #include "kernel/shell.h"
 #include "kernel/smp_call.h"
 #include "kernel/string.h"
-#include "patch/live.h"
-#include "patch/trap.h"
 #include "strategies/int3/int3.h"
-#include "patch/context_sites.h"
+#include "lab/context_sites.h"
+#include "lab/crew.h"
+#include "lab/fixture_sites.h"
 #include "patch/patch.h"
-#include "patch/sites.h"
-#include "patch/storm.h"
+#include "clients/sites/sites.h"
+#include "lab/storm.h"
+#include "lab/storm_handlers.h"
 
-#define NAP_US              200
-#define NAP_BURST           16
-#define SLOW_FLIP_US        3000
-
-uint32_t flip_call_fn(void);            /* tests/kernel/patch_sites_code.asm */
 
 static struct {
 	const struct storm_cfg *cfg;
-	uint32_t stop, nap, started;
-	uint64_t beat[MAX_CPUS];
-	uint64_t sent_nmi[MAX_CPUS], sent_ipi[MAX_CPUS], calls[MAX_CPUS], bad[MAX_CPUS];
-	uint32_t print_every;
 } st;
 
-/* NMI context: no lock, nothing patchable (no-patch region), prints only through lock-free printk. */
-static void storm_nmi(struct regs *r)
-{
-	(void)r;
-	struct percpu *pc = this_cpu();
-	if (st.print_every && pc->nmi_storm % st.print_every == 0)
-		printk("~storm CPU %03u NMI %08lu from the NMI handler", pc->cpu, pc->nmi_storm);
-}
-
-static void storm_ipi(struct regs *r)
-{
-	(void)r;                        /* irq_dispatch already ran the IRQ site */
-}
+/* Per sender, written by that CPU only: a line each. */
+static struct {
+	uint64_t sent_nmi, sent_ipi, calls, bad;
+	unsigned target;                /* the CPU it fires at next */
+} __attribute__((aligned(64))) snd[MAX_CPUS];
 
 static unsigned next_cpu(unsigned c)
 {
@@ -74,8 +57,9 @@ static unsigned next_cpu(unsigned c)
 }
 
 /* One shot of the storm from this CPU. */
-static void fire(const struct storm_cfg *cfg, unsigned me, uint64_t round, unsigned *target)
+static void fire(const struct storm_cfg *cfg, unsigned me, uint64_t round)
 {
+	unsigned *target = &snd[me].target;
 	*target = next_cpu(*target);
 	if (*target == me && nr_cpus_online > 1)
 		*target = next_cpu(*target);
@@ -91,40 +75,33 @@ static void fire(const struct storm_cfg *cfg, unsigned me, uint64_t round, unsig
 		} else {
 			nmi_send(*target, NMI_STORM);
 		}
-		st.sent_nmi[me]++;
+		snd[me].sent_nmi++;
 	}
 	if (cfg->kind & STORM_IPI) {
 		if (round % 8 == 7 && nr_cpus_online > 1)
 			apic_send_ipi_allbutself(VEC_STORM);
 		else
 			apic_send_ipi(percpu_of(*target)->apic_id, VEC_STORM);
-		st.sent_ipi[me]++;
+		snd[me].sent_ipi++;
 	}
 	uint32_t v = flip_call_fn();
-	st.calls[me]++;
-	if (v != 0xa && v != 0xb)
-		st.bad[me]++;
+	snd[me].calls++;
+	if (v != FLIP_A && v != FLIP_B)
+		snd[me].bad++;
 	if (cfg->soft_mce && round % 64 == 63)
 		__asm__ volatile("int $18" ::: "memory");
 }
 
-static void sender(void *unused)
+/* The crew's job: one shot. */
+static void sender(unsigned me, uint64_t round, void *unused)
 {
 	(void)unused;
 	const struct storm_cfg *cfg = st.cfg;
-	unsigned me = cpu_id(), target = me;
-	__atomic_fetch_add(&st.started, 1, __ATOMIC_SEQ_CST);
-	for (uint64_t round = 0; !__atomic_load_n(&st.stop, __ATOMIC_ACQUIRE); round++) {
-		if ((int)me == cfg->stuck_sender && round > 1000) {
-			for (;;)                /* stuck, IRQs on: answers IPIs, no progress */
-				cpu_relax();
-		}
-		fire(cfg, me, round, &target);
-		__atomic_store_n(&st.beat[me], st.beat[me] + 1, __ATOMIC_RELEASE);
-		uint32_t nap = __atomic_load_n(&st.nap, __ATOMIC_RELAXED);
-		if (nap && round % NAP_BURST == NAP_BURST - 1)
-			cpu_nap(nap);
+	if ((int)me == cfg->stuck_sender && round > 1000) {
+		for (;;)                        /* stuck, IRQs on: answers IPIs, no progress */
+			cpu_relax();
 	}
+	fire(cfg, me, round);
 }
 
 static void nothing(void *unused)
@@ -139,12 +116,12 @@ static void snapshot(struct storm_cpu *out)
 		struct storm_cpu *s = &out[c];
 		s->nmis = pc->nmi_count;
 		s->irqs = pc->irq_count;
-		for (int k = 0; k < 4; k++)
+		for (int k = 0; k < BP_CTX_COUNT; k++)
 			s->bp[k] = pc->patch.bp_handled[k];
 		s->noiret = pc->nmi_noiret;
 		s->nested = pc->nmi_nested;
 		s->mce_soft = pc->mce_software;
-		memcpy(s->site_hits, pc->site_hits, sizeof(s->site_hits));
+		memcpy(s->site_hits, lab_cpu[c].site_hits, sizeof(s->site_hits));
 	}
 }
 
@@ -155,7 +132,7 @@ static int watchdog(uint64_t *last_beat, uint64_t *last_change, unsigned me)
 	for_each_cpu_in(c, &cpu_online_mask) {
 		if (c == me)
 			continue;
-		uint64_t b = __atomic_load_n(&st.beat[c], __ATOMIC_ACQUIRE);
+		uint64_t b = crew_heartbeat(c);
 		if (b != last_beat[c]) {
 			last_beat[c] = b;
 			last_change[c] = now;
@@ -171,7 +148,7 @@ static int watchdog(uint64_t *last_beat, uint64_t *last_change, unsigned me)
 	return -1;
 }
 
-static const struct patch_site_def *chosen[4];
+static const struct patch_site_def *chosen[1 + CTX_SITES];   /* the thread site, and one per path */
 static const struct storm_cfg *hook_cfg;
 
 /* The patcher NMIs (and IPIs) itself the moment the int3s are in place, so
@@ -195,10 +172,12 @@ static int flip_round(unsigned n, uint64_t *flips, uint64_t *errors)
 		const struct patch_site_def *s = chosen[i];
 		const struct site_variant *cur = site_current_variant(s);
 		const struct site_variant *next = cur == &s->var[0] ? &s->var[1] : &s->var[0];
+		uint64_t t0 = rdtsc();
 		if (site_patch(s, next))
 			(*errors)++;
 		else
 			(*flips)++;
+		crew_flip_took(tsc_to_us(rdtsc() - t0), NULL);
 	}
 	return 0;
 }
@@ -207,13 +186,16 @@ int storm_run(const struct storm_cfg *cfg, struct storm_result *res)
 {
 	static struct storm_cpu before[MAX_CPUS], mid[MAX_CPUS], after[MAX_CPUS];
 	static uint64_t last_beat[MAX_CPUS], last_change[MAX_CPUS];
-	unsigned me = cpu_id(), helpers = 0, n = 0;
+	unsigned me = cpu_id(), n = 0;
 
 	memset(res, 0, sizeof(*res));
 	memset(&st, 0, sizeof(st));
+	memset(snd, 0, sizeof(snd));
+	for_each_cpu_in(c, &cpu_online_mask)
+		snd[c].target = c;
 	res->stuck_cpu = -1;
 	st.cfg = cfg;
-	st.print_every = cfg->nmi_print_every;
+	storm_print_every = cfg->nmi_print_every;
 	if (cfg->flip_thread)
 		chosen[n++] = site_by_name("call");
 	if (cfg->flip_irq)
@@ -226,12 +208,7 @@ int storm_run(const struct storm_cfg *cfg, struct storm_result *res)
 	irq_register(VEC_STORM, storm_ipi);
 	nmi_set_storm_hook(storm_nmi);
 	snapshot(before);
-	for_each_cpu_in(c, &cpu_online_mask)
-		if (c != me && on_cpu_async(c, sender, NULL) == 0)
-			helpers++;
-	uint64_t wait = tsc_deadline_us(5000000);
-	while (__atomic_load_n(&st.started, __ATOMIC_ACQUIRE) < helpers && !tsc_expired(wait))
-		cpu_relax();
+	unsigned helpers = crew_start(sender, NULL);
 
 	/* Idle phase: the storm without patching, for comparison. */
 	uint64_t t0 = rdtsc();
@@ -242,9 +219,8 @@ int storm_run(const struct storm_cfg *cfg, struct storm_result *res)
 
 	/* Patch phase. */
 	uint64_t t1 = rdtsc(), deadline = tsc_deadline_us(cfg->ms * 1000ull), next_check = 0;
-	unsigned target = me;
 	for_each_cpu_in(c, &cpu_online_mask) {
-		last_beat[c] = st.beat[c];
+		last_beat[c] = crew_heartbeat(c);
 		last_change[c] = t1;
 	}
 	hook_cfg = cfg;
@@ -252,12 +228,9 @@ int storm_run(const struct storm_cfg *cfg, struct storm_result *res)
 	for (uint64_t round = 0; !tsc_expired(deadline); round++) {
 		if (cfg->poll && cfg->poll())
 			break;
-		uint64_t f0 = rdtsc();
 		flip_round(n, &res->flips, &res->flip_errors);
 		if (helpers == 0)
-			fire(cfg, me, round, &target);  /* alone: storm ourselves */
-		if (round == 8 && helpers && n && tsc_to_us(rdtsc() - f0) / n > SLOW_FLIP_US)
-			__atomic_store_n(&st.nap, NAP_US, __ATOMIC_RELAXED);
+			fire(cfg, me, round);   /* alone: storm ourselves */
 		if (tsc_expired(next_check)) {
 			res->stuck_cpu = watchdog(last_beat, last_change, me);
 			if (res->stuck_cpu >= 0)
@@ -268,14 +241,7 @@ int storm_run(const struct storm_cfg *cfg, struct storm_result *res)
 	res->ms = tsc_to_ms(rdtsc() - t1);
 	poke_set_phase_hook(NULL);
 
-	__atomic_store_n(&st.stop, 1, __ATOMIC_RELEASE);
-	for_each_cpu_in(c, &cpu_online_mask)
-		if (c != me && cpu_work_pending(c)) {
-			if ((int)c == res->stuck_cpu)
-				cpu_abort_work(c);
-			else
-				cpu_wait_done(c, 5000000);
-		}
+	crew_stop(res->stuck_cpu);
 	/* Every NMI sent before this point has been handled once each CPU
 	 * answers one more; every IPI, once each CPU has run a function in
 	 * thread context with interrupts on. */
@@ -294,21 +260,21 @@ int storm_run(const struct storm_cfg *cfg, struct storm_result *res)
 		o->nmis_idle = mid[c].nmis - before[c].nmis;
 		o->nmis = after[c].nmis - mid[c].nmis;
 		o->irqs = after[c].irqs - before[c].irqs;
-		for (int k = 0; k < 4; k++)
+		for (int k = 0; k < BP_CTX_COUNT; k++)
 			o->bp[k] = after[c].bp[k] - before[c].bp[k];
 		o->noiret = after[c].noiret - before[c].noiret;
 		o->nested = after[c].nested - before[c].nested;
 		o->mce_soft = after[c].mce_soft - before[c].mce_soft;
-		for (int p = 0; p < 3; p++)
-			for (int v = 0; v < 2; v++)
+		for (int p = 0; p < CTX_SITES; p++)
+			for (int v = 0; v < CTX_VARIANTS; v++)
 				o->site_hits[p][v] = after[c].site_hits[p][v] - before[c].site_hits[p][v];
-		o->sent_nmi = st.sent_nmi[c];
-		o->sent_ipi = st.sent_ipi[c];
-		o->thread_calls = st.calls[c];
-		o->bad = st.bad[c];
+		o->sent_nmi = snd[c].sent_nmi;
+		o->sent_ipi = snd[c].sent_ipi;
+		o->thread_calls = snd[c].calls;
+		o->bad = snd[c].bad;
 		/* Every NMI and IRQ ran its path's site exactly once, as a or b. */
-		uint64_t nmi_hits = o->site_hits[SITE_NMI][0] + o->site_hits[SITE_NMI][1];
-		uint64_t irq_hits = o->site_hits[SITE_IRQ][0] + o->site_hits[SITE_IRQ][1];
+		uint64_t nmi_hits = o->site_hits[SITE_NMI][CTX_VARIANT_A] + o->site_hits[SITE_NMI][CTX_VARIANT_B];
+		uint64_t irq_hits = o->site_hits[SITE_IRQ][CTX_VARIANT_A] + o->site_hits[SITE_IRQ][CTX_VARIANT_B];
 		uint64_t entries = o->nmis + o->nmis_idle;
 		res->sites_lost += (nmi_hits > entries ? nmi_hits - entries : entries - nmi_hits) +
 				   (irq_hits > o->irqs ? irq_hits - o->irqs : o->irqs - irq_hits);
@@ -318,7 +284,7 @@ int storm_run(const struct storm_cfg *cfg, struct storm_result *res)
 		t->nmis += o->nmis;
 		t->nmis_idle += o->nmis_idle;
 		t->irqs += o->irqs;
-		for (int k = 0; k < 4; k++)
+		for (int k = 0; k < BP_CTX_COUNT; k++)
 			t->bp[k] += o->bp[k];
 		t->noiret += o->noiret;
 		t->nested += o->nested;
@@ -326,8 +292,8 @@ int storm_run(const struct storm_cfg *cfg, struct storm_result *res)
 		t->sent_ipi += o->sent_ipi;
 		t->thread_calls += o->thread_calls;
 		t->mce_soft += o->mce_soft;
-		for (int p = 0; p < 3; p++)
-			for (int v = 0; v < 2; v++)
+		for (int p = 0; p < CTX_SITES; p++)
+			for (int v = 0; v < CTX_VARIANTS; v++)
 				t->site_hits[p][v] += o->site_hits[p][v];
 	}
 	return res->flip_errors || res->bad || res->sites_lost || res->stuck_cpu >= 0 || res->total.nested ? -1 : 0;
@@ -340,20 +306,22 @@ void storm_print(const struct storm_cfg *cfg, const struct storm_result *r)
 	static const char *const kinds[] = { "", "nmi", "ipi", "mixed" };
 	printk("storm %s: %lu ms patching (+%lu ms idle), %lu flips (%lu/s), %lu refused; %s", kinds[cfg->kind & 3],
 	       r->ms, r->idle_ms, r->flips, per_s(r->flips, r->ms), r->flip_errors,
-	       __atomic_load_n(&st.nap, __ATOMIC_RELAXED) ? "senders napped (slow rounds)" : "senders back to back");
+	       crew_nap_us() ? "senders napped (slow rounds)" : "senders back to back");
 	printk("storm: %-4s %10s %10s %8s %8s %8s %8s %8s %8s %8s", "CPU", "NMI/s pat", "NMI/s idle", "IRQs",
 	       "bp thr", "bp irq", "bp nmi", "bp mce", "no-IRET", "sent");
 	for_each_cpu_in(c, &cpu_online_mask) {
 		const struct storm_cpu *o = &r->cpu[c];
 		printk("storm: %-4u %10lu %10lu %8lu %8lu %8lu %8lu %8lu %8lu %8lu", c, per_s(o->nmis, r->ms),
-		       per_s(o->nmis_idle, r->idle_ms), o->irqs, o->bp[0], o->bp[1], o->bp[2], o->bp[3], o->noiret,
+		       per_s(o->nmis_idle, r->idle_ms), o->irqs, o->bp[BP_THREAD], o->bp[BP_IRQ], o->bp[BP_NMI],
+		       o->bp[BP_MCE], o->noiret,
 		       o->sent_nmi + o->sent_ipi);
 	}
 	const struct storm_cpu *t = &r->total;
 	printk("storm: all: %lu NMIs (%lu/s/CPU patching, %lu/s/CPU idle), %lu IRQs, #BP emulations thread %lu "
 	       "irq %lu nmi %lu mce %lu, returns without IRET %lu, nested NMIs %lu, INT 18 %lu",
 	       t->nmis, per_s(t->nmis, r->ms) / nr_cpus_online, per_s(t->nmis_idle, r->idle_ms) / nr_cpus_online,
-	       t->irqs, t->bp[0], t->bp[1], t->bp[2], t->bp[3], t->noiret, t->nested, t->mce_soft);
+	       t->irqs, t->bp[BP_THREAD], t->bp[BP_IRQ], t->bp[BP_NMI], t->bp[BP_MCE], t->noiret, t->nested,
+	       t->mce_soft);
 	printk("storm: errors: %lu refused flips, %lu bad thread-site results, %lu lost site entries, stuck CPU %d",
 	       r->flip_errors, r->bad, r->sites_lost, r->stuck_cpu);
 }

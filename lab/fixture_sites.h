@@ -1,11 +1,12 @@
 /*
- * tests/kernel/patch_sites.h — the functions of patch_sites_code.asm.
+ * lab/fixture_sites.h — the functions of fixture_sites_code.asm.
  */
-#ifndef XPOKE_TESTS_PATCH_SITES_H
-#define XPOKE_TESTS_PATCH_SITES_H
+#ifndef XPOKE_LAB_FIXTURE_SITES_H
+#define XPOKE_LAB_FIXTURE_SITES_H
 
 #include <stdint.h>
 
+/* The assembly's too (lab/fixture_sites_code.asm, through asm-offsets.inc). */
 #define FLIP_A 0xa
 #define FLIP_B 0xb
 #define BATCH_SITES 256

@@ -1,9 +1,9 @@
 /*
- * tests/kernel/patch_sites.c — the named sites of patch_sites_code.asm and their
+ * lab/fixture_sites.c — the named sites of fixture_sites_code.asm and their
  * variants (the first variant is what the assembly holds at boot).
  */
-#include "patch/sites.h"
-#include "tests/kernel/patch_sites.h"
+#include "clients/sites/sites.h"
+#include "lab/fixture_sites.h"
 
 #define CC_Z  4
 #define CC_NZ 5

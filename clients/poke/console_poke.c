@@ -1,5 +1,5 @@
 /*
- * patch/console_poke.c — console commands on any instruction of .text:
+ * clients/poke/console_poke.c — console commands on any instruction of .text:
  * peek (bytes and their disassembly), poke (one site), poke-batch (several
  * sites, all or nothing), text-crc (a CRC-32 of .text, to show that a
  * refused request wrote nothing).
@@ -8,7 +8,7 @@
  *   poke: patched SYM+OFF (N rounds, T us)
  *   poke: refused PATCH_EXXX: <the core's reason, naming the address>
  *   poke: bad input: <what is wrong>          (refused before the core)
- * and a refusal writes nothing. The words are parsed by patch/poke_parse.c;
+ * and a refusal writes nothing. The words are parsed by clients/poke/poke_parse.c;
  * the requests go through the patch core's own protocol
  * (smp_text_poke_batch_add + _finish, quiet: the refusal is ours to print).
  *
@@ -23,8 +23,8 @@
 #include "kernel/printk.h"
 #include "kernel/shell.h"
 #include "kernel/string.h"
+#include "clients/poke/poke_parse.h"
 #include "patch/patch.h"
-#include "patch/poke_parse.h"
 
 #define PEEK_MAX        256     /* bytes one peek shows */
 #define BATCH_LINES     16      /* requests one poke-batch holds */
@@ -133,7 +133,7 @@ static int cmd_poke(int argc, char **argv)
 	       tsc_to_us(st.cycles_total));
 	return 0;
 }
-SHELL_CMD("poke", "SYM[+OFF] OLD NEW", "replace one instruction (hex bytes) with the int3 protocol", cmd_poke);
+SHELL_CMD("poke", "SYM[+OFF] OLD NEW", "replace one instruction (hex bytes) with the default strategy", cmd_poke);
 
 /* Which line of the batch a refusal names: the core's why begins with the
  * site's address ("0xffffffff80118950: ..."). 0 if none matches. */

@@ -1,17 +1,15 @@
 /*
- * patch/console.c — console commands of the patch core: sites, patch,
- * patch-stats.
+ * clients/sites/console.c — console commands of the named sites: sites,
+ * patch SITE VARIANT.
  */
 #include "arch/x86/dump.h"
 #include "arch/x86/tsc.h"
+#include "clients/sites/sites.h"
 #include "kernel/errno.h"
 #include "kernel/format.h"
-#include "kernel/percpu.h"
 #include "kernel/printk.h"
 #include "kernel/shell.h"
 #include "patch/patch.h"
-#include "patch/rendezvous.h"
-#include "patch/sites.h"
 
 static void hex(char *out, size_t size, const uint8_t *b, unsigned n)
 {
@@ -76,4 +74,3 @@ static int cmd_patch(int argc, char **argv)
 	return 0;
 }
 SHELL_CMD("patch", "SITE VARIANT", "patch a site to one of its variants with the default strategy (patch.strategy)", cmd_patch);
-

@@ -1,9 +1,9 @@
 /*
- * patch/poke_parse.c — see poke_parse.h.
+ * clients/poke/poke_parse.c — see poke_parse.h.
  */
 #include "kernel/format.h"
 #include "kernel/string.h"
-#include "patch/poke_parse.h"
+#include "clients/poke/poke_parse.h"
 
 #define SYM_NAME_MAX 128
 

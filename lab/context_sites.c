@@ -1,9 +1,11 @@
 /*
- * patch/context_sites.c — the NMI, #MC and IRQ sites as named sites
+ * lab/context_sites.c — the NMI, #MC and IRQ sites as named sites
  * (`sites`, `patch nmi b`, storms).
  */
-#include "patch/context_sites.h"
-#include "patch/sites.h"
+#include "clients/sites/sites.h"
+#include "lab/context_sites.h"
+
+struct lab_cpu lab_cpu[MAX_CPUS];
 
 extern const char nmi_site[], mce_site[], irq_site[];
 extern const char count_nmi_a[], count_nmi_b[], count_mce_a[], count_mce_b[], count_irq_a[], count_irq_b[];

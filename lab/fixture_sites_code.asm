@@ -1,13 +1,13 @@
-; tests/kernel/patch_sites_code.asm — functions with patch sites in them, for the
+; lab/fixture_sites_code.asm — functions with patch sites in them, for the
 ; self-tests and the console (`sites`, `patch SITE VARIANT`).
 ;
 ; Each flip_*_fn returns FLIP_A or FLIP_B in EAX depending on which variant
 ; its site holds, so a CPU calling it in a loop can tell whether it ever saw
 ; anything else (a torn instruction). The variants are described in
-; tests/kernel/patch_sites.c.
+; lab/fixture_sites.c. FLIP_A, FLIP_B and BATCH_SITES come from
+; lab/fixture_sites.h through asm-offsets.inc.
 
-FLIP_A equ 0xa
-FLIP_B equ 0xb
+%include "asm-offsets.inc"
 
 section .text
 
@@ -96,10 +96,10 @@ two_nops_site:
         nop
         ret
 
-; 256 functions, each "call batch_ret_a; ret": one batch flips every call.
+; BATCH_SITES functions, each "call batch_ret_a; ret": one batch flips every call.
 global batch_fns, batch_ret_a, batch_ret_b
 %assign i 0
-%rep 256
+%rep BATCH_SITES
 batch_fn_ %+ i:
         call batch_ret_a
         ret
@@ -112,7 +112,7 @@ section .rodata
 align 8
 batch_fns:
 %assign i 0
-%rep 256
+%rep BATCH_SITES
         dq batch_fn_ %+ i
 %assign i i + 1
 %endrep

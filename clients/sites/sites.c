@@ -1,10 +1,9 @@
 /*
- * patch/sites.c — encoding and lookup for named sites (see sites.h).
+ * clients/sites/sites.c — encoding and lookup for named sites (see sites.h).
  */
 #include "kernel/string.h"
-#include "patch/insn.h"
 #include "patch/patch.h"
-#include "patch/sites.h"
+#include "clients/sites/sites.h"
 
 int site_encode(const struct patch_site_def *s, const struct site_variant *v, uint8_t *out)
 {

@@ -1,0 +1,40 @@
+; lab/context_sites_code.asm — the live patch sites that the NMI, #MC and
+; IRQ paths run on every entry (see lab/context_sites.h).
+;
+; *_site_run — one site: a 5-byte call to the "a" or "b" counter.
+;   IN: nothing. OUT: nothing. Clobbers: nothing but flags (the counters
+;   are this CPU's own, lab_cpu[cpu]: an INC needs no lock).
+;   Note: the site indices (SITE_*, CTX_VARIANT_*) and the layout of
+;   struct lab_cpu come from C through asm-offsets.inc.
+
+%include "asm-offsets.inc"
+
+extern lab_cpu                          ; lab/context_sites.c
+
+section .text
+
+%macro CONTEXT_SITE 2                   ; name, index into lab_cpu[].site_hits (SITE_*)
+global %1_site_run, %1_site, count_%1_a, count_%1_b
+%1_site_run:
+%1_site:
+        call count_%1_a
+        ret
+count_%1_a:
+        COUNT_HIT %2, CTX_VARIANT_A
+        ret
+count_%1_b:
+        COUNT_HIT %2, CTX_VARIANT_B
+        ret
+%endmacro
+
+%macro COUNT_HIT 2                      ; site, variant: ++lab_cpu[this CPU].site_hits[site][variant]
+        push rax
+        mov eax, [gs:PC_CPU]
+        imul eax, eax, LAB_CPU_SIZE
+        inc qword [rax + lab_cpu + LAB_SITE_HITS + LAB_SITE_HITS_PER_SITE * %1 + LAB_SITE_HITS_PER_VARIANT * %2]
+        pop rax
+%endmacro
+
+CONTEXT_SITE nmi, SITE_NMI
+CONTEXT_SITE mce, SITE_MCE
+CONTEXT_SITE irq, SITE_IRQ
