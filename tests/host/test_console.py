@@ -117,6 +117,19 @@ class ConsolePoke(unittest.TestCase):
         self.assertEqual(self.crc_at_boot, [f"text-crc: {zlib.crc32(self.text):#010x} "
                                             f"(.text {start:016x}..{end:016x}, {end - start} bytes)"])
 
+    def test_strategies_lists_the_registry_and_patch_stats_names_it(self):
+        """`strategies` lists the registry with the default marked; after a
+        poke, `patch-stats` names the strategy that applied the batch."""
+        lines = self.con.send("strategies")
+        self.assertTrue(any(re.match(r"^\* int3 +8 phases, up to 3 rounds: ", l) for l in lines), lines)
+        call_a, call_b = self.call("flip_call_fn", "flip_ret_a"), self.call("flip_call_fn", "flip_ret_b")
+        self.one(f"poke flip_call_fn {call_a} {call_b}", r"^poke: patched ")
+        stats = self.con.send("patch-stats")
+        self.one(f"poke flip_call_fn {call_b} {call_a}", r"^poke: patched ")
+        self.assertTrue(any(re.match(r"^last batch: strategy int3, 1 site\(s\), 3 round\(s\)", l) for l in stats), stats)
+        self.assertTrue(any(re.match(r"^  cycles: write int3 \d+, write tails \d+, write first bytes \d+, .*sync 3 \d+", l)
+                            for l in stats), stats)
+
     def test_cr_lf_ends_one_line(self):
         """A script that ends lines with CR LF: the LF is not a second (empty)
         line, which would end poke-batch's input at once."""
