@@ -210,6 +210,34 @@ static bool selected(const struct ktest *t, const char *globs)
 	return false;
 }
 
+/* Entries of globs that select no test (a misspelt or renamed name in a
+ * list would otherwise just run fewer tests): each is named. */
+static unsigned unmatched_globs(const char *globs)
+{
+	char g[128];
+	unsigned bad = 0;
+	for (const char *s = globs; *s;) {
+		size_t n = 0;
+		while (s[n] && s[n] != ',')
+			n++;
+		if (n && n < sizeof(g)) {
+			memcpy(g, s, n);
+			g[n] = 0;
+			bool any = false;
+			for (unsigned i = 0; i < n_tests && !any; i++)
+				any = !strcmp(g, "all") ? !(sorted[i]->flags & KTEST_HIDDEN) : glob_match(g, sorted[i]->name);
+			if (!any) {
+				printk("ktest: '%s' matches no test (try ktest=list)", g);
+				bad++;
+			}
+		}
+		s += n;
+		if (*s == ',')
+			s++;
+	}
+	return bad;
+}
+
 /* Reset facilities a failed test may have left armed. */
 static void cleanup_after_test(void)
 {
@@ -286,7 +314,8 @@ int ktest_run(const char *globs, unsigned repeat)
 	printk("ktest: %u passed, %u failed, %u skipped", pass, fail, skip);
 	if (!count)
 		printk("ktest: no test matches '%s' (try ktest=list)", globs);
-	return (int)fail + (count ? 0 : 1);
+	unsigned unmatched = unmatched_globs(globs);
+	return (int)fail + (count ? 0 : 1) + (int)unmatched;
 }
 
 static void list_tests(void)

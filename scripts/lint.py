@@ -55,7 +55,11 @@ INCLUDE_RE = re.compile(r'^\s*[#%]\s*include\s*[<"]([^>"]+)[>"]')
 # --- the no-patch region ------------------------------------------------------
 
 BRANCH_RE = re.compile(r"^(call|jmp|j[a-z]{1,3}|loop[a-z]*|jrcxz|jecxz|xbegin|lcall|ljmp)[lqw]?$")
-PREFIXES = {"notrack", "bnd", "rex", "rex.w", "ds", "cs", "es", "ss", "fs", "gs", "data16", "addr32"}
+PREFIXES = {"notrack", "bnd", "ds", "cs", "es", "ss", "fs", "gs", "data16", "addr32"}
+REX_RE = re.compile(r"^rex(\.[wrxb]+)?$", re.I)  # objdump prints rex.W, rex.WB, ...
+# A mnemonic that looks like control flow but does not parse as one above:
+# reported rather than skipped, so a new form cannot slip through.
+LOOKS_LIKE_BRANCH_RE = re.compile(r"^(j|call|loop|lcall|ljmp|xbegin)", re.I)
 INSN_RE = re.compile(r"^\s*([0-9a-f]+):\s+(.*?)\s*$")
 DIRECT_RE = re.compile(r"^([0-9a-f]+)(?:\s+<[^>]*>)?$")
 # gcc's switch: jmp *TABLE(,%reg,8), TABLE a sign-extended 32-bit address.
@@ -193,11 +197,16 @@ def branches(listing):
         if not m:
             continue
         words = m.group(2).split(None, 1)
-        while words and words[0] in PREFIXES:
+        while words and (words[0].lower() in PREFIXES or REX_RE.match(words[0])):
             words = words[1].split(None, 1) if len(words) > 1 else []
-        if not words or not BRANCH_RE.match(words[0]):
+        if not words:
             continue
-        yield int(m.group(1), 16), words[0], (words[1].strip() if len(words) > 1 else "")
+        mn = words[0].split(",")[0]         # jne,pn / jne,pt: branch hints
+        if not BRANCH_RE.match(mn):
+            if LOOKS_LIKE_BRANCH_RE.match(mn):
+                die(f"{m.group(1)}: '{m.group(2)}': looks like a branch, but lint.py cannot read it")
+            continue
+        yield int(m.group(1), 16), mn, (words[1].strip() if len(words) > 1 else "")
 
 
 def jump_table(elf, syms, src, operand):

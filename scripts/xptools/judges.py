@@ -182,7 +182,16 @@ def run_unittest(files, say, boot=None):
     for t, trace in result.failures + result.errors:
         say(f"  FAIL {getattr(t, 'test_case', t).id()}")
         say("    " + trace.strip().replace("\n", "\n    "))
-    return result.testsRun - len(bad) - len(result.skipped), len(bad)
+    # A skip is a test that did not run: it fails the stanza, saying why,
+    # so that a run that tested nothing cannot pass.
+    for t, why in result.skipped:
+        say(f"  FAIL (skipped) {getattr(t, 'test_case', t).id()}: {why}")
+    passed = result.testsRun - len(bad) - len(result.skipped)
+    failed = len(bad) + len(result.skipped)
+    if passed <= 0 and failed == 0:
+        say(f"  FAIL: {', '.join(files)} ran no test")
+        failed = 1
+    return max(passed, 0), failed
 
 
 def judge_unittest(s, say):
@@ -229,7 +238,7 @@ def judge_boot_time(s, say):
         kw["until"] = s.get("until")
         q = Qemu(**kw)
         status = q.run()
-        if status != 0:
+        if status != 0 or not re.search(s.get("until"), q.text(), re.M):
             say(f"  boot {i + 1} of {runs} never printed /{s.get('until')}/ (status {status})")
             show_tail(say, q)
             return 0, 1
@@ -249,16 +258,21 @@ def judge_boot_time(s, say):
 
 def judge_figures(s, say):
     """Figures, not a verdict: boot, print the lines the figures regex
-    matches; fails only when there are none."""
+    matches; fails when there are none, or when the boot did not end
+    cleanly (QEMU status 1: a benchmark that panicked after printing some
+    figures has no figures worth keeping)."""
     q = Qemu(**s.qemu_args(log_of(s)))
-    q.run()
+    status = q.run()
     found = figures(s, q.text())
     for f in found:
         say(f"  {f}")
     if not found:
         say(f"  no line matches /{s.get('figures')}/ (see {paths.rel(q.log)})")
+    if status != 1:
+        say(f"  QEMU status {status}, expected 1 (a clean exit; see {paths.rel(q.log)})")
+    if not found or status != 1:
         show_tail(say, q)
-    return (1, 0) if found else (0, 1)
+    return (1, 0) if found and status == 1 else (0, 1)
 
 
 JUDGES = {"ktap": judge_ktap, "expect": judge_expect, "gdb": judge_gdb, "inject": judge_inject,

@@ -45,15 +45,22 @@ def new_bytes():
     return bytes(int(s["new"][k]) & 0xff for k in range(int(s["len"])))
 
 
+def call_b_bytes():
+    """What gdb.arena's command 1 makes of the call site (a -> b): a call
+    rel32 to variant b's function, computed from the symbols, not read back
+    from the site or the batch."""
+    at, to = read("(unsigned long)flip_call_site"), read("(unsigned long)flip_ret_b")
+    return bytes([0xe8]) + ((to - (at + 5)) & 0xffffffff).to_bytes(4, "little")
+
+
 def phase_intruder(phase, kind):
     _, ctx = CTX[kind]
     ready()
     before = read(f"percpu_area[1].patch.bp_handled[{ctx}]")
     freeze_patcher_at(phase)
+    new = call_b_bytes()
     if phase != "retired":
-        new = new_bytes()
-    else:
-        new = bytes(gdb.selected_inferior().read_memory(read("(unsigned long)flip_call_site"), 5))
+        expect(new_bytes() == new, f"the live batch turns the site into call b ({new.hex(' ')})")
     first = read("*(unsigned char *)flip_call_site")
     in_int3 = phase in int3_phases()
     expect((first == 0xcc) == in_int3, f"the site's first byte is {first:#04x}"

@@ -39,6 +39,15 @@ in_b:
 .Lc:    ret
         .size in_b, . - in_b
 
+        .type hinted, @function
+hinted:
+        rex.W jmp *%rax                 # REX.W INDIRECT
+        jne,pn out_f                    # HINTED JCC OUT
+        jne,pt out_f                    # HINTED JCC OUT
+        rex.W call out_f                # REX.W CALL OUT
+        ret
+        .size hinted, . - hinted
+
         .type allowed_fn, @function
 allowed_fn:
         call out_g                      # allowed by the allow-list
@@ -131,6 +140,12 @@ class NoPatch(unittest.TestCase):
     def test_tail_jmp_out(self):
         self.assertEqual(len(self.find(r"^nopatch: in_a\+0x[0-9a-f]+ .*: jmp out_f")), 1, self.out)
 
+    def test_prefixed_and_hinted_branches_are_read(self):
+        """objdump writes rex.W jmp/call and jne,pn / jne,pt: each is a branch out."""
+        self.assertEqual(len(self.find(r"^nopatch: hinted\+0x0 .*: jmp \*%rax: indirect jmp")), 1, self.out)
+        self.assertEqual(len(self.find(r"^nopatch: hinted\+0x[0-9a-f]+ .*: jne out_f")), 2, self.out)
+        self.assertEqual(len(self.find(r"^nopatch: hinted\+0x[0-9a-f]+ .*: call out_f")), 1, self.out)
+
     def test_indirect_call_needs_an_entry(self):
         self.assertEqual(len(self.find(r"^nopatch: in_b\+0x0 .*: call \*%rax: indirect call, target unknown: "
                                        r"needs an allow-list entry 'in_b -> \(indirect\)'")), 1, self.out)
@@ -166,6 +181,7 @@ class NoPatch(unittest.TestCase):
 
     def test_a_clean_region_passes(self):
         allow = self.write("all.txt", "in_a -> out_f  # t\nin_b -> (indirect)  # t\nallowed_fn -> out_*  # t\n"
+                                      "hinted -> out_f  # t\nhinted -> (indirect)  # t\n"
                                       "inside: in_b  # t\n")
         rc, out, err = self.lint(allow=allow)
         self.assertEqual((rc, err), (0, ""), out)
