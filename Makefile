@@ -98,7 +98,8 @@ PATCH_OBJS := \
 STRATEGY_OBJS := \
 	strategies/registry.o \
 	strategies/int3/int3.o strategies/int3/int3_check.o strategies/int3/int3_emulate.o \
-	strategies/int3/int3_selftest.o strategies/int3/int3_selftest_code.o
+	strategies/int3/int3_selftest.o strategies/int3/int3_selftest_code.o \
+	strategies/int3_2round/int3_2round.o
 
 # Clients of the patch core (patch/patch.h): named sites with variants, and
 # the console's poke/peek on any instruction.

@@ -167,6 +167,11 @@ int smp_text_poke_batch_finish(struct poke_batch *b)
 
 int smp_text_poke_single(void *addr, const void *old, const void *new, size_t len)
 {
+	return smp_text_poke_one(NULL, addr, old, new, len);
+}
+
+int smp_text_poke_one(const struct patch_strategy *strategy, void *addr, const void *old, const void *new, size_t len)
+{
 	static struct poke_site site;   /* callers are serialized: see below */
 	static spinlock_t single_lock = SPINLOCK_INIT("text_poke_single");
 	struct poke_batch b = POKE_BATCH_INIT(&site, 1);
@@ -174,6 +179,7 @@ int smp_text_poke_single(void *addr, const void *old, const void *new, size_t le
 	/* The one-site batch lives in static storage; single_lock keeps two
 	 * callers from sharing it. Taken with IRQs on, like text_lock. */
 	spin_lock_timeout(&single_lock, TEXT_LOCK_TIMEOUT_MS);
+	b.strategy = strategy;
 	int err = smp_text_poke_batch_add(&b, addr, old, new, len);
 	if (!err)
 		err = smp_text_poke_batch_finish(&b);

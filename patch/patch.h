@@ -32,6 +32,8 @@
 #include "patch/patch_cpu.h"
 #include "patch/poke_types.h"
 
+struct patch_strategy;
+
 /* Check and queue one site for b's strategy (set b->strategy before the
  * first add; NULL: the default). The old bytes are compared with the text
  * now and again when the batch is applied. */
@@ -43,8 +45,9 @@ int smp_text_poke_batch_finish(struct poke_batch *b);
 /* Drop queued sites without applying them. */
 void smp_text_poke_batch_reset(struct poke_batch *b);
 
-/* One site, one batch, the default strategy. */
+/* One site, one batch, the default strategy / strategy s (NULL: the default). */
 int smp_text_poke_single(void *addr, const void *old, const void *new, size_t len);
+int smp_text_poke_one(const struct patch_strategy *s, void *addr, const void *old, const void *new, size_t len);
 
 /* Is [addr, addr+len) part of the batch being applied now? If so, which
  * site (*site, *site_len). Thread context. */
@@ -58,12 +61,15 @@ void patch_text_unlock(void);
 
 /* Strategies (patch/strategy.h): by name, or NULL; the default
  * (patch.strategy=NAME); a strategy's name. */
-struct patch_strategy;
 const struct patch_strategy *patch_strategy_find(const char *name);
 const struct patch_strategy *patch_default_strategy(void);
 const char *patch_strategy_name(const struct patch_strategy *s);
 /* Print the registry, the default marked (console `strategies`). */
 void patch_strategies_print(void);
+/* Console commands: take "--strategy NAME" out of argv (*out: it, or NULL
+ * when absent); -EINVAL, printed with the command's name, for a missing or
+ * unknown NAME. */
+int patch_strategy_option(const char *cmd, int *argc, char **argv, const struct patch_strategy **out);
 
 /* Phases. Phase 0 is "published" (the batch is visible to #BP, nothing is
  * written) and the last is "retired" (no CPU can be in #BP for it); the

@@ -39,9 +39,21 @@ const char *patch_strategy_name(const struct patch_strategy *s)
 
 void patch_strategies_print(void)
 {
-	for (const struct patch_strategy *const *s = patch_strategies; *s; s++)
+	for (const struct patch_strategy *const *s = patch_strategies; *s; s++) {
 		printk("%c %-14s %u phases, up to %u rounds: %s", *s == patch_default_strategy() ? '*' : ' ',
 		       (*s)->name, (*s)->nr_phases, (*s)->max_rounds, (*s)->summary);
+		printk("  %-14s patches: %s; safe against: %s", "", (*s)->can_patch, (*s)->safe_against);
+	}
+}
+
+/* The registry's names, comma-separated, for error messages. */
+static const char *strategy_names(char *buf, size_t size)
+{
+	size_t n = 0;
+	buf[0] = 0;
+	for (const struct patch_strategy *const *p = patch_strategies; *p && n < size; p++)
+		n += snprintf(buf + n, size - n, "%s%s", n ? ", " : "", (*p)->name);
+	return buf;
 }
 
 static int set_strategy(const char *v)
@@ -49,13 +61,36 @@ static int set_strategy(const char *v)
 	const struct patch_strategy *s = v ? patch_strategy_find(v) : NULL;
 	if (!s) {
 		char names[128];
-		size_t n = 0;
-		for (const struct patch_strategy *const *p = patch_strategies; *p && n < sizeof(names); p++)
-			n += snprintf(names + n, sizeof(names) - n, "%s%s", n ? ", " : "", (*p)->name);
-		printk("patch.strategy: no strategy named '%s' (strategies: %s)", v ? v : "", names);
+		printk("patch.strategy: no strategy named '%s' (strategies: %s)", v ? v : "",
+		       strategy_names(names, sizeof(names)));
 		return -EINVAL;
 	}
 	default_strategy = s;
+	return 0;
+}
+
+int patch_strategy_option(const char *cmd, int *argc, char **argv, const struct patch_strategy **out)
+{
+	*out = NULL;
+	for (int i = 1; i < *argc; i++) {
+		if (strcmp(argv[i], "--strategy"))
+			continue;
+		char names[128];
+		if (i + 1 >= *argc) {
+			printk("%s: --strategy needs a NAME (strategies: %s)", cmd, strategy_names(names, sizeof(names)));
+			return -EINVAL;
+		}
+		*out = patch_strategy_find(argv[i + 1]);
+		if (!*out) {
+			printk("%s: no strategy named '%s' (strategies: %s)", cmd, argv[i + 1],
+			       strategy_names(names, sizeof(names)));
+			return -EINVAL;
+		}
+		for (int j = i; j + 2 <= *argc; j++)
+			argv[j] = argv[j + 2];
+		*argc -= 2;
+		return 0;
+	}
 	return 0;
 }
 KPARAM("patch.strategy", set_strategy, "NAME: the strategy of batches that name none (default: int3; see `strategies`)");
@@ -72,7 +107,8 @@ KPARAM_ENUM("patch.tcg_rewrite", tcg_rewrite_param,
 static void strategy_check(const struct patch_strategy *s)
 {
 	if (s->nr_phases < 2 || s->nr_phases > POKE_PHASES_MAX || s->nr_steps > POKE_STEPS_MAX ||
-	    s->max_rounds > POKE_ROUNDS_MAX || !s->apply || !s->on_bp || !s->check || !s->phase_names)
+	    s->max_rounds > POKE_ROUNDS_MAX || !s->apply || !s->on_bp || !s->check || !s->phase_names ||
+	    !s->can_patch || !s->safe_against)
 		panic("patch: strategy %s does not fit the core: %u phases (2..%u), %u write steps (max %u), "
 		      "%u rounds (max %u), apply %p, on_bp %p, check %p", s->name, s->nr_phases, POKE_PHASES_MAX,
 		      s->nr_steps, POKE_STEPS_MAX, s->max_rounds, POKE_ROUNDS_MAX, s->apply, s->on_bp, s->check);

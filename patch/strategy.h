@@ -45,6 +45,9 @@
 struct patch_strategy {
 	const char *name;                       /* patch.strategy=NAME */
 	const char *summary;                    /* one line for `strategies` */
+	const char *can_patch;                  /* what instructions it can replace */
+	const char *safe_against;               /* the events a site in flight survives (a claim
+						 * the storms hold it to) */
 
 	/* Phases in order: [0] is "published", [nr_phases-1] is "retired"
 	 * (the core reaches both); the ones between are the strategy's. */

@@ -4,8 +4,10 @@
  */
 #include <stddef.h>
 #include "strategies/int3/int3.h"
+#include "strategies/int3_2round/int3_2round.h"
 
 const struct patch_strategy *const patch_strategies[] = {
 	&int3_strategy,         /* strategies/int3/: Linux's text_poke_bp */
+	&int3_2round_strategy,  /* strategies/int3_2round/: hpa's two-round variant */
 	NULL
 };

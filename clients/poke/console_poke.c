@@ -116,10 +116,14 @@ static int cmd_poke(int argc, char **argv)
 	struct poke_req r;
 	struct poke_stats st;
 	char why[160], name[96];
+	const struct patch_strategy *strategy;
 
+	if (patch_strategy_option("poke", &argc, argv, &strategy))
+		return -EREPORTED;
 	if (!poke_parse_request(argc - 1, argv + 1, &r, why, sizeof(why)))
 		return bad_input("poke", why);
 	console_batch.quiet = true;
+	console_batch.strategy = strategy;      /* NULL: the default */
 	int err = smp_text_poke_batch_add(&console_batch, (void *)r.where.addr, r.old, r.new, r.len);
 	if (!err)
 		err = smp_text_poke_batch_finish(&console_batch);
@@ -129,11 +133,12 @@ static int cmd_poke(int argc, char **argv)
 		return -EREPORTED;
 	}
 	poke_get_stats(&st);
-	printk("poke: patched %s (%u rounds, %lu us)", poke_where_name(&r.where, name, sizeof(name)), st.rounds,
-	       tsc_to_us(st.cycles_total));
+	printk("poke: patched %s (%u rounds, %lu us, strategy %s)", poke_where_name(&r.where, name, sizeof(name)),
+	       st.rounds, tsc_to_us(st.cycles_total), patch_strategy_name(st.strategy));
 	return 0;
 }
-SHELL_CMD("poke", "SYM[+OFF] OLD NEW", "replace one instruction (hex bytes) with the default strategy", cmd_poke);
+SHELL_CMD("poke", "SYM[+OFF] OLD NEW [--strategy NAME]",
+	  "replace one instruction (hex bytes; default strategy: patch.strategy)", cmd_poke);
 
 /* Which line of the batch a refusal names: the core's why begins with the
  * site's address ("0xffffffff80118950: ..."). 0 if none matches. */
@@ -193,6 +198,7 @@ static int cmd_poke_batch(int argc, char **argv)
 	}
 
 	console_batch.quiet = true;
+	console_batch.strategy = NULL;          /* the default */
 	for (unsigned i = 0; i < n; i++) {
 		const struct poke_req *r = &batch_req[i];
 		int err = smp_text_poke_batch_add(&console_batch, (void *)r->where.addr, r->old, r->new, r->len);

@@ -49,8 +49,11 @@ SHELL_CMD("sites", "", "patch sites: current bytes disassembled, and their varia
 
 static int cmd_patch(int argc, char **argv)
 {
+	const struct patch_strategy *strategy;
+	if (patch_strategy_option("patch", &argc, argv, &strategy))
+		return -EREPORTED;
 	if (argc != 3) {
-		printk("usage: patch SITE VARIANT   (see 'sites')");
+		printk("usage: patch SITE VARIANT [--strategy NAME]   (see 'sites', 'strategies')");
 		return -EREPORTED;
 	}
 	const struct patch_site_def *s = site_by_name(argv[1]);
@@ -63,14 +66,16 @@ static int cmd_patch(int argc, char **argv)
 		printk("patch: site %s has no variant '%s' (see 'sites')", s->name, argv[2]);
 		return -EREPORTED;
 	}
-	int err = site_patch(s, v);
+	int err = site_patch_by(strategy, s, v);
 	if (err) {
 		printk("patch: %s -> %s refused: %s (%s)", s->name, v->name, patch_errname(err), patch_strerror(err));
 		return -EREPORTED;
 	}
 	struct poke_stats st;
 	poke_get_stats(&st);
-	printk("patch: %s is now %s (%u rounds, %lu us)", s->name, v->name, st.rounds, tsc_to_us(st.cycles_total));
+	printk("patch: %s is now %s (%u rounds, %lu us, strategy %s)", s->name, v->name, st.rounds,
+	       tsc_to_us(st.cycles_total), patch_strategy_name(st.strategy));
 	return 0;
 }
-SHELL_CMD("patch", "SITE VARIANT", "patch a site to one of its variants with the default strategy (patch.strategy)", cmd_patch);
+SHELL_CMD("patch", "SITE VARIANT [--strategy NAME]",
+	  "patch a site to one of its variants (default strategy: patch.strategy)", cmd_patch);

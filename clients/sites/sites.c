@@ -67,9 +67,14 @@ const struct site_variant *site_current_variant(const struct patch_site_def *s)
 
 int site_patch(const struct patch_site_def *s, const struct site_variant *v)
 {
+	return site_patch_by(NULL, s, v);
+}
+
+int site_patch_by(const struct patch_strategy *strategy, const struct patch_site_def *s, const struct site_variant *v)
+{
 	uint8_t old[POKE_MAX_LEN], new[POKE_MAX_LEN];
 	if (site_encode(s, v, new) != s->len)
 		return -PATCH_ENEW_LENGTH;
 	memcpy(old, s->addr, s->len);
-	return smp_text_poke_single((void *)s->addr, old, new, s->len);
+	return smp_text_poke_one(strategy, (void *)s->addr, old, new, s->len);
 }

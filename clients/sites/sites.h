@@ -59,7 +59,9 @@ const struct site_variant *variant_by_name(const struct patch_site_def *s, const
 /* The variant the site holds right now, or NULL. */
 const struct site_variant *site_current_variant(const struct patch_site_def *s);
 
-/* Patch s to variant v (old bytes = whatever is there now). */
+/* Patch s to variant v (old bytes = whatever is there now), with the
+ * default strategy / with strategy (NULL: the default). */
 int site_patch(const struct patch_site_def *s, const struct site_variant *v);
+int site_patch_by(const struct patch_strategy *strategy, const struct patch_site_def *s, const struct site_variant *v);
 
 #endif

@@ -73,7 +73,7 @@ static const char *const int3_step_names[INT3_STEP_COUNT] = {
 static const uint8_t int3_byte = INT3_INSN_OPCODE;
 
 /* The bytes of one step for every site, grouped by page by the writer. */
-static uint64_t write_step(const struct poke_batch *b, enum int3_step step, struct poke_stats *st)
+uint64_t int3_write_step(const struct poke_batch *b, enum int3_step step, struct poke_stats *st)
 {
 	struct poke_write *w = poke_write_buffer();
 	unsigned n = 0;
@@ -89,11 +89,11 @@ static uint64_t write_step(const struct poke_batch *b, enum int3_step step, stru
 	return poke_write_step(w, n, st);
 }
 
-/* One round, counted and timed. */
-static void round_(struct poke_stats *st)
+/* One round of strategy s, counted and timed. */
+void int3_round(const struct patch_strategy *s, struct poke_stats *st)
 {
-	if (st->rounds >= int3_strategy.max_rounds)
-		panic("int3: round %u of a batch declared to take at most %u", st->rounds + 1, int3_strategy.max_rounds);
+	if (st->rounds >= s->max_rounds)
+		panic("%s: round %u of a batch declared to take at most %u", s->name, st->rounds + 1, s->max_rounds);
 	st->cycles_sync[st->rounds++] = sync_all_cpus();
 }
 
@@ -105,26 +105,26 @@ static int int3_apply(struct poke_batch *b, struct poke_stats *st)
 		tails |= b->sites[i].len > INT3_INSN_SIZE;
 
 	/* Step 1: int3 on every first byte. */
-	st->cycles_write[INT3_STEP_INT3] = write_step(b, INT3_STEP_INT3, st);
+	st->cycles_write[INT3_STEP_INT3] = int3_write_step(b, INT3_STEP_INT3, st);
 	poke_phase_reached(PHASE_INT3_WRITTEN);
-	round_(st);
+	int3_round(&int3_strategy, st);
 	poke_phase_reached(PHASE_INT3_SYNCED);
 
 	/* Step 2: the tails, behind the int3s. */
 	if (tails) {
-		st->cycles_write[INT3_STEP_TAILS] = write_step(b, INT3_STEP_TAILS, st);
+		st->cycles_write[INT3_STEP_TAILS] = int3_write_step(b, INT3_STEP_TAILS, st);
 		poke_phase_reached(PHASE_TAILS_WRITTEN);
-		round_(st);
+		int3_round(&int3_strategy, st);
 		poke_phase_reached(PHASE_TAILS_SYNCED);
 	}
 
 	/* Step 3: the real first bytes. */
-	st->cycles_write[INT3_STEP_FIRST] = write_step(b, INT3_STEP_FIRST, st);
+	st->cycles_write[INT3_STEP_FIRST] = int3_write_step(b, INT3_STEP_FIRST, st);
 	poke_phase_reached(PHASE_FIRST_WRITTEN);
-	round_(st);
+	int3_round(&int3_strategy, st);
 	poke_phase_reached(PHASE_FIRST_SYNCED);
 	if (poke_tcg_rewrite)   /* TCG's stale translations out */
-		st->cycles_write[INT3_STEP_TCG] = write_step(b, INT3_STEP_TCG, st);
+		st->cycles_write[INT3_STEP_TCG] = int3_write_step(b, INT3_STEP_TCG, st);
 	return 0;
 }
 
@@ -137,6 +137,8 @@ const struct patch_strategy int3_strategy = {
 	.step_names = int3_step_names,
 	.nr_steps = INT3_STEP_COUNT,
 	.max_rounds = 3,
+	.can_patch = "one instruction the #BP handler can emulate: nop, ret, call/jmp/jcc rel",
+	.safe_against = "IRQ, NMI, #MC (their handlers are emulated at a site in flight)",
 	.check = int3_check_site,
 	.selftest = int3_selftest,
 	.apply = int3_apply,

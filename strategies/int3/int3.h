@@ -26,6 +26,11 @@ enum int3_step { INT3_STEP_INT3, INT3_STEP_TAILS, INT3_STEP_FIRST, INT3_STEP_TCG
 
 extern const struct patch_strategy int3_strategy;
 
+/* For strategies built on this one (strategies/int3_2round/): one write
+ * step over every site of b, and one round of strategy s. */
+uint64_t int3_write_step(const struct poke_batch *b, enum int3_step step, struct poke_stats *st);
+void int3_round(const struct patch_strategy *s, struct poke_stats *st);
+
 /* #BP context (int3_emulate.c): execute the new instruction of s for the
  * CPU whose frame is r. */
 bool int3_on_bp(const struct poke_batch *b, const struct poke_site *s, struct regs *r, enum bp_ctx ctx);

@@ -122,6 +122,8 @@ class ConsolePoke(unittest.TestCase):
         poke, `patch-stats` names the strategy that applied the batch."""
         lines = self.con.send("strategies")
         self.assertTrue(any(re.match(r"^\* int3 +8 phases, up to 3 rounds: ", l) for l in lines), lines)
+        self.assertTrue(any(re.match(r"^  int3-2round +6 phases, up to 2 rounds: ", l) for l in lines), lines)
+        self.assertTrue(any(re.match(r"^ +patches: .*; safe against: ", l) for l in lines), lines)
         call_a, call_b = self.call("flip_call_fn", "flip_ret_a"), self.call("flip_call_fn", "flip_ret_b")
         self.one(f"poke flip_call_fn {call_a} {call_b}", r"^poke: patched ")
         stats = self.con.send("patch-stats")
@@ -129,6 +131,21 @@ class ConsolePoke(unittest.TestCase):
         self.assertTrue(any(re.match(r"^last batch: strategy int3, 1 site\(s\), 3 round\(s\)", l) for l in stats), stats)
         self.assertTrue(any(re.match(r"^  cycles: write int3 \d+, write tails \d+, write first bytes \d+, .*sync 3 \d+", l)
                             for l in stats), stats)
+
+    def test_strategy_option_picks_the_batchs_strategy(self):
+        """poke and patch take --strategy NAME: the batch is applied by it
+        (its rounds); a missing or unknown name is refused, naming the
+        strategies, and changes nothing."""
+        crc0 = self.crc()
+        call_a, call_b = self.call("flip_call_fn", "flip_ret_a"), self.call("flip_call_fn", "flip_ret_b")
+        self.one(f"poke flip_call_fn {call_a} {call_b} --strategy int3-2round",
+                 r"^poke: patched flip_call_fn\+0x0 \(2 rounds, \d+ us, strategy int3-2round\)$")
+        self.one(f"poke flip_call_fn {call_b} {call_a}", r"^poke: patched .*\(3 rounds, \d+ us, strategy int3\)$")
+        self.one("patch call b --strategy int3-2round", r"^patch: call is now b \(2 rounds, \d+ us, strategy int3-2round\)$")
+        self.one("patch call a", r"^patch: call is now a \(3 rounds, \d+ us, strategy int3\)$")
+        self.one("patch call b --strategy nope", r"^patch: no strategy named 'nope' \(strategies: int3, int3-2round\)$")
+        self.one(f"poke flip_call_fn {call_a} {call_b} --strategy", r"^poke: --strategy needs a NAME \(strategies: ")
+        self.assertEqual(self.crc(), crc0)
 
     def test_cr_lf_ends_one_line(self):
         """A script that ends lines with CR LF: the LF is not a second (empty)
@@ -148,7 +165,7 @@ class ConsolePoke(unittest.TestCase):
         call_b = self.call("flip_nop5_site", "flip_set_b")
         self.assertEqual(self.old_bytes("flip_nop5_site", 5), nop5)
         self.one(f"poke flip_nop5_site {nop5} {call_b}",
-                 r"^poke: patched flip_nop5_site\+0x0 \([23] rounds, \d+ us\)$")
+                 r"^poke: patched flip_nop5_site\+0x0 \([23] rounds, \d+ us, strategy int3\)$")
         rows = self.peek("flip_nop5_fn", 11)
         self.assertEqual([r[0] for r in rows], [self.sym["flip_nop5_fn"], self.sym["flip_nop5_site"],
                                                 self.sym["flip_nop5_site"] + 5])

@@ -14,6 +14,7 @@
 #include "patch/live.h"
 #include "patch/trap.h"
 #include "strategies/int3/int3.h"
+#include "strategies/int3_2round/int3_2round.h"
 #include "patch/patch.h"
 #include "clients/sites/sites.h"
 #include "patch/text_poke.h"
@@ -98,6 +99,14 @@ static void test_writer_in_nmi(void)
 }
 KTEST("patch.writer_in_nmi_panics", test_writer_in_nmi, .flags = KTEST_HIDDEN);
 
+/* Phase hook: which phases of int3-2round the batch went through. */
+static uint32_t r2_phases_seen;
+static void note_r2_phase(unsigned p)
+{
+	if (poke_current_strategy == &int3_2round_strategy && p < 32)
+		r2_phases_seen |= 1u << p;
+}
+
 /* Does the registry find the int3 strategy by name and refuse an unknown
  * one, and does a batch that names its strategy get applied by it (the
  * figures say which, with its rounds)? */
@@ -127,5 +136,22 @@ static void test_strategy_per_batch(void)
 	       poke_phase_name(poke_current_phase));
 	err = site_patch(s, variant_by_name(s, "a"));
 	report(err == 0 && flip_call_fn() == FLIP_A, "patched back to a");
+
+	/* The second strategy, through the same seam: its rounds and phases. */
+	const struct patch_strategy *r2 = patch_strategy_find("int3-2round");
+	report(r2 == &int3_2round_strategy, "patch_strategy_find(\"int3-2round\") is hpa's variant");
+	r2_phases_seen = 0;
+	poke_set_phase_hook(note_r2_phase);
+	err = site_patch_by(r2, s, variant_by_name(s, "b"));
+	poke_set_phase_hook(NULL);
+	poke_get_stats(&st);
+	report(err == 0 && flip_call_fn() == FLIP_B, "int3-2round patched call -> b (%s)", patch_errname(err));
+	report(st.strategy == r2 && st.rounds == 2, "in 2 rounds (%u), by %s", st.rounds, patch_strategy_name(st.strategy));
+	report(r2_phases_seen == (1u << R2_PHASE_COUNT) - 1, "it went through its %u phases, by its own names "
+	       "(seen mask %#x; rest-written at %u)", R2_PHASE_COUNT, r2_phases_seen, R2_PHASE_REST_WRITTEN);
+	report(!strcmp(poke_phase_name(R2_PHASE_REST_WRITTEN), "rest-written"), "phase %u is '%s'",
+	       R2_PHASE_REST_WRITTEN, poke_phase_name(R2_PHASE_REST_WRITTEN));
+	err = site_patch(s, variant_by_name(s, "a"));
+	report(err == 0 && flip_call_fn() == FLIP_A, "patched back to a with the default");
 }
 KTEST("patch.strategy_per_batch", test_strategy_per_batch);

@@ -28,6 +28,7 @@
 #include "lab/crew.h"
 #include "lab/fixture_sites.h"
 #include "patch/patch.h"
+#include "patch/strategy.h"
 
 static unsigned flips;                  /* 0: the default, see flips_now() */
 KPARAM_UINT_MULTIPLE("patch.flips", flips, 2, 100000000, 2,
@@ -137,6 +138,11 @@ static void flip_test(const char *site_name, flip_fn_t fn)
 		    helpers, na + nb + bad, na, nb, emulated, vanished);
 	report(err == 0, "every flip applied (%s)", err ? patch_errname(err) : "no error");
 	report(done == flips, "%u of %u flips done", done, flips);
+	struct poke_stats st;
+	poke_get_stats(&st);
+	report(st.strategy == patch_default_strategy() && st.rounds <= st.strategy->max_rounds,
+	       "flips applied by the default strategy, %s (last: %u rounds)", patch_strategy_name(st.strategy),
+	       st.rounds);
 	report(!memcmp(s->addr, va, s->len), "site %s holds variant a again", site_name);
 	report(bad == 0, "bystanders only ever saw results of variant a or b (%lu others)", bad);
 	if (helpers) {
