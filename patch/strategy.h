@@ -54,6 +54,11 @@ struct patch_strategy {
 	const char *const *phase_names;
 	uint32_t nr_phases;                     /* <= POKE_PHASES_MAX */
 
+	/* Phases in which a site's first byte is an int3 (bit i: phase i),
+	 * for debuggers and the gdb scenarios; 0 for a strategy without
+	 * breakpoints. */
+	uint32_t trap_phases;
+
 	/* Figures: the names of its write steps and how many rounds a batch
 	 * takes at most (struct poke_stats). */
 	const char *const *step_names;

@@ -102,6 +102,23 @@ def phases(strategy=None):
     return [s["phase_names"][i].string() for i in range(int(s["nr_phases"]))]
 
 
+def _strategy(name=None):
+    if name is None:
+        return _current_strategy()
+    found = [x for x in _strategies() if x["name"].string() == name]
+    if not found:
+        raise gdb.GdbError(f"xpoke: no strategy '{name}'; strategies: {', '.join(strategy_names())}")
+    return found[0]
+
+
+def trap_phases(strategy=None):
+    """The phases of a strategy in which a site's first byte is an int3
+    (its trap_phases mask, read from the kernel)."""
+    s = _strategy(strategy)
+    mask = int(s["trap_phases"])
+    return [p for i, p in enumerate(phases(strategy)) if mask >> i & 1]
+
+
 def bp_contexts():
     """Names of the #BP contexts (enum bp_ctx), from the kernel."""
     arr = gdb.parse_and_eval("bp_ctx_names")
@@ -318,6 +335,7 @@ current one marked *). Works on the ELF file alone, without a target."""
         cur = _current_strategy()["name"].string()
         for name in strategy_names():
             print(f"{'*' if name == cur else ' '} {name}: {' '.join(phases(name))}")
+            print(f"    int3 at the first byte in: {' '.join(trap_phases(name)) or 'none'}")
 
 
 def break_phase(n, thread=None):

@@ -131,7 +131,8 @@ def judge_gdb(s, say):
     kw.update(gdb_port=port, gdb_wait=True, timeout=limit + 30)
     q = Qemu(**kw).start()
     wait_port(port, q)
-    env = dict(os.environ, XPOKE_SCENARIO=s.get("scenario"), XPOKE_GDBPORT=str(port))
+    env = dict(os.environ, XPOKE_SCENARIO=s.get("scenario"), XPOKE_GDBPORT=str(port),
+               XPOKE_STRATEGY=s.get("strategy", "int3"))
     try:
         g = subprocess.run(["gdb", "-q", "-batch", "-nx", paths.ELF,
                             "-x", os.path.join(paths.ROOT, "tests", "gdb", "run_scenario.py")],

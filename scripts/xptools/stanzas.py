@@ -25,7 +25,7 @@ COMMON = {"judge", "groups", "description", "timeout"}
 JUDGES = {
     "ktap": (BOOT | {"expect_status", "expect_cpus", "figures"}, set()),
     "expect": (BOOT | {"status", "log", "no_log", "diag", "runner_says", "until", "interact"}, {"status"}),
-    "gdb": (BOOT | {"scenario"}, {"scenario", "cmdline"}),
+    "gdb": (BOOT | {"scenario", "strategy"}, {"scenario", "cmdline"}),
     "inject": (BOOT | {"mode"}, {"mode", "cmdline"}),
     "console": (BOOT | {"tests"}, {"tests"}),
     "unittest": ({"tests"}, {"tests"}),
@@ -155,36 +155,37 @@ def parse(path):
     return expand_scenarios(stanzas)
 
 
-_scenarios = None
+_scenarios = {}
 
 
-def gdb_scenarios():
-    """The names of the gdb scenarios (tests/gdb/catalog.py), whose per-phase
-    ones come from the kernel's own phase table (read from build/xpoke.elf
-    by gdb): never copied into this file or tests/boots.cfg."""
-    global _scenarios
-    if _scenarios is None:
+def gdb_scenarios(strategy="int3"):
+    """The names of the gdb scenarios (tests/gdb/catalog.py) for a strategy,
+    whose per-phase ones come from the kernel's own phase table (read from
+    build/xpoke.elf by gdb): never copied into this file or tests/boots.cfg."""
+    if strategy not in _scenarios:
         if not os.path.exists(paths.ELF):
             raise StanzaError(f"the gdb scenarios are named after the kernel's phases: {paths.rel(paths.ELF)} "
                               f"is needed to list them (make first)")
         try:
-            _scenarios = paths.load_file("tests/gdb/catalog.py").names(paths.ELF)
+            _scenarios[strategy] = paths.load_file("tests/gdb/catalog.py").names(paths.ELF, strategy)
         except RuntimeError as e:
             raise StanzaError(str(e))
-    return _scenarios
+    return _scenarios[strategy]
 
 
 def expand_scenarios(stanzas):
     """A gdb stanza whose scenario is a glob (phase_*_thread) stands for one
-    boot per matching scenario, each a stanza named gdb-SCENARIO."""
+    boot per matching scenario, each a stanza named gdb-SCENARIO (or
+    gdb-STRATEGY-SCENARIO for a strategy other than int3)."""
     out = []
     for s in stanzas:
         pat = s.values.get("scenario", "") if s.judge == "gdb" else ""
         if not any(c in pat for c in "*?["):
             out.append(s)
             continue
-        for name in (n for n in gdb_scenarios() if fnmatch.fnmatchcase(n, pat)):
-            c = Stanza(f"gdb-{name}", s.where)
+        strategy = s.values.get("strategy", "int3")
+        for name in (n for n in gdb_scenarios(strategy) if fnmatch.fnmatchcase(n, pat)):
+            c = Stanza(f"gdb-{name}" if strategy == "int3" else f"gdb-{strategy}-{name}", s.where)
             c.raw, c.lines, c.refs = s.raw, s.lines, s.refs
             c.values = dict(s.values, scenario=name)
             if any(x.name == c.name for x in stanzas + out):
@@ -249,10 +250,13 @@ def check(s):
     if judge == "inject" and v["mode"] != "storm" and cpu_count(v.get("smp", "1")) < 2:
         s.error("smp", f"inject mode {v['mode']} needs at least 2 CPUs")
     if judge == "gdb":
-        pat = v["scenario"]
-        if not any(fnmatch.fnmatchcase(n, pat) for n in gdb_scenarios()):
-            s.error("scenario", f"no gdb scenario '{pat}' in tests/gdb/catalog.py (its names: "
-                                f"{', '.join(gdb_scenarios())})")
+        pat, strategy = v["scenario"], v.get("strategy", "int3")
+        if not any(fnmatch.fnmatchcase(n, pat) for n in gdb_scenarios(strategy)):
+            s.error("scenario", f"no gdb scenario '{pat}' for strategy {strategy} in tests/gdb/catalog.py "
+                                f"(its names: {', '.join(gdb_scenarios(strategy))})")
+        if strategy != "int3" and f"patch.strategy={strategy}" not in v["cmdline"].split():
+            s.error("strategy", f"strategy {strategy}: the cmdline must make it the default "
+                                f"(patch.strategy={strategy}), since gdb.arena patches with the default")
     if "interact" in v:
         known = paths.load_file("tests/host/interactions.py").INTERACTIONS
         if v["interact"] not in known:

@@ -134,6 +134,8 @@ const struct patch_strategy int3_strategy = {
 		   "#BP emulates the new instruction",
 	.phase_names = int3_phase_names,
 	.nr_phases = PHASE_COUNT,
+	.trap_phases = 1u << PHASE_INT3_WRITTEN | 1u << PHASE_INT3_SYNCED | 1u << PHASE_TAILS_WRITTEN |
+		       1u << PHASE_TAILS_SYNCED,
 	.step_names = int3_step_names,
 	.nr_steps = INT3_STEP_COUNT,
 	.max_rounds = 3,

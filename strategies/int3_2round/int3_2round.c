@@ -79,6 +79,7 @@ const struct patch_strategy int3_2round_strategy = {
 			"(TCG cannot show it)",
 	.phase_names = r2_phase_names,
 	.nr_phases = R2_PHASE_COUNT,
+	.trap_phases = 1u << R2_PHASE_INT3_WRITTEN | 1u << R2_PHASE_INT3_SYNCED,
 	.step_names = r2_step_names,
 	.nr_steps = INT3_STEP_COUNT,
 	.max_rounds = 2,

@@ -15,11 +15,9 @@ CTX = {"thread": (1, 0), "irq": (2, 1), "nmi": (3, 2)}   # intruder: (command, b
 
 
 def int3_phases():
-    """The phases of the int3 strategy in which the site's first byte is an
-    int3: from int3-written up to (not including) first-written, by the
-    kernel's own names."""
-    ph = xpoke.phases("int3")
-    return set(ph[ph.index("int3-written"):ph.index("first-written")])
+    """The phases of the current strategy (the one gdb.arena patches with)
+    in which the site's first byte is an int3, as the kernel says."""
+    return set(xpoke.trap_phases())
 
 
 class ScenarioError(Exception):

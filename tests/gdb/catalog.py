@@ -18,7 +18,7 @@ INTRUDERS = ("thread", "nmi")           # every phase is replayed with each
 OTHERS = ["phase_int3-written_irq", "patcher_nmi_own_site", "retire_waits_for_bp", "nmi_inside_bp_acks_for_real",
           "validate_beside_batch_in_flight", "torn_target_with_checks_off"]
 
-def kernel_phases(elf=None):
+def kernel_phases(elf=None, strategy=STRATEGY):
     """The phase names of STRATEGY, read from the kernel's ELF file by a gdb
     of its own (also inside a scenario's gdb, whose target may not have
     reached the kernel yet)."""
@@ -27,11 +27,13 @@ def kernel_phases(elf=None):
                           "-ex", "xp-phases"], capture_output=True, text=True, timeout=60)
     for line in out.stdout.splitlines():
         name, _, rest = line[2:].partition(": ")
-        if name == STRATEGY:
+        if name == strategy:
             return rest.split()
-    raise RuntimeError(f"catalog: gdb listed no phases of strategy {STRATEGY} in {elf}:\n{out.stdout}{out.stderr}")
+    raise RuntimeError(f"catalog: gdb listed no phases of strategy {strategy} in {elf}:\n{out.stdout}{out.stderr}")
 
 
-def names(elf=None):
-    """Every scenario name, in order."""
-    return [f"phase_{p}_{k}" for p in kernel_phases(elf) for k in INTRUDERS] + OTHERS
+def names(elf=None, strategy=STRATEGY):
+    """Every scenario name for strategy, in order (the other scenarios are
+    written for int3's phases; another strategy gets the per-phase ones)."""
+    per_phase = [f"phase_{p}_{k}" for p in kernel_phases(elf, strategy) for k in INTRUDERS]
+    return per_phase + (OTHERS if strategy == STRATEGY else [])

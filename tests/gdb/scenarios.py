@@ -31,6 +31,8 @@ all read from the kernel through gdb. The guest is tests/kernel/gdb_arena.c
                                middle of a torn instruction (the checks
                                refuse that batch: patch.bad_requests_refused)
 """
+import os
+
 import gdb
 
 import catalog
@@ -287,7 +289,8 @@ OTHERS = {
 
 def run(name):
     """Run the scenario catalog.names() calls `name`."""
-    if name not in catalog.names():
+    strategy = os.environ.get("XPOKE_STRATEGY", catalog.STRATEGY)
+    if name not in catalog.names(strategy=strategy):
         raise ScenarioError(f"no scenario '{name}' in tests/gdb/catalog.py")
     if name in OTHERS:
         OTHERS[name]()
