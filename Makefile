@@ -8,6 +8,8 @@
 #                   booted, the gdb race scenarios, QMP injection, then the
 #                   test ISO at -smp 1, 2, 8
 #   make test-gdb   only the gdb race scenarios (group gdb)
+#   make model      the Promela models of the protocols (tests/model/, spin):
+#                   each verifies, each mutant is refuted with a trail
 #   make lint       scripts/lint.py: no call or jump leaves the no-patch region
 #                   (NOPATCH_OBJS) but those scripts/lint-allow.txt names, and
 #                   the #include layering; LINT_PART=--nopatch or --layering: one
@@ -181,7 +183,7 @@ KERNEL  := $(BUILD)/xpoke.elf
 ISO     := $(BUILD)/xpoke.iso
 TEST_ISO := $(BUILD)/xpoke-test.iso
 
-.PHONY: all iso run test test-gdb lint debug debug-server bench stress matrix fuzz host-tests clean deps
+.PHONY: all iso run test test-gdb lint debug debug-server bench stress matrix fuzz host-tests clean deps model
 all: $(KERNEL)
 
 # --- generated inputs ------------------------------------------------------
@@ -317,6 +319,9 @@ BOOTS = $(PYTHON) scripts/boots.py
 test: deps
 	@$(MAKE) --no-print-directory iso host-tests
 	@$(BOOTS) --title 'make test' --default-group ci
+
+model: deps
+	tests/model/check.sh
 
 lint: $(KERNEL)
 	$(PYTHON) scripts/lint.py $(LINT_PART)

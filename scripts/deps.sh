@@ -15,6 +15,7 @@ packages=(
 	libzycore-dev libzydis-dev         # Zycore headers (kernel), libzydis (host tests)
 	libcmocka-dev                      # host unit tests
 	clang-14 libclang-rt-14-dev libfuzzer-14-dev   # the validator's fuzz target: clang, its ASan/UBSan/libFuzzer runtimes
+	spin                               # make model: the protocols in Promela
 )
 
 missing=()

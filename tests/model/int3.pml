@@ -1,0 +1,173 @@
+/*
+ * tests/model/int3.pml — the int3 protocol in Promela (spin), as
+ * strategies/int3/int3.c and the core's rendezvous and #BP rules run it.
+ *
+ * One patcher replaces a two-part instruction (first byte, tail) that
+ * NBY bystanders keep executing. What makes cross-modifying code hard is
+ * modelled by each bystander's fetched copy of the site: the fetch
+ * hardware may refresh either byte on its own at any time, and a
+ * serializing event (the rendezvous IPI, IRET from #BP, NMI entry)
+ * refreshes both. Executing the site from a copy that is half old, half
+ * new is a torn instruction: the assertion.
+ *
+ *   patcher                     bystander i (any time, any order)
+ *   -------                     ---------------------------------
+ *   first = INT3                refresh one fetched byte
+ *   sync                        take the sync IPI: serialize, ack
+ *   tail = NEW                  execute the site from its fetched copy:
+ *   sync                          INT3: #BP (in_bp): ack, emulate, IRET
+ *   first = NEW                         (serializes); an NMI may nest in
+ *   sync                                it: raises bp_nested, serializes,
+ *   done                                executes the site itself
+ *                                 else: must be all old or all new
+ *
+ * An IPI is taken within LATE steps of a bystander that has it pending
+(its IRQs are on outside the handlers; a real CPU takes it eventually).
+
+sync: set every bystander's pending bit, then wait until none is set;
+ * while waiting, a bystander inside #BP with no NMI nested in it
+ * (in_bp && !bp_nested) counts as acknowledged (patch/rendezvous.h).
+ *
+ * Checked (tests/model/check.sh): no torn execution (assert), no invalid
+ * end state, and, under weak fairness, the batch completes (ltl). Each
+ * MUTANT_* must be refuted with a trail:
+ *   MUTANT_NO_WAIT         sync waits for nobody
+ *   MUTANT_NO_MIDDLE_SYNC  no sync between tails and first bytes (int3-2round:
+ *                          safe only if the hardware never refreshes the
+ *                          first byte without the tail, which this model,
+ *                          like Intel's rule for cross-modifying code, allows)
+ *   MUTANT_NO_BP_NESTED    an NMI inside #BP does not withdraw the claim
+ *   MUTANT_NO_SERIALIZE_ON_RETURN  #BP returns without serializing (a return
+ *                          without IRET into an NMI handler, and no
+ *                          sync_core(): arch/x86/traps.c)
+ */
+#ifndef NBY
+#define NBY 2
+#endif
+#define LATE 3                          /* steps a pending IPI may wait */
+
+mtype = { OLD, NEW, INT3 };
+mtype first = OLD, tail = OLD;          /* memory */
+mtype f_first[NBY], f_tail[NBY];        /* each bystander's fetched copy */
+bool pending[NBY];                      /* the round's acknowledgement mask */
+bool in_bp[NBY];                        /* inside the #BP handler */
+byte bp_nested[NBY];                    /* NMIs nested in it */
+bool done;
+byte late[NBY];                         /* steps taken with the IPI pending */
+
+inline serialize(i) {
+	f_first[i] = first;
+	f_tail[i] = tail
+}
+
+/* Executing the site from the fetched copy, outside a trap: whole or
+ * trapping, never torn. */
+inline check_copy(i) {
+	assert(f_first[i] == INT3 || f_first[i] == f_tail[i])
+}
+
+inline sync() {
+	atomic { j = 0; do :: j < NBY -> pending[j] = true; j++ :: else -> break od }
+#ifndef MUTANT_NO_WAIT
+	do
+	:: atomic {
+		all = true;
+		j = 0;
+		do
+		:: j < NBY ->
+			if
+			:: pending[j] && in_bp[j] && bp_nested[j] == 0 -> pending[j] = false
+			:: else -> skip
+			fi;
+			if
+			:: pending[j] -> all = false
+			:: else -> skip
+			fi;
+			j++
+		:: else -> break
+		od
+	   };
+	   if
+	   :: all -> break
+	   :: else -> skip
+	   fi
+	od
+#endif
+}
+
+active proctype patcher() {
+	byte j;
+	bool all;
+	first = INT3;                   /* Step 1 */
+	sync();
+	tail = NEW;                     /* Step 2 */
+#ifndef MUTANT_NO_MIDDLE_SYNC
+	sync();
+#endif
+	first = NEW;                    /* Step 3 */
+	sync();
+	done = true
+}
+
+/* Execute the site from the fetched copy: whole, or a trap to #BP, in
+ * which an NMI may nest and run the site too. */
+inline execute(i) {
+	check_copy(i);
+	if
+	:: f_first[i] == INT3 ->
+		in_bp[i] = true;                        /* #BP: the handler runs */
+		if
+		:: pending[i] -> pending[i] = false     /* it acknowledges the round */
+		:: else -> skip
+		fi;
+		if
+		:: skip
+		:: /* an NMI nests in the handler, and runs the site */
+#ifndef MUTANT_NO_BP_NESTED
+		   bp_nested[i]++;
+#endif
+		   serialize(i);                        /* NMI entry serializes */
+		   if                                   /* then the fetch hardware may */
+		   :: f_first[i] = first                /* refresh a byte before the */
+		   :: f_tail[i] = tail                  /* NMI handler reaches the site */
+		   :: skip
+		   fi;
+		   check_copy(i);
+		   if
+		   :: f_first[i] == INT3 ->             /* nested #BP: acks, IRET back into the NMI */
+			if :: pending[i] -> pending[i] = false :: else -> skip fi;
+			serialize(i)
+		   :: else -> skip
+		   fi;
+#ifndef MUTANT_NO_BP_NESTED
+		   bp_nested[i]--
+#else
+		   skip
+#endif
+		fi;
+#ifndef MUTANT_NO_SERIALIZE_ON_RETURN
+		atomic { serialize(i); in_bp[i] = false }   /* IRET, or sync_core() before a return without it */
+#else
+		in_bp[i] = false
+#endif
+	:: else -> skip
+	fi
+}
+
+active [NBY] proctype bystander() {
+	byte i = _pid - 1;
+	f_first[i] = OLD;
+	f_tail[i] = OLD;
+	do
+	:: done -> break
+	:: atomic { pending[i] -> serialize(i); pending[i] = false; late[i] = 0 }      /* the sync IPI */
+	:: atomic { (!pending[i] || late[i] < LATE) -> late[i] = (pending[i] -> late[i] + 1 : 0) };
+	   if
+	   :: f_first[i] = first        /* the fetch hardware, one byte */
+	   :: f_tail[i] = tail
+	   :: execute(i)
+	   fi
+	od
+}
+
+ltl complete { <> done }
