@@ -27,6 +27,21 @@ count_%1_b:
         ret
 %endmacro
 
+; The same, tail-calling a third routine instead of returning.
+%macro CONTEXT_SITE_THEN 3
+global %1_site_run, %1_site, count_%1_a, count_%1_b
+%1_site_run:
+%1_site:
+        call count_%1_a
+        jmp %3
+count_%1_a:
+        COUNT_HIT %2, CTX_VARIANT_A
+        ret
+count_%1_b:
+        COUNT_HIT %2, CTX_VARIANT_B
+        ret
+%endmacro
+
 %macro COUNT_HIT 2                      ; site, variant: ++lab_cpu[this CPU].site_hits[site][variant]
         push rax
         mov eax, [gs:PC_CPU]
@@ -35,6 +50,33 @@ count_%1_b:
         pop rax
 %endmacro
 
-CONTEXT_SITE nmi, SITE_NMI
+CONTEXT_SITE_THEN nmi, SITE_NMI, nmi_value_run
 CONTEXT_SITE mce, SITE_MCE
 CONTEXT_SITE irq, SITE_IRQ
+
+; nmi_value_run — the NMI path's value site (lab/context_sites.h): a 5-byte
+; "mov eax, imm32" holding VALUE_A or VALUE_B, whose every byte differs;
+; counts lab_cpu[cpu].value_hits[VALUE_GOT_A, VALUE_GOT_B or VALUE_TORN],
+; and keeps the last torn value in value_torn.
+;   IN: nothing. OUT: nothing. Clobbers: nothing but flags.
+global nmi_value_run, nmi_value_site
+nmi_value_run:
+        push rax
+        push rdx
+nmi_value_site:
+        mov eax, strict dword VALUE_A   ; the site: b8 imm32
+        mov edx, [gs:PC_CPU]
+        imul edx, edx, LAB_CPU_SIZE
+        cmp eax, VALUE_A
+        je .a
+        cmp eax, VALUE_B
+        je .b
+        mov [rdx + lab_cpu + LAB_VALUE_TORN], eax
+        inc qword [rdx + lab_cpu + LAB_VALUE_HITS + LAB_VALUE_HIT_SIZE * VALUE_TORN]
+        jmp .out
+.a:     inc qword [rdx + lab_cpu + LAB_VALUE_HITS + LAB_VALUE_HIT_SIZE * VALUE_GOT_A]
+        jmp .out
+.b:     inc qword [rdx + lab_cpu + LAB_VALUE_HITS + LAB_VALUE_HIT_SIZE * VALUE_GOT_B]
+.out:   pop rdx
+        pop rax
+        ret

@@ -72,6 +72,13 @@ bool insn_jcc32(uintptr_t at, uint8_t cc, uintptr_t target, uint8_t out[6])
 	return put_rel32(out, 2, op, at, target);
 }
 
+void insn_mov_eax(uint32_t imm, uint8_t out[MOV_EAX_INSN_SIZE])
+{
+	out[0] = MOV_EAX_INSN_OPCODE;
+	for (unsigned i = 0; i < 4; i++)
+		out[1 + i] = (uint8_t)(imm >> (8 * i));
+}
+
 bool insn_nop(unsigned len, uint8_t *out)
 {
 	if (len < 1 || len > INSN_NOP_MAX)

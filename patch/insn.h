@@ -24,6 +24,10 @@ bool insn_jmp32(uintptr_t at, uintptr_t target, uint8_t out[JMP32_INSN_SIZE]);
 bool insn_jmp8(uintptr_t at, uintptr_t target, uint8_t out[JMP8_INSN_SIZE]);
 bool insn_jcc8(uintptr_t at, uint8_t cc, uintptr_t target, uint8_t out[2]);        /* 7x rel8 */
 bool insn_jcc32(uintptr_t at, uint8_t cc, uintptr_t target, uint8_t out[6]);       /* 0f 8x rel32 */
+/* mov $imm, %eax (b8 imm32), 5 bytes. */
+#define MOV_EAX_INSN_OPCODE 0xb8
+#define MOV_EAX_INSN_SIZE   5
+void insn_mov_eax(uint32_t imm, uint8_t out[MOV_EAX_INSN_SIZE]);
 /* The recommended NOP of len bytes; false if len is not 1..INSN_NOP_MAX. */
 bool insn_nop(unsigned len, uint8_t *out);
 

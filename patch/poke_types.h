@@ -105,6 +105,7 @@ enum patch_err {
 	PATCH_ETARGET_PROTECTED,        /* new branch target is in the no-patch region */
 	PATCH_EFALLS_OFF_END,           /* new instruction would run past its function's end */
 	PATCH_EOLD_INT3,                /* old instruction is an int $3 (CD 03) */
+	PATCH_EBRANCH_UNCHECKED,        /* new instruction changes control flow in a way the core cannot check */
 	PATCH_ERR_END
 };
 

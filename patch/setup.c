@@ -40,9 +40,9 @@ const char *patch_strategy_name(const struct patch_strategy *s)
 void patch_strategies_print(void)
 {
 	for (const struct patch_strategy *const *s = patch_strategies; *s; s++) {
-		printk("%c %-14s %u phases, up to %u rounds: %s", *s == patch_default_strategy() ? '*' : ' ',
+		printk("%c %-16s %u phases, up to %u round(s): %s", *s == patch_default_strategy() ? '*' : ' ',
 		       (*s)->name, (*s)->nr_phases, (*s)->max_rounds, (*s)->summary);
-		printk("  %-14s patches: %s; safe against: %s", "", (*s)->can_patch, (*s)->safe_against);
+		printk("  %-16s patches: %s; safe against: %s", "", (*s)->can_patch, (*s)->safe_against);
 	}
 }
 
@@ -141,6 +141,9 @@ void patch_init(void)
 	poke_current_phase = d->nr_phases - 1;
 	printk("patch: default strategy %s (patch.strategy)", d->name);
 	sync_init();
+	for (const struct patch_strategy *const *s = patch_strategies; *s; s++)
+		if ((*s)->init)
+			(*s)->init();
 	for (const struct patch_strategy *const *s = patch_strategies; *s; s++) {
 		if (!(*s)->selftest)
 			continue;

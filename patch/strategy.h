@@ -72,6 +72,9 @@ struct patch_strategy {
 	 * a check that accepts EMU_OTHER takes on those checks itself. */
 	patch_site_check_fn check;
 
+	/* Optional boot setup (vectors, handlers), before any self-test. */
+	void (*init)(void);
+
 	/* Optional boot self-test: NULL if it passed, else why not. */
 	const char *(*selftest)(void);
 

@@ -4,12 +4,22 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/paging.h"
+#include "arch/x86/tsc.h"
+#include "kernel/cmdline.h"
 #include "kernel/panic.h"
 #include "kernel/percpu.h"
 #include "kernel/string.h"
 #include "patch/text_poke.h"
 
 spinlock_t text_lock = SPINLOCK_INIT("text");
+
+/* Lab knob: wait this long between byte stores, to widen the windows in
+ * which a strategy that writes live bytes directly (stop-machine) leaves
+ * an instruction half written. Tests and make compare set it, and say so;
+ * 0 (the default) writes each run of bytes at once. */
+uint32_t poke_write_delay_us;
+KPARAM_UINT("patch.write_delay_us", poke_write_delay_us, 0, 100000,
+	    "US: lab knob: wait between byte stores of every write (widens torn windows; default 0)");
 
 #define PAGE_MASK (~(uintptr_t)(PAGE_SIZE - 1))
 
@@ -38,8 +48,18 @@ unsigned text_poke_many(const struct poke_write *w, unsigned n)
 			spill |= w[j].addr + w[j].len > page + PAGE_SIZE;
 
 		uint8_t *alias = poke_window_map(KIMG_V2P(page), spill ? KIMG_V2P(page + PAGE_SIZE) : 0);
-		for (unsigned k = i; k < j; k++)
-			memcpy(alias + (w[k].addr - page), w[k].bytes, w[k].len);
+		uint32_t delay = __atomic_load_n(&poke_write_delay_us, __ATOMIC_RELAXED);
+		for (unsigned k = i; k < j; k++) {
+			if (!delay) {
+				memcpy(alias + (w[k].addr - page), w[k].bytes, w[k].len);
+				continue;
+			}
+			for (unsigned b = 0; b < w[k].len; b++) {       /* lab knob: one byte at a time */
+				if (b)
+					udelay(delay);
+				__atomic_store_n(alias + (w[k].addr - page) + b, w[k].bytes[b], __ATOMIC_RELAXED);
+			}
+		}
 		poke_window_unmap();
 
 		for (unsigned k = i; k < j; k++)

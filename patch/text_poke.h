@@ -20,6 +20,9 @@
  * keep answering the holder's rendezvous IPIs). */
 extern spinlock_t text_lock;
 
+/* Lab knob (patch.write_delay_us): microseconds between byte stores. */
+extern uint32_t poke_write_delay_us;
+
 struct poke_write {
 	uintptr_t addr;
 	const uint8_t *bytes;

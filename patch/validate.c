@@ -59,6 +59,7 @@ static const char *const err_names[] = {
 	[PATCH_ETARGET_PROTECTED - PATCH_ELEN_ZERO] = "PATCH_ETARGET_PROTECTED",
 	[PATCH_EFALLS_OFF_END - PATCH_ELEN_ZERO] = "PATCH_EFALLS_OFF_END",
 	[PATCH_EOLD_INT3 - PATCH_ELEN_ZERO] = "PATCH_EOLD_INT3",
+	[PATCH_EBRANCH_UNCHECKED - PATCH_ELEN_ZERO] = "PATCH_EBRANCH_UNCHECKED",
 };
 _Static_assert(sizeof(err_names) / sizeof(err_names[0]) == PATCH_ERR_END - PATCH_ELEN_ZERO,
 	       "one name per patch error");
@@ -89,6 +90,7 @@ static const char *const err_text[] = {
 	[PATCH_ETARGET_PROTECTED - PATCH_ELEN_ZERO] = "new branch target is inside the patch path's own code",
 	[PATCH_EFALLS_OFF_END - PATCH_ELEN_ZERO] = "new instruction would fall through past the end of its function",
 	[PATCH_EOLD_INT3 - PATCH_ELEN_ZERO] = "old instruction is an int $3, which traps past itself",
+	[PATCH_EBRANCH_UNCHECKED - PATCH_ELEN_ZERO] = "new instruction changes control flow where the core cannot check it",
 };
 _Static_assert(sizeof(err_text) / sizeof(err_text[0]) == PATCH_ERR_END - PATCH_ELEN_ZERO,
 	       "one text per patch error");

@@ -78,6 +78,14 @@ void asm_offsets(void)
 	OFFSET(LAB_SITE_HITS, lab_cpu, site_hits);
 	DEFINE(LAB_SITE_HITS_PER_SITE, sizeof(((struct lab_cpu *)0)->site_hits[0]));
 	DEFINE(LAB_SITE_HITS_PER_VARIANT, sizeof(((struct lab_cpu *)0)->site_hits[0][0]));
+	OFFSET(LAB_VALUE_HITS, lab_cpu, value_hits);
+	OFFSET(LAB_VALUE_TORN, lab_cpu, value_torn);
+	DEFINE(LAB_VALUE_HIT_SIZE, sizeof(((struct lab_cpu *)0)->value_hits[0]));
+	DEFINE(VALUE_GOT_A, VALUE_GOT_A);
+	DEFINE(VALUE_GOT_B, VALUE_GOT_B);
+	DEFINE(VALUE_TORN, VALUE_TORN);
+	DEFINE(VALUE_A, (int32_t)VALUE_A);          /* as a signed imm32: the same bits */
+	DEFINE(VALUE_B, (int32_t)VALUE_B);
 	DEFINE(FLIP_A, FLIP_A);
 	DEFINE(FLIP_B, FLIP_B);
 	DEFINE(BATCH_SITES, BATCH_SITES);

@@ -74,6 +74,7 @@
 #define VEC_CALL            0xf0    /* wake an idle CPU to run queued work */
 #define VEC_TEST            0xf1    /* fixed-vector IPI for self-tests */
 #define VEC_SYNC            0xf2    /* patch-core rendezvous (patch/) */
+#define VEC_STOP            0xf4    /* stop-machine strategy: spin until released (strategies/stop_machine/) */
 #define VEC_SOFT_TEST       0xf3    /* tests' software INT n only: never raised by
 				       hardware, so never acknowledged (irq_register_soft) */
 #define VEC_APIC_ERROR      0xfe

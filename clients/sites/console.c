@@ -66,11 +66,14 @@ static int cmd_patch(int argc, char **argv)
 		printk("patch: site %s has no variant '%s' (see 'sites')", s->name, argv[2]);
 		return -EREPORTED;
 	}
-	int err = site_patch_by(strategy, s, v);
-	if (err) {
-		printk("patch: %s -> %s refused: %s (%s)", s->name, v->name, patch_errname(err), patch_strerror(err));
+	uint8_t bytes[POKE_MAX_LEN];
+	if (site_encode(s, v, bytes) != s->len) {
+		printk("patch: %s -> %s: variant %s does not encode into the site's %u bytes", s->name, v->name, v->name,
+		       s->len);
 		return -EREPORTED;
 	}
+	if (site_patch_by(strategy, s, v))
+		return -EREPORTED;      /* the core printed the refusal: its code, address and reason */
 	struct poke_stats st;
 	poke_get_stats(&st);
 	printk("patch: %s is now %s (%u rounds, %lu us, strategy %s)", s->name, v->name, st.rounds,

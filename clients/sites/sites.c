@@ -34,6 +34,11 @@ int site_encode(const struct patch_site_def *s, const struct site_variant *v, ui
 		out[0] = RET_INSN_OPCODE;
 		ok = v->len == RET_INSN_SIZE;
 		break;
+	case VK_MOV_EAX:
+		ok = v->len == MOV_EAX_INSN_SIZE;
+		if (ok)
+			insn_mov_eax((uint32_t)(uintptr_t)v->target, out);
+		break;
 	default:
 		ok = false;
 	}

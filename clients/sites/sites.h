@@ -13,14 +13,14 @@
 #include <stdint.h>
 #include "patch/patch.h"
 
-enum variant_kind { VK_CALL, VK_JMP8, VK_JMP32, VK_JCC8, VK_JCC32, VK_NOP, VK_RET };
+enum variant_kind { VK_CALL, VK_JMP8, VK_JMP32, VK_JCC8, VK_JCC32, VK_NOP, VK_RET, VK_MOV_EAX };
 
 struct site_variant {
 	const char *name;
 	uint8_t kind;           /* enum variant_kind */
 	uint8_t cc;             /* VK_JCC*: condition code (4 = Z, 5 = NZ, ...) */
 	uint8_t len;
-	const void *target;     /* VK_CALL/JMP/JCC */
+	const void *target;     /* VK_CALL/JMP/JCC; VK_MOV_EAX: the immediate */
 };
 
 #define V_CALL(n, t)        { (n), VK_CALL, 0, CALL_INSN_SIZE, (const void *)(t) }
@@ -30,6 +30,7 @@ struct site_variant {
 #define V_JCC32(n, cc, t)   { (n), VK_JCC32, (cc), 6, (const void *)(t) }
 #define V_NOP(n, l)         { (n), VK_NOP, 0, (l), 0 }
 #define V_RET(n)            { (n), VK_RET, 0, RET_INSN_SIZE, 0 }
+#define V_MOV_EAX(n, imm)   { (n), VK_MOV_EAX, 0, MOV_EAX_INSN_SIZE, (const void *)(uintptr_t)(imm) }
 
 struct patch_site_def {
 	const char *name;

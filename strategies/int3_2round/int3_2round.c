@@ -24,7 +24,9 @@
  *
  * What the saved round costs in safety is a hardware question (a CPU that
  * fetches the new first byte with a stale tail); TCG cannot show it, since
- * it discards every translation of a written page at once.
+ * it discards every translation of a written page at once, and the model
+ * (tests/model/int3.pml, MUTANT_NO_MIDDLE_SYNC) shows the torn execution
+ * when the fetch may refresh one byte alone.
  */
 #include "kernel/panic.h"
 #include "strategies/int3/int3.h"
@@ -75,8 +77,8 @@ const struct patch_strategy int3_2round_strategy = {
 	.summary = "int3 on first bytes, sync, tails and first bytes, sync (hpa: the middle sync dropped); "
 		   "#BP emulates the new instruction",
 	.can_patch = "as int3: nop, ret, call/jmp/jcc rel",
-	.safe_against = "IRQ, NMI, #MC as int3 does; the dropped sync's safety is the hardware's to give "
-			"(TCG cannot show it)",
+	.safe_against = "IRQ, NMI, #MC as int3 does, if the hardware never fetches a new first byte with "
+			"a stale tail (make model refutes it when it may; TCG cannot show it)",
 	.phase_names = r2_phase_names,
 	.nr_phases = R2_PHASE_COUNT,
 	.trap_phases = 1u << R2_PHASE_INT3_WRITTEN | 1u << R2_PHASE_INT3_SYNCED,

@@ -121,8 +121,8 @@ class ConsolePoke(unittest.TestCase):
         """`strategies` lists the registry with the default marked; after a
         poke, `patch-stats` names the strategy that applied the batch."""
         lines = self.con.send("strategies")
-        self.assertTrue(any(re.match(r"^\* int3 +8 phases, up to 3 rounds: ", l) for l in lines), lines)
-        self.assertTrue(any(re.match(r"^  int3-2round +6 phases, up to 2 rounds: ", l) for l in lines), lines)
+        self.assertTrue(any(re.match(r"^\* int3 +8 phases, up to 3 round\(s\): ", l) for l in lines), lines)
+        self.assertTrue(any(re.match(r"^  int3-2round +6 phases, up to 2 round\(s\): ", l) for l in lines), lines)
         self.assertTrue(any(re.match(r"^ +patches: .*; safe against: ", l) for l in lines), lines)
         call_a, call_b = self.call("flip_call_fn", "flip_ret_a"), self.call("flip_call_fn", "flip_ret_b")
         self.one(f"poke flip_call_fn {call_a} {call_b}", r"^poke: patched ")
@@ -143,7 +143,11 @@ class ConsolePoke(unittest.TestCase):
         self.one(f"poke flip_call_fn {call_b} {call_a}", r"^poke: patched .*\(3 rounds, \d+ us, strategy int3\)$")
         self.one("patch call b --strategy int3-2round", r"^patch: call is now b \(2 rounds, \d+ us, strategy int3-2round\)$")
         self.one("patch call a", r"^patch: call is now a \(3 rounds, \d+ us, strategy int3\)$")
-        self.one("patch call b --strategy nope", r"^patch: no strategy named 'nope' \(strategies: int3, int3-2round\)$")
+        self.one("patch nmi_value b --strategy int3", r"^patch: refused \(PATCH_ENOT_EMULATABLE\): 0x[0-9a-f]+: .*: mov ")
+        self.one("patch nmi_value b --strategy stop-machine-nmi",
+                 r"^patch: nmi_value is now b \(1 rounds, \d+ us, strategy stop-machine-nmi\)$")
+        self.one("patch nmi_value a --strategy stop-machine", r"^patch: nmi_value is now a \(1 rounds, \d+ us, strategy stop-machine\)$")
+        self.one("patch call b --strategy nope", r"^patch: no strategy named 'nope' \(strategies: int3, int3-2round, stop-machine, stop-machine-nmi\)$")
         self.one(f"poke flip_call_fn {call_a} {call_b} --strategy", r"^poke: --strategy needs a NAME \(strategies: ")
         self.assertEqual(self.crc(), crc0)
 

@@ -1,0 +1,175 @@
+/*
+ * strategies/stop_machine/stop_machine.c — stop every other CPU, write the
+ * new bytes directly, release (timeline: stop_machine_trap.c). No int3:
+ * any one instruction can be replaced (stop_machine_check.c), and nobody
+ * is emulated; the price is that every other CPU stalls for the whole
+ * write, and that whatever still runs while the bytes are half written
+ * runs them half written:
+ *   stop-machine      the other CPUs spin in an IRQ handler: NMIs still
+ *                     arrive there and run the NMI path's sites (and the
+ *                     patching CPU's own NMIs and #MCs run them too);
+ *   stop-machine-nmi  they spin in an NMI handler: their NMIs wait until
+ *                     they leave; #MC, and the patching CPU's own NMIs,
+ *                     still run half-written sites.
+ * The lab measures this (lab/context_sites: the NMI path's value site;
+ * patch.write_delay_us widens the windows, patch.stop_nmi_us is an NMI
+ * source that keeps firing while the machine is stopped).
+ */
+#include "arch/x86/apic.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/irq.h"
+#include "arch/x86/nmi.h"
+#include "arch/x86/serialize.h"
+#include "arch/x86/tsc.h"
+#include "kernel/cmdline.h"
+#include "kernel/panic.h"
+#include "kernel/percpu.h"
+#include "kernel/printk.h"
+#include "patch/text_poke.h"
+#include "strategies/stop_machine/stop_machine.h"
+#include "strategies/stop_machine/stop_machine_check.h"
+
+#define STOP_TIMEOUT_US 10000000ull     /* then panic, naming who is missing */
+
+KPARAM_UINT("patch.stop_nmi_us", stop_nmi_us, 0, 1000000,
+	    "US: lab knob: CPUs stopped by stop-machine send themselves an NMI every US microseconds (default 0: never)");
+
+static const char *const stop_phase_names[STOP_PHASE_COUNT] = {
+	[STOP_PHASE_PUBLISHED] = "published",
+	[STOP_PHASE_STOPPED] = "stopped",
+	[STOP_PHASE_WRITTEN] = "written",
+	[STOP_PHASE_RELEASED] = "released",
+	[STOP_PHASE_RETIRED] = "retired",
+};
+
+enum stop_step { STOP_STEP_WRITE, STOP_STEP_TCG, STOP_STEP_COUNT };
+static const char *const stop_step_names[STOP_STEP_COUNT] = {
+	[STOP_STEP_WRITE] = "new bytes",
+	[STOP_STEP_TCG] = "first bytes again (TCG)",
+};
+
+_Static_assert(STOP_PHASE_COUNT <= POKE_PHASES_MAX, "stop-machine: too many phases for the core");
+_Static_assert(STOP_STEP_COUNT <= POKE_STEPS_MAX, "stop-machine: too many write steps for the core");
+
+/* Wait until mask holds every other online CPU; panic naming the missing. */
+static void wait_all(const struct cpumask *mask, const char *what)
+{
+	unsigned me = cpu_id();
+	uint64_t deadline = tsc_deadline_us(STOP_TIMEOUT_US);
+	for (;;) {
+		struct cpumask missing;
+		cpumask_clear_all(&missing);
+		for_each_cpu_in(c, &cpu_online_mask)
+			if (c != me && !cpumask_test(mask, c))
+				cpumask_set(&missing, c);
+		if (cpumask_empty(&missing))
+			return;
+		if (tsc_expired(deadline)) {
+			cpus_report_where(&missing, what);
+			panic("stop-machine: %u CPU(s) did not %s within %llu ms", cpumask_weight(&missing), what,
+			      STOP_TIMEOUT_US / 1000);
+		}
+		cpu_relax();
+	}
+}
+
+/* Every site's new bytes, or just its first byte again (TCG). */
+static uint64_t write_sites(const struct poke_batch *b, enum stop_step step, struct poke_stats *st)
+{
+	struct poke_write *w = poke_write_buffer();
+	for (uint32_t i = 0; i < b->nr; i++)
+		w[i] = (struct poke_write){ b->sites[i].addr, b->sites[i].new,
+					    step == STOP_STEP_WRITE ? b->sites[i].len : 1 };
+	return poke_write_step(w, b->nr, st);
+}
+
+/* Thread context, IRQs on, text_lock held, b published (patch/strategy.h). */
+static int stop_apply(const struct patch_strategy *self, enum stop_how how, struct poke_batch *b,
+		      struct poke_stats *st)
+{
+	unsigned me = cpu_id();
+	uint64_t t0 = rdtsc();
+
+	cpumask_clear_all(&stop_state.arrived);
+	cpumask_clear_all(&stop_state.left);
+	__atomic_store_n(&stop_state.release, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&stop_state.patcher, me, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&stop_state.how, how, __ATOMIC_SEQ_CST);
+
+	/* Stop everybody else. */
+	if (nr_cpus_online > 1) {
+		if (how == STOP_BY_IPI)
+			apic_send_ipi_allbutself(VEC_STOP);
+		else
+			apic_send_nmi_allbutself();
+	}
+	wait_all(&stop_state.arrived, "stop");
+	poke_phase_reached(STOP_PHASE_STOPPED);
+
+	/* Write every site whole, with IRQs off (text_poke_many). */
+	st->cycles_write[STOP_STEP_WRITE] = write_sites(b, STOP_STEP_WRITE, st);
+	sync_core();
+	poke_phase_reached(STOP_PHASE_WRITTEN);
+
+	/* Release them; each serializes before it leaves. */
+	__atomic_store_n(&stop_state.release, 1, __ATOMIC_SEQ_CST);
+	wait_all(&stop_state.left, "leave the stop");
+	__atomic_store_n(&stop_state.how, STOP_NONE, __ATOMIC_SEQ_CST);
+	st->cycles_sync[st->rounds++] = rdtsc() - t0;   /* the one rendezvous: the whole stop */
+	poke_phase_reached(STOP_PHASE_RELEASED);
+	if (poke_tcg_rewrite)           /* TCG's stale translations out (strategies/int3/int3.c) */
+		st->cycles_write[STOP_STEP_TCG] = write_sites(b, STOP_STEP_TCG, st);
+	(void)self;
+	return 0;
+}
+
+static int stop_ipi_apply(struct poke_batch *b, struct poke_stats *st)
+{
+	return stop_apply(&stop_machine_strategy, STOP_BY_IPI, b, st);
+}
+
+static int stop_nmi_apply(struct poke_batch *b, struct poke_stats *st)
+{
+	return stop_apply(&stop_machine_nmi_strategy, STOP_BY_NMI, b, st);
+}
+
+/* Boot: the stop IPI's handler. */
+static void stop_init(void)
+{
+	irq_register(VEC_STOP, stop_ipi);
+}
+
+const struct patch_strategy stop_machine_strategy = {
+	.name = "stop-machine",
+	.summary = "every other CPU spins with IRQs off (stop IPI); new bytes written directly; released",
+	.can_patch = "any one instruction but a branch the core cannot check (no emulation needed)",
+	.safe_against = "IRQs only: NMIs on the stopped CPUs, and the patcher's own NMIs and #MCs, run "
+			"half-written sites",
+	.phase_names = stop_phase_names,
+	.nr_phases = STOP_PHASE_COUNT,
+	.trap_phases = 0,
+	.step_names = stop_step_names,
+	.nr_steps = STOP_STEP_COUNT,
+	.max_rounds = 1,
+	.check = stop_machine_check_site,
+	.init = stop_init,
+	.apply = stop_ipi_apply,
+	.on_bp = stop_on_bp,
+};
+
+const struct patch_strategy stop_machine_nmi_strategy = {
+	.name = "stop-machine-nmi",
+	.summary = "every other CPU spins inside an NMI handler (stop NMI); new bytes written directly; released",
+	.can_patch = "any one instruction but a branch the core cannot check (no emulation needed)",
+	.safe_against = "IRQs and the other CPUs' NMIs (they wait); not #MC, nor the patcher's own NMIs",
+	.phase_names = stop_phase_names,
+	.nr_phases = STOP_PHASE_COUNT,
+	.trap_phases = 0,
+	.step_names = stop_step_names,
+	.nr_steps = STOP_STEP_COUNT,
+	.max_rounds = 1,
+	.check = stop_machine_check_site,
+	.apply = stop_nmi_apply,
+	.on_bp = stop_on_bp,
+	.on_nmi = stop_on_nmi,
+};

@@ -1,0 +1,49 @@
+/*
+ * strategies/stop_machine/stop_machine.h — stop-machine strategies: every
+ * other CPU spins while the patching CPU writes the new bytes directly (no
+ * int3), then releases them. "stop-machine" stops them with an IPI (they
+ * spin in IRQ context: NMIs still arrive and run the NMI path's sites,
+ * half written); "stop-machine-nmi" stops them with an NMI (they spin in
+ * NMI context, as Linux's late microcode loading does since 2023: their
+ * NMIs wait, #MC does not). Kernel only.
+ */
+#ifndef XPOKE_STRATEGIES_STOP_MACHINE_STOP_MACHINE_H
+#define XPOKE_STRATEGIES_STOP_MACHINE_STOP_MACHINE_H
+
+#include "kernel/cpumask.h"
+#include "patch/strategy.h"
+
+enum stop_phase {
+	STOP_PHASE_PUBLISHED = POKE_PHASE_PUBLISHED,
+	STOP_PHASE_STOPPED,     /* every other CPU spins */
+	STOP_PHASE_WRITTEN,     /* every site holds its new bytes */
+	STOP_PHASE_RELEASED,    /* every other CPU serialized and left */
+	STOP_PHASE_RETIRED,
+	STOP_PHASE_COUNT
+};
+
+enum stop_how { STOP_NONE, STOP_BY_IPI, STOP_BY_NMI };
+
+/* Shared by the patching CPU and the spinning ones (stop_machine_trap.c). */
+struct stop_state {
+	uint32_t how;                   /* enum stop_how while a stop is wanted */
+	uint32_t release;               /* set by the patching CPU after its writes */
+	uint32_t patcher;               /* its CPU number */
+	struct cpumask arrived, left;   /* who spins / who left, serialized */
+	uint64_t pings;                 /* NMIs the spinners sent themselves (patch.stop_nmi_us) */
+};
+extern struct stop_state stop_state;
+
+/* Lab knob (patch.stop_nmi_us): a spinning CPU sends itself an NMI every
+ * so many microseconds, as its own perf or watchdog NMI source would: 0
+ * (default) never. */
+extern uint32_t stop_nmi_us;
+
+extern const struct patch_strategy stop_machine_strategy, stop_machine_nmi_strategy;
+
+/* The spinning side (stop_machine_trap.c, in the no-patch region). */
+void stop_ipi(struct regs *r);                  /* VEC_STOP */
+void stop_on_nmi(struct regs *r);               /* the strategy's on_nmi */
+bool stop_on_bp(const struct poke_batch *b, const struct poke_site *s, struct regs *r, enum bp_ctx ctx);
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * strategies/stop_machine/stop_machine_trap.c — the spinning side of the
+ * stop-machine strategies. In the no-patch region: IRQ and NMI context, no
+ * lock, no print, nothing patchable.
+ *
+ *   patching CPU                          every other CPU
+ *   ------------                          ---------------
+ *   how = IPI | NMI, release = 0
+ *   IPI VEC_STOP / NMI, all but self -->  stop_ipi (IRQs off) or stop_on_nmi
+ *                                         (NMIs blocked): join 'arrived'
+ *   wait: arrived = every other CPU <--   spin until release; by IPI, NMIs
+ *   write every site (no int3)            still arrive here and run the NMI
+ *   sync_core(); release = 1 -------->    path's sites, half written
+ *                                         sync_core(); join 'left'
+ *   wait: left = every other CPU    <--   return (IRET)
+ */
+#include "arch/x86/apic.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/nmi.h"
+#include "arch/x86/serialize.h"
+#include "arch/x86/tsc.h"
+#include "kernel/percpu.h"
+#include "strategies/stop_machine/stop_machine.h"
+
+struct stop_state stop_state;
+uint32_t stop_nmi_us;
+
+/* IRQ or NMI context: join, spin until released, serialize, leave. */
+static void spin(void)
+{
+	unsigned me = cpu_id();
+	uint32_t every = __atomic_load_n(&stop_nmi_us, __ATOMIC_RELAXED);
+	uint64_t next = every ? tsc_deadline_us(every) : 0;
+	cpumask_set(&stop_state.arrived, me);
+	while (!__atomic_load_n(&stop_state.release, __ATOMIC_ACQUIRE)) {
+		if (every && tsc_expired(next)) {
+			nmi_send(me, NMI_STORM);        /* lab: this CPU's own NMI source (perf, watchdog) */
+			__atomic_fetch_add(&stop_state.pings, 1, __ATOMIC_RELAXED);
+			next = tsc_deadline_us(every);
+		}
+		cpu_relax();
+	}
+	sync_core();                    /* the writes are done: nothing stale runs after this */
+	cpumask_set(&stop_state.left, me);
+}
+
+/* IRQ context (VEC_STOP): no lock, no print, nothing patchable. */
+void stop_ipi(struct regs *r)
+{
+	(void)r;
+	if (__atomic_load_n(&stop_state.how, __ATOMIC_ACQUIRE) == STOP_BY_IPI &&
+	    !cpumask_test(&stop_state.arrived, cpu_id()))
+		spin();
+}
+
+/* NMI context (patch_on_nmi, before the NMI path's site): no lock, no
+ * print, nothing patchable. The first NMI a CPU takes while a stop by NMI
+ * is wanted makes it spin here, NMIs blocked. */
+void stop_on_nmi(struct regs *r)
+{
+	(void)r;
+	unsigned me = cpu_id();
+	if (__atomic_load_n(&stop_state.how, __ATOMIC_ACQUIRE) == STOP_BY_NMI &&
+	    me != __atomic_load_n(&stop_state.patcher, __ATOMIC_RELAXED) && !cpumask_test(&stop_state.arrived, me))
+		spin();
+}
+
+/* #BP context: no int3 is ever written by these strategies; a trap at one
+ * of their sites can only be a stale fetch: run the address again. */
+bool stop_on_bp(const struct poke_batch *b, const struct poke_site *s, struct regs *r, enum bp_ctx ctx)
+{
+	(void)b;
+	(void)s;
+	(void)r;
+	(void)ctx;
+	return false;
+}
