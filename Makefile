@@ -125,7 +125,8 @@ TEST_OBJS := \
 	tests/kernel/test_patch_batch.o tests/kernel/test_patch_refuse.o tests/kernel/bench_patch.o \
 	tests/kernel/test_storm.o tests/kernel/test_mce.o tests/kernel/host_control.o \
 	tests/kernel/gdb_arena.o tests/kernel/bp_helpers.o tests/kernel/test_patch_bp.o \
-	tests/kernel/test_patch_retire.o tests/kernel/test_patch_stop.o
+	tests/kernel/test_patch_retire.o tests/kernel/test_patch_stop.o \
+	tests/kernel/test_patch_rounds.o
 
 OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJS) $(STRATEGY_OBJS) $(CLIENT_OBJS) \
 	$(LAB_OBJS) $(TEST_OBJS)) \

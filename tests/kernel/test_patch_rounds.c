@@ -1,0 +1,78 @@
+/*
+ * tests/kernel/test_patch_rounds.c — what a strategy's rendezvous promises,
+ * tested without leaning on TCG's instruction fetch (which discards every
+ * vCPU's translations of a written page at once, so results alone cannot
+ * show a missing sync).
+ */
+#include "arch/x86/cpu.h"
+#include "arch/x86/tsc.h"
+#include "kernel/ktest.h"
+#include "kernel/percpu.h"
+#include "kernel/smp_call.h"
+#include "clients/sites/sites.h"
+#include "lab/fixture_sites.h"
+#include "patch/patch.h"
+#include "patch/strategy.h"
+
+#define HOLD_US 30000                   /* how long the bystander keeps IRQs off */
+
+static volatile uint32_t holding;
+static uint64_t released_at;            /* TSC when the bystander turned IRQs back on */
+
+/* Keep IRQs off for HOLD_US without touching any patch site: a CPU that
+ * cannot take the sync IPI (nor, running no site, trap on an int3). */
+static void hold_irqs_off(void *unused)
+{
+	(void)unused;
+	uint64_t flags = irq_save();
+	__atomic_store_n(&holding, 1, __ATOMIC_SEQ_CST);
+	udelay(HOLD_US);
+	__atomic_store_n(&released_at, rdtsc(), __ATOMIC_SEQ_CST);
+	irq_restore(flags);
+}
+
+/* Patch the call site a -> b and back with strategy st while another CPU
+ * holds IRQs off; the TSC when the first batch completed. */
+static uint64_t patch_during_hold(const struct patch_strategy *st, unsigned other, int *err)
+{
+	const struct patch_site_def *s = site_by_name("call");
+	__atomic_store_n(&holding, 0, __ATOMIC_SEQ_CST);
+	released_at = 0;
+	*err = on_cpu_async(other, hold_irqs_off, NULL);
+	uint64_t deadline = tsc_deadline_us(1000000);
+	while (!*err && !__atomic_load_n(&holding, __ATOMIC_ACQUIRE) && !tsc_expired(deadline))
+		cpu_relax();
+	if (!*err)
+		*err = site_patch_by(st, s, variant_by_name(s, "b"));
+	uint64_t done = rdtsc();
+	if (cpu_wait_done(other, 5000000) && !*err)
+		*err = -1;
+	if (!*err)
+		*err = site_patch_by(st, s, variant_by_name(s, "a"));
+	return done;
+}
+
+/* Does a batch wait for a CPU that holds IRQs off, with every strategy
+ * whose rendezvous goes through an IPI (it must serialize before the
+ * batch goes on), and only with those? stop-machine-nmi stops CPUs with an
+ * NMI, which IRQs off do not hold back. */
+static void test_rounds_wait_for_irqs_off_cpu(void)
+{
+	unsigned other = cpumask_next(&cpu_online_mask, cpu_id() == 0 ? 1 : 0);
+	for (const struct patch_strategy *const *p = patch_strategies; *p; p++) {
+		const struct patch_strategy *st = *p;
+		bool by_nmi = st->on_nmi != NULL;
+		int err;
+		uint64_t done = patch_during_hold(st, other, &err);
+		uint64_t rel = __atomic_load_n(&released_at, __ATOMIC_ACQUIRE);
+		report(err == 0 && rel, "%s: patched call -> b and back while CPU %u held IRQs off for %u ms (%d)",
+		       st->name, other, HOLD_US / 1000, err);
+		if (by_nmi)
+			report(done < rel, "%s: the batch completed %lu us before CPU %u turned IRQs on: its NMI got through",
+			       st->name, done < rel ? tsc_to_us(rel - done) : 0, other);
+		else
+			report(done > rel, "%s: the batch completed only after CPU %u turned IRQs on and acknowledged "
+			       "(%lu us after)", st->name, other, done > rel ? tsc_to_us(done - rel) : 0);
+	}
+}
+KTEST("patch.rounds_wait_for_irqs_off_cpu", test_rounds_wait_for_irqs_off_cpu, .min_cpus = 2);
