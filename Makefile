@@ -16,6 +16,8 @@
 #   make debug      QEMU held, gdb attached with the xp- commands
 #   make debug-server  QEMU held, console here; attach gdb from elsewhere
 #   make bench      figures: boot time, rendezvous and patch costs (group bench)
+#   make compare    every strategy side by side at -smp 2 and 8 (group compare):
+#                   a table, build/compare/compare.csv and gnuplot charts
 #   make stress     60 s storms and 20000-flip tests at -smp 2 4 8 16 (group stress)
 #   make matrix     the test ISO booted by plain QEMU: pc/q35, qemu64/max,
 #                   -smp 1 2 3 8 64 and sparse APIC IDs (group matrix; slow:
@@ -126,7 +128,7 @@ TEST_OBJS := \
 	tests/kernel/test_storm.o tests/kernel/test_mce.o tests/kernel/host_control.o \
 	tests/kernel/gdb_arena.o tests/kernel/bp_helpers.o tests/kernel/test_patch_bp.o \
 	tests/kernel/test_patch_retire.o tests/kernel/test_patch_stop.o \
-	tests/kernel/test_patch_rounds.o
+	tests/kernel/test_patch_rounds.o tests/kernel/compare_strategies.o
 
 OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJS) $(STRATEGY_OBJS) $(CLIENT_OBJS) \
 	$(LAB_OBJS) $(TEST_OBJS)) \
@@ -186,7 +188,7 @@ KERNEL  := $(BUILD)/xpoke.elf
 ISO     := $(BUILD)/xpoke.iso
 TEST_ISO := $(BUILD)/xpoke-test.iso
 
-.PHONY: all iso run test test-gdb lint debug debug-server bench stress matrix fuzz host-tests clean deps model
+.PHONY: all iso run test test-gdb lint debug debug-server bench stress matrix fuzz host-tests clean deps model compare
 all: $(KERNEL)
 
 # --- generated inputs ------------------------------------------------------
@@ -344,6 +346,11 @@ debug-server: deps
 bench: deps
 	@$(MAKE) --no-print-directory iso
 	@$(BOOTS) --title 'make bench' --default-group bench
+
+compare: deps
+	@$(MAKE) --no-print-directory iso
+	@$(BOOTS) --title 'make compare' --default-group compare
+	$(PYTHON) scripts/compare.py
 
 stress: deps
 	@$(MAKE) --no-print-directory iso

@@ -16,6 +16,7 @@ packages=(
 	libcmocka-dev                      # host unit tests
 	clang-14 libclang-rt-14-dev libfuzzer-14-dev   # the validator's fuzz target: clang, its ASan/UBSan/libFuzzer runtimes
 	spin                               # make model: the protocols in Promela
+	gnuplot-nox                        # make compare: its charts
 )
 
 missing=()
