@@ -44,6 +44,7 @@
 #include "kernel/printk.h"
 #include "kernel/recover.h"
 #include "kernel/smp_call.h"
+#include "patch/trap.h"
 
 static void call_ipi(struct regs *r)
 {
@@ -226,7 +227,9 @@ void smp_call_loop(void)
 		uint32_t q = __atomic_load_n(&c->queued_seq, __ATOMIC_ACQUIRE);
 		if (q == c->done_seq) {
 			cpu_set_state(pc, CPU_IDLE);
+			patch_idle_enter();     /* deferring rounds may skip us: patch/trap.c */
 			irq_enable_and_halt();
+			patch_idle_exit();
 			continue;
 		}
 		cpu_set_state(pc, CPU_BUSY);

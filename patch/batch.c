@@ -19,6 +19,7 @@
  */
 #include "arch/x86/cpu.h"
 #include "arch/x86/tsc.h"
+#include "kernel/cmdline.h"
 #include "kernel/format.h"
 #include "kernel/panic.h"
 #include "kernel/percpu.h"
@@ -26,6 +27,7 @@
 #include "kernel/string.h"
 #include "patch/env.h"
 #include "patch/live.h"
+#include "patch/rendezvous.h"
 #include "patch/site_table.h"
 #include "patch/stats.h"
 #include "patch/strategy.h"
@@ -34,6 +36,12 @@
 #define TEXT_LOCK_TIMEOUT_MS 60000
 
 static struct poke_write writes[POKE_BATCH_MAX];        /* under text_lock */
+
+/* patch.defer_idle=1: every batch leaves CPUs halted in the idle loop out
+ * of its rounds (a batch may ask for it alone: b->defer_idle). */
+static bool patch_defer_idle;
+KPARAM_BOOL("patch.defer_idle", patch_defer_idle,
+	    "0|1: rounds skip CPUs halted in the idle loop, which serialize on wake (default 0)");
 
 struct poke_write *poke_write_buffer(void)
 {
@@ -142,7 +150,9 @@ int smp_text_poke_batch_finish(struct poke_batch *b)
 
 	/* Step 4. */
 	b->why[0] = 0;
+	sync_defer_idle(b->defer_idle || patch_defer_idle);
 	int err = st->apply(b, fig);
+	sync_defer_idle(false);
 
 	/* Step 5: withdraw the batch and wait out #BP handlers still using it. */
 	uint64_t t1 = rdtsc();

@@ -18,6 +18,9 @@ struct patch_cpu {
 	uint32_t bp_nested;                 /* NMI/#MC handlers running inside those (trap.c) */
 	uint32_t live_pin;                  /* bit 0: gate open; + 2 per pin held here (live.c) */
 	uint64_t sync_acked;                /* last rendezvous round this CPU acknowledged */
+	uint32_t idle_deferred;             /* 1: halted in the idle loop; a deferring round may skip
+					     * it: it serializes on its next trap entry (trap.c) */
+	uint64_t idle_serialized;           /* trap entries that serialized for a deferred wake */
 	uint64_t bp_handled[BP_CTX_COUNT];  /* live sites hit and handled by the strategy, by context */
 	uint64_t bp_vanished;               /* int3s gone by the time #BP looked: re-run */
 	uint64_t bp_looked_again;           /* #BP looks repeated: a batch was published meanwhile */

@@ -68,6 +68,7 @@ struct poke_batch {
 	uint32_t nr;
 	uint32_t cap;
 	bool quiet;             /* the caller reports refusals itself: do not print them */
+	bool defer_idle;        /* rounds skip CPUs halted in the idle loop (or patch.defer_idle=1) */
 	char why[POKE_WHY_LEN]; /* the last refusal: address and reason ("" if none) */
 };
 

@@ -77,6 +77,22 @@ void sync_init(void)
 	printk("patch: rendezvous serializes with %s", sync_core_method());
 }
 
+/* Deferred idle for the batch being applied (batch.c sets it under
+ * text_lock): CPUs halted in the idle loop are left out of the rounds and
+ * serialize on their next trap entry instead (timeline: patch/trap.c). */
+static bool defer_idle;
+static uint64_t deferred;               /* CPUs left out of rounds since boot */
+
+void sync_defer_idle(bool on)
+{
+	defer_idle = on;
+}
+
+uint64_t sync_deferred_total(void)
+{
+	return __atomic_load_n(&deferred, __ATOMIC_RELAXED);
+}
+
 uint64_t sync_all_cpus(void)
 {
 	uint64_t t0 = rdtsc();
@@ -89,10 +105,26 @@ uint64_t sync_all_cpus(void)
 	/* Invariant 1: the bits go up after the writes (program order, and
 	 * the lock-prefixed updates are full barriers). */
 	__atomic_fetch_add(&sync_round, 1, __ATOMIC_SEQ_CST);
-	cpumask_copy(&sync_pending, &cpu_online_mask);
-	cpumask_clear(&sync_pending, me);
-	if (!cpumask_empty(&sync_pending))
-		apic_send_ipi_allbutself(VEC_SYNC);
+	if (!defer_idle) {
+		cpumask_copy(&sync_pending, &cpu_online_mask);
+		cpumask_clear(&sync_pending, me);
+		if (!cpumask_empty(&sync_pending))
+			apic_send_ipi_allbutself(VEC_SYNC);
+	} else {
+		/* Partner: idle_wake() in trap.c exchanges idle_deferred to 0
+		 * before it serializes. */
+		cpumask_clear_all(&sync_pending);
+		for_each_cpu_in(c, &cpu_online_mask) {
+			if (c == me)
+				continue;
+			if (__atomic_load_n(&percpu_of(c)->patch.idle_deferred, __ATOMIC_SEQ_CST)) {
+				__atomic_fetch_add(&deferred, 1, __ATOMIC_RELAXED);
+				continue;
+			}
+			cpumask_set(&sync_pending, c);
+			apic_send_ipi(percpu_of(c)->apic_id, VEC_SYNC);
+		}
+	}
 
 	uint64_t deadline = tsc_deadline_us(SYNC_TIMEOUT_US);
 	while (!cpumask_empty(&sync_pending)) {

@@ -46,6 +46,12 @@ uint64_t sync_all_cpus(void);
 
 
 uint64_t sync_rounds_total(void);
+
+/* Leave CPUs halted in the idle loop out of the rounds (the batch's
+ * defer_idle, or patch.defer_idle=1); text_lock held. CPUs left out so
+ * far. */
+void sync_defer_idle(bool on);
+uint64_t sync_deferred_total(void);
 /* Acknowledgements given on behalf of CPUs inside the #BP handler. */
 uint64_t sync_acks_in_bp_total(void);
 

@@ -163,6 +163,45 @@ bool patch_on_bp(struct regs *r)
 }
 
 /*
+ * Deferred idle (patch.defer_idle). A CPU halted in the idle loop may be
+ * left out of a round; it serializes on its next trap entry instead,
+ * before anything patchable runs:
+ *
+ *   initiator (after its writes)        halted CPU
+ *   ---------                           ----------
+ *   load idle_deferred (seq_cst)        idle: idle_deferred = 1; sti; hlt
+ *   1: skip it (no bit, no IPI)         wake, trap entry:
+ *   0: set its bit, IPI it                xchg idle_deferred -> 0 (seq_cst)
+ *                                         1 was there: sync_core()
+ *
+ * If the initiator read 1, the CPU's exchange comes after that read, so
+ * after the writes, and its sync_core() after the exchange: it runs
+ * nothing fetched before the writes. If it read 0, the CPU was awake (or
+ * not yet halted) and gets the IPI like anybody else. Exchange before
+ * serializing, never after: serializing first could fetch before a write
+ * the initiator then skipped it for.
+ */
+static inline void idle_wake(struct patch_cpu *p)
+{
+	if (__atomic_load_n(&p->idle_deferred, __ATOMIC_RELAXED) &&
+	    __atomic_exchange_n(&p->idle_deferred, 0, __ATOMIC_SEQ_CST)) {
+		sync_core();
+		p->idle_serialized++;
+	}
+}
+
+/* Idle loop, IRQs off: no lock, no print, nothing patchable. */
+void patch_idle_enter(void)
+{
+	__atomic_store_n(&this_cpu()->patch.idle_deferred, 1, __ATOMIC_SEQ_CST);
+}
+
+void patch_idle_exit(void)
+{
+	idle_wake(&this_cpu()->patch);
+}
+
+/*
  * NMI and #MC run patch sites, and may interrupt code that a rendezvous
  * counts as having acknowledged (rendezvous.h): the #BP handler (its IRQs
  * are off, so nothing else can), or the few instructions between its
@@ -174,6 +213,11 @@ bool patch_on_bp(struct regs *r)
 bool patch_trap_enter(struct regs *r)
 {
 	struct patch_cpu *p = &this_cpu()->patch;
+	if (r->vector != 2 && r->vector != 18) {
+		idle_wake(p);
+		return false;
+	}
+	idle_wake(p);                   /* an NMI or #MC may wake a halted CPU too */
 	bool in_bp = __atomic_load_n(&p->bp_refs, __ATOMIC_RELAXED) != 0;
 	if (in_bp)
 		__atomic_fetch_add(&p->bp_nested, 1, __ATOMIC_SEQ_CST);

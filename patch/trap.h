@@ -27,9 +27,17 @@
 
 struct percpu;
 
-/* NMI (vector 2) or #MC (18) entry, before the handler runs anything that
- * may be a patch site. Returns the token to hand to patch_trap_exit(). */
+/* Every trap entry, before the handler runs anything that may be a patch
+ * site: a CPU woken from a deferred idle halt serializes; NMI (vector 2)
+ * and #MC (18) also withdraw the in-#BP claim. Returns the token to hand
+ * to patch_trap_exit(). */
 bool patch_trap_enter(struct regs *r);
+
+/* The idle loop, IRQs off, right before "sti; hlt": rounds that defer
+ * (patch.defer_idle) may now skip this CPU; and right after it: the
+ * serialization any wake owes, if no trap entry did it. */
+void patch_idle_enter(void);
+void patch_idle_exit(void);
 /* NMI context (arch/x86/nmi.c), after the NMI is counted (nmi_depth) and
  * before the handler runs any patch site: the published batch's strategy's
  * on_nmi hook, if it has one. */

@@ -38,12 +38,12 @@ def rows_of(logs):
 
 
 def table(rows):
-    head = f"{'strategy':<18}{'smp':>4}{'sites':>6}{'rounds':>7}{'median us':>11}{'max us':>10}" \
+    head = f"{'strategy':<24}{'smp':>4}{'sites':>6}{'rounds':>7}{'median us':>11}{'max us':>10}" \
            f"{'stall p50 us':>14}{'stall max us':>14}"
     print(head)
     print("-" * len(head))
     for r in rows:
-        print(f"{r['strategy']:<18}{r['smp']:>4}{r['sites']:>6}{r['rounds']:>7}{r['median_us']:>11}{r['max_us']:>10}"
+        print(f"{r['strategy']:<24}{r['smp']:>4}{r['sites']:>6}{r['rounds']:>7}{r['median_us']:>11}{r['max_us']:>10}"
               f"{r['stall_p50_us']:>14}{r['stall_max_us']:>14}")
 
 

@@ -113,11 +113,9 @@ int trap_dispatch(struct regs *r)
 	uint32_t blocked_before = pc->nmi_blocked;
 	bool blocked = nmis_were_blocked(pc, r);
 
-	/* NMI and #MC run patch sites: the patch core first (patch/trap.h),
+	/* Handlers run patch sites: the patch core first (patch/trap.h),
 	 * before anything that may be one. */
-	bool in_patch = false;
-	if (r->vector == 2 || r->vector == 18)
-		in_patch = patch_trap_enter(r);
+	bool in_patch = patch_trap_enter(r);
 
 	pc->ctx_depth++;
 	if (r->vector == 2 || blocked)

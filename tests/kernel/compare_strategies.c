@@ -16,6 +16,7 @@
 #include "lab/crew.h"
 #include "lab/fixture_sites.h"
 #include "patch/patch.h"
+#include "patch/rendezvous.h"
 #include "patch/strategy.h"
 
 #define COMPARE_RUNS 16
@@ -58,6 +59,7 @@ static void sort(uint64_t *v, unsigned n)
 static uint64_t flip_batch(const struct patch_strategy *st, unsigned n)
 {
 	compare_batch.strategy = st;
+	compare_batch.defer_idle = false;
 	compare_batch.quiet = false;
 	for (unsigned i = 0; i < n; i++) {
 		uintptr_t at = (uintptr_t)batch_fns[i];
@@ -113,6 +115,37 @@ static void compare_strategies(void)
 		}
 	}
 	crew_stop(-1);
+
+	/* Deferred idle: the same 16-site batch on an otherwise idle machine,
+	 * every other CPU halted, with and without patch.defer_idle. */
+	const struct patch_strategy *int3 = patch_strategy_find("int3");
+	for (int defer = 0; defer <= 1; defer++) {
+		uint64_t before = sync_deferred_total();
+		udelay(20000);          /* the crew's members settle into the idle halt */
+		for (unsigned r = 0; r < COMPARE_RUNS; r++) {
+			compare_batch.strategy = int3;
+			v[r] = 0;
+			for (unsigned i = 0; i < 16; i++) {
+				uintptr_t at = (uintptr_t)batch_fns[i];
+				uint8_t a[CALL_INSN_SIZE], b[CALL_INSN_SIZE];
+				insn_call(at, (uintptr_t)batch_ret_a, a);
+				insn_call(at, (uintptr_t)batch_ret_b, b);
+				bool is_a = !memcmp((const void *)at, a, CALL_INSN_SIZE);
+				smp_text_poke_batch_add(&compare_batch, (void *)at, is_a ? a : b, is_a ? b : a, CALL_INSN_SIZE);
+			}
+			compare_batch.defer_idle = defer;
+			uint64_t t0 = rdtsc();
+			if (smp_text_poke_batch_finish(&compare_batch) == 0)
+				v[r] = rdtsc() - t0;
+			compare_batch.defer_idle = false;
+		}
+		sort(v, COMPARE_RUNS);
+		report_info("compare: strategy=%s smp=%u sites=16 runs=%u median_us=%lu max_us=%lu rounds=3 "
+			    "stall_p50_us=0 stall_max_us=0 deferred=%lu", defer ? "int3+defer_idle(idle)" : "int3(idle)",
+			    nr_cpus_online, COMPARE_RUNS, tsc_to_us(v[COMPARE_RUNS / 2]), tsc_to_us(v[COMPARE_RUNS - 1]),
+			    sync_deferred_total() - before);
+	}
+
 	/* Every site back to a, whatever the count left it at. */
 	for (unsigned i = 0; i < BATCH_SITES; i++) {
 		uintptr_t at = (uintptr_t)batch_fns[i];

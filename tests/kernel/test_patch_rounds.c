@@ -12,7 +12,9 @@
 #include "clients/sites/sites.h"
 #include "lab/fixture_sites.h"
 #include "patch/patch.h"
+#include "patch/rendezvous.h"
 #include "patch/strategy.h"
+#include "kernel/string.h"
 
 /* How long the bystander keeps IRQs off: well beyond what a stop by NMI
  * takes even with 8 vCPUs on 2 host cores (tens of ms). */
@@ -78,3 +80,56 @@ static void test_rounds_wait_for_irqs_off_cpu(void)
 	}
 }
 KTEST("patch.rounds_wait_for_irqs_off_cpu", test_rounds_wait_for_irqs_off_cpu, .min_cpus = 2);
+
+/* Deferred idle: a woken CPU runs the site in flight. */
+static unsigned defer_target;
+static volatile uint32_t defer_result;
+
+static void run_call_site(void *unused)
+{
+	(void)unused;
+	defer_result = flip_call_fn();
+}
+
+/* At int3-written, wake a CPU the rounds are skipping: it serializes on
+ * its trap entry, then runs the site in flight. */
+static void wake_mid_batch(unsigned p)
+{
+	if (p == 1 && !strcmp(poke_phase_name(p), "int3-written"))
+		on_cpu_async(defer_target, run_call_site, NULL);
+}
+
+/* With deferred idle, are the CPUs halted in the idle loop left out of the
+ * rounds (no IPI), and does one woken in the middle of the batch serialize
+ * on its way in and run the site in flight correctly? */
+static void test_defer_idle_skips_halted_cpus(void)
+{
+	const struct patch_site_def *s = site_by_name("call");
+	uint8_t a[POKE_MAX_LEN], b[POKE_MAX_LEN];
+	static struct poke_site storage[1];
+	struct poke_batch batch = POKE_BATCH_INIT(storage, 1);
+
+	defer_target = cpumask_next(&cpu_online_mask, cpu_id() == 0 ? 1 : 0);
+	struct patch_cpu *t = &percpu_of(defer_target)->patch;
+	udelay(20000);                  /* let the other CPUs settle into the idle halt */
+	uint64_t deferred0 = sync_deferred_total(), serialized0 = t->idle_serialized;
+	defer_result = 0;
+	site_encode(s, variant_by_name(s, "a"), a);
+	site_encode(s, variant_by_name(s, "b"), b);
+	batch.defer_idle = true;
+	int err = smp_text_poke_batch_add(&batch, (void *)s->addr, a, b, s->len);
+	poke_set_phase_hook(wake_mid_batch);
+	if (!err)
+		err = smp_text_poke_batch_finish(&batch);
+	poke_set_phase_hook(NULL);
+	report(cpu_wait_done(defer_target, 5000000) == 0, "CPU %u ran the call site, woken mid-batch", defer_target);
+	uint64_t deferred = sync_deferred_total() - deferred0;
+	report(err == 0 && flip_call_fn() == FLIP_B, "the batch applied call -> b (%s)", patch_errname(err));
+	report(deferred > 0, "its rounds left %lu halted CPU(s) out (no IPI)", deferred);
+	report(t->idle_serialized > serialized0, "CPU %u serialized on its trap entry from the halt (%lu times)",
+	       defer_target, t->idle_serialized - serialized0);
+	report(defer_result == FLIP_A || defer_result == FLIP_B, "and then got variant %s's result from the site in "
+	       "flight (%#x)", defer_result == FLIP_A ? "a" : defer_result == FLIP_B ? "b" : "?", defer_result);
+	report(site_patch(s, variant_by_name(s, "a")) == 0 && flip_call_fn() == FLIP_A, "patched back to a");
+}
+KTEST("patch.defer_idle_skips_halted_cpus", test_defer_idle_skips_halted_cpus, .min_cpus = 2);
