@@ -19,7 +19,7 @@ check() {
 	rm -rf "$dir" && mkdir -p "$dir"
 	cp "$model" "$dir/"
 	(cd "$dir" && spin -a $def "$(basename "$model")" >spin.log 2>&1 &&
-	 gcc -O2 -DNFAIR=3 -DVECTORSZ=4096 -o pan pan.c >>spin.log 2>&1 &&
+	 gcc -O0 -DNFAIR=3 -DVECTORSZ=4096 -o pan pan.c >>spin.log 2>&1 &&
 	 ./pan -a -f -m100000 >pan.log 2>&1)
 	local errors
 	errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' "$dir/pan.log" | tail -n 1)
