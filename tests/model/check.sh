@@ -14,7 +14,7 @@ pass=0 fail=0
 # check MODEL EXPECT [-DMUTANT]: EXPECT is ok or refuted.
 check() {
 	local model=$1 expect=$2 def=${3:-} name dir
-	name=$(basename "$model" .pml)${def:+-${def#-D}}
+	name=$(basename "$model" .pml)$(printf '%s' "$def" | sed 's/ *-D/-/g')
 	dir=$out/$name
 	rm -rf "$dir" && mkdir -p "$dir"
 	cp "$model" "$dir/"
@@ -47,5 +47,7 @@ check tests/model/int3.pml refuted -DMUTANT_NO_WAIT
 check tests/model/int3.pml refuted -DMUTANT_NO_MIDDLE_SYNC
 check tests/model/int3.pml refuted -DMUTANT_NO_BP_NESTED
 check tests/model/int3.pml refuted -DMUTANT_NO_SERIALIZE_ON_RETURN
+check tests/model/int3.pml ok "-DDEFER"
+check tests/model/int3.pml refuted "-DDEFER -DMUTANT_SERIALIZE_BEFORE_CLEAR"
 echo "RESULT passed=$pass failed=$fail"
 [ "$fail" -eq 0 ]

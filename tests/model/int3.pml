@@ -40,6 +40,13 @@ sync: set every bystander's pending bit, then wait until none is set;
  *   MUTANT_NO_SERIALIZE_ON_RETURN  #BP returns without serializing (a return
  *                          without IRET into an NMI handler, and no
  *                          sync_core(): arch/x86/traps.c)
+ *
+ * DEFER models deferred idle (patch.defer_idle, patch/trap.c): a bystander
+ * may halt in the idle loop (idle_deferred = 1; a halted CPU fetches
+ * nothing); a round reads the flag after the writes and leaves a flagged
+ * CPU out; a wake exchanges the flag to 0 and, if it was 1, serializes,
+ * before the CPU runs anything. Its mutant:
+ *   MUTANT_SERIALIZE_BEFORE_CLEAR  the wake serializes, then clears the flag
  */
 #ifndef NBY
 #define NBY 2
@@ -54,6 +61,8 @@ bool in_bp[NBY];                        /* inside the #BP handler */
 byte bp_nested[NBY];                    /* NMIs nested in it */
 bool done;
 byte late[NBY];                         /* steps taken with the IPI pending */
+bool idle_deferred[NBY];                /* DEFER: halted in the idle loop, may be left out */
+bool halted[NBY];
 
 inline serialize(i) {
 	f_first[i] = first;
@@ -67,7 +76,22 @@ inline check_copy(i) {
 }
 
 inline sync() {
-	atomic { j = 0; do :: j < NBY -> pending[j] = true; j++ :: else -> break od }
+	atomic {
+		j = 0;
+		do
+		:: j < NBY ->
+#ifdef DEFER
+			if
+			:: idle_deferred[j] -> skip     /* left out: it serializes when it wakes */
+			:: else -> pending[j] = true
+			fi;
+#else
+			pending[j] = true;
+#endif
+			j++
+		:: else -> break
+		od
+	}
 #ifndef MUTANT_NO_WAIT
 	do
 	:: atomic {
@@ -160,12 +184,28 @@ active [NBY] proctype bystander() {
 	f_tail[i] = OLD;
 	do
 	:: done -> break
-	:: atomic { pending[i] -> serialize(i); pending[i] = false; late[i] = 0 }      /* the sync IPI */
-	:: atomic { (!pending[i] || late[i] < LATE) -> late[i] = (pending[i] -> late[i] + 1 : 0) };
+	:: halted[i] ->                 /* a wake: the IPI, or any interrupt */
+#ifndef MUTANT_SERIALIZE_BEFORE_CLEAR
+		atomic {
+			if
+			:: idle_deferred[i] -> idle_deferred[i] = false; serialize(i)
+			:: else -> skip
+			fi
+		};
+#else
+		serialize(i);
+		idle_deferred[i] = false;
+#endif
+		halted[i] = false
+	:: atomic { !halted[i] && pending[i] -> serialize(i); pending[i] = false; late[i] = 0 }  /* the sync IPI */
+	:: atomic { !halted[i] && (!pending[i] || late[i] < LATE) -> late[i] = (pending[i] -> late[i] + 1 : 0) };
 	   if
 	   :: f_first[i] = first        /* the fetch hardware, one byte */
 	   :: f_tail[i] = tail
 	   :: execute(i)
+#ifdef DEFER
+	   :: !pending[i] -> atomic { idle_deferred[i] = true; halted[i] = true }    /* idle: sti; hlt */
+#endif
 	   fi
 	od
 }
