@@ -13,27 +13,18 @@ extern lab_cpu                          ; lab/context_sites.c
 
 section .text
 
-%macro CONTEXT_SITE 2                   ; name, index into lab_cpu[].site_hits (SITE_*)
+; name, index into lab_cpu[].site_hits (SITE_*)[, a routine to tail-call
+; after the site instead of returning]
+%macro CONTEXT_SITE 2-3
 global %1_site_run, %1_site, count_%1_a, count_%1_b
 %1_site_run:
 %1_site:
         call count_%1_a
-        ret
-count_%1_a:
-        COUNT_HIT %2, CTX_VARIANT_A
-        ret
-count_%1_b:
-        COUNT_HIT %2, CTX_VARIANT_B
-        ret
-%endmacro
-
-; The same, tail-calling a third routine instead of returning.
-%macro CONTEXT_SITE_THEN 3
-global %1_site_run, %1_site, count_%1_a, count_%1_b
-%1_site_run:
-%1_site:
-        call count_%1_a
+%if %0 == 3
         jmp %3
+%else
+        ret
+%endif
 count_%1_a:
         COUNT_HIT %2, CTX_VARIANT_A
         ret
@@ -50,7 +41,7 @@ count_%1_b:
         pop rax
 %endmacro
 
-CONTEXT_SITE_THEN nmi, SITE_NMI, nmi_value_run
+CONTEXT_SITE nmi, SITE_NMI, nmi_value_run
 CONTEXT_SITE mce, SITE_MCE
 CONTEXT_SITE irq, SITE_IRQ
 

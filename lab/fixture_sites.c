@@ -3,7 +3,10 @@
  * variants (the first variant is what the assembly holds at boot).
  */
 #include "clients/sites/sites.h"
+#include "arch/x86/cpu.h"
+#include "kernel/string.h"
 #include "lab/fixture_sites.h"
+#include "patch/patch.h"
 
 #define CC_Z  4
 #define CC_NZ 5
@@ -24,3 +27,22 @@ PATCH_SITE(nop5, "5-byte nop (a) <-> call to b", flip_nop5_site, 5,
 	   V_NOP("a", 5), V_CALL("b", flip_set_b));
 PATCH_SITE(ret, "ret (a) <-> 1-byte nop falling through to b", flip_ret_site, 1,
 	   V_RET("a"), V_NOP("b", 1));
+
+uint64_t batch_sites_flip(struct poke_batch *b, const struct patch_strategy *st, unsigned n)
+{
+	b->strategy = st;
+	for (unsigned i = 0; i < n; i++) {
+		uintptr_t at = (uintptr_t)batch_fns[i];
+		uint8_t a[CALL_INSN_SIZE], c[CALL_INSN_SIZE];
+		insn_call(at, (uintptr_t)batch_ret_a, a);
+		insn_call(at, (uintptr_t)batch_ret_b, c);
+		bool is_a = !memcmp((const void *)at, a, CALL_INSN_SIZE);
+		if (smp_text_poke_batch_add(b, (void *)at, is_a ? a : c, is_a ? c : a, CALL_INSN_SIZE)) {
+			smp_text_poke_batch_reset(b);
+			return 0;
+		}
+	}
+	uint64_t t0 = rdtsc();
+	int err = smp_text_poke_batch_finish(b);
+	return err ? 0 : rdtsc() - t0;
+}

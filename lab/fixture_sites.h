@@ -34,4 +34,12 @@ extern const char view_late_off[];      /* absolute: its address is the offset *
 extern uint32_t (*const batch_fns[BATCH_SITES])(void);
 extern const char batch_ret_a[], batch_ret_b[];
 
+/* Flip the first n batch sites, each to the call target it does not have
+ * now, as one batch b of strategy st (NULL: the default); TSC cycles the
+ * finish took, or 0 if a site was refused (b is then emptied). Thread
+ * context. */
+struct poke_batch;
+struct patch_strategy;
+uint64_t batch_sites_flip(struct poke_batch *b, const struct patch_strategy *st, unsigned n);
+
 #endif

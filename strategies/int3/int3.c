@@ -63,7 +63,7 @@ static const char *const int3_phase_names[PHASE_COUNT] = {
 	[PHASE_RETIRED] = "retired",
 };
 
-static const char *const int3_step_names[INT3_STEP_COUNT] = {
+const char *const int3_step_names[INT3_STEP_COUNT] = {
 	[INT3_STEP_INT3] = "int3",
 	[INT3_STEP_TAILS] = "tails",
 	[INT3_STEP_FIRST] = "first bytes",

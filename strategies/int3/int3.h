@@ -25,6 +25,7 @@ enum int3_phase {
 enum int3_step { INT3_STEP_INT3, INT3_STEP_TAILS, INT3_STEP_FIRST, INT3_STEP_TCG, INT3_STEP_COUNT };
 
 extern const struct patch_strategy int3_strategy;
+extern const char *const int3_step_names[INT3_STEP_COUNT];     /* its write steps' names */
 
 /* For strategies built on this one (strategies/int3_2round/): one write
  * step over every site of b, and one round of strategy s. */

@@ -42,14 +42,6 @@ static const char *const r2_phase_names[R2_PHASE_COUNT] = {
 	[R2_PHASE_RETIRED] = "retired",
 };
 
-/* The write steps are the int3 strategy's (stats name them alike). */
-static const char *const r2_step_names[INT3_STEP_COUNT] = {
-	[INT3_STEP_INT3] = "int3",
-	[INT3_STEP_TAILS] = "tails",
-	[INT3_STEP_FIRST] = "first bytes",
-	[INT3_STEP_TCG] = "first bytes again (TCG)",
-};
-
 _Static_assert(R2_PHASE_COUNT <= POKE_PHASES_MAX, "int3-2round: too many phases for the core");
 
 /* Thread context, IRQs on, text_lock held, b published (patch/strategy.h). */
@@ -82,7 +74,7 @@ const struct patch_strategy int3_2round_strategy = {
 	.phase_names = r2_phase_names,
 	.nr_phases = R2_PHASE_COUNT,
 	.trap_phases = 1u << R2_PHASE_INT3_WRITTEN | 1u << R2_PHASE_INT3_SYNCED,
-	.step_names = r2_step_names,
+	.step_names = int3_step_names,  /* the int3 strategy's write steps */
 	.nr_steps = INT3_STEP_COUNT,
 	.max_rounds = 2,
 	.check = int3_check_site,

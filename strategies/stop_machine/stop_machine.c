@@ -139,37 +139,34 @@ static void stop_init(void)
 	irq_register(VEC_STOP, stop_ipi);
 }
 
+/* What the two stop strategies share: phases, steps, one rendezvous (the
+ * stop), the site check, and no int3. */
+#define STOP_STRATEGY_COMMON \
+	.can_patch = "any one instruction but a branch the core cannot check (no emulation needed)", \
+	.phase_names = stop_phase_names, \
+	.nr_phases = STOP_PHASE_COUNT, \
+	.trap_phases = 0, \
+	.step_names = stop_step_names, \
+	.nr_steps = STOP_STEP_COUNT, \
+	.max_rounds = 1, \
+	.check = stop_machine_check_site, \
+	.on_bp = stop_on_bp
+
 const struct patch_strategy stop_machine_strategy = {
 	.name = "stop-machine",
 	.summary = "every other CPU spins with IRQs off (stop IPI); new bytes written directly; released",
-	.can_patch = "any one instruction but a branch the core cannot check (no emulation needed)",
 	.safe_against = "IRQs only: NMIs on the stopped CPUs, and the patcher's own NMIs and #MCs, run "
 			"half-written sites",
-	.phase_names = stop_phase_names,
-	.nr_phases = STOP_PHASE_COUNT,
-	.trap_phases = 0,
-	.step_names = stop_step_names,
-	.nr_steps = STOP_STEP_COUNT,
-	.max_rounds = 1,
-	.check = stop_machine_check_site,
+	STOP_STRATEGY_COMMON,
 	.init = stop_init,
 	.apply = stop_ipi_apply,
-	.on_bp = stop_on_bp,
 };
 
 const struct patch_strategy stop_machine_nmi_strategy = {
 	.name = "stop-machine-nmi",
 	.summary = "every other CPU spins inside an NMI handler (stop NMI); new bytes written directly; released",
-	.can_patch = "any one instruction but a branch the core cannot check (no emulation needed)",
 	.safe_against = "IRQs and the other CPUs' NMIs (they wait); not #MC, nor the patcher's own NMIs",
-	.phase_names = stop_phase_names,
-	.nr_phases = STOP_PHASE_COUNT,
-	.trap_phases = 0,
-	.step_names = stop_step_names,
-	.nr_steps = STOP_STEP_COUNT,
-	.max_rounds = 1,
-	.check = stop_machine_check_site,
+	STOP_STRATEGY_COMMON,
 	.apply = stop_nmi_apply,
-	.on_bp = stop_on_bp,
 	.on_nmi = stop_on_nmi,
 };

@@ -34,20 +34,10 @@ static uint64_t median(uint64_t *v, unsigned n)
 
 POKE_BATCH_DEFINE(bench_batch, BATCH_SITES);
 
-static uint64_t batch_of(unsigned n, bool to_b)
+static uint64_t batch_of(unsigned n)
 {
-	for (unsigned i = 0; i < n; i++) {
-		uintptr_t at = (uintptr_t)batch_fns[i];
-		uint8_t a[CALL_INSN_SIZE], b[CALL_INSN_SIZE];
-		insn_call(at, (uintptr_t)batch_ret_a, a);
-		insn_call(at, (uintptr_t)batch_ret_b, b);
-		smp_text_poke_batch_add(&bench_batch, (void *)at, to_b ? a : b, to_b ? b : a, 5);
-	}
-	uint64_t t0 = rdtsc();
-	smp_text_poke_batch_finish(&bench_batch);
-	return rdtsc() - t0;
+	return batch_sites_flip(&bench_batch, NULL, n);
 }
-
 
 static void bench_patch(void)
 {
@@ -69,13 +59,13 @@ static void bench_patch(void)
 	single = median(v, RUNS);
 
 	for (unsigned i = 0; i < RUNS; i++)
-		v[i] = batch_of(1, i % 2 == 0);
+		v[i] = batch_of(1);
 	b1 = median(v, RUNS);
 	for (unsigned i = 0; i < RUNS; i++)
-		v[i] = batch_of(16, i % 2 == 0);
+		v[i] = batch_of(16);
 	b16 = median(v, RUNS);
 	for (unsigned i = 0; i < 16; i++)
-		v[i] = batch_of(BATCH_SITES, i % 2 == 0);
+		v[i] = batch_of(BATCH_SITES);
 	b256 = median(v, 16);
 
 	/* #BP-emulated call: the int3 self-test's slot, published as a live site. */

@@ -54,28 +54,6 @@ static void sort(uint64_t *v, unsigned n)
 		}
 }
 
-/* Flip the first n batch sites (each to the call target it does not have)
- * with strategy st; TSC cycles taken, or 0 on a refusal. */
-static uint64_t flip_batch(const struct patch_strategy *st, unsigned n)
-{
-	compare_batch.strategy = st;
-	compare_batch.defer_idle = false;
-	compare_batch.quiet = false;
-	for (unsigned i = 0; i < n; i++) {
-		uintptr_t at = (uintptr_t)batch_fns[i];
-		uint8_t a[CALL_INSN_SIZE], b[CALL_INSN_SIZE];
-		insn_call(at, (uintptr_t)batch_ret_a, a);
-		insn_call(at, (uintptr_t)batch_ret_b, b);
-		bool is_a = !memcmp((const void *)at, a, CALL_INSN_SIZE);
-		if (smp_text_poke_batch_add(&compare_batch, (void *)at, is_a ? a : b, is_a ? b : a, CALL_INSN_SIZE)) {
-			smp_text_poke_batch_reset(&compare_batch);
-			return 0;
-		}
-	}
-	uint64_t t0 = rdtsc();
-	int err = smp_text_poke_batch_finish(&compare_batch);
-	return err ? 0 : rdtsc() - t0;
-}
 
 static void compare_strategies(void)
 {
@@ -92,7 +70,8 @@ static void compare_strategies(void)
 				gaps[c].max_gap = 0;
 			__atomic_store_n(&measuring, 1, __ATOMIC_SEQ_CST);
 			for (unsigned r = 0; r < COMPARE_RUNS && ok; r++) {
-				v[r] = flip_batch(*p, n);
+				compare_batch.defer_idle = false;
+				v[r] = batch_sites_flip(&compare_batch, *p, n);
 				ok = v[r] != 0;
 				crew_flip_took(tsc_to_us(v[r]), NULL);  /* slow rounds: the crew naps between bursts */
 				struct poke_stats st;
@@ -123,20 +102,8 @@ static void compare_strategies(void)
 		uint64_t before = sync_deferred_total();
 		udelay(20000);          /* the crew's members settle into the idle halt */
 		for (unsigned r = 0; r < COMPARE_RUNS; r++) {
-			compare_batch.strategy = int3;
-			v[r] = 0;
-			for (unsigned i = 0; i < 16; i++) {
-				uintptr_t at = (uintptr_t)batch_fns[i];
-				uint8_t a[CALL_INSN_SIZE], b[CALL_INSN_SIZE];
-				insn_call(at, (uintptr_t)batch_ret_a, a);
-				insn_call(at, (uintptr_t)batch_ret_b, b);
-				bool is_a = !memcmp((const void *)at, a, CALL_INSN_SIZE);
-				smp_text_poke_batch_add(&compare_batch, (void *)at, is_a ? a : b, is_a ? b : a, CALL_INSN_SIZE);
-			}
 			compare_batch.defer_idle = defer;
-			uint64_t t0 = rdtsc();
-			if (smp_text_poke_batch_finish(&compare_batch) == 0)
-				v[r] = rdtsc() - t0;
+			v[r] = batch_sites_flip(&compare_batch, int3, 16);
 			compare_batch.defer_idle = false;
 		}
 		sort(v, COMPARE_RUNS);
