@@ -40,9 +40,9 @@ const char *patch_strategy_name(const struct patch_strategy *s)
 void patch_strategies_print(void)
 {
 	for (const struct patch_strategy *const *s = patch_strategies; *s; s++) {
-		printk("%c %-16s %u phases, up to %u round(s): %s", *s == patch_default_strategy() ? '*' : ' ',
-		       (*s)->name, (*s)->nr_phases, (*s)->max_rounds, (*s)->summary);
-		printk("  %-16s patches: %s; safe against: %s", "", (*s)->can_patch, (*s)->safe_against);
+		printk("%c %-16s %u phases, up to %u round(s): %s | patches: %s | safe against: %s",
+		       *s == patch_default_strategy() ? '*' : ' ', (*s)->name, (*s)->nr_phases, (*s)->max_rounds,
+		       (*s)->summary, (*s)->can_patch, (*s)->safe_against);
 	}
 }
 
