@@ -38,7 +38,7 @@ KPARAM_UINT_MULTIPLE("patch.flips", flips, 2, 100000000, 2,
 /* 10000 flips up to 4 CPUs. Above that every round waits for more vCPUs
  * (on 2 host cores: about 1.7 ms a flip at -smp 8, which make test runs,
  * and 17 ms at -smp 64), so the default shrinks faster than the CPU count
- * grows (2500 at -smp 8: still over half a million emulations there), to
+ * grows (2000 at -smp 8: still hundreds of thousands of emulations there), to
  * no fewer than 1000; patch.flips=N sets any count (make stress: 20000). */
 static unsigned flips_now(void)
 {
@@ -46,7 +46,7 @@ static unsigned flips_now(void)
 		return flips;
 	if (nr_cpus_online <= 4)
 		return 10000;
-	unsigned n = (10000u * 2 / nr_cpus_online) & ~1u;
+	unsigned n = (16000u / nr_cpus_online) & ~1u;
 	return n < 1000 ? 1000 : n;
 }
 
