@@ -91,11 +91,11 @@ static void run_call_site(void *unused)
 	defer_result = flip_call_fn();
 }
 
-/* At int3-written, wake a CPU the rounds are skipping: it serializes on
- * its trap entry, then runs the site in flight. */
+/* At int3-synced (round 1 done, which left the halted CPU out), wake it:
+ * it serializes on its trap entry, then runs the site in flight. */
 static void wake_mid_batch(unsigned p)
 {
-	if (p == 1 && !strcmp(poke_phase_name(p), "int3-written"))
+	if (p == 2 && !strcmp(poke_phase_name(p), "int3-synced"))
 		on_cpu_async(defer_target, run_call_site, NULL);
 }
 
