@@ -213,16 +213,13 @@ void patch_idle_exit(void)
 bool patch_trap_enter(struct regs *r)
 {
 	struct patch_cpu *p = &this_cpu()->patch;
-	if (r->vector != 2 && r->vector != 18) {
-		idle_wake(p);
+	idle_wake(p);                   /* any trap may wake a CPU halted with deferred rounds */
+	if (r->vector != 2 && r->vector != 18)
 		return false;
-	}
-	idle_wake(p);                   /* an NMI or #MC may wake a halted CPU too */
 	bool in_bp = __atomic_load_n(&p->bp_refs, __ATOMIC_RELAXED) != 0;
 	if (in_bp)
 		__atomic_fetch_add(&p->bp_nested, 1, __ATOMIC_SEQ_CST);
 	sync_core();
-	(void)r;
 	return in_bp;
 }
 

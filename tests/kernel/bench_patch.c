@@ -8,6 +8,7 @@
 #include "arch/x86/tsc.h"
 #include "kernel/ktest.h"
 #include "kernel/percpu.h"
+#include "kernel/sort.h"
 #include "kernel/string.h"
 #include "patch/live.h"
 #include "patch/trap.h"
@@ -23,12 +24,7 @@
 
 static uint64_t median(uint64_t *v, unsigned n)
 {
-	for (unsigned i = 1; i < n; i++)
-		for (unsigned j = i; j && v[j - 1] > v[j]; j--) {
-			uint64_t t = v[j];
-			v[j] = v[j - 1];
-			v[j - 1] = t;
-		}
+	sort_u64(v, n);
 	return v[n / 2];
 }
 

@@ -12,6 +12,7 @@
 #include "arch/x86/tsc.h"
 #include "kernel/ktest.h"
 #include "kernel/percpu.h"
+#include "kernel/sort.h"
 #include "kernel/string.h"
 #include "lab/crew.h"
 #include "lab/fixture_sites.h"
@@ -44,16 +45,6 @@ static void bystander(unsigned cpu, uint64_t round, void *unused)
 	}
 }
 
-static void sort(uint64_t *v, unsigned n)
-{
-	for (unsigned i = 1; i < n; i++)
-		for (unsigned j = i; j && v[j - 1] > v[j]; j--) {
-			uint64_t t = v[j];
-			v[j] = v[j - 1];
-			v[j - 1] = t;
-		}
-}
-
 
 static void compare_strategies(void)
 {
@@ -81,12 +72,12 @@ static void compare_strategies(void)
 			__atomic_store_n(&measuring, 0, __ATOMIC_SEQ_CST);
 			if (!report(ok, "%s: %u-site batches applied", (*p)->name, n))
 				continue;
-			sort(v, COMPARE_RUNS);
+			sort_u64(v, COMPARE_RUNS);
 			unsigned m = 0;
 			for_each_cpu_in(c, &cpu_online_mask)
 				if (c != cpu_id())
 					stall[m++] = gaps[c].max_gap;
-			sort(stall, m);
+			sort_u64(stall, m);
 			report_info("compare: strategy=%s smp=%u sites=%u runs=%u median_us=%lu max_us=%lu rounds=%u "
 				    "stall_p50_us=%lu stall_max_us=%lu", (*p)->name, nr_cpus_online, n, COMPARE_RUNS,
 				    tsc_to_us(v[COMPARE_RUNS / 2]), tsc_to_us(v[COMPARE_RUNS - 1]), rounds,
@@ -106,7 +97,7 @@ static void compare_strategies(void)
 			v[r] = batch_sites_flip(&compare_batch, int3, 16);
 			compare_batch.defer_idle = false;
 		}
-		sort(v, COMPARE_RUNS);
+		sort_u64(v, COMPARE_RUNS);
 		report_info("compare: strategy=%s smp=%u sites=16 runs=%u median_us=%lu max_us=%lu rounds=3 "
 			    "stall_p50_us=0 stall_max_us=0 deferred=%lu", defer ? "int3+defer_idle(idle)" : "int3(idle)",
 			    nr_cpus_online, COMPARE_RUNS, tsc_to_us(v[COMPARE_RUNS / 2]), tsc_to_us(v[COMPARE_RUNS - 1]),
