@@ -13,6 +13,8 @@
 enum bp_ctx { BP_THREAD, BP_IRQ, BP_NMI, BP_MCE, BP_CTX_COUNT };
 extern const char *const bp_ctx_names[BP_CTX_COUNT];     /* "thread", ... */
 
+#define PATCH_HAZARDS_MAX 4
+
 struct patch_cpu {
 	uint32_t bp_refs;                   /* patch #BP handlers this CPU is running (trap.c) */
 	uint32_t bp_nested;                 /* NMI/#MC handlers running inside those (trap.c) */
@@ -23,6 +25,7 @@ struct patch_cpu {
 	uint64_t idle_serialized;           /* trap entries that serialized for a deferred wake */
 	uint64_t bp_handled[BP_CTX_COUNT];  /* live sites hit and handled by the strategy, by context */
 	uint64_t bp_vanished;               /* int3s gone by the time #BP looked: re-run */
+	uint64_t hazard[PATCH_HAZARDS_MAX]; /* the strategy's hazard counters (patch/strategy.h) */
 	uint64_t bp_looked_again;           /* #BP looks repeated: a batch was published meanwhile */
 	struct bp_rerun {                   /* per context: */
 		uintptr_t addr;             /* the last address re-run, */

@@ -108,10 +108,12 @@ static void strategy_check(const struct patch_strategy *s)
 {
 	if (s->nr_phases < 2 || s->nr_phases > POKE_PHASES_MAX || s->nr_steps > POKE_STEPS_MAX ||
 	    s->max_rounds > POKE_ROUNDS_MAX || !s->apply || !s->on_bp || !s->check || !s->phase_names ||
-	    !s->can_patch || !s->safe_against)
+	    !s->can_patch || !s->safe_against || s->nr_hazards > PATCH_HAZARDS_MAX || (s->nr_hazards && !s->hazards) ||
+	    (s->safe_events & ~PATCH_EV_ALL))
 		panic("patch: strategy %s does not fit the core: %u phases (2..%u), %u write steps (max %u), "
-		      "%u rounds (max %u), apply %p, on_bp %p, check %p", s->name, s->nr_phases, POKE_PHASES_MAX,
-		      s->nr_steps, POKE_STEPS_MAX, s->max_rounds, POKE_ROUNDS_MAX, s->apply, s->on_bp, s->check);
+		      "%u rounds (max %u), %u hazard counters (max %u), apply %p, on_bp %p, check %p", s->name,
+		      s->nr_phases, POKE_PHASES_MAX, s->nr_steps, POKE_STEPS_MAX, s->max_rounds, POKE_ROUNDS_MAX,
+		      s->nr_hazards, PATCH_HAZARDS_MAX, s->apply, s->on_bp, s->check);
 	/* Its trap hooks run in #BP and NMI context: no-patch code only. */
 	uintptr_t bp = (uintptr_t)s->on_bp, nmi = (uintptr_t)s->on_nmi;
 	if (bp < (uintptr_t)__nopatch_start || bp >= (uintptr_t)__nopatch_end ||

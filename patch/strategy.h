@@ -38,16 +38,39 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "arch/x86/regs.h"
+#include "kernel/percpu.h"
 #include "patch/patch.h"
 #include "patch/patch_cpu.h"
 #include "patch/validate.h"
+
+/* The events that may meet a site in flight (safe_events, hazards). */
+enum {
+	PATCH_EV_IRQ = 1u << 0,         /* an IRQ handler on any CPU runs it */
+	PATCH_EV_NMI = 1u << 1,         /* an NMI handler on a CPU other than the patcher */
+	PATCH_EV_MCE = 1u << 2,         /* a #MC handler on any CPU */
+	PATCH_EV_OWN_NMI = 1u << 3,     /* an NMI handler on the patching CPU itself */
+	PATCH_EV_ALL = 0xf,
+};
+
+struct patch_hazard {
+	const char *name;               /* "emulated in #BP", "stopped in an NMI", ... */
+	uint32_t events;                /* PATCH_EV_*: a storm of any of these must hit it */
+};
 
 struct patch_strategy {
 	const char *name;                       /* patch.strategy=NAME */
 	const char *summary;                    /* one line for `strategies` */
 	const char *can_patch;                  /* what instructions it can replace */
-	const char *safe_against;               /* the events a site in flight survives (a claim
-						 * the storms hold it to) */
+	const char *safe_against;               /* the events a site in flight survives, in words */
+	uint32_t safe_events;                   /* the same claim, PATCH_EV_* bits: the storms hold
+						 * the strategy to it (tests/kernel/test_storm.c) */
+
+	/* Its hazard counters: what its handlers count when they meet a site
+	 * in flight (this_cpu()->patch.hazard[i], bumped with patch_hazard()).
+	 * A storm firing any of hazards[i].events while patching must see
+	 * hazards[i] hit, or the storm did not test what it claims to. */
+	const struct patch_hazard *hazards;
+	uint32_t nr_hazards;                    /* <= PATCH_HAZARDS_MAX */
 
 	/* Phases in order: [0] is "published", [nr_phases-1] is "retired"
 	 * (the core reaches both); the ones between are the strategy's. */
@@ -96,6 +119,13 @@ struct patch_strategy {
 	 * while a batch of this strategy is published. Same rules as on_bp. */
 	void (*on_nmi)(struct regs *r);
 };
+
+/* Count hazard i of the running strategy on this CPU. Any context (#BP,
+ * NMI, #MC): no lock, no call, inline. */
+static inline void patch_hazard(unsigned i)
+{
+	__atomic_fetch_add(&this_cpu()->patch.hazard[i], 1, __ATOMIC_RELAXED);
+}
 
 /* The registry (strategies/registry.c): every strategy, NULL-terminated. */
 extern const struct patch_strategy *const patch_strategies[];

@@ -128,6 +128,10 @@ static int int3_apply(struct poke_batch *b, struct poke_stats *st)
 	return 0;
 }
 
+const struct patch_hazard int3_hazards[INT3_HAZARD_COUNT] = {
+	[INT3_HAZARD_EMULATED] = { "emulated in #BP", PATCH_EV_ALL },
+};
+
 const struct patch_strategy int3_strategy = {
 	.name = "int3",
 	.summary = "int3 on first bytes, sync, tails, sync, first bytes, sync (2 rounds for 1-byte sites); "
@@ -141,6 +145,9 @@ const struct patch_strategy int3_strategy = {
 	.max_rounds = 3,
 	.can_patch = "one instruction the #BP handler can emulate: nop, ret, call/jmp/jcc rel",
 	.safe_against = "IRQ, NMI, #MC (their handlers are emulated at a site in flight)",
+	.safe_events = PATCH_EV_ALL,
+	.hazards = int3_hazards,
+	.nr_hazards = INT3_HAZARD_COUNT,
 	.check = int3_check_site,
 	.selftest = int3_selftest,
 	.apply = int3_apply,

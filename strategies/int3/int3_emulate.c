@@ -69,5 +69,6 @@ bool int3_on_bp(const struct poke_batch *b, const struct poke_site *s, struct re
 	(void)b;
 	(void)ctx;
 	emulate_insn(&s->emu, s->addr, r);     /* the core acknowledged the round */
+	patch_hazard(INT3_HAZARD_EMULATED);
 	return true;
 }

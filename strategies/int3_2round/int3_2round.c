@@ -71,6 +71,9 @@ const struct patch_strategy int3_2round_strategy = {
 	.can_patch = "as int3: nop, ret, call/jmp/jcc rel",
 	.safe_against = "IRQ, NMI, #MC as int3 does, if the hardware never fetches a new first byte with "
 			"a stale tail (make model refutes it when it may; TCG cannot show it)",
+	.safe_events = PATCH_EV_ALL,    /* the claim TCG cannot contradict; the model does */
+	.hazards = int3_hazards,
+	.nr_hazards = INT3_HAZARD_COUNT,
 	.phase_names = r2_phase_names,
 	.nr_phases = R2_PHASE_COUNT,
 	.trap_phases = 1u << R2_PHASE_INT3_WRITTEN | 1u << R2_PHASE_INT3_SYNCED,

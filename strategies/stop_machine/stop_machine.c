@@ -139,6 +139,16 @@ static void stop_init(void)
 	irq_register(VEC_STOP, stop_ipi);
 }
 
+static const struct patch_hazard stop_ipi_hazards[STOP_HAZARD_COUNT] = {
+	[STOP_HAZARD_STOPPED] = { "stopped in an IRQ handler", PATCH_EV_IRQ },
+	[STOP_HAZARD_NMI_WHILE_STOPPED] = { "NMIs run while stopped (the hazard)", PATCH_EV_NMI },
+};
+
+static const struct patch_hazard stop_nmi_hazards[STOP_HAZARD_COUNT] = {
+	[STOP_HAZARD_STOPPED] = { "stopped in an NMI handler", PATCH_EV_IRQ | PATCH_EV_NMI },
+	[STOP_HAZARD_NMI_WHILE_STOPPED] = { "NMIs run while stopped (never: they wait)", 0 },
+};
+
 /* What the two stop strategies share: phases, steps, one rendezvous (the
  * stop), the site check, and no int3. */
 #define STOP_STRATEGY_COMMON \
@@ -157,7 +167,11 @@ const struct patch_strategy stop_machine_strategy = {
 	.summary = "every other CPU spins with IRQs off (stop IPI); new bytes written directly; released",
 	.safe_against = "IRQs only: NMIs on the stopped CPUs, and the patcher's own NMIs and #MCs, run "
 			"half-written sites",
+	.safe_events = PATCH_EV_IRQ,
+	.hazards = stop_ipi_hazards,
+	.nr_hazards = STOP_HAZARD_COUNT,
 	STOP_STRATEGY_COMMON,
+	.on_nmi = stop_count_nmi,
 	.init = stop_init,
 	.apply = stop_ipi_apply,
 };
@@ -166,6 +180,9 @@ const struct patch_strategy stop_machine_nmi_strategy = {
 	.name = "stop-machine-nmi",
 	.summary = "every other CPU spins inside an NMI handler (stop NMI); new bytes written directly; released",
 	.safe_against = "IRQs and the other CPUs' NMIs (they wait); not #MC, nor the patcher's own NMIs",
+	.safe_events = PATCH_EV_IRQ | PATCH_EV_NMI,
+	.hazards = stop_nmi_hazards,
+	.nr_hazards = STOP_HAZARD_COUNT,
 	STOP_STRATEGY_COMMON,
 	.apply = stop_nmi_apply,
 	.on_nmi = stop_on_nmi,

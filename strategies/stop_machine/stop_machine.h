@@ -22,6 +22,9 @@ enum stop_phase {
 	STOP_PHASE_COUNT
 };
 
+/* Hazard counters (this_cpu()->patch.hazard[]). */
+enum { STOP_HAZARD_STOPPED, STOP_HAZARD_NMI_WHILE_STOPPED, STOP_HAZARD_COUNT };
+
 enum stop_how { STOP_NONE, STOP_BY_IPI, STOP_BY_NMI };
 
 /* Shared by the patching CPU and the spinning ones (stop_machine_trap.c). */
@@ -43,7 +46,8 @@ extern const struct patch_strategy stop_machine_strategy, stop_machine_nmi_strat
 
 /* The spinning side (stop_machine_trap.c, in the no-patch region). */
 void stop_ipi(struct regs *r);                  /* VEC_STOP */
-void stop_on_nmi(struct regs *r);               /* the strategy's on_nmi */
+void stop_on_nmi(struct regs *r);               /* stop-machine-nmi's on_nmi: spin */
+void stop_count_nmi(struct regs *r);            /* stop-machine's on_nmi: count the hazard */
 bool stop_on_bp(const struct poke_batch *b, const struct poke_site *s, struct regs *r, enum bp_ctx ctx);
 
 #endif

@@ -32,6 +32,7 @@ static void spin(void)
 	uint32_t every = __atomic_load_n(&stop_nmi_us, __ATOMIC_RELAXED);
 	uint64_t next = every ? tsc_deadline_us(every) : 0;
 	cpumask_set(&stop_state.arrived, me);
+	patch_hazard(STOP_HAZARD_STOPPED);
 	while (!__atomic_load_n(&stop_state.release, __ATOMIC_ACQUIRE)) {
 		if (every && tsc_expired(next)) {
 			nmi_send(me, NMI_STORM);        /* lab: this CPU's own NMI source (perf, watchdog) */
@@ -63,6 +64,18 @@ void stop_on_nmi(struct regs *r)
 	if (__atomic_load_n(&stop_state.how, __ATOMIC_ACQUIRE) == STOP_BY_NMI &&
 	    me != __atomic_load_n(&stop_state.patcher, __ATOMIC_RELAXED) && !cpumask_test(&stop_state.arrived, me))
 		spin();
+}
+
+/* NMI context (patch_on_nmi) under stop-machine: no lock, no print,
+ * nothing patchable. An NMI on a CPU spinning in the stop IPI runs the NMI
+ * path's sites while they may be half written: count it. */
+void stop_count_nmi(struct regs *r)
+{
+	(void)r;
+	unsigned me = cpu_id();
+	if (__atomic_load_n(&stop_state.how, __ATOMIC_ACQUIRE) == STOP_BY_IPI && cpumask_test(&stop_state.arrived, me) &&
+	    !cpumask_test(&stop_state.left, me))
+		patch_hazard(STOP_HAZARD_NMI_WHILE_STOPPED);
 }
 
 /* #BP context: no int3 is ever written by these strategies; a trap at one
