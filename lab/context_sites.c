@@ -7,7 +7,7 @@
 
 struct lab_cpu lab_cpu[MAX_CPUS];
 
-extern const char nmi_site[], mce_site[], irq_site[], nmi_value_site[];
+extern const char nmi_site[], mce_site[], irq_site[], nmi_value_site[], mce_value_site[];
 extern const char count_nmi_a[], count_nmi_b[], count_mce_a[], count_mce_b[], count_irq_a[], count_irq_b[];
 
 PATCH_SITE(nmi, "run by every NMI: counts it as a or b", nmi_site, 5,
@@ -16,5 +16,7 @@ PATCH_SITE(nmi_value, "run by every NMI: mov eax, A or B (every byte differs): n
 	   nmi_value_site, 5, V_MOV_EAX("a", VALUE_A), V_MOV_EAX("b", VALUE_B));
 PATCH_SITE(mce, "run by every #MC: counts it as a or b", mce_site, 5,
 	   V_CALL("a", count_mce_a), V_CALL("b", count_mce_b));
+PATCH_SITE(mce_value, "run by every #MC: mov eax, A or B, as nmi_value", mce_value_site, 5,
+	   V_MOV_EAX("a", VALUE_A), V_MOV_EAX("b", VALUE_B));
 PATCH_SITE(irq, "run by every interrupt: counts it as a or b", irq_site, 5,
 	   V_CALL("a", count_irq_a), V_CALL("b", count_irq_b));

@@ -42,20 +42,31 @@ count_%1_b:
 %endmacro
 
 CONTEXT_SITE nmi, SITE_NMI, nmi_value_run
-CONTEXT_SITE mce, SITE_MCE
+CONTEXT_SITE mce, SITE_MCE, mce_value_run
 CONTEXT_SITE irq, SITE_IRQ
 
-; nmi_value_run — the NMI path's value site (lab/context_sites.h): a 5-byte
-; "mov eax, imm32" holding VALUE_A or VALUE_B, whose every byte differs;
-; counts lab_cpu[cpu].value_hits[VALUE_GOT_A, VALUE_GOT_B or VALUE_TORN],
-; and keeps the last torn value in value_torn.
+; VALUE_SITE name — the value site <name>_value_run (lab/context_sites.h):
+; a 5-byte "mov eax, imm32" holding VALUE_A or VALUE_B, whose every byte
+; differs; counts lab_cpu[cpu].value_hits[VALUE_GOT_A, VALUE_GOT_B or
+; VALUE_TORN] (shared by the value sites), and keeps the last torn value in
+; value_torn.
 ;   IN: nothing. OUT: nothing. Clobbers: nothing but flags.
-global nmi_value_run, nmi_value_site
-nmi_value_run:
+%macro VALUE_SITE 1
+global %1_value_run, %1_value_site
+%1_value_run:
         push rax
         push rdx
-nmi_value_site:
+%1_value_site:
         mov eax, strict dword VALUE_A   ; the site: b8 imm32
+        jmp value_count
+%endmacro
+
+VALUE_SITE nmi                          ; run by every NMI, after its call site
+VALUE_SITE mce                          ; run by every #MC, after its call site
+
+; value_count — the value sites' tail: EAX = the value the site gave, RAX
+; and RDX pushed by the site's entry.
+value_count:
         mov edx, [gs:PC_CPU]
         imul edx, edx, LAB_CPU_SIZE
         cmp eax, VALUE_A

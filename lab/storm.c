@@ -30,11 +30,11 @@
 #include "kernel/shell.h"
 #include "kernel/smp_call.h"
 #include "kernel/string.h"
-#include "strategies/int3/int3.h"
 #include "lab/context_sites.h"
 #include "lab/crew.h"
 #include "lab/fixture_sites.h"
 #include "patch/patch.h"
+#include "patch/strategy.h"
 #include "clients/sites/sites.h"
 #include "lab/storm.h"
 #include "lab/storm_handlers.h"
@@ -121,6 +121,8 @@ static void snapshot(struct storm_cpu *out)
 		s->noiret = pc->nmi_noiret;
 		s->nested = pc->nmi_nested;
 		s->mce_soft = pc->mce_software;
+		memcpy(s->hazard, pc->patch.hazard, sizeof(s->hazard));
+		memcpy(s->value, lab_cpu[c].value_hits, sizeof(s->value));
 		memcpy(s->site_hits, lab_cpu[c].site_hits, sizeof(s->site_hits));
 	}
 }
@@ -148,14 +150,15 @@ static int watchdog(uint64_t *last_beat, uint64_t *last_change, unsigned me)
 	return -1;
 }
 
-static const struct patch_site_def *chosen[1 + CTX_SITES];   /* the thread site, and one per path */
+static const struct patch_site_def *chosen[1 + CTX_SITES + 2];   /* thread site, path sites, value sites */
 static const struct storm_cfg *hook_cfg;
+static unsigned first_trap_phase;               /* of the strategy; 0: it writes no int3 */
 
 /* The patcher NMIs (and IPIs) itself the moment the int3s are in place, so
  * its own handlers run its own in-flight sites. */
 static void self_fire(unsigned p)
 {
-	if (p != PHASE_INT3_WRITTEN)
+	if (!first_trap_phase || p != first_trap_phase)
 		return;
 	unsigned me = cpu_id();
 	if (hook_cfg->kind & STORM_NMI) {
@@ -204,7 +207,12 @@ int storm_run(const struct storm_cfg *cfg, struct storm_result *res)
 		chosen[n++] = site_by_name("nmi");
 	if (cfg->flip_mce)
 		chosen[n++] = site_by_name("mce");
-
+	if (cfg->flip_nmi_value)
+		chosen[n++] = site_by_name("nmi_value");
+	if (cfg->flip_mce_value)
+		chosen[n++] = site_by_name("mce_value");
+	res->strategy = patch_default_strategy();
+	first_trap_phase = res->strategy->trap_phases ? (unsigned)__builtin_ctz(res->strategy->trap_phases) : 0;
 	irq_register(VEC_STORM, storm_ipi);
 	nmi_set_storm_hook(storm_nmi);
 	snapshot(before);
@@ -265,6 +273,10 @@ int storm_run(const struct storm_cfg *cfg, struct storm_result *res)
 		o->noiret = after[c].noiret - before[c].noiret;
 		o->nested = after[c].nested - before[c].nested;
 		o->mce_soft = after[c].mce_soft - before[c].mce_soft;
+		for (int k = 0; k < PATCH_HAZARDS_MAX; k++)
+			o->hazard[k] = after[c].hazard[k] - before[c].hazard[k];
+		for (int k = 0; k < VALUE_RESULTS; k++)
+			o->value[k] = after[c].value[k] - before[c].value[k];
 		for (int p = 0; p < CTX_SITES; p++)
 			for (int v = 0; v < CTX_VARIANTS; v++)
 				o->site_hits[p][v] = after[c].site_hits[p][v] - before[c].site_hits[p][v];
@@ -292,11 +304,49 @@ int storm_run(const struct storm_cfg *cfg, struct storm_result *res)
 		t->sent_ipi += o->sent_ipi;
 		t->thread_calls += o->thread_calls;
 		t->mce_soft += o->mce_soft;
+		for (int k = 0; k < PATCH_HAZARDS_MAX; k++)
+			t->hazard[k] += o->hazard[k];
+		for (int k = 0; k < VALUE_RESULTS; k++)
+			t->value[k] += o->value[k];
 		for (int p = 0; p < CTX_SITES; p++)
 			for (int v = 0; v < CTX_VARIANTS; v++)
 				t->site_hits[p][v] += o->site_hits[p][v];
 	}
-	return res->flip_errors || res->bad || res->sites_lost || res->stuck_cpu >= 0 || res->total.nested ? -1 : 0;
+	res->torn = res->total.value[VALUE_TORN];
+	return res->flip_errors || res->bad || res->torn || res->sites_lost || res->stuck_cpu >= 0 || res->total.nested
+		       ? -1 : 0;
+}
+
+uint32_t storm_events(const struct storm_cfg *cfg, const struct patch_strategy *s)
+{
+	bool others = nr_cpus_online > 1, traps = s->trap_phases != 0;   /* traps: self_fire() */
+	uint32_t ev = cfg->host_events;
+	if ((cfg->kind & STORM_IPI) && (others || traps))
+		ev |= PATCH_EV_IRQ;
+	if ((cfg->kind & STORM_NMI) && others)
+		ev |= PATCH_EV_NMI;
+	if ((cfg->kind & STORM_NMI) && traps)
+		ev |= PATCH_EV_OWN_NMI;
+	if (cfg->soft_mce && others)
+		ev |= PATCH_EV_MCE;
+	return ev;
+}
+
+uint32_t storm_fit(struct storm_cfg *cfg, bool *can_detect)
+{
+	const struct patch_strategy *s = patch_default_strategy();
+	const struct patch_site_def *nv = site_by_name("nmi_value"), *mv = site_by_name("mce_value");
+	uint32_t unsafe = storm_events(cfg, s) & ~s->safe_events;
+	*can_detect = site_check_by(s, nv, &nv->var[1]) == 0 && site_check_by(s, mv, &mv->var[1]) == 0;
+	cfg->flip_nmi_value = *can_detect && cfg->flip_nmi;
+	cfg->flip_mce_value = *can_detect && cfg->flip_mce;
+	if (unsafe & (PATCH_EV_NMI | PATCH_EV_OWN_NMI))
+		cfg->flip_nmi = false;
+	if (unsafe & PATCH_EV_MCE)
+		cfg->flip_mce = false;
+	if (unsafe & PATCH_EV_IRQ)
+		cfg->flip_irq = false;
+	return unsafe;
 }
 
 static uint64_t per_s(uint64_t n, uint64_t ms) { return ms ? n * 1000 / ms : 0; }
@@ -304,8 +354,8 @@ static uint64_t per_s(uint64_t n, uint64_t ms) { return ms ? n * 1000 / ms : 0; 
 void storm_print(const struct storm_cfg *cfg, const struct storm_result *r)
 {
 	static const char *const kinds[] = { "", "nmi", "ipi", "mixed" };
-	printk("storm %s: %lu ms patching (+%lu ms idle), %lu flips (%lu/s), %lu refused; %s", kinds[cfg->kind & 3],
-	       r->ms, r->idle_ms, r->flips, per_s(r->flips, r->ms), r->flip_errors,
+	printk("storm %s: strategy %s: %lu ms patching (+%lu ms idle), %lu flips (%lu/s), %lu refused; %s",
+	       kinds[cfg->kind & 3], r->strategy->name, r->ms, r->idle_ms, r->flips, per_s(r->flips, r->ms), r->flip_errors,
 	       crew_nap_us() ? "senders napped (slow rounds)" : "senders back to back");
 	printk("storm: %-4s %10s %10s %8s %8s %8s %8s %8s %8s %8s", "CPU", "NMI/s pat", "NMI/s idle", "IRQs",
 	       "bp thr", "bp irq", "bp nmi", "bp mce", "no-IRET", "sent");
@@ -322,8 +372,13 @@ void storm_print(const struct storm_cfg *cfg, const struct storm_result *r)
 	       t->nmis, per_s(t->nmis, r->ms) / nr_cpus_online, per_s(t->nmis_idle, r->idle_ms) / nr_cpus_online,
 	       t->irqs, t->bp[BP_THREAD], t->bp[BP_IRQ], t->bp[BP_NMI], t->bp[BP_MCE], t->noiret, t->nested,
 	       t->mce_soft);
-	printk("storm: errors: %lu refused flips, %lu bad thread-site results, %lu lost site entries, stuck CPU %d",
-	       r->flip_errors, r->bad, r->sites_lost, r->stuck_cpu);
+	for (unsigned k = 0; k < r->strategy->nr_hazards; k++)
+		printk("storm: hazard %s: %lu", r->strategy->hazards[k].name, t->hazard[k]);
+	if (cfg->flip_nmi_value || cfg->flip_mce_value)
+		printk("storm: value sites: %lu a, %lu b, %lu torn", t->value[VALUE_GOT_A], t->value[VALUE_GOT_B],
+		       t->value[VALUE_TORN]);
+	printk("storm: errors: %lu refused flips, %lu bad thread-site results, %lu torn values, %lu lost site entries, "
+	       "stuck CPU %d", r->flip_errors, r->bad, r->torn, r->sites_lost, r->stuck_cpu);
 }
 
 /* Console: storm nmi|ipi|mixed SECONDS */
@@ -349,6 +404,13 @@ static int cmd_storm(int argc, char **argv)
 		printk("storm: '%s' is not nmi, ipi or mixed", argv[1]);
 		return -EINVAL;
 	}
+	bool can_detect;
+	uint32_t unsafe = storm_fit(&cfg, &can_detect);
+	if (unsafe)
+		printk("storm: %s does not claim to be safe against all of this storm (events %#x): %s",
+		       patch_default_strategy()->name, unsafe,
+		       can_detect ? "its call sites on those paths stay put; the value sites flip, torn runs are counted"
+				  : "and cannot patch the value sites: nothing will show the hazard");
 	int err = storm_run(&cfg, &res);
 	storm_print(&cfg, &res);
 	return err ? -EIO : 0;

@@ -75,6 +75,20 @@ int site_patch(const struct patch_site_def *s, const struct site_variant *v)
 	return site_patch_by(NULL, s, v);
 }
 
+int site_check_by(const struct patch_strategy *strategy, const struct patch_site_def *s, const struct site_variant *v)
+{
+	POKE_BATCH_DEFINE(b, 1);
+	uint8_t old[POKE_MAX_LEN], new[POKE_MAX_LEN];
+	if (site_encode(s, v, new) != s->len)
+		return -PATCH_ENEW_LENGTH;
+	memcpy(old, s->addr, s->len);
+	b.strategy = strategy;
+	b.quiet = 1;
+	int err = smp_text_poke_batch_add(&b, (void *)s->addr, old, new, s->len);
+	smp_text_poke_batch_reset(&b);
+	return err;
+}
+
 int site_patch_by(const struct patch_strategy *strategy, const struct patch_site_def *s, const struct site_variant *v)
 {
 	uint8_t old[POKE_MAX_LEN], new[POKE_MAX_LEN];

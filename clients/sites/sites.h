@@ -65,4 +65,8 @@ const struct site_variant *site_current_variant(const struct patch_site_def *s);
 int site_patch(const struct patch_site_def *s, const struct site_variant *v);
 int site_patch_by(const struct patch_strategy *strategy, const struct patch_site_def *s, const struct site_variant *v);
 
+/* Would strategy (NULL: the default) accept patching s to v? 0, or the
+ * -PATCH_E* refusal; nothing is written (a batch checked, then dropped). */
+int site_check_by(const struct patch_strategy *strategy, const struct patch_site_def *s, const struct site_variant *v);
+
 #endif

@@ -129,7 +129,10 @@ static int int3_apply(struct poke_batch *b, struct poke_stats *st)
 }
 
 const struct patch_hazard int3_hazards[INT3_HAZARD_COUNT] = {
-	[INT3_HAZARD_EMULATED] = { "emulated in #BP", PATCH_EV_ALL },
+	[BP_THREAD] = { "emulated in thread context", 0 },
+	[BP_IRQ] = { "emulated in an IRQ handler", PATCH_EV_IRQ },
+	[BP_NMI] = { "emulated in an NMI handler", PATCH_EV_NMI | PATCH_EV_OWN_NMI },
+	[BP_MCE] = { "emulated in a #MC handler", PATCH_EV_MCE },
 };
 
 const struct patch_strategy int3_strategy = {

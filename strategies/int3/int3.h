@@ -27,8 +27,9 @@ enum int3_step { INT3_STEP_INT3, INT3_STEP_TAILS, INT3_STEP_FIRST, INT3_STEP_TCG
 extern const struct patch_strategy int3_strategy;
 extern const char *const int3_step_names[INT3_STEP_COUNT];     /* its write steps' names */
 
-/* Its hazard counters (this_cpu()->patch.hazard[]), shared with int3-2round. */
-enum { INT3_HAZARD_EMULATED, INT3_HAZARD_COUNT };
+/* Its hazard counters (this_cpu()->patch.hazard[]), shared with int3-2round:
+ * emulations, by the context that hit the site (enum bp_ctx's order). */
+enum { INT3_HAZARD_COUNT = BP_CTX_COUNT };
 extern const struct patch_hazard int3_hazards[INT3_HAZARD_COUNT];
 
 /* For strategies built on this one (strategies/int3_2round/): one write

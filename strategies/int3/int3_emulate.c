@@ -67,8 +67,7 @@ void emulate_insn(const struct emu_insn *emu, uintptr_t addr, struct regs *r)
 bool int3_on_bp(const struct poke_batch *b, const struct poke_site *s, struct regs *r, enum bp_ctx ctx)
 {
 	(void)b;
-	(void)ctx;
 	emulate_insn(&s->emu, s->addr, r);     /* the core acknowledged the round */
-	patch_hazard(INT3_HAZARD_EMULATED);
+	patch_hazard(ctx);                      /* int3_hazards[] follow enum bp_ctx */
 	return true;
 }

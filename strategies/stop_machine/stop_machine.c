@@ -11,9 +11,10 @@
  *   stop-machine-nmi  they spin in an NMI handler: their NMIs wait until
  *                     they leave; #MC, and the patching CPU's own NMIs,
  *                     still run half-written sites.
- * The lab measures this (lab/context_sites: the NMI path's value site;
- * patch.write_delay_us widens the windows, patch.stop_nmi_us is an NMI
- * source that keeps firing while the machine is stopped).
+ * The lab measures this (lab/context_sites: the NMI and #MC paths' value
+ * sites; patch.write_delay_us widens the windows, patch.stop_nmi_us and
+ * patch.stop_mce_us are an NMI source and a (software) machine check
+ * source that keep firing on the stopped CPUs).
  */
 #include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
@@ -33,6 +34,9 @@
 
 KPARAM_UINT("patch.stop_nmi_us", stop_nmi_us, 0, 1000000,
 	    "US: lab knob: CPUs stopped by stop-machine send themselves an NMI every US microseconds (default 0: never)");
+
+KPARAM_UINT("patch.stop_mce_us", stop_mce_us, 0, 1000000,
+	    "US: lab knob: CPUs stopped by stop-machine run INT 18 (the #MC path) every US microseconds (default 0: never)");
 
 static const char *const stop_phase_names[STOP_PHASE_COUNT] = {
 	[STOP_PHASE_PUBLISHED] = "published",

@@ -34,6 +34,7 @@ struct stop_state {
 	uint32_t patcher;               /* its CPU number */
 	struct cpumask arrived, left;   /* who spins / who left, serialized */
 	uint64_t pings;                 /* NMIs the spinners sent themselves (patch.stop_nmi_us) */
+	uint64_t soft_mces;             /* INT 18s the spinners ran (patch.stop_mce_us) */
 };
 extern struct stop_state stop_state;
 
@@ -41,6 +42,10 @@ extern struct stop_state stop_state;
  * so many microseconds, as its own perf or watchdog NMI source would: 0
  * (default) never. */
 extern uint32_t stop_nmi_us;
+
+/* Lab knob (patch.stop_mce_us): ... and runs INT 18, the #MC handler's path
+ * (a software machine check), every so many microseconds: 0 never. */
+extern uint32_t stop_mce_us;
 
 extern const struct patch_strategy stop_machine_strategy, stop_machine_nmi_strategy;
 

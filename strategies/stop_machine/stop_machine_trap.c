@@ -23,14 +23,26 @@
 #include "strategies/stop_machine/stop_machine.h"
 
 struct stop_state stop_state;
-uint32_t stop_nmi_us;
+uint32_t stop_nmi_us, stop_mce_us;
+
+/* May the lab's software machine check (INT 18) run here? Not while any
+ * #MC entry is in progress on this CPU: one that has not moved its frame
+ * off the #MC IST stack yet (interrupted by this NMI or IRQ: r->rsp is on
+ * that stack) would have it overwritten (arch/x86/mce_entry.asm), a hazard
+ * of the lab's INT 18, not of the strategy. */
+static bool soft_mce_allowed(const struct regs *r)
+{
+	const struct percpu *pc = this_cpu();
+	return pc->mce_depth == 0 && !(r->rsp > pc->ist_lo[IST_MCE] && r->rsp <= pc->ist_hi[IST_MCE]);
+}
 
 /* IRQ or NMI context: join, spin until released, serialize, leave. */
-static void spin(void)
+static void spin(const struct regs *r)
 {
 	unsigned me = cpu_id();
 	uint32_t every = __atomic_load_n(&stop_nmi_us, __ATOMIC_RELAXED);
-	uint64_t next = every ? tsc_deadline_us(every) : 0;
+	uint32_t every_mce = soft_mce_allowed(r) ? __atomic_load_n(&stop_mce_us, __ATOMIC_RELAXED) : 0;
+	uint64_t next = every ? tsc_deadline_us(every) : 0, next_mce = every_mce ? tsc_deadline_us(every_mce) : 0;
 	cpumask_set(&stop_state.arrived, me);
 	patch_hazard(STOP_HAZARD_STOPPED);
 	while (!__atomic_load_n(&stop_state.release, __ATOMIC_ACQUIRE)) {
@@ -38,6 +50,11 @@ static void spin(void)
 			nmi_send(me, NMI_STORM);        /* lab: this CPU's own NMI source (perf, watchdog) */
 			__atomic_fetch_add(&stop_state.pings, 1, __ATOMIC_RELAXED);
 			next = tsc_deadline_us(every);
+		}
+		if (every_mce && tsc_expired(next_mce)) {
+			__asm__ volatile("int $18" ::: "memory");      /* lab: a machine check here */
+			__atomic_fetch_add(&stop_state.soft_mces, 1, __ATOMIC_RELAXED);
+			next_mce = tsc_deadline_us(every_mce);
 		}
 		cpu_relax();
 	}
@@ -48,10 +65,9 @@ static void spin(void)
 /* IRQ context (VEC_STOP): no lock, no print, nothing patchable. */
 void stop_ipi(struct regs *r)
 {
-	(void)r;
 	if (__atomic_load_n(&stop_state.how, __ATOMIC_ACQUIRE) == STOP_BY_IPI &&
 	    !cpumask_test(&stop_state.arrived, cpu_id()))
-		spin();
+		spin(r);
 }
 
 /* NMI context (patch_on_nmi, before the NMI path's site): no lock, no
@@ -59,11 +75,10 @@ void stop_ipi(struct regs *r)
  * is wanted makes it spin here, NMIs blocked. */
 void stop_on_nmi(struct regs *r)
 {
-	(void)r;
 	unsigned me = cpu_id();
 	if (__atomic_load_n(&stop_state.how, __ATOMIC_ACQUIRE) == STOP_BY_NMI &&
 	    me != __atomic_load_n(&stop_state.patcher, __ATOMIC_RELAXED) && !cpumask_test(&stop_state.arrived, me))
-		spin();
+		spin(r);
 }
 
 /* NMI context (patch_on_nmi) under stop-machine: no lock, no print,
