@@ -11,7 +11,9 @@ DWARF type; kernel/debug_anchor.c is checked first (magic and version).
                        current bytes and their disassembly, live or not
   xp-batch             the batch being applied: phase, sites, ack mask, who
                        still owes an acknowledgement
-  xp-break-phase P     stop when the patching CPU reaches protocol phase P
+  xp-break-phase [S:]P stop when the patching CPU reaches phase P of a batch
+                       of strategy S (default: the current strategy if it
+                       has P, else the one strategy that has it)
   xp-phases            every strategy and its phases, as the kernel names them
                        (works on the ELF file alone, without a target)
   xp-run-on CPU        resume only that CPU until the next stop
@@ -311,17 +313,38 @@ its pins to drain."""
                 print(f"  CPU {c} is inside the #BP handler")
 
 
+def strategy_phase(arg):
+    """[STRATEGY:]PHASE -> (strategy name, phase number). Without a
+    strategy: the current one if it has that phase, else the one strategy
+    that has it (several: an error naming them)."""
+    if ":" in arg:
+        name, phase = arg.split(":", 1)
+        return name, phase_number(phase, name)
+    cur = _current_strategy()["name"].string()
+    if arg in phases(cur) or arg.isdigit():
+        return cur, phase_number(arg, cur)
+    having = [n for n in strategy_names() if arg in phases(n)]
+    if len(having) == 1:
+        return having[0], phase_number(arg, having[0])
+    if not having:
+        raise gdb.GdbError(f"xpoke: no strategy has a phase '{arg}' (xp-phases lists them)")
+    raise gdb.GdbError(f"xpoke: phase '{arg}' belongs to {', '.join(having)}: say which, e.g. "
+                       f"xp-break-phase {having[0]}:{arg}")
+
+
 class XpBreakPhase(gdb.Command):
-    """xp-break-phase PHASE: stop when the patching CPU reaches PHASE of the
-current strategy (poke_phase_stop with p == PHASE); xp-phases lists them."""
+    """xp-break-phase [STRATEGY:]PHASE: stop when the patching CPU reaches
+PHASE of a batch of STRATEGY (poke_phase_stop with p == PHASE and that
+strategy current). Without STRATEGY: the current one if it has PHASE, else
+the one that has it. xp-phases lists every strategy's phases."""
 
     def __init__(self):
         super().__init__("xp-break-phase", gdb.COMMAND_BREAKPOINTS)
 
     def invoke(self, arg, from_tty):
-        n = phase_number(arg.strip())
-        bp = break_phase(n)
-        print(f"breakpoint {bp.number}: the patching CPU reaching phase {phases()[n]}")
+        name, n = strategy_phase(arg.strip())
+        bp = break_phase(n, strategy=name)
+        print(f"breakpoint {bp.number}: the patching CPU reaching phase {phases(name)[n]} of a {name} batch")
 
 
 class XpPhases(gdb.Command):
@@ -338,11 +361,15 @@ current one marked *). Works on the ELF file alone, without a target."""
             print(f"    int3 at the first byte in: {' '.join(trap_phases(name)) or 'none'}")
 
 
-def break_phase(n, thread=None):
+def break_phase(n, thread=None, strategy=None):
     """A breakpoint at poke_phase_stop(p) with p == n (the phase is already
-    published in poke_current_phase there)."""
+    published in poke_current_phase there), for batches of strategy (a
+    name; None: any)."""
     bp = gdb.Breakpoint("poke_phase_stop", internal=False)
     bp.condition = f"p == {n}"
+    if strategy is not None:
+        addr = int(_strategy(strategy).address)
+        bp.condition += f" && (unsigned long)*xpoke_debug.current_strategy == {addr:#x}"
     if thread is not None:
         bp.thread = thread
     return bp

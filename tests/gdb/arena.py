@@ -71,9 +71,14 @@ def site_bytes(n=5):
 def freeze_patcher_at(phase, cmd=1):
     """CPU 0 starts patching (gdb_arena.patch_cmd: 1 flips call a <-> b)
     and is stopped at `phase`; all CPUs are stopped afterwards."""
-    n = xpoke.phase_number(phase)
+    strategy, n = xpoke.strategy_phase(phase)
     write("gdb_arena.patch_cmd", cmd)
-    bp = xpoke.break_phase(n, thread=xpoke.thread_of(0))
+    # The user's command, qualified by the strategy: its condition names
+    # the strategy's registry entry as well as the phase.
+    said = gdb.execute(f"xp-break-phase {strategy}:{phase}", to_string=True)
+    expect(f"phase {phase} of a {strategy} batch" in said, f"xp-break-phase {strategy}:{phase}: {said.strip()}")
+    bp = gdb.breakpoints()[-1]
+    bp.thread = xpoke.thread_of(0)
     try:
         gdb.execute("continue")
     finally:
