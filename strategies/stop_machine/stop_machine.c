@@ -104,8 +104,12 @@ static int stop_apply(const struct patch_strategy *self, enum stop_how how, stru
 	if (nr_cpus_online > 1) {
 		if (how == STOP_BY_IPI)
 			apic_send_ipi_allbutself(VEC_STOP);
-		else
+		else {
+			for_each_cpu_in(c, &cpu_online_mask)    /* claimed: not counted as external */
+				if (c != me)
+					__atomic_fetch_or(&percpu_of(c)->nmi_reasons, NMI_PATCH, __ATOMIC_SEQ_CST);
 			apic_send_nmi_allbutself();
+		}
 	}
 	wait_all(&stop_state.arrived, "stop");
 	poke_phase_reached(STOP_PHASE_STOPPED);
