@@ -102,7 +102,7 @@ PATCH_OBJS := \
 STRATEGY_OBJS := \
 	strategies/registry.o \
 	strategies/int3/int3.o strategies/int3/int3_check.o strategies/int3/int3_emulate.o \
-	strategies/int3/int3_selftest.o strategies/int3/int3_selftest_code.o \
+	strategies/int3/int3_steps.o strategies/int3/int3_selftest.o strategies/int3/int3_selftest_code.o \
 	strategies/int3_2round/int3_2round.o \
 	strategies/stop_machine/stop_machine.o strategies/stop_machine/stop_machine_check.o \
 	strategies/stop_machine/stop_machine_trap.o
@@ -157,8 +157,9 @@ NOPATCH_OBJS := \
 	kernel/printk.o kernel/format.o kernel/string.o kernel/panic.o \
 	kernel/recover.o kernel/recover_point.o kernel/ksyms.o kernel/spinlock.o \
 	kernel/percpu.o kernel/smp_call.o kernel/ktest.o \
-	patch/trap.o patch/live.o patch/rendezvous.o patch/text_poke.o \
-	strategies/int3/int3_emulate.o strategies/stop_machine/stop_machine_trap.o lab/storm_handlers.o
+	patch/trap.o patch/live.o patch/rendezvous.o patch/text_poke.o patch/phase.o \
+	strategies/int3/int3_emulate.o strategies/int3/int3_steps.o \
+	strategies/stop_machine/stop_machine_trap.o lab/storm_handlers.o
 
 # A linker script pattern that matches no object matches silently: an object
 # renamed or moved must be renamed here too.
