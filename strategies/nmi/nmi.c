@@ -37,10 +37,14 @@
  *   (core: retire b, figures, unlock)
  *
  * What can still meet a site in flight, and what it gets:
- *  - thread or IRQ context on another CPU, or an NMI already running its
- *    handler when b was published (it did not wait in on_nmi): the int3,
- *    emulated in #BP; the rounds wait for such an NMI to end (it cannot
- *    take the IPI), or for its #BP;
+ *  - thread or IRQ context on another CPU, or an NMI that did not wait in
+ *    on_nmi for b: one already past on_nmi when b was published (or
+ *    while live_publish() had set the strategy but not yet the
+ *    generation), or one that waited for the previous batch and saw b
+ *    begin before it left (a vCPU descheduled under TCG: storm.nmi_sites
+ *    at -smp 4 shows dozens a second): the int3, emulated in #BP; the
+ *    rounds wait for such an NMI to end (it cannot take the IPI), or for
+ *    its #BP;
  *  - #MC, on any CPU, the patching CPU inside its NMI included: the #MC
  *    path's site traps on its int3 and is emulated in #BP, as under int3.
  *    A #MC nested in the patching CPU's NMI delays the batch by its own

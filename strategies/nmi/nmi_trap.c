@@ -55,11 +55,13 @@ static void apply_in_nmi(struct nmi_batch_state *s)
 }
 
 /*
- * Another CPU, in an NMI that began while the writes are in flight: it
- * cannot take the rounds' IPI (IRQs are off in NMI context), so it
- * acknowledges them here, serializing each time (sync_ack_owed), until
- * the writes are done; then it serializes once more and lets its NMI
- * handler go on to the NMI path's sites, all new by then. The patching
+ * Another CPU, in an NMI that began while the writes of the batch live
+ * now are in flight (that batch only: it leaves when they are done, or
+ * the batch is gone): it cannot take the rounds' IPI (IRQs are off in
+ * NMI context), so it acknowledges them here, serializing each time
+ * (sync_ack_owed), until the writes are done; then it serializes once
+ * more and lets its NMI handler go on to the NMI path's sites, all new by
+ * then. The patching
  * CPU, itself in NMI context, thus never waits on a CPU stuck in an NMI
  * handler (seed 002's deadlock). Bounded: after NMI_WAIT_US (a debugger
  * holding the patching CPU at a phase, a round held up by some other

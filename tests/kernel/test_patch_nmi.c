@@ -217,9 +217,9 @@ static void test_own_nmis_held_off(void)
 	       "taken, %lu met the NMI path's site in flight and were emulated in #BP (%d)", own_sent, own_nmis, bp,
 	       err);
 	err = flip_under_own_nmis(&nmi_strategy, &bp, &a, &b);
-	report(err == 0 && own_sent == 6 && own_nmis >= 1 && bp == 0, "nmi: %u self-NMIs sent from inside its NMI, "
-	       "held off until the writes were done and taken after (%u: held NMIs coalesce), %lu met the site in "
-	       "flight (%d)", own_sent, own_nmis, bp, err);
+	report(err == 0 && own_sent == 6 && own_nmis >= 1 && bp == 0, "nmi: of %u self-NMIs sent at its phases (from "
+	       "inside its NMI), %u taken (held NMIs coalesce), %lu met the site in flight: held off until the writes "
+	       "were done (%d)", own_sent, own_nmis, bp, err);
 	report(a == 0 && b >= 2, "nmi: every NMI of the patching CPU during the batch ran the NMI path's new "
 	       "variant (b %lu times, a %lu): its own, after its writes, and the held one", b, a);
 	report(site_patch_by(&nmi_strategy, v, variant_by_name(v, "b")) == -PATCH_ENOT_EMULATABLE,
