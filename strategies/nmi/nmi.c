@@ -53,6 +53,14 @@
  *  - the patching CPU's own NMIs: never (blocked while it writes); its
  *    IRQs: never (off from arming to the end of the writes).
  *
+ * The price: another CPU's NMI that waits in the rounds spins there, NMIs
+ * and IRQs off, for the rest of the batch (a round is then only as quick
+ * as the slowest CPU's next look at its bit). With more vCPUs than host
+ * cores this is dear: a spinning vCPU waits for its turn on the host,
+ * where a halted one woken by the round's IPI runs at once, so under an
+ * NMI storm rounds take milliseconds instead of ~100 us (README, "The
+ * strategies today").
+ *
  * Phases are int3's. In the NMI they are recorded and the debugger's stop
  * (poke_phase_stop, xp-break-phase) is passed as in thread context; the
  * tests' thread hook is not called there (patch/phase.c). While a debugger
