@@ -59,6 +59,7 @@ static void test_writes_only_in_nmi(void)
 {
 	uint64_t d[BP_CTX_COUNT], batches = nmi_batch_state.batches;
 	int err = flip_and_count(&int3_strategy, d);
+	uint64_t int3_writes = d[BP_THREAD];
 	report(err == 0 && d[BP_THREAD] > 0 && d[BP_NMI] == 0 && d[BP_IRQ] == 0 && d[BP_MCE] == 0,
 	       "int3 (the control): %lu writes in thread context, %lu in NMI, %lu in IRQ, %lu in #MC (%d)",
 	       d[BP_THREAD], d[BP_NMI], d[BP_IRQ], d[BP_MCE], err);
@@ -66,6 +67,8 @@ static void test_writes_only_in_nmi(void)
 	report(err == 0 && d[BP_NMI] > 0 && d[BP_THREAD] == 0 && d[BP_IRQ] == 0 && d[BP_MCE] == 0,
 	       "nmi: %lu writes in NMI context, %lu in thread context, %lu in IRQ, %lu in #MC (%d)", d[BP_NMI],
 	       d[BP_THREAD], d[BP_IRQ], d[BP_MCE], err);
+	report(d[BP_NMI] == int3_writes, "nmi: as many writes as int3 for the same batches (%lu, %lu): int3's steps",
+	       d[BP_NMI], int3_writes);
 	report(nmi_batch_state.batches - batches == 4, "nmi: its 4 batches were applied inside the patching CPU's "
 	       "NMI (%lu; the last one %lu us from self-NMI to its end, %lu us of it in the NMI)",
 	       nmi_batch_state.batches - batches,
