@@ -102,8 +102,9 @@ PATCH_OBJS := \
 STRATEGY_OBJS := \
 	strategies/registry.o \
 	strategies/int3/int3.o strategies/int3/int3_check.o strategies/int3/int3_emulate.o \
-	strategies/int3/int3_selftest.o strategies/int3/int3_selftest_code.o \
+	strategies/int3/int3_steps.o strategies/int3/int3_selftest.o strategies/int3/int3_selftest_code.o \
 	strategies/int3_2round/int3_2round.o \
+	strategies/nmi/nmi.o strategies/nmi/nmi_trap.o \
 	strategies/stop_machine/stop_machine.o strategies/stop_machine/stop_machine_check.o \
 	strategies/stop_machine/stop_machine_trap.o
 
@@ -128,7 +129,8 @@ TEST_OBJS := \
 	tests/kernel/test_storm.o tests/kernel/test_mce.o tests/kernel/host_control.o \
 	tests/kernel/gdb_arena.o tests/kernel/bp_helpers.o tests/kernel/test_patch_bp.o \
 	tests/kernel/test_patch_retire.o tests/kernel/test_patch_stop.o \
-	tests/kernel/test_patch_rounds.o tests/kernel/test_patch_order.o tests/kernel/compare_strategies.o
+	tests/kernel/test_patch_rounds.o tests/kernel/test_patch_order.o tests/kernel/test_patch_nmi.o \
+	tests/kernel/compare_strategies.o
 
 OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJS) $(STRATEGY_OBJS) $(CLIENT_OBJS) \
 	$(LAB_OBJS) $(TEST_OBJS)) \
@@ -157,8 +159,9 @@ NOPATCH_OBJS := \
 	kernel/printk.o kernel/format.o kernel/string.o kernel/panic.o \
 	kernel/recover.o kernel/recover_point.o kernel/ksyms.o kernel/spinlock.o \
 	kernel/percpu.o kernel/smp_call.o kernel/ktest.o \
-	patch/trap.o patch/live.o patch/rendezvous.o patch/text_poke.o \
-	strategies/int3/int3_emulate.o strategies/stop_machine/stop_machine_trap.o lab/storm_handlers.o
+	patch/trap.o patch/live.o patch/rendezvous.o patch/text_poke.o patch/phase.o \
+	strategies/int3/int3_emulate.o strategies/int3/int3_steps.o strategies/nmi/nmi_trap.o \
+	strategies/stop_machine/stop_machine_trap.o lab/storm_handlers.o
 
 # A linker script pattern that matches no object matches silently: an object
 # renamed or moved must be renamed here too.

@@ -35,29 +35,11 @@
 
 #define TEXT_LOCK_TIMEOUT_MS 60000
 
-static struct poke_write writes[POKE_BATCH_MAX];        /* under text_lock */
-
 /* patch.defer_idle=1: every batch leaves CPUs halted in the idle loop out
  * of its rounds (a batch may ask for it alone: b->defer_idle). */
 static bool patch_defer_idle;
 KPARAM_BOOL("patch.defer_idle", patch_defer_idle,
 	    "0|1: rounds skip CPUs halted in the idle loop, which serialize on wake (default 0)");
-
-struct poke_write *poke_write_buffer(void)
-{
-	if (!spin_held_by_me(&text_lock))
-		panic("poke_write_buffer: CPU %u does not hold text_lock", cpu_id());
-	return writes;
-}
-
-uint64_t poke_write_step(const struct poke_write *w, unsigned n, struct poke_stats *st)
-{
-	uint64_t t0 = rdtsc();
-	uint64_t flags = irq_save();
-	st->page_passes += text_poke_many(w, n);
-	irq_restore(flags);
-	return rdtsc() - t0;
-}
 
 bool patch_in_flight(uintptr_t addr, size_t len, uintptr_t *site, uint8_t *site_len)
 {

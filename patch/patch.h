@@ -74,10 +74,12 @@ int patch_strategy_option(const char *cmd, int *argc, char **argv, const struct 
 /* Phases. Phase 0 is "published" (the batch is visible to #BP, nothing is
  * written) and the last is "retired" (no CPU can be in #BP for it); the
  * strategy names the ones between (strategies/int3/int3.h lists int3's).
- * poke_phase_reached() is called at each, with IRQs on and text_lock
- * held: it publishes the strategy and the phase, then calls
- * poke_phase_stop(p), a stable place for a debugger breakpoint, then the
- * test hook. */
+ * poke_phase_reached() is called at each, by the patching CPU with
+ * text_lock held, in thread context with IRQs on, or in the handler its
+ * strategy applies the batch in (strategies/nmi: its own NMI): it
+ * publishes the strategy and the phase, then calls poke_phase_stop(p), a
+ * stable place for a debugger breakpoint (in either context), then the
+ * test hook of that context. */
 #define POKE_PHASE_PUBLISHED 0u
 #define POKE_PHASES_MAX      12
 /* The strategy of the batch in flight or of the last one, the phase the
@@ -91,8 +93,12 @@ void poke_phase_reached(unsigned p);
 void poke_phase_stop(unsigned p);
 /* The name of phase p of the current strategy ("?" if out of range). */
 const char *poke_phase_name(unsigned p);
-/* Test hook run by poke_phase_reached (NULL to remove). */
+/* Test hooks run by poke_phase_reached (NULL to remove): the first only
+ * at phases reached in thread context, the second only at phases reached
+ * in a handler (NMI context: it must take no lock and call nothing
+ * patchable). */
 void poke_set_phase_hook(void (*fn)(unsigned p));
+void poke_set_phase_hook_nmi(void (*fn)(unsigned p));
 
 /* Per-batch figures (patch-stats), sized by the strategy: nr_steps write
  * steps and up to max_rounds rounds. Cycle counts are TSC cycles. */

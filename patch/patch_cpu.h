@@ -26,6 +26,10 @@ struct patch_cpu {
 	uint64_t bp_handled[BP_CTX_COUNT];  /* live sites hit and handled by the strategy, by context */
 	uint64_t bp_vanished;               /* int3s gone by the time #BP looked: re-run */
 	uint64_t hazard[PATCH_HAZARDS_MAX]; /* the strategy's hazard counters (patch/strategy.h) */
+	uint32_t poke_handler_depth;        /* the handler of this CPU opened for the writer: its
+					     * ctx_depth, 0 if none (text_poke.c) */
+	uint64_t text_writes[BP_CTX_COUNT]; /* runs of bytes the single writer stored on this CPU,
+					     * by context (text_poke.c) */
 	uint64_t bp_looked_again;           /* #BP looks repeated: a batch was published meanwhile */
 	struct bp_rerun {                   /* per context: */
 		uintptr_t addr;             /* the last address re-run, */

@@ -70,6 +70,20 @@ static void sync_ipi(struct regs *r)
 	sync_ack(this_cpu());
 }
 
+/* The same from a handler that cannot take the IPI (a strategy's on_nmi,
+ * strategies/nmi): if this CPU owes the round in progress, serialize and
+ * acknowledge it. Its caller runs nothing patchable before it serializes
+ * again after the batch's last write. Any context: no lock, no print,
+ * nothing patchable. */
+bool sync_ack_owed(struct percpu *pc)
+{
+	if (!cpumask_test(&sync_pending, pc->cpu))
+		return false;
+	sync_core();
+	sync_ack(pc);
+	return true;
+}
+
 void sync_init(void)
 {
 	serialize_init();
@@ -140,9 +154,16 @@ uint64_t sync_all_cpus(void)
 		if (tsc_expired(deadline)) {
 			struct cpumask late;
 			cpumask_copy(&late, &sync_pending);
+			for_each_cpu_in(c, &late) {
+				const struct percpu *pc = percpu_of(c);
+				printk("sync: CPU %u owes round %lu: nesting %u (IRQ %u, NMI %u, #MC %u, #BP %u)", c,
+				       sync_round, pc->ctx_depth, pc->irq_depth, pc->nmi_depth, pc->mce_depth,
+				       pc->patch.bp_refs);
+			}
 			cpus_report_where(&late, "sync");
-			panic("sync: %u CPU(s) did not acknowledge within %llu ms", cpumask_weight(&late),
-			      SYNC_TIMEOUT_US / 1000);
+			panic("sync: %u CPU(s) did not acknowledge within %llu ms (the initiator, CPU %u, in %s "
+			      "context)", cpumask_weight(&late), SYNC_TIMEOUT_US / 1000, me,
+			      this_cpu()->nmi_depth ? "NMI" : this_cpu()->ctx_depth ? "a handler's" : "thread");
 		}
 		cpu_relax();
 	}

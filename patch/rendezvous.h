@@ -8,7 +8,10 @@
  *     the writes that need synchronizing are complete.
  *  2. A CPU clears only its own bit, and only where an IRET follows before
  *     it can reach patched code: in the VEC_SYNC handler (after SERIALIZE or
- *     MOV to CR2) and in the #BP handler when it traps on a site.
+ *     MOV to CR2) and in the #BP handler when it traps on a site; or, in
+ *     an NMI handler that cannot take the IPI (strategies/nmi, through
+ *     sync_ack_owed), where it runs no patchable code until it has
+ *     serialized again after the batch's last write.
  *  3. The initiator proceeds only when sync_pending is empty.
  * A CPU inside the #BP handler (percpu->patch.bp_refs > 0) counts as having
  * acknowledged: it runs only no-patch code until it leaves, and it leaves
@@ -39,9 +42,18 @@ extern uint64_t sync_round;             /* number of the round in progress / las
 /* Clear this CPU's bit and note the round (IPI handler, #BP handler). */
 void sync_ack(struct percpu *pc);
 
+/* From a handler that cannot take the IPI (strategies/nmi: an NMI): if
+ * this CPU owes the round in progress, serialize and acknowledge it (true).
+ * The caller runs nothing patchable until it serializes again after the
+ * batch's last write (invariant 2's IRET, in its place). */
+bool sync_ack_owed(struct percpu *pc);
+
 void sync_init(void);                   /* VEC_SYNC handler; pick the serializer */
 
-/* One round. Thread context, IRQs on or off. Returns TSC cycles taken. */
+/* One round. The patching CPU, text_lock held: thread context (IRQs on or
+ * off), or the handler its strategy applies the batch in (strategies/nmi:
+ * its own NMI). Returns TSC cycles taken; on timeout names each CPU that
+ * owes the round, its nesting and RIP, and panics. */
 uint64_t sync_all_cpus(void);
 
 

@@ -1,5 +1,9 @@
 /*
- * patch/text_poke.c — see text_poke.h. In the no-patch region (linker.ld).
+ * patch/text_poke.c — see text_poke.h: the single writer, the handler a
+ * strategy opens for it, and the write steps of strategies (poke_write_*,
+ * patch/strategy.h). In the no-patch region (linker.ld): a strategy that
+ * applies its batch in the patching CPU's NMI (strategies/nmi) writes
+ * through this same code from there.
  */
 #include "arch/x86/cpu.h"
 #include "arch/x86/layout.h"
@@ -9,9 +13,12 @@
 #include "kernel/panic.h"
 #include "kernel/percpu.h"
 #include "kernel/string.h"
+#include "patch/strategy.h"
 #include "patch/text_poke.h"
 
 spinlock_t text_lock = SPINLOCK_INIT("text");
+
+static struct poke_write writes[POKE_BATCH_MAX];        /* under text_lock */
 
 /* Lab knob: wait this long between byte stores, to widen the windows in
  * which a strategy that writes live bytes directly (stop-machine) leaves
@@ -23,6 +30,30 @@ KPARAM_UINT("patch.write_delay_us", poke_write_delay_us, 0, 100000,
 
 #define PAGE_MASK (~(uintptr_t)(PAGE_SIZE - 1))
 
+/* The context the writer runs in on this CPU (its figures, and the nmi
+ * strategy's test: thread, or the NMI it opened). */
+static enum bp_ctx write_context(const struct percpu *pc)
+{
+	return pc->mce_depth ? BP_MCE : pc->nmi_depth ? BP_NMI : pc->irq_depth ? BP_IRQ : BP_THREAD;
+}
+
+/* The patching CPU's handler running now, opened for the writer: see
+ * text_poke.h. Trap context: no lock, no print, nothing patchable. */
+void text_poke_open_handler(void)
+{
+	struct percpu *pc = this_cpu();
+	if (!spin_held_by_me(&text_lock) || !pc->ctx_depth || irqs_enabled())
+		panic("text_poke_open_handler: CPU %u (nesting %u, IRQs %s) is not the patching CPU in a handler: "
+		      "text_lock held %s", pc->cpu, pc->ctx_depth, irqs_enabled() ? "on" : "off",
+		      spin_held_by_me(&text_lock) ? "yes" : "no");
+	pc->patch.poke_handler_depth = pc->ctx_depth;
+}
+
+void text_poke_close_handler(void)
+{
+	this_cpu()->patch.poke_handler_depth = 0;
+}
+
 unsigned text_poke_many(const struct poke_write *w, unsigned n)
 {
 	if (!spin_held_by_me(&text_lock))
@@ -32,12 +63,17 @@ unsigned text_poke_many(const struct poke_write *w, unsigned n)
 	/* The patching CPU's own NMI, #MC or #BP handlers run while it holds
 	 * text_lock with IRQs off: the two checks above hold there too, and
 	 * a write from one of them would land in the middle of a protocol
-	 * step of the interrupted batch. */
+	 * step of the interrupted batch. Only the one handler a strategy
+	 * opened (text_poke_open_handler) may write, and nothing nested in
+	 * it: a #MC or #BP inside that NMI has a deeper nesting. */
 	struct percpu *pc = this_cpu();
-	if (pc->ctx_depth)
-		panic("text_poke: called in %s context on CPU %u (nesting %u); the writer runs in thread context "
-		      "only", pc->mce_depth ? "#MC" : pc->nmi_depth ? "NMI" : pc->patch.bp_refs ? "#BP" :
-		      pc->irq_depth ? "IRQ" : "exception", pc->cpu, pc->ctx_depth);
+	if (pc->ctx_depth && pc->ctx_depth != pc->patch.poke_handler_depth)
+		panic("text_poke: called in %s context on CPU %u (nesting %u); the writer runs in thread context, "
+		      "or in the one handler its strategy opened (%s %u)", pc->mce_depth ? "#MC" : pc->nmi_depth ?
+		      "NMI" : pc->patch.bp_refs ? "#BP" : pc->irq_depth ? "IRQ" : "exception", pc->cpu, pc->ctx_depth,
+		      pc->patch.poke_handler_depth ? "nesting" : "none is open: nesting",
+		      pc->patch.poke_handler_depth);
+	pc->patch.text_writes[write_context(pc)] += n;
 
 	unsigned passes = 0;
 	for (unsigned i = 0; i < n;) {
@@ -70,4 +106,24 @@ unsigned text_poke_many(const struct poke_write *w, unsigned n)
 		i = j;
 	}
 	return passes;
+}
+
+/* patch/strategy.h. Under text_lock: thread context, or the handler its
+ * strategy opened. */
+struct poke_write *poke_write_buffer(void)
+{
+	if (!spin_held_by_me(&text_lock))
+		panic("poke_write_buffer: CPU %u does not hold text_lock", cpu_id());
+	return writes;
+}
+
+/* patch/strategy.h. IRQs off only while it writes (a handler has them off
+ * already). */
+uint64_t poke_write_step(const struct poke_write *w, unsigned n, struct poke_stats *st)
+{
+	uint64_t t0 = rdtsc();
+	uint64_t flags = irq_save();
+	st->page_passes += text_poke_many(w, n);
+	irq_restore(flags);
+	return rdtsc() - t0;
 }

@@ -33,10 +33,26 @@ struct poke_write {
  * Write w[0..n) (sorted by address, each inside .text) and verify them.
  * Preconditions, checked: text_lock held by this CPU, IRQs off, thread
  * context (no interrupt, NMI, #MC or #BP handler of this CPU is running:
- * the patching CPU's own handlers would otherwise pass the first two).
- * Panics if a byte reads back wrong. Returns the number of page passes.
- * Calls nothing that can be patched.
+ * the patching CPU's own handlers would otherwise pass the first two), or
+ * else the one handler of this CPU that its strategy opened for the
+ * writer, and nothing nested in it. Counts the writes per context
+ * (percpu->patch.text_writes). Panics if a byte reads back wrong. Returns
+ * the number of page passes. Calls nothing that can be patched.
  */
 unsigned text_poke_many(const struct poke_write *w, unsigned n);
+
+/*
+ * A strategy that applies its batch inside a handler of the patching CPU
+ * (strategies/nmi: its own NMI, where no NMI of its own can interrupt the
+ * writes) opens that handler for the writer first and closes it after:
+ * the writer then accepts calls at exactly this nesting depth on this
+ * CPU; a #MC or #BP nested in the handler is still refused, as is any
+ * other handler. open() checks that this CPU holds text_lock, runs a
+ * handler and has IRQs off, and panics naming what is missing. Recovery
+ * closes it (patch_recover). Trap context: no lock, no print, nothing
+ * patchable.
+ */
+void text_poke_open_handler(void);
+void text_poke_close_handler(void);
 
 #endif

@@ -243,6 +243,7 @@ void patch_recover(struct percpu *pc)
 {
 	__atomic_store_n(&pc->patch.bp_nested, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&pc->patch.bp_refs, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&pc->patch.poke_handler_depth, 0, __ATOMIC_SEQ_CST);   /* that handler is gone */
 	live_batch_drop_pins(pc);
 }
 

@@ -5,11 +5,13 @@
 #include <stddef.h>
 #include "strategies/int3/int3.h"
 #include "strategies/int3_2round/int3_2round.h"
+#include "strategies/nmi/nmi.h"
 #include "strategies/stop_machine/stop_machine.h"
 
 const struct patch_strategy *const patch_strategies[] = {
 	&int3_strategy,         /* strategies/int3/: Linux's text_poke_bp */
 	&int3_2round_strategy,  /* strategies/int3_2round/: hpa's two-round variant */
+	&nmi_strategy,          /* strategies/nmi/: int3's steps inside the patching CPU's own NMI */
 	&stop_machine_strategy, /* strategies/stop_machine/: other CPUs spin in an IRQ handler */
 	&stop_machine_nmi_strategy,     /* ... in an NMI handler */
 	NULL

@@ -19,7 +19,8 @@ enum {
 	NMI_TEST  = 1u << 2,    /* call the test hook */
 	NMI_ABORT = 1u << 3,    /* abandon queued work: resume the recovery point */
 	NMI_STORM = 1u << 4,    /* one shot of an NMI storm (lab/storm.c) */
-	NMI_PATCH = 1u << 5,    /* a patching strategy's NMI (patch_on_nmi has run it) */
+	NMI_PATCH = 1u << 5,    /* a patching strategy's NMI: patch_on_nmi runs it (the patcher's own under nmi,
+				 * the stop of stop-machine-nmi) */
 };
 
 /* Negative control (nmi.unsafe_iret=1): let exceptions IRET back into NMI

@@ -6,7 +6,8 @@
  * rechecks the old bytes, sorts and publishes the batch before apply(),
  * and retires it after.
  *
- * int3_apply(b), phase by phase:
+ * int3_apply(b), phase by phase (the writes and rounds are
+ * int3_steps.c's, shared with int3-2round and nmi):
  *
  *   patching CPU                                 any CPU (the patcher's own IRQ,
  *                                                NMI and #MC handlers included)
@@ -43,16 +44,11 @@
  * patching CPU takes interrupts mid-batch, and an interrupt handler that
  * runs a site in flight is emulated like anybody else.
  */
-#include "arch/x86/cpu.h"
-#include "arch/x86/tsc.h"
-#include "kernel/panic.h"
-#include "patch/rendezvous.h"
 #include "patch/strategy.h"
-#include "patch/text_poke.h"
 #include "strategies/int3/int3.h"
 #include "strategies/int3/int3_check.h"
 
-static const char *const int3_phase_names[PHASE_COUNT] = {
+const char *const int3_phase_names[PHASE_COUNT] = {
 	[PHASE_PUBLISHED] = "published",
 	[PHASE_INT3_WRITTEN] = "int3-written",
 	[PHASE_INT3_SYNCED] = "int3-synced",
@@ -70,62 +66,10 @@ const char *const int3_step_names[INT3_STEP_COUNT] = {
 	[INT3_STEP_TCG] = "first bytes again (TCG)",
 };
 
-static const uint8_t int3_byte = INT3_INSN_OPCODE;
-
-/* The bytes of one step for every site, grouped by page by the writer. */
-uint64_t int3_write_step(const struct poke_batch *b, enum int3_step step, struct poke_stats *st)
-{
-	struct poke_write *w = poke_write_buffer();
-	unsigned n = 0;
-	for (uint32_t i = 0; i < b->nr; i++) {
-		const struct poke_site *s = &b->sites[i];
-		if (step == INT3_STEP_INT3)
-			w[n++] = (struct poke_write){ s->addr, &int3_byte, INT3_INSN_SIZE };
-		else if (step == INT3_STEP_TAILS && s->len > INT3_INSN_SIZE)
-			w[n++] = (struct poke_write){ s->addr + 1, s->new + 1, (uint8_t)(s->len - 1) };
-		else if (step == INT3_STEP_FIRST || step == INT3_STEP_TCG)
-			w[n++] = (struct poke_write){ s->addr, s->new, 1 };
-	}
-	return poke_write_step(w, n, st);
-}
-
-/* One round of strategy s, counted and timed. */
-void int3_round(const struct patch_strategy *s, struct poke_stats *st)
-{
-	if (st->rounds >= s->max_rounds)
-		panic("%s: round %u of a batch declared to take at most %u", s->name, st->rounds + 1, s->max_rounds);
-	st->cycles_sync[st->rounds++] = sync_all_cpus();
-}
-
 /* Thread context, IRQs on, text_lock held, b published (patch/strategy.h). */
 static int int3_apply(struct poke_batch *b, struct poke_stats *st)
 {
-	bool tails = false;
-	for (uint32_t i = 0; i < b->nr; i++)
-		tails |= b->sites[i].len > INT3_INSN_SIZE;
-
-	/* Step 1: int3 on every first byte. */
-	st->cycles_write[INT3_STEP_INT3] = int3_write_step(b, INT3_STEP_INT3, st);
-	poke_phase_reached(PHASE_INT3_WRITTEN);
-	int3_round(&int3_strategy, st);
-	poke_phase_reached(PHASE_INT3_SYNCED);
-
-	/* Step 2: the tails, behind the int3s. */
-	if (tails) {
-		st->cycles_write[INT3_STEP_TAILS] = int3_write_step(b, INT3_STEP_TAILS, st);
-		poke_phase_reached(PHASE_TAILS_WRITTEN);
-		int3_round(&int3_strategy, st);
-		poke_phase_reached(PHASE_TAILS_SYNCED);
-	}
-
-	/* Step 3: the real first bytes. */
-	st->cycles_write[INT3_STEP_FIRST] = int3_write_step(b, INT3_STEP_FIRST, st);
-	poke_phase_reached(PHASE_FIRST_WRITTEN);
-	int3_round(&int3_strategy, st);
-	poke_phase_reached(PHASE_FIRST_SYNCED);
-	if (poke_tcg_rewrite)   /* TCG's stale translations out */
-		st->cycles_write[INT3_STEP_TCG] = int3_write_step(b, INT3_STEP_TCG, st);
-	return 0;
+	return int3_apply_steps(&int3_strategy, b, st);   /* int3_steps.c */
 }
 
 const struct patch_hazard int3_hazards[INT3_HAZARD_COUNT] = {
@@ -141,8 +85,7 @@ const struct patch_strategy int3_strategy = {
 		   "#BP emulates the new instruction",
 	.phase_names = int3_phase_names,
 	.nr_phases = PHASE_COUNT,
-	.trap_phases = 1u << PHASE_INT3_WRITTEN | 1u << PHASE_INT3_SYNCED | 1u << PHASE_TAILS_WRITTEN |
-		       1u << PHASE_TAILS_SYNCED,
+	.trap_phases = INT3_TRAP_PHASES,
 	.step_names = int3_step_names,
 	.nr_steps = INT3_STEP_COUNT,
 	.max_rounds = 3,

@@ -21,6 +21,12 @@ enum int3_phase {
 	PHASE_COUNT
 };
 
+/* Their names ("published", "int3-written", ...), and the phases in which a
+ * site's first byte is an int3 (trap_phases); nmi's are the same. */
+extern const char *const int3_phase_names[PHASE_COUNT];
+#define INT3_TRAP_PHASES (1u << PHASE_INT3_WRITTEN | 1u << PHASE_INT3_SYNCED | 1u << PHASE_TAILS_WRITTEN | \
+			  1u << PHASE_TAILS_SYNCED)
+
 /* Its write steps (poke_stats.cycles_write). */
 enum int3_step { INT3_STEP_INT3, INT3_STEP_TAILS, INT3_STEP_FIRST, INT3_STEP_TCG, INT3_STEP_COUNT };
 
@@ -32,10 +38,15 @@ extern const char *const int3_step_names[INT3_STEP_COUNT];     /* its write step
 enum { INT3_HAZARD_COUNT = BP_CTX_COUNT };
 extern const struct patch_hazard int3_hazards[INT3_HAZARD_COUNT];
 
-/* For strategies built on this one (strategies/int3_2round/): one write
- * step over every site of b, and one round of strategy s. */
+/* For strategies built on this one (strategies/int3_2round/, nmi/), in
+ * the no-patch region (int3_steps.c): one write step over every site of
+ * b, one round of strategy s, and the whole int3 sequence (steps 1-3,
+ * phases PHASE_INT3_WRITTEN..PHASE_FIRST_SYNCED, the TCG rewrite) as s.
+ * text_lock held; thread context, or the handler s opened for the writer
+ * (patch/text_poke.h). */
 uint64_t int3_write_step(const struct poke_batch *b, enum int3_step step, struct poke_stats *st);
 void int3_round(const struct patch_strategy *s, struct poke_stats *st);
+int int3_apply_steps(const struct patch_strategy *s, const struct poke_batch *b, struct poke_stats *st);
 
 /* #BP context (int3_emulate.c): execute the new instruction of s for the
  * CPU whose frame is r. */

@@ -60,7 +60,9 @@ KTEST("patch.wx_holds_after_patching", test_wx_after_patch);
  * handler calls the single writer in the middle of a batch, when text_lock
  * is held by this CPU and IRQs are off, as the writer requires. It must
  * still refuse, by name: a write from there would land in the middle of a
- * protocol step. (It rewrites the site's first byte with itself, so a
+ * protocol step (only the handler a strategy opens for the writer, as the
+ * nmi strategy opens its own NMI, may write; int3 opens none). (It
+ * rewrites the site's first byte with itself, so a
  * writer that let it through would do no harm before this test fails.)
  */
 static volatile uint32_t writer_nmi_pending, writer_nmi_returned;
