@@ -13,7 +13,7 @@
 enum bp_ctx { BP_THREAD, BP_IRQ, BP_NMI, BP_MCE, BP_CTX_COUNT };
 extern const char *const bp_ctx_names[BP_CTX_COUNT];     /* "thread", ... */
 
-#define PATCH_HAZARDS_MAX 4
+#define PATCH_HAZARDS_MAX 6
 
 struct patch_cpu {
 	uint32_t bp_refs;                   /* patch #BP handlers this CPU is running (trap.c) */

@@ -118,7 +118,13 @@ static int nmi_apply(struct poke_batch *b, struct poke_stats *st)
 }
 
 static const struct patch_hazard nmi_hazards[NMI_HAZARD_COUNT] = {
-	[NMI_HAZARD_EMULATED] = { "emulated in #BP", PATCH_EV_IRQ | PATCH_EV_MCE },
+	[BP_THREAD] = { "emulated in thread context", 0 },
+	[BP_IRQ] = { "emulated in an IRQ handler", PATCH_EV_IRQ },
+	[BP_NMI] = { "emulated in an NMI handler (one that began before the batch)", 0 },
+	/* Storm senders spend the batch acknowledging in NMI, so their INT 18
+	 * seldom meets a site in flight: patch.nmi_strategy_mce_on_patcher_
+	 * mid_batch shows it deterministically instead. */
+	[BP_MCE] = { "emulated in a #MC handler", 0 },
 	[NMI_HAZARD_ACK_IN_NMI] = { "acknowledged a round in NMI", PATCH_EV_NMI },
 };
 

@@ -16,11 +16,11 @@
 #include "strategies/int3/int3.h"
 
 /* Its phases and write steps are int3's (enum int3_phase, enum int3_step);
- * its hazard counters (this_cpu()->patch.hazard[]): the first is int3's
- * own, since a CPU that hits a site in flight is emulated by int3_on_bp. */
+ * its hazard counters (this_cpu()->patch.hazard[]): the first ones are
+ * int3's, emulations by context (enum bp_ctx), since a CPU that hits a
+ * site in flight is emulated by int3_on_bp. */
 enum {
-	NMI_HAZARD_EMULATED = INT3_HAZARD_EMULATED,     /* emulated in #BP (thread, IRQ, #MC) */
-	NMI_HAZARD_ACK_IN_NMI,                          /* a round acknowledged from an NMI handler */
+	NMI_HAZARD_ACK_IN_NMI = INT3_HAZARD_COUNT,      /* a round acknowledged from an NMI handler */
 	NMI_HAZARD_COUNT
 };
 

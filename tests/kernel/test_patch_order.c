@@ -77,6 +77,7 @@ static struct stamp {
 	enum level level;               /* what the site held then */
 } stamps[POKE_PHASES_MAX];
 
+/* Thread or NMI context (the nmi strategy): no lock, bounded wait. */
 static void stamp_phase(unsigned p)
 {
 	if (p >= POKE_PHASES_MAX)
@@ -138,7 +139,9 @@ static void check_strategy(const struct patch_strategy *st, unsigned other)
 		cpu_relax();
 	if (!err) {
 		poke_set_phase_hook(stamp_phase);
+		poke_set_phase_hook_nmi(stamp_phase);   /* the nmi strategy reaches its phases in NMI */
 		err = site_patch_by(st, s, variant_by_name(s, "b"));
+		poke_set_phase_hook_nmi(NULL);
 		poke_set_phase_hook(NULL);
 	}
 	__atomic_store_n(&stop_observing, 1, __ATOMIC_SEQ_CST);
