@@ -18,6 +18,7 @@
 #include "strategies/stop_machine/stop_machine.h"
 
 #define STOP_FLIPS      20
+#define STOP_FLIPS_MAX  400
 #define WRITE_DELAY_US  200
 #define STOP_NMI_US     3
 
@@ -32,21 +33,29 @@ static uint64_t torn_total(uint32_t *last)
 	return n;
 }
 
-/* Flip the NMI path's value site STOP_FLIPS times with strategy st; the
- * torn executions and NMIs the stopped CPUs sent meanwhile. */
-static int flip_value_site(const struct patch_strategy *st, uint64_t *torn, uint64_t *pings, uint32_t *last)
+/* Flip the NMI path's value site with strategy st: at_least times, and
+ * on up to STOP_FLIPS_MAX while until_torn and nothing was seen
+ * torn yet (a stopped vCPU the host does not run during a write cannot
+ * show it); the torn executions, the NMIs the stopped CPUs sent
+ * meanwhile, and the flips made. */
+static int flip_value_site(const struct patch_strategy *st, unsigned at_least, bool until_torn, uint64_t *torn,
+			   uint64_t *pings, uint32_t *last, unsigned *flips)
 {
 	const struct patch_site_def *s = site_by_name("nmi_value");
 	uint64_t t0 = torn_total(last), p0 = __atomic_load_n(&stop_state.pings, __ATOMIC_RELAXED);
 	int err = 0;
+	unsigned i = 0;
 	poke_write_delay_us = WRITE_DELAY_US;
 	stop_nmi_us = STOP_NMI_US;
-	for (unsigned i = 0; i < STOP_FLIPS && !err; i++)
+	for (; !err && (i < at_least || (until_torn && i < STOP_FLIPS_MAX && torn_total(last) == t0)); i++)
 		err = site_patch_by(st, s, &s->var[(i + 1) % 2]);
+	if (!err && i % 2)      /* back to a */
+		err = site_patch_by(st, s, &s->var[(i++ + 1) % 2]);
 	poke_write_delay_us = 0;
 	stop_nmi_us = 0;
 	*torn = torn_total(last) - t0;
 	*pings = __atomic_load_n(&stop_state.pings, __ATOMIC_RELAXED) - p0;
+	*flips = i;
 	return err;
 }
 
@@ -62,16 +71,17 @@ static void test_stop_machine_nmi_hazard(void)
 
 	report(s && site_patch_by(patch_strategy_find("int3"), s, &s->var[1]) == -PATCH_ENOT_EMULATABLE,
 	       "int3 cannot patch the value site (mov is not emulatable): stop-machine can");
-	int err = flip_value_site(&stop_machine_strategy, &torn, &pings, &last);
+	unsigned flips, nmi_flips;
+	int err = flip_value_site(&stop_machine_strategy, STOP_FLIPS, true, &torn, &pings, &last, &flips);
 	report(err == 0 && site_current_variant(s) == &s->var[0], "stop-machine flipped the value site %u times (%s)",
-	       STOP_FLIPS, patch_errname(err));
+	       flips, patch_errname(err));
 	report(pings > 0, "the stopped CPUs' NMI source fired %lu times during the stops", pings);
 	report(torn > 0, "NMIs on the stopped CPUs ran the site half written %lu times, detected (last value %#x: "
 	       "neither %#x nor %#x): stop-machine is unsafe against NMIs", torn, last, VALUE_A, VALUE_B);
 
-	err = flip_value_site(&stop_machine_nmi_strategy, &torn, &pings, &last);
-	report(err == 0 && site_current_variant(s) == &s->var[0], "stop-machine-nmi flipped it %u times (%s)",
-	       STOP_FLIPS, patch_errname(err));
+	err = flip_value_site(&stop_machine_nmi_strategy, flips, false, &torn, &pings, &last, &nmi_flips);
+	report(err == 0 && site_current_variant(s) == &s->var[0], "stop-machine-nmi flipped it as often: %u times (%s)",
+	       nmi_flips, patch_errname(err));
 	report(pings > 0, "the same NMI source fired %lu times during those stops", pings);
 	report(torn == 0, "none ran it half written (%lu): the stopped CPUs' NMIs waited until the writes were done",
 	       torn);
