@@ -117,7 +117,7 @@ CLIENT_OBJS := \
 # which the tests (tests/kernel/) and the console use.
 LAB_OBJS := \
 	lab/context_sites_code.o lab/fixture_sites_code.o \
-	lab/context_sites.o lab/fixture_sites.o lab/crew.o lab/storm.o lab/storm_handlers.o
+	lab/context_sites.o lab/fixture_sites.o lab/crew.o lab/hist.o lab/stall.o lab/storm.o lab/storm_handlers.o
 
 TEST_OBJS := \
 	tests/kernel/traps_helpers.o tests/kernel/nmi_helpers.o \
@@ -128,7 +128,7 @@ TEST_OBJS := \
 	tests/kernel/test_storm.o tests/kernel/test_mce.o tests/kernel/host_control.o \
 	tests/kernel/gdb_arena.o tests/kernel/bp_helpers.o tests/kernel/test_patch_bp.o \
 	tests/kernel/test_patch_retire.o tests/kernel/test_patch_stop.o \
-	tests/kernel/test_patch_rounds.o tests/kernel/compare_strategies.o
+	tests/kernel/test_patch_rounds.o tests/kernel/test_stall.o tests/kernel/compare_strategies.o
 
 OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJS) $(STRATEGY_OBJS) $(CLIENT_OBJS) \
 	$(LAB_OBJS) $(TEST_OBJS)) \
@@ -170,7 +170,7 @@ endif
 # Host tests: the validator and site table on Debian's libzydis, with cmocka.
 HOST_CC     := gcc
 HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -I.
-HOST_TESTS  := $(BUILD)/host/test_validate $(BUILD)/fuzz/fuzz_validate
+HOST_TESTS  := $(BUILD)/host/test_validate $(BUILD)/host/test_hist $(BUILD)/fuzz/fuzz_validate
 
 # The fuzz target: the validator under libFuzzer with ASan and UBSan (every
 # report fatal), and Zydis compiled from the fetched sources with the same
@@ -285,6 +285,11 @@ $(BUILD)/host/test_validate: tests/host/test_validate.c patch/validate.c patch/s
 	$(call say,HOSTCC,$@)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ tests/host/test_validate.c patch/validate.c patch/site_table.c \
 		strategies/int3/int3_check.c -lZydis -lcmocka
+
+$(BUILD)/host/test_hist: tests/host/test_hist.c lab/hist.c lab/hist.h kernel/string.h
+	@mkdir -p $(@D)
+	$(call say,HOSTCC,$@)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ tests/host/test_hist.c lab/hist.c -lcmocka
 
 $(BUILD)/fuzz/zydis/%.o: $(ZYDIS_DIR)/src/%.c | $(ZYDIS_STAMP)
 	@mkdir -p $(@D)
