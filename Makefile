@@ -16,8 +16,11 @@
 #   make debug      QEMU held, gdb attached with the xp- commands
 #   make debug-server  QEMU held, console here; attach gdb from elsewhere
 #   make bench      figures: boot time, rendezvous and patch costs (group bench)
-#   make compare    every strategy side by side at -smp 2 and 8 (group compare):
-#                   a table, build/compare/compare.csv and gnuplot charts
+#   make compare    every strategy side by side (group compare), one boot per
+#                   CPU count of COMPARE_SMP (default "2 8"): the idle
+#                   workload and COMPARE_SECONDS (default 3) of the mixed
+#                   storm each; tables, CSV and gnuplot charts in
+#                   build/compare/ (scripts/compare.py)
 #   make stress     60 s storms and 20000-flip tests at -smp 2 4 8 16 (group stress)
 #   make matrix     the test ISO booted by plain QEMU: pc/q35, qemu64/max,
 #                   -smp 1 2 3 8 64 and sparse APIC IDs (group matrix; slow:
@@ -36,7 +39,7 @@
 # Knobs (xptools/qemu.py): SMP MEM CPU ACCEL MACHINE for every boot;
 # CMDLINE and GDB=1 for run/debug. The stanzas fix their CPU counts (SMP
 # only for bench) and read TEST_TIMEOUT, HOST_INJECT_SMP, STRESS_*,
-# MATRIX_TIMEOUT and BENCH_RUNS (see tests/boots.cfg).
+# MATRIX_TIMEOUT, BENCH_RUNS and COMPARE_* (see tests/boots.cfg).
 
 BUILD   := build
 V       ?= 0
@@ -128,7 +131,8 @@ TEST_OBJS := \
 	tests/kernel/test_storm.o tests/kernel/test_mce.o tests/kernel/host_control.o \
 	tests/kernel/gdb_arena.o tests/kernel/bp_helpers.o tests/kernel/test_patch_bp.o \
 	tests/kernel/test_patch_retire.o tests/kernel/test_patch_stop.o \
-	tests/kernel/test_patch_rounds.o tests/kernel/test_stall.o tests/kernel/compare_strategies.o
+	tests/kernel/test_patch_rounds.o tests/kernel/test_stall.o tests/kernel/compare_report.o \
+	tests/kernel/compare_strategies.o tests/kernel/compare_storm.o
 
 OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJS) $(STRATEGY_OBJS) $(CLIENT_OBJS) \
 	$(LAB_OBJS) $(TEST_OBJS)) \
@@ -352,10 +356,13 @@ bench: deps
 	@$(MAKE) --no-print-directory iso
 	@$(BOOTS) --title 'make bench' --default-group bench
 
+# The report is written even when a boot failed (with what it printed);
+# not when the runner refused to start (status 2: a bad COMPARE_SMP).
 compare: deps
+	@$(PYTHON) scripts/compare.py --check-knobs
 	@$(MAKE) --no-print-directory iso
-	@$(BOOTS) --title 'make compare' --default-group compare
-	$(PYTHON) scripts/compare.py
+	@$(BOOTS) --title 'make compare' --default-group compare; st=$$?; \
+	if [ $$st -ne 2 ]; then $(PYTHON) scripts/compare.py || st=1; fi; exit $$st
 
 stress: deps
 	@$(MAKE) --no-print-directory iso
