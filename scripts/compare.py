@@ -2,7 +2,7 @@
 """scripts/compare.py - the side-by-side report of make compare.
 
   compare.py                 the report, from the logs of the compare boots
-  compare.py --check-knobs   only check COMPARE_SECONDS (make compare, first)
+  compare.py --check-knobs   only check COMPARE_SECONDS and COMPARE_RUNS (make compare, first)
 
 Reads the "# compare: KIND key=value ..." lines (their format:
 tests/kernel/compare_report.h) that compare.idle and compare.storm printed
@@ -36,6 +36,7 @@ from xptools import paths, stanzas
 LINE = re.compile(r"^# compare: (\w+) (.*)$")
 REST = ("why", "name")                  # keys whose value is the rest of the line
 SECONDS_MAX = 600                       # compare.seconds (tests/kernel/compare_storm.c)
+RUNS_MAX = 256                          # compare.runs (tests/kernel/compare_strategies.c)
 
 
 def parse_line(text):
@@ -411,11 +412,14 @@ def write_csv(path, fields, rows):
 
 
 def check_knobs():
-    v = os.environ.get("COMPARE_SECONDS", "")
-    if v and (not v.isdigit() or not 1 <= int(v) <= SECONDS_MAX):
-        print(f"make compare: COMPARE_SECONDS='{v}': want whole seconds 1..{SECONDS_MAX} (the mixed storm's time "
-              f"per strategy)", file=sys.stderr)
-        return 2
+    """The knobs the kernel would reject (compare.seconds=, compare.runs=),
+    refused before anything boots."""
+    for knob, lo, hi, what in (("COMPARE_SECONDS", 1, SECONDS_MAX, "whole seconds (the mixed storm's time per strategy)"),
+                               ("COMPARE_RUNS", 2, RUNS_MAX, "batches per strategy and size (the idle workload)")):
+        v = os.environ.get(knob, "")
+        if v and (not v.isdigit() or not lo <= int(v) <= hi):
+            print(f"make compare: {knob}='{v}': want {lo}..{hi} {what}", file=sys.stderr)
+            return 2
     return 0
 
 
