@@ -325,13 +325,14 @@ def charts(idle, storm, cdf, out):
             f.write(f"{s} " + " ".join(str(v) for v in vals) + "\n")
     # The CDFs: one block per (panel, strategy); panels: workload x smp.
     panels = [(w, n) for w in ("idle", "storm") for n in smps]
+    failed = {(r["strategy"], r["smp"]) for r in storm if r["status"] == "failed"}
     cdf_dat = os.path.join(out, "stall_cdf.dat")
     index, plots = 0, {}
     with open(cdf_dat, "w") as f:
         for w, n in panels:
             for s in strategies:
                 pts = cdf.get((w, s, n, "256" if w == "idle" else "-"))
-                if pts:
+                if pts and not (w == "storm" and (s, n) in failed):     # its stalls timed refusals
                     f.write(f"# {w} smp{n} {s}\n" + "".join(f"{v} {p}\n" for v, p in pts) + "\n\n")
                     plots.setdefault((w, n), []).append((index, s))
                     index += 1
