@@ -16,8 +16,11 @@
 #   make debug      QEMU held, gdb attached with the xp- commands
 #   make debug-server  QEMU held, console here; attach gdb from elsewhere
 #   make bench      figures: boot time, rendezvous and patch costs (group bench)
-#   make compare    every strategy side by side at -smp 2 and 8 (group compare):
-#                   a table, build/compare/compare.csv and gnuplot charts
+#   make compare    every strategy side by side (group compare), one boot per
+#                   CPU count of COMPARE_SMP (default "2 8"): the idle
+#                   workload and COMPARE_SECONDS (default 3) of the mixed
+#                   storm each; tables, CSV and gnuplot charts in
+#                   build/compare/ (scripts/compare.py)
 #   make stress     60 s storms and 20000-flip tests at -smp 2 4 8 16 (group stress)
 #   make matrix     the test ISO booted by plain QEMU: pc/q35, qemu64/max,
 #                   -smp 1 2 3 8 64 and sparse APIC IDs (group matrix; slow:
@@ -36,7 +39,7 @@
 # Knobs (xptools/qemu.py): SMP MEM CPU ACCEL MACHINE for every boot;
 # CMDLINE and GDB=1 for run/debug. The stanzas fix their CPU counts (SMP
 # only for bench) and read TEST_TIMEOUT, HOST_INJECT_SMP, STRESS_*,
-# MATRIX_TIMEOUT and BENCH_RUNS (see tests/boots.cfg).
+# MATRIX_TIMEOUT, BENCH_RUNS and COMPARE_* (see tests/boots.cfg).
 
 BUILD   := build
 V       ?= 0
@@ -118,7 +121,7 @@ CLIENT_OBJS := \
 # which the tests (tests/kernel/) and the console use.
 LAB_OBJS := \
 	lab/context_sites_code.o lab/fixture_sites_code.o \
-	lab/context_sites.o lab/fixture_sites.o lab/crew.o lab/storm.o lab/storm_handlers.o
+	lab/context_sites.o lab/fixture_sites.o lab/crew.o lab/hist.o lab/stall.o lab/storm.o lab/storm_handlers.o
 
 TEST_OBJS := \
 	tests/kernel/traps_helpers.o tests/kernel/nmi_helpers.o \
@@ -130,7 +133,8 @@ TEST_OBJS := \
 	tests/kernel/gdb_arena.o tests/kernel/bp_helpers.o tests/kernel/test_patch_bp.o \
 	tests/kernel/test_patch_retire.o tests/kernel/test_patch_stop.o \
 	tests/kernel/test_patch_rounds.o tests/kernel/test_patch_order.o tests/kernel/test_patch_nmi.o \
-	tests/kernel/compare_strategies.o
+	tests/kernel/test_stall.o tests/kernel/compare_report.o tests/kernel/compare_strategies.o \
+	tests/kernel/compare_storm.o
 
 OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJS) $(STRATEGY_OBJS) $(CLIENT_OBJS) \
 	$(LAB_OBJS) $(TEST_OBJS)) \
@@ -173,7 +177,7 @@ endif
 # Host tests: the validator and site table on Debian's libzydis, with cmocka.
 HOST_CC     := gcc
 HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -I.
-HOST_TESTS  := $(BUILD)/host/test_validate $(BUILD)/fuzz/fuzz_validate
+HOST_TESTS  := $(BUILD)/host/test_validate $(BUILD)/host/test_hist $(BUILD)/fuzz/fuzz_validate
 
 # The fuzz target: the validator under libFuzzer with ASan and UBSan (every
 # report fatal), and Zydis compiled from the fetched sources with the same
@@ -289,6 +293,11 @@ $(BUILD)/host/test_validate: tests/host/test_validate.c patch/validate.c patch/s
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ tests/host/test_validate.c patch/validate.c patch/site_table.c \
 		strategies/int3/int3_check.c -lZydis -lcmocka
 
+$(BUILD)/host/test_hist: tests/host/test_hist.c lab/hist.c lab/hist.h kernel/string.h
+	@mkdir -p $(@D)
+	$(call say,HOSTCC,$@)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ tests/host/test_hist.c lab/hist.c -lcmocka
+
 $(BUILD)/fuzz/zydis/%.o: $(ZYDIS_DIR)/src/%.c | $(ZYDIS_STAMP)
 	@mkdir -p $(@D)
 	$(call say,FUZZCC,$<)
@@ -350,10 +359,13 @@ bench: deps
 	@$(MAKE) --no-print-directory iso
 	@$(BOOTS) --title 'make bench' --default-group bench
 
+# The report is written even when a boot failed (with what it printed);
+# not when the runner refused to start (status 2: a bad COMPARE_SMP).
 compare: deps
+	@$(PYTHON) scripts/compare.py --check-knobs
 	@$(MAKE) --no-print-directory iso
-	@$(BOOTS) --title 'make compare' --default-group compare
-	$(PYTHON) scripts/compare.py
+	@$(BOOTS) --title 'make compare' --default-group compare; st=$$?; \
+	if [ $$st -ne 2 ]; then $(PYTHON) scripts/compare.py || st=1; fi; exit $$st
 
 stress: deps
 	@$(MAKE) --no-print-directory iso

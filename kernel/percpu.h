@@ -106,6 +106,7 @@ struct percpu {
 
 	/* Interrupt counters, for `cpus` and for tests. */
 	uint64_t irq_count;
+	uint64_t ipis_sent;                 /* fixed and NMI IPIs sent, one per destination CPU */
 	uint64_t int3_count;                /* int3 taken on the normal #BP path */
 	uint32_t int3_quiet;                /* benchmarks: do not print each one */
 

@@ -28,6 +28,7 @@ static struct {
 /* Written by its member only, read by the patcher: a line each. */
 static struct {
 	uint64_t beat;
+	uint64_t naps;                  /* naps taken between bursts */
 } __attribute__((aligned(64))) member[MAX_CPUS];
 
 static void member_run(void *unused)
@@ -41,8 +42,10 @@ static void member_run(void *unused)
 		job(me, round, arg);
 		__atomic_store_n(&member[me].beat, member[me].beat + 1, __ATOMIC_RELEASE);
 		uint32_t nap = __atomic_load_n(&crew.nap, __ATOMIC_RELAXED);
-		if (nap && round % burst == burst - 1)
+		if (nap && round % burst == burst - 1) {
 			cpu_nap(nap);
+			__atomic_store_n(&member[me].naps, member[me].naps + 1, __ATOMIC_RELEASE);
+		}
 	}
 }
 
@@ -92,6 +95,8 @@ bool crew_flip_took(uint64_t us, uint64_t *avg_us)
 }
 
 uint64_t crew_heartbeat(unsigned cpu) { return __atomic_load_n(&member[cpu].beat, __ATOMIC_ACQUIRE); }
+
+uint64_t crew_naps(unsigned cpu) { return __atomic_load_n(&member[cpu].naps, __ATOMIC_ACQUIRE); }
 
 uint32_t crew_nap_us(void) { return __atomic_load_n(&crew.nap, __ATOMIC_RELAXED); }
 

@@ -45,6 +45,10 @@ bool crew_flip_took(uint64_t us, uint64_t *avg_us);
 /* Rounds completed by the member on cpu (its heartbeat). */
 uint64_t crew_heartbeat(unsigned cpu);
 
+/* Naps the member on cpu has taken between bursts (since boot): a gap
+ * in its loop across one is a nap, not a stall (lab/stall.h). */
+uint64_t crew_naps(unsigned cpu);
+
 /* The nap between bursts now (0: back to back) and the burst length. */
 uint32_t crew_nap_us(void);
 unsigned crew_burst(void);

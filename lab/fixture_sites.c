@@ -28,21 +28,24 @@ PATCH_SITE(nop5, "5-byte nop (a) <-> call to b", flip_nop5_site, 5,
 PATCH_SITE(ret, "ret (a) <-> 1-byte nop falling through to b", flip_ret_site, 1,
 	   V_RET("a"), V_NOP("b", 1));
 
-uint64_t batch_sites_flip(struct poke_batch *b, const struct patch_strategy *st, unsigned n)
+uint64_t batch_sites_flip(struct poke_batch *b, const struct patch_strategy *st, unsigned n, int *err)
 {
+	int e = 0;
 	b->strategy = st;
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; i < n && !e; i++) {
 		uintptr_t at = (uintptr_t)batch_fns[i];
 		uint8_t a[CALL_INSN_SIZE], c[CALL_INSN_SIZE];
 		insn_call(at, (uintptr_t)batch_ret_a, a);
 		insn_call(at, (uintptr_t)batch_ret_b, c);
 		bool is_a = !memcmp((const void *)at, a, CALL_INSN_SIZE);
-		if (smp_text_poke_batch_add(b, (void *)at, is_a ? a : c, is_a ? c : a, CALL_INSN_SIZE)) {
-			smp_text_poke_batch_reset(b);
-			return 0;
-		}
+		e = smp_text_poke_batch_add(b, (void *)at, is_a ? a : c, is_a ? c : a, CALL_INSN_SIZE);
 	}
-	uint64_t t0 = rdtsc();
-	int err = smp_text_poke_batch_finish(b);
-	return err ? 0 : rdtsc() - t0;
+	uint64_t t0 = rdtsc(), took = 0;
+	if (e)
+		smp_text_poke_batch_reset(b);
+	else if (!(e = smp_text_poke_batch_finish(b)))
+		took = rdtsc() - t0;
+	if (err)
+		*err = e;
+	return took;
 }

@@ -36,10 +36,11 @@ extern const char batch_ret_a[], batch_ret_b[];
 
 /* Flip the first n batch sites, each to the call target it does not have
  * now, as one batch b of strategy st (NULL: the default); TSC cycles the
- * finish took, or 0 if a site was refused (b is then emptied). Thread
+ * finish took, or 0 if a site was refused (b is then emptied, b->why says
+ * why and *err, unless err is NULL, holds the -PATCH_E* code). Thread
  * context. */
 struct poke_batch;
 struct patch_strategy;
-uint64_t batch_sites_flip(struct poke_batch *b, const struct patch_strategy *st, unsigned n);
+uint64_t batch_sites_flip(struct poke_batch *b, const struct patch_strategy *st, unsigned n, int *err);
 
 #endif

@@ -7,7 +7,8 @@
  *   start senders  ----------------------->  loop until told to stop:
  *   [idle phase: wait idle_ms]                 NMI: to the next CPU, every 8th to
  *   patch phase, until ms or *stop:              all but itself, every 16th to itself
- *     flip each chosen site a <-> b            IPI VEC_STORM: to the next CPU / all
+ *     flip each chosen site a <-> b,           IPI VEC_STORM: to the next CPU / all
+ *       timed; in flight for lab/stall.h       stall_tick(): the gap since the last shot
  *     every 10 ms: watchdog over the           call the thread site (check a or b)
  *       senders' heartbeats                    every 64th round: INT 18 (soft_mce)
  *   stop senders, wait for them                heartbeat++; nap if told to
@@ -33,6 +34,7 @@
 #include "lab/context_sites.h"
 #include "lab/crew.h"
 #include "lab/fixture_sites.h"
+#include "lab/stall.h"
 #include "patch/patch.h"
 #include "patch/strategy.h"
 #include "clients/sites/sites.h"
@@ -101,6 +103,7 @@ static void sender(unsigned me, uint64_t round, void *unused)
 		for (;;)                        /* stuck, IRQs on: answers IPIs, no progress */
 			cpu_relax();
 	}
+	stall_tick(me);
 	fire(cfg, me, round);
 }
 
@@ -169,20 +172,27 @@ static void self_fire(unsigned p)
 		apic_send_ipi_self(VEC_STORM);
 }
 
-static int flip_round(unsigned n, uint64_t *flips, uint64_t *errors)
+static void flip_round(unsigned n, struct storm_result *res)
 {
 	for (unsigned i = 0; i < n; i++) {
 		const struct patch_site_def *s = chosen[i];
 		const struct site_variant *cur = site_current_variant(s);
 		const struct site_variant *next = cur == &s->var[0] ? &s->var[1] : &s->var[0];
+		stall_flight(true);
 		uint64_t t0 = rdtsc();
-		if (site_patch(s, next))
-			(*errors)++;
-		else
-			(*flips)++;
-		crew_flip_took(tsc_to_us(rdtsc() - t0), NULL);
+		int err = site_patch_by(res->strategy, s, next);
+		uint64_t took = rdtsc() - t0;
+		stall_flight(false);
+		if (err) {
+			res->flip_errors++;
+			if (!res->first_err)
+				res->first_err = err;
+		} else {
+			res->flips++;
+			hist_add(&res->latency, took);
+		}
+		crew_flip_took(tsc_to_us(took), NULL);
 	}
-	return 0;
 }
 
 int storm_run(const struct storm_cfg *cfg, struct storm_result *res)
@@ -211,11 +221,12 @@ int storm_run(const struct storm_cfg *cfg, struct storm_result *res)
 		chosen[n++] = site_by_name("nmi_value");
 	if (cfg->flip_mce_value)
 		chosen[n++] = site_by_name("mce_value");
-	res->strategy = patch_default_strategy();
+	res->strategy = cfg->strategy ? cfg->strategy : patch_default_strategy();
 	first_trap_phase = res->strategy->trap_phases ? (unsigned)__builtin_ctz(res->strategy->trap_phases) : 0;
 	irq_register(VEC_STORM, storm_ipi);
 	nmi_set_storm_hook(storm_nmi);
 	snapshot(before);
+	stall_start();
 	unsigned helpers = crew_start(sender, NULL);
 
 	/* Idle phase: the storm without patching, for comparison. */
@@ -236,7 +247,7 @@ int storm_run(const struct storm_cfg *cfg, struct storm_result *res)
 	for (uint64_t round = 0; !tsc_expired(deadline); round++) {
 		if (cfg->poll && cfg->poll())
 			break;
-		flip_round(n, &res->flips, &res->flip_errors);
+		flip_round(n, res);
 		if (helpers == 0)
 			fire(cfg, me, round);   /* alone: storm ourselves */
 		if (tsc_expired(next_check)) {
@@ -250,6 +261,7 @@ int storm_run(const struct storm_cfg *cfg, struct storm_result *res)
 	poke_set_phase_hook(NULL);
 
 	crew_stop(res->stuck_cpu);
+	stall_close();
 	/* Every NMI sent before this point has been handled once each CPU
 	 * answers one more; every IPI, once each CPU has run a function in
 	 * thread context with interrupts on. */
@@ -259,7 +271,7 @@ int storm_run(const struct storm_cfg *cfg, struct storm_result *res)
 	on_cpus(&cpu_online_mask, nothing, NULL);
 	for (unsigned i = 0; i < n; i++)
 		if (site_current_variant(chosen[i]) != &chosen[i]->var[0])
-			site_patch(chosen[i], &chosen[i]->var[0]);
+			site_patch_by(res->strategy, chosen[i], &chosen[i]->var[0]);
 	nmi_set_storm_hook(NULL);
 	snapshot(after);
 
@@ -334,7 +346,7 @@ uint32_t storm_events(const struct storm_cfg *cfg, const struct patch_strategy *
 
 uint32_t storm_fit(struct storm_cfg *cfg, bool *can_detect)
 {
-	const struct patch_strategy *s = patch_default_strategy();
+	const struct patch_strategy *s = cfg->strategy ? cfg->strategy : patch_default_strategy();
 	const struct patch_site_def *nv = site_by_name("nmi_value"), *mv = site_by_name("mce_value");
 	uint32_t unsafe = storm_events(cfg, s) & ~s->safe_events;
 	*can_detect = site_check_by(s, nv, &nv->var[1]) == 0 && site_check_by(s, mv, &mv->var[1]) == 0;
@@ -372,13 +384,23 @@ void storm_print(const struct storm_cfg *cfg, const struct storm_result *r)
 	       t->nmis, per_s(t->nmis, r->ms) / nr_cpus_online, per_s(t->nmis_idle, r->idle_ms) / nr_cpus_online,
 	       t->irqs, t->bp[BP_THREAD], t->bp[BP_IRQ], t->bp[BP_NMI], t->bp[BP_MCE], t->noiret, t->nested,
 	       t->mce_soft);
+	static struct hist stall;
+	hist_clear(&stall);
+	for_each_cpu_in(c, &cpu_online_mask)
+		hist_merge(&stall, stall_of(c));
+	printk("storm: latency per flip p50 %lu us, p99 %lu us, max %lu us; senders' stall per flip p50 %lu us, "
+	       "p99 %lu us, max %lu us (%lu samples)", tsc_to_us(hist_percentile(&r->latency, 500)),
+	       tsc_to_us(hist_percentile(&r->latency, 990)), tsc_to_us(r->latency.max),
+	       tsc_to_us(hist_percentile(&stall, 500)), tsc_to_us(hist_percentile(&stall, 990)), tsc_to_us(stall.max),
+	       stall.n);
 	for (unsigned k = 0; k < r->strategy->nr_hazards; k++)
 		printk("storm: hazard %s: %lu", r->strategy->hazards[k].name, t->hazard[k]);
 	if (cfg->flip_nmi_value || cfg->flip_mce_value)
 		printk("storm: value sites: %lu a, %lu b, %lu torn", t->value[VALUE_GOT_A], t->value[VALUE_GOT_B],
 		       t->value[VALUE_TORN]);
-	printk("storm: errors: %lu refused flips, %lu bad thread-site results, %lu torn values, %lu lost site entries, "
-	       "stuck CPU %d", r->flip_errors, r->bad, r->torn, r->sites_lost, r->stuck_cpu);
+	printk("storm: errors: %lu refused flips%s%s, %lu bad thread-site results, %lu torn values, %lu lost site "
+	       "entries, stuck CPU %d", r->flip_errors, r->first_err ? ", the first " : "",
+	       r->first_err ? patch_errname(r->first_err) : "", r->bad, r->torn, r->sites_lost, r->stuck_cpu);
 }
 
 /* Console: storm nmi|ipi|mixed SECONDS */

@@ -9,9 +9,13 @@
  * sends to itself between flips. Sites: the thread-context flip site
  * (tests/kernel: "call"), the IRQ, NMI and #MC paths' call sites and the
  * NMI and #MC paths' value sites (lab/context_sites.h). The patcher uses
- * the default strategy (patch.strategy=); when that strategy puts int3s
- * in, the patcher also fires at itself the moment they are in (its own
- * handlers then run its own sites in flight).
+ * cfg->strategy, or the default one (patch.strategy=); when that strategy
+ * puts int3s in, the patcher also fires at itself the moment they are in
+ * (its own handlers then run its own sites in flight).
+ *
+ * Figures besides the counters: the patcher's time per flip (a histogram)
+ * and each sender's stall, its longest gap between two shots during each
+ * flip (lab/stall.h: stall_of(cpu), until the next measurement).
  *
  * A watchdog on the patcher checks every sender's heartbeat; a sender that
  * makes no progress for STORM_STUCK_MS is reported with its RIP (asked for
@@ -24,6 +28,7 @@
 #include <stdint.h>
 #include "arch/x86/layout.h"
 #include "lab/context_sites.h"
+#include "lab/hist.h"
 #include "patch/patch_cpu.h"
 
 #define STORM_STUCK_MS 3000
@@ -32,6 +37,7 @@ enum storm_kind { STORM_NMI = 1, STORM_IPI = 2, STORM_MIXED = 3 };
 
 struct storm_cfg {
 	uint32_t kind;                  /* enum storm_kind: what the senders fire */
+	const struct patch_strategy *strategy;  /* the patcher's; NULL: the default (patch.strategy=) */
 	uint32_t ms;                    /* how long to patch under fire */
 	uint32_t idle_ms;               /* first measure the storm this long without patching */
 	bool flip_thread, flip_irq, flip_nmi, flip_mce;
@@ -61,7 +67,9 @@ struct storm_result {
 	uint64_t sites_lost;            /* path entries that ran neither variant */
 	uint64_t bad;                   /* thread-site results other than a or b */
 	uint64_t torn;                  /* value-site executions that gave neither value */
+	int first_err;                  /* the first refused flip's -PATCH_E* code (0: none) */
 	const struct patch_strategy *strategy;          /* the one that patched */
+	struct hist latency;            /* the patcher's time per flip, TSC cycles */
 	int stuck_cpu;                  /* -1, or the sender the watchdog caught */
 	struct storm_cpu cpu[MAX_CPUS];
 	struct storm_cpu total;
@@ -76,7 +84,7 @@ int storm_run(const struct storm_cfg *cfg, struct storm_result *res);
  * are other CPUs, the patcher's own NMIs and IRQs when s puts int3s in. */
 uint32_t storm_events(const struct storm_cfg *cfg, const struct patch_strategy *s);
 
-/* Fit cfg to the default strategy. The events it does not claim to be safe
+/* Fit cfg to its strategy (cfg->strategy, or the default). The events it does not claim to be safe
  * against (the result; 0 if none) lose their paths' call sites (a torn
  * call would crash, not be counted). A strategy that can patch the value
  * sites (*can_detect; else nothing could show such a hazard) flips the

@@ -24,6 +24,7 @@ uint64_t pit_measure_tsc(unsigned ms);
 static inline uint64_t tsc_deadline_us(uint64_t us) { return rdtsc() + us * tsc_khz / 1000; }
 static inline bool tsc_expired(uint64_t deadline) { return (int64_t)(rdtsc() - deadline) >= 0; }
 static inline uint64_t tsc_to_us(uint64_t cycles) { return cycles * 1000 / tsc_khz; }
+static inline uint64_t tsc_to_ns(uint64_t cycles) { return cycles * 1000000 / tsc_khz; }  /* below ~2 hours */
 static inline uint64_t tsc_to_ms(uint64_t cycles) { return cycles / tsc_khz; }
 
 static inline void udelay(uint64_t us)

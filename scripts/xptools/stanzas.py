@@ -19,7 +19,7 @@ import shlex
 from . import paths
 from .qemu import QemuError, cpu_count
 
-BOOT = {"smp", "mem", "cpu", "machine", "accel", "cmdline", "iso", "launch", "qemu_params"}
+BOOT = {"smp", "smp_list", "mem", "cpu", "machine", "accel", "cmdline", "iso", "launch", "qemu_params"}
 COMMON = {"judge", "groups", "description", "timeout"}
 # judge kind -> (keys it takes besides COMMON, keys it needs)
 JUDGES = {
@@ -105,7 +105,8 @@ class Stanza:
         what = f"'{v['cmdline']}'" if "cmdline" in v else f"iso={v.get('iso', 'console')}"
         extra = " ".join(f"{k}={v[k]}" for k in ("machine", "cpu", "mem", "launch", "scenario", "mode")
                          if k in v)
-        return f"-smp {v.get('smp', '1')} {what}" + (f" {extra}" if extra else "")
+        smp = f"-smp {v['smp_list'].replace(' ', '|')}" if "smp_list" in v else f"-smp {v.get('smp', '1')}"
+        return f"{smp} {what}" + (f" {extra}" if extra else "")
 
 
 def parse(path):
@@ -152,7 +153,50 @@ def parse(path):
         cur.lines[key] = where
     for s in stanzas:
         check(s)
-    return expand_scenarios(stanzas)
+    return expand_scenarios(expand_smp_lists(stanzas))
+
+
+def expand_smp_lists(stanzas):
+    """A stanza with smp_list (-smp values, space-separated) stands for one
+    boot per value, each a stanza named NAME-smpN (N: its CPU count) with
+    that smp; the values were checked (check_smp_list)."""
+    out = []
+    for s in stanzas:
+        if "smp_list" not in s.values:
+            out.append(s)
+            continue
+        for smp in s.values["smp_list"].split():
+            c = Stanza(f"{s.name}-smp{cpu_count(smp)}", s.where)
+            c.raw, c.lines, c.refs = s.raw, s.lines, s.refs
+            c.values = {k: v for k, v in s.values.items() if k != "smp_list"}
+            c.values["smp"] = smp
+            if any(x.name == c.name for x in stanzas + out):
+                s.error("smp_list", f"smp_list expands to {c.name}, a name another stanza has")
+            out.append(c)
+    return out
+
+
+def check_smp_list(s, value):
+    """smp_list: one or more -smp values, each a CPU count 1..255 (as smp),
+    no CPU count twice; the error names the value and where it came from
+    (the ${VAR:-default} of the line)."""
+    raw = " ".join(s.raw["smp_list"])
+    came = f" (from {raw})" if raw != value else ""
+    if "smp" in s.values:
+        s.error("smp_list", "give smp or smp_list, not both")
+    items = value.split()
+    if not items:
+        s.error("smp_list", f"smp_list '{value}'{came}: no CPU count (want e.g. '2 8')")
+    seen = set()
+    for smp in items:
+        try:
+            n = cpu_count(smp)
+        except QemuError:
+            s.error("smp_list", f"smp_list '{value}'{came}: '{smp}' is not a CPU count 1..255 "
+                                f"(each value as for -smp, e.g. '2 8' or '6,sockets=2,cores=3')")
+        if n in seen:
+            s.error("smp_list", f"smp_list '{value}'{came}: {n} CPUs twice")
+        seen.add(n)
 
 
 _scenarios = {}
@@ -214,6 +258,8 @@ def check(s):
         s.error(None, f"judge {judge} needs '{k}'")
     if "cmdline" in v and "iso" in v:
         s.error("iso", "give cmdline (an ISO is built for it) or iso, not both")
+    if "smp_list" in v:
+        check_smp_list(s, v["smp_list"])
     try:
         if "smp" in v:
             cpu_count(v["smp"])

@@ -75,6 +75,40 @@ class StanzaFile(unittest.TestCase):
                 self.assertEqual(st, 2, err)
                 self.assertRegex(err, message)
 
+    def parse(self, cfg, env=None):
+        """stanzas.parse of cfg text, in this process, with env set."""
+        saved = {k: os.environ.get(k) for k in (env or {})}
+        os.environ.update(env or {})
+        try:
+            with tempfile.NamedTemporaryFile("w", prefix="boots_", suffix=".cfg", dir=paths.BUILD) as f:
+                f.write(cfg)
+                f.flush()
+                return stanzas.parse(f.name)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+    def test_smp_list_is_one_boot_per_cpu_count(self):
+        cfg = "[cmp]\njudge = figures\ngroups = g\ncmdline = ktest=x\nfigures = y\nsmp_list = ${XP_LIST:-2 8}\n"
+        every = self.parse(cfg)
+        self.assertEqual([(s.name, s.get("smp")) for s in every], [("cmp-smp2", "2"), ("cmp-smp8", "8")])
+        self.assertEqual([s.name for s in stanzas.select(every, "", "cmp-smp8")], ["cmp-smp8"])
+        every = self.parse(cfg, {"XP_LIST": "4 6,sockets=2,cores=3"})
+        self.assertEqual([(s.name, s.get("smp")) for s in every], [("cmp-smp4", "4"), ("cmp-smp6", "6,sockets=2,cores=3")])
+        for what, text, env, message in [
+            ("not a CPU count", "smp_list = 2 x", {}, r":6: \[cmp\] smp_list '2 x': 'x' is not a CPU count 1\.\.255"),
+            ("from a variable", "smp_list = ${XP_LIST:-2 8}", {"XP_LIST": "2 300"},
+             r"smp_list '2 300' \(from \$\{XP_LIST:-2 8\}\): '300' is not a CPU count"),
+            ("a CPU count twice", "smp_list = 2 2,sockets=1", {}, r"2 CPUs twice"),
+            ("none", "smp_list = ${XP_LIST:-2 8}", {"XP_LIST": " "}, r"no CPU count"),
+            ("smp too", "smp_list = 2 8\nsmp = 2", {}, r"give smp or smp_list, not both"),
+        ]:
+            with self.subTest(what), self.assertRaisesRegex(stanzas.StanzaError, message):
+                self.parse(cfg.replace("smp_list = ${XP_LIST:-2 8}", text), env)
+
     def test_unknown_group_and_only_are_errors(self):
         cfg = "[a]\njudge = host\ngroups = ci\ncommand = true\n"
         st, _, err = run(["--group", "nightly"], cfg=cfg)

@@ -32,7 +32,7 @@ POKE_BATCH_DEFINE(bench_batch, BATCH_SITES);
 
 static uint64_t batch_of(unsigned n)
 {
-	return batch_sites_flip(&bench_batch, NULL, n);
+	return batch_sites_flip(&bench_batch, NULL, n, NULL);
 }
 
 static void bench_patch(void)

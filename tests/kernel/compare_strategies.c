@@ -1,108 +1,137 @@
 /*
- * tests/kernel/compare_strategies.c — compare.strategies (hidden; make
- * compare boots it): every strategy patches the same 1, 16 and 256 call
- * sites (lab/fixture_sites: batch_fns) COMPARE_RUNS times each, while the
- * crew (lab/crew.h) runs one of those sites on every other CPU and
- * measures the longest gap in its own loop (bystander stall; a gap across
- * the crew's naps between bursts is not counted). Figures, not
- * a verdict: one "# compare: key=value ..." line per strategy and size,
- * which scripts/compare.py turns into a table, CSV and charts.
+ * tests/kernel/compare_strategies.c — compare.idle (hidden; make compare
+ * boots it): the idle workload. Every strategy of the registry patches the
+ * same 1, 16 and 256 call sites (lab/fixture_sites: batch_fns)
+ * compare.runs times each, while the crew (lab/crew.h) runs one of those
+ * sites on every other CPU, timing the gaps in its own loop: each
+ * bystander's longest gap during each batch is one sample of its stall
+ * distribution (lab/stall.h). Then int3 patches 16 sites on an otherwise
+ * idle machine, with and without deferred idle (patch.defer_idle).
+ *
+ * Figures, not a verdict: "# compare: idle|defer|stall|cdf ..." lines
+ * (compare_report.h), which scripts/compare.py turns into a table, CSV and
+ * charts. A strategy whose batch is refused is reported as failed, with
+ * its error, and the others go on. The one check: every site is back to
+ * a at the end.
  */
 #include "arch/x86/cpu.h"
 #include "arch/x86/tsc.h"
+#include "kernel/cmdline.h"
+#include "kernel/format.h"
 #include "kernel/ktest.h"
 #include "kernel/percpu.h"
+#include "kernel/printk.h"
 #include "kernel/sort.h"
 #include "kernel/string.h"
 #include "lab/crew.h"
 #include "lab/fixture_sites.h"
+#include "lab/stall.h"
 #include "patch/patch.h"
 #include "patch/rendezvous.h"
 #include "patch/strategy.h"
+#include "tests/kernel/compare_report.h"
 
-#define COMPARE_RUNS 16
+#define RUNS_MAX 256
+#define SETTLE_US 1000000       /* bystanders tick within a nap (200 us); under load, far more */
+
+static unsigned runs = 32;
+KPARAM_UINT("compare.runs", runs, 2, RUNS_MAX, "N: make compare's idle workload: batches per strategy and size "
+	    "(default 32)");
 
 POKE_BATCH_DEFINE(compare_batch, BATCH_SITES);
 
-/* Per bystander, written by that CPU only. */
-static struct {
-	uint64_t max_gap;               /* TSC cycles, while measuring */
-} __attribute__((aligned(64))) gaps[MAX_CPUS];
-static volatile uint32_t measuring;
-
-/* Crew job: one burst of calls through batch site 0, timing each gap. */
+/* Crew job: one burst of calls through batch site 0, a stall tick after
+ * each (and one before: the gap since the last burst, unless it napped). */
 static void bystander(unsigned cpu, uint64_t round, void *unused)
 {
 	(void)round;
 	(void)unused;
-	uint64_t last = rdtsc();
+	stall_tick(cpu);
 	for (unsigned k = 0; k < crew_burst(); k++) {
 		batch_fns[0]();
-		uint64_t now = rdtsc();
-		if (__atomic_load_n(&measuring, __ATOMIC_RELAXED) && now - last > gaps[cpu].max_gap)
-			gaps[cpu].max_gap = now - last;
-		last = now;
+		stall_tick(cpu);
 	}
 }
 
-
-static void compare_strategies(void)
+/* One strategy, n sites, runs batches: its idle, stall and cdf lines. */
+static void one_figure(const struct patch_strategy *s, unsigned n)
 {
-	static const unsigned sizes[] = { 1, 16, BATCH_SITES };
-	uint64_t v[COMPARE_RUNS], stall[MAX_CPUS];
-	unsigned crew = crew_start(bystander, NULL);
-	report_info("compare: %u CPUs, %u bystanders, TSC %lu kHz, %u runs per figure", nr_cpus_online, crew, tsc_khz,
-		    COMPARE_RUNS);
-	for (const struct patch_strategy *const *p = patch_strategies; *p; p++) {
-		for (unsigned z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
-			unsigned n = sizes[z], rounds = 0;
-			bool ok = true;
-			for_each_cpu_in(c, &cpu_online_mask)
-				gaps[c].max_gap = 0;
-			__atomic_store_n(&measuring, 1, __ATOMIC_SEQ_CST);
-			for (unsigned r = 0; r < COMPARE_RUNS && ok; r++) {
-				compare_batch.defer_idle = false;
-				v[r] = batch_sites_flip(&compare_batch, *p, n);
-				ok = v[r] != 0;
-				crew_flip_took(tsc_to_us(v[r]), NULL);  /* slow rounds: the crew naps between bursts */
-				struct poke_stats st;
-				poke_get_stats(&st);
-				rounds = st.rounds;
-			}
-			__atomic_store_n(&measuring, 0, __ATOMIC_SEQ_CST);
-			if (!report(ok, "%s: %u-site batches applied", (*p)->name, n))
-				continue;
-			sort_u64(v, COMPARE_RUNS);
-			unsigned m = 0;
-			for_each_cpu_in(c, &cpu_online_mask)
-				if (c != cpu_id())
-					stall[m++] = gaps[c].max_gap;
-			sort_u64(stall, m);
-			report_info("compare: strategy=%s smp=%u sites=%u runs=%u median_us=%lu max_us=%lu rounds=%u "
-				    "stall_p50_us=%lu stall_max_us=%lu", (*p)->name, nr_cpus_online, n, COMPARE_RUNS,
-				    tsc_to_us(v[COMPARE_RUNS / 2]), tsc_to_us(v[COMPARE_RUNS - 1]), rounds,
-				    m ? tsc_to_us(stall[m / 2]) : 0, m ? tsc_to_us(stall[m - 1]) : 0);
-		}
-	}
-	crew_stop(-1);
+	static uint64_t v[RUNS_MAX];
+	static struct poke_stats st;
+	static struct hist all;
+	char tags[96], p[128];
+	unsigned rounds = 0, done = 0;
+	int err = 0;
 
-	/* Deferred idle: the same 16-site batch on an otherwise idle machine,
-	 * every other CPU halted, with and without patch.defer_idle. */
+	stall_start();
+	uint64_t ipis0 = __atomic_load_n(&this_cpu()->ipis_sent, __ATOMIC_RELAXED);
+	for (; done < runs && !err; done++) {
+		compare_batch.defer_idle = false;
+		compare_batch.quiet = true;
+		stall_flight(true);
+		v[done] = batch_sites_flip(&compare_batch, s, n, &err);
+		stall_flight(false);
+		crew_flip_took(tsc_to_us(v[done]), NULL);  /* slow rounds: the crew naps between bursts */
+		poke_get_stats(&st);
+		rounds = st.rounds;
+	}
+	uint64_t ipis = __atomic_load_n(&this_cpu()->ipis_sent, __ATOMIC_RELAXED) - ipis0;
+	stall_settle(SETTLE_US);
+	if (err) {
+		printk("# compare: idle strategy=%s smp=%u sites=%u runs=%u status=failed error=%s why=%s", s->name,
+		       nr_cpus_online, n, done, patch_errname(err), compare_batch.why);
+		return;
+	}
+	snprintf(tags, sizeof(tags), "workload=idle strategy=%s smp=%u sites=%u", s->name, nr_cpus_online, n);
+	compare_print_stall(tags, &all);
+	compare_percentiles(p, sizeof(p), "stall_", &all);
+	sort_u64(v, runs);
+	printk("# compare: idle strategy=%s smp=%u sites=%u runs=%u status=ok median_us=%lu max_us=%lu rounds=%u "
+	       "ipis=%lu %s", s->name, nr_cpus_online, n, runs, tsc_to_us(v[runs / 2]), tsc_to_us(v[runs - 1]), rounds,
+	       ipis, p);
+}
+
+/* Deferred idle: the same 16-site batch with int3 on an otherwise idle
+ * machine, every other CPU halted, with and without patch.defer_idle. */
+static void defer_figures(void)
+{
+	static uint64_t v[RUNS_MAX];
 	const struct patch_strategy *int3 = patch_strategy_find("int3");
+	if (!int3)
+		return;
 	for (int defer = 0; defer <= 1; defer++) {
-		uint64_t before = sync_deferred_total();
+		uint64_t before = sync_deferred_total(), rounds0 = sync_rounds_total();
+		uint64_t ipis0 = __atomic_load_n(&this_cpu()->ipis_sent, __ATOMIC_RELAXED);
+		int err = 0;
 		udelay(20000);          /* the crew's members settle into the idle halt */
-		for (unsigned r = 0; r < COMPARE_RUNS; r++) {
+		for (unsigned r = 0; r < runs && !err; r++) {
 			compare_batch.defer_idle = defer;
-			v[r] = batch_sites_flip(&compare_batch, int3, 16);
+			v[r] = batch_sites_flip(&compare_batch, int3, 16, &err);
 			compare_batch.defer_idle = false;
 		}
-		sort_u64(v, COMPARE_RUNS);
-		report_info("compare: strategy=%s smp=%u sites=16 runs=%u median_us=%lu max_us=%lu rounds=3 "
-			    "stall_p50_us=0 stall_max_us=0 deferred=%lu", defer ? "int3+defer_idle(idle)" : "int3(idle)",
-			    nr_cpus_online, COMPARE_RUNS, tsc_to_us(v[COMPARE_RUNS / 2]), tsc_to_us(v[COMPARE_RUNS - 1]),
-			    sync_deferred_total() - before);
+		if (err) {
+			printk("# compare: defer strategy=int3 smp=%u sites=16 defer_idle=%d status=failed error=%s why=%s",
+			       nr_cpus_online, defer, patch_errname(err), compare_batch.why);
+			continue;
+		}
+		sort_u64(v, runs);
+		printk("# compare: defer strategy=int3 smp=%u sites=16 defer_idle=%d runs=%u status=ok median_us=%lu "
+		       "max_us=%lu rounds=%lu ipis=%lu deferred=%lu", nr_cpus_online, defer, runs,
+		       tsc_to_us(v[runs / 2]), tsc_to_us(v[runs - 1]), (sync_rounds_total() - rounds0) / runs,
+		       __atomic_load_n(&this_cpu()->ipis_sent, __ATOMIC_RELAXED) - ipis0, sync_deferred_total() - before);
 	}
+}
+
+static void compare_idle(void)
+{
+	static const unsigned sizes[] = { 1, 16, BATCH_SITES };
+	unsigned crew = crew_start(bystander, NULL);
+	printk("# compare: info cpus=%u bystanders=%u tsc_khz=%lu runs=%u", nr_cpus_online, crew, tsc_khz, runs);
+	for (const struct patch_strategy *const *p = patch_strategies; *p; p++)
+		for (unsigned z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++)
+			one_figure(*p, sizes[z]);
+	crew_stop(-1);
+	defer_figures();
 
 	/* Every site back to a, whatever the count left it at. */
 	for (unsigned i = 0; i < BATCH_SITES; i++) {
@@ -114,6 +143,7 @@ static void compare_strategies(void)
 			smp_text_poke_batch_add(&compare_batch, (void *)at, b, a, CALL_INSN_SIZE);
 	}
 	compare_batch.strategy = NULL;
+	compare_batch.quiet = false;
 	report(smp_text_poke_batch_finish(&compare_batch) == 0, "every batch site back to a");
 }
-KTEST("compare.strategies", compare_strategies, .flags = KTEST_HIDDEN, .timeout_ms = 600000);
+KTEST("compare.idle", compare_idle, .flags = KTEST_HIDDEN, .timeout_ms = 1800000);

@@ -45,7 +45,7 @@ static int flip_and_count(const struct patch_strategy *st, uint64_t d[BP_CTX_COU
 	if (!err)
 		err = site_patch_by(st, s, variant_by_name(s, "a"));
 	for (int i = 0; i < 2 && !err; i++)
-		if (!batch_sites_flip(&nmi_test_batch, st, BATCH_N))
+		if (!batch_sites_flip(&nmi_test_batch, st, BATCH_N, &err) && !err)
 			err = -1;
 	writes_by_context(w1);
 	for (int k = 0; k < BP_CTX_COUNT; k++)
