@@ -67,6 +67,10 @@ void asm_offsets(void)
 	OFFSET(REGS_RSP, regs, rsp);
 
 	OFFSET(PC_CPU, percpu, cpu);
+	/* A pin of the live batch (patch/live.c), dropped by the out-of-line
+	 * slots' way out (strategies/ool/ool_slots.asm). */
+	OFFSET(PC_LIVE_PIN, percpu, patch.live_pin);
+	DEFINE(LIVE_PIN_ONE, LIVE_PIN_ONE);
 
 	/* The lab (lab/context_sites_code.asm, lab/fixture_sites_code.asm). */
 	DEFINE(SITE_NMI, SITE_NMI);
