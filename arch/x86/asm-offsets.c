@@ -12,6 +12,7 @@
 #include "kernel/percpu.h"
 #include "lab/context_sites.h"
 #include "lab/fixture_sites.h"
+#include "strategies/ool/ool_reloc.h"
 
 #define DEFINE(sym, val) __asm__ volatile("\n.ascii \"->" #sym " %c0\"" :: "i"((long)(val)))
 #define OFFSET(sym, str, mem) DEFINE(sym, offsetof(struct str, mem))
@@ -71,6 +72,7 @@ void asm_offsets(void)
 	 * slots' way out (strategies/ool/ool_slots.asm). */
 	OFFSET(PC_LIVE_PIN, percpu, patch.live_pin);
 	DEFINE(LIVE_PIN_ONE, LIVE_PIN_ONE);
+	DEFINE(OOL_AREA_SIZE, OOL_AREA_SIZE);
 
 	/* The lab (lab/context_sites_code.asm, lab/fixture_sites_code.asm). */
 	DEFINE(SITE_NMI, SITE_NMI);
