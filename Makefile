@@ -118,8 +118,8 @@ CLIENT_OBJS := \
 # The lab: fixture sites of every context, storms and the bystander crew,
 # which the tests (tests/kernel/) and the console use.
 LAB_OBJS := \
-	lab/context_sites_code.o lab/fixture_sites_code.o \
-	lab/context_sites.o lab/fixture_sites.o lab/crew.o lab/storm.o lab/storm_handlers.o
+	lab/context_sites_code.o lab/fixture_sites_code.o lab/ool_sites_code.o \
+	lab/context_sites.o lab/fixture_sites.o lab/ool_sites.o lab/crew.o lab/storm.o lab/storm_handlers.o
 
 TEST_OBJS := \
 	tests/kernel/traps_helpers.o tests/kernel/nmi_helpers.o \
@@ -130,7 +130,7 @@ TEST_OBJS := \
 	tests/kernel/test_storm.o tests/kernel/test_mce.o tests/kernel/host_control.o \
 	tests/kernel/gdb_arena.o tests/kernel/bp_helpers.o tests/kernel/test_patch_bp.o \
 	tests/kernel/test_patch_retire.o tests/kernel/test_patch_stop.o \
-	tests/kernel/test_patch_rounds.o tests/kernel/compare_strategies.o
+	tests/kernel/test_patch_rounds.o tests/kernel/test_patch_ool.o tests/kernel/compare_strategies.o
 
 OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJS) $(STRATEGY_OBJS) $(CLIENT_OBJS) \
 	$(LAB_OBJS) $(TEST_OBJS)) \
@@ -173,7 +173,7 @@ endif
 # Host tests: the validator and site table on Debian's libzydis, with cmocka.
 HOST_CC     := gcc
 HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -I.
-HOST_TESTS  := $(BUILD)/host/test_validate $(BUILD)/fuzz/fuzz_validate
+HOST_TESTS  := $(BUILD)/host/test_validate $(BUILD)/host/test_ool $(BUILD)/fuzz/fuzz_validate
 
 # The fuzz target: the validator under libFuzzer with ASan and UBSan (every
 # report fatal), and Zydis compiled from the fetched sources with the same
@@ -288,6 +288,14 @@ $(BUILD)/host/test_validate: tests/host/test_validate.c patch/validate.c patch/s
 	$(call say,HOSTCC,$@)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ tests/host/test_validate.c patch/validate.c patch/site_table.c \
 		strategies/int3/int3_check.c -lZydis -lcmocka
+
+# The out-of-line strategy's copies and site check (strategies/ool/).
+OOL_HOST_SRCS := strategies/ool/ool_reloc.c strategies/ool/ool_check.c patch/validate.c
+$(BUILD)/host/test_ool: tests/host/test_ool.c $(OOL_HOST_SRCS) strategies/ool/ool_reloc.h patch/validate.h \
+		patch/poke_types.h
+	@mkdir -p $(@D)
+	$(call say,HOSTCC,$@)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ tests/host/test_ool.c $(OOL_HOST_SRCS) -lZydis -lcmocka
 
 $(BUILD)/fuzz/zydis/%.o: $(ZYDIS_DIR)/src/%.c | $(ZYDIS_STAMP)
 	@mkdir -p $(@D)
