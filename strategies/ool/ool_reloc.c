@@ -111,12 +111,16 @@ static int reach_refusal(enum ool_which which, const ZydisDecodedInstruction *in
 
 /* Does insn have a relative immediate (a branch displacement)? Zydis's
  * ZYDIS_ATTRIB_IS_RELATIVE also covers RIP-relative memory operands. */
-static bool has_rel_imm(const ZydisDecodedInstruction *insn, const ZydisDecodedOperand *ops)
+static bool has_rel_imm(const ZydisDecodedInstruction *insn)
 {
-	for (unsigned i = 0; i < insn->operand_count; i++)
-		if (ops[i].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && ops[i].imm.is_relative)
-			return true;
-	return false;
+	return insn->raw.imm[0].is_relative || insn->raw.imm[1].is_relative;
+}
+
+/* Can insn have a RIP-relative memory operand (ModRM mod 00, rm 101)? Only
+ * then are its operands decoded (they cost more than the instruction). */
+static bool maybe_rip_relative(const ZydisDecodedInstruction *insn)
+{
+	return (insn->attributes & ZYDIS_ATTRIB_HAS_MODRM) && insn->raw.modrm.mod == 0 && insn->raw.modrm.rm == 5;
 }
 
 /* The memory operand of insn based on RIP, if any. */
@@ -234,7 +238,7 @@ static int plain(struct emit *e, const ZydisDecodedInstruction *insn, const Zydi
 {
 	uint8_t b[POKE_MAX_LEN];
 	size_t n = insn->length;
-	const ZydisDecodedOperand *rip = rip_operand(insn, ops);
+	const ZydisDecodedOperand *rip = ops ? rip_operand(insn, ops) : NULL;
 	memcpy(b, bytes, n);
 	if (rip) {
 		ZyanU64 t;
@@ -250,19 +254,77 @@ static int plain(struct emit *e, const ZydisDecodedInstruction *insn, const Zydi
 	return jmp_exit(e, exit) ? 0 : -1;
 }
 
+/* The copy's jmp cannot reach the way out: only the kernel's own layout
+ * (or a host test's) could be that far off. */
+static int exit_refusal(enum ool_which which, const ZydisDecodedInstruction *insn, uintptr_t addr, uintptr_t slot,
+			uintptr_t exit, char *why, size_t why_len)
+{
+	char what[96];
+	snprintf(what, sizeof(what), "the way out %#lx is out of a jmp's reach from %#lx", (unsigned long)exit,
+		 (unsigned long)slot);
+	return refuse(PATCH_EOOL_RIP_REACH, which, insn, what, addr, why, why_len);
+}
+
+/* The forms most batches hold (the int3 strategy's, mov $imm), built
+ * without Zydis: decoding costs microseconds a copy under TCG, and the
+ * copies of a batch are built while it is published. 0 and the copy in e,
+ * -1 (a jmp out of reach), or 1: not one of these, decode it. */
+bool ool_fast_forms = true;     /* tests/host/test_ool.c compares both ways */
+
+static int fast_copy(struct emit *e, uintptr_t addr, const uint8_t *b, uint8_t len, uintptr_t exit)
+{
+	uintptr_t end = addr + len;
+	int32_t rel32;
+	if (!ool_fast_forms)
+		return 1;
+	if (len == CALL_INSN_SIZE && (b[0] == CALL_INSN_OPCODE || b[0] == JMP32_INSN_OPCODE)) {
+		memcpy(&rel32, b + 1, sizeof(rel32));
+		if (b[0] == CALL_INSN_OPCODE)
+			push_abs(e, end);       /* the real return address */
+		push_abs(e, end + (int64_t)rel32);
+	} else if (len == JMP8_INSN_SIZE && b[0] == JMP8_INSN_OPCODE) {
+		push_abs(e, end + (int64_t)(int8_t)b[1]);
+	} else if ((len == 2 && (b[0] & 0xf0) == 0x70) || (len == 6 && b[0] == 0x0f && (b[1] & 0xf0) == 0x80)) {
+		uint64_t t = len == 2 ? end + (int64_t)(int8_t)b[1] : end + (int64_t)(int32_t)(b[2] | b[3] << 8 |
+										      b[4] << 16 | (uint32_t)b[5] << 24);
+		size_t jcc = e->n;
+		put8(e, 0x70 | (b[len == 2 ? 0 : 1] & 0x0f));
+		put8(e, 0);
+		push_abs(e, end);
+		if (!jmp_exit(e, exit))
+			return -1;
+		e->out[jcc + 1] = (uint8_t)(e->n - (jcc + 2));
+		push_abs(e, t);
+	} else if (len == RET_INSN_SIZE && b[0] == RET_INSN_OPCODE) {
+		/* the way out returns for it */
+	} else if (len == 5 && (b[0] & 0xf8) == 0xb8) {                 /* mov r32, imm32 */
+		memcpy(e->out + e->n, b, len);
+		e->n += len;
+		push_abs(e, end);
+	} else {
+		return 1;
+	}
+	return jmp_exit(e, exit) ? 0 : -1;
+}
+
 int ool_build_copy(uintptr_t addr, const uint8_t *bytes, uint8_t len, enum ool_which which, uintptr_t slot,
 		   uintptr_t exit, uint8_t out[OOL_COPY_MAX], char *why, size_t why_len)
 {
 	ZydisDecoder d;
+	ZydisDecoderContext ctx;
 	ZydisDecodedInstruction insn;
 	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
 	struct emit e = { out, 0, slot };
-	int err;
+	int err = fast_copy(&e, addr, bytes, len, exit);
 
+	if (err == 0)
+		return (int)e.n;
 	ZydisDecoderInit(&d, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-	if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&d, bytes, len, &insn, ops)) || insn.length != len)
+	if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&d, &ctx, bytes, len, &insn)) || insn.length != len)
 		return patch_refuse(which == OOL_NEW ? PATCH_ENEW_UNDECODABLE : PATCH_EOLD_LENGTH, why, why_len, addr,
 				    which == OOL_NEW ? "new instruction" : "old instruction");
+	if (err == -1)
+		return exit_refusal(which, &insn, addr, slot, exit, why, why_len);
 
 	switch (insn.mnemonic) {
 	case ZYDIS_MNEMONIC_INT: case ZYDIS_MNEMONIC_INT3: case ZYDIS_MNEMONIC_INT1: case ZYDIS_MNEMONIC_INTO:
@@ -284,32 +346,28 @@ int ool_build_copy(uintptr_t addr, const uint8_t *bytes, uint8_t len, enum ool_w
 	if (insn.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR)
 		return refuse(PATCH_EOOL_FLOW, which, &insn, "far", addr, why, why_len);
 
-	switch (insn.meta.category) {
-	case ZYDIS_CATEGORY_RET:
+	bool branch = insn.meta.category == ZYDIS_CATEGORY_COND_BR || insn.meta.category == ZYDIS_CATEGORY_UNCOND_BR ||
+		      insn.meta.category == ZYDIS_CATEGORY_CALL;
+	bool with_ops = branch || maybe_rip_relative(&insn);
+	if (with_ops && !ZYAN_SUCCESS(ZydisDecoderDecodeOperands(&d, &ctx, &insn, ops, insn.operand_count)))
+		return refuse(which == OOL_NEW ? PATCH_ENEW_UNDECODABLE : PATCH_EOLD_LENGTH, which, &insn,
+			      "its operands do not decode", addr, why, why_len);
+	if (insn.meta.category == ZYDIS_CATEGORY_RET) {
 		if (insn.operand_count_visible)
 			return refuse(PATCH_EOOL_FLOW, which, &insn, "with an immediate", addr, why, why_len);
 		err = jmp_exit(&e, exit) ? 0 : -1;      /* the way out returns for it */
-		break;
-	case ZYDIS_CATEGORY_COND_BR:
-	case ZYDIS_CATEGORY_UNCOND_BR:
-	case ZYDIS_CATEGORY_CALL:
-		if (has_rel_imm(&insn, ops))
+	} else if (branch) {
+		if (has_rel_imm(&insn))
 			err = relative_branch(&e, &insn, ops, bytes, addr, which, exit, why, why_len);
 		else
 			err = indirect_branch(&e, &insn, ops, bytes, addr, which, exit, why, why_len);
-		break;
-	default:
-		if (has_rel_imm(&insn, ops))
+	} else {
+		if (has_rel_imm(&insn))
 			return refuse(PATCH_EBRANCH_UNCHECKED, which, &insn, "a relative operand", addr, why, why_len);
-		err = plain(&e, &insn, ops, bytes, addr, which, exit, why, why_len);
-		break;
+		err = plain(&e, &insn, with_ops ? ops : NULL, bytes, addr, which, exit, why, why_len);
 	}
-	if (err == -1) {                        /* only the kernel's own layout can be this far off */
-		char what[96];
-		snprintf(what, sizeof(what), "the way out %#lx is out of a jmp's reach from %#lx", (unsigned long)exit,
-			 (unsigned long)slot);
-		return refuse(PATCH_EOOL_RIP_REACH, which, &insn, what, addr, why, why_len);
-	}
+	if (err == -1)
+		return exit_refusal(which, &insn, addr, slot, exit, why, why_len);
 	return err ? err : (int)e.n;
 }
 

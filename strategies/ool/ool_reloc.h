@@ -76,6 +76,11 @@ struct ool_slot {
 int ool_build_copy(uintptr_t addr, const uint8_t *bytes, uint8_t len, enum ool_which which, uintptr_t slot,
 		   uintptr_t exit, uint8_t out[OOL_COPY_MAX], char *why, size_t why_len);
 
+/* Build the copies of unprefixed call/jmp/jcc rel, ret and mov r32, imm32
+ * without Zydis (true: the default); the host tests check both ways give
+ * the same bytes. */
+extern bool ool_fast_forms;
+
 /*
  * Lay out every copy of a batch (sites[0..nr), the order the #BP handler
  * indexes): site i's old copy at slot[i].old_off and its new one at

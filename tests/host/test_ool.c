@@ -422,6 +422,35 @@ static void plan_layout(void **state)
 	assert_non_null(strstr(why, "0xffffffff80125010: "));   /* the site whose copy did not fit */
 }
 
+/* The forms built without Zydis (ool_fast_forms) come out exactly as the
+ * decoded way builds them. */
+static void fast_forms_match_decoded(void **state)
+{
+	(void)state;
+	static const struct { uint8_t len, b[6]; } forms[] = {
+		{ 5, { 0xe8, 0x10, 0x00, 0x00, 0x00 } }, { 5, { 0xe8, 0xf0, 0xff, 0xff, 0xff } },
+		{ 5, { 0xe9, 0x00, 0x01, 0x00, 0x00 } }, { 2, { 0xeb, 0x80 } }, { 2, { 0xeb, 0x7f } },
+		{ 2, { 0x74, 0x7f } }, { 2, { 0x7c, 0x80 } }, { 6, { 0x0f, 0x84, 0x00, 0x00, 0x00, 0x80 } },
+		{ 6, { 0x0f, 0x8f, 0x10, 0x20, 0x30, 0x40 } }, { 1, { 0xc3 } }, { 5, { 0xb8, 1, 2, 3, 4 } },
+		{ 5, { 0xbf, 0xff, 0xff, 0xff, 0xff } },
+	};
+	static const uintptr_t at[] = { SITE, 0x00007f0000001000ul };
+	for (unsigned i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
+		for (unsigned a = 0; a < 2; a++) {
+			uint8_t fast[OOL_COPY_MAX], slow[OOL_COPY_MAX];
+			char why[POKE_WHY_LEN];
+			ool_fast_forms = true;
+			int nf = ool_build_copy(at[a], forms[i].b, forms[i].len, OOL_NEW, at[a] - 0x1000, at[a] - 0x800,
+						fast, why, sizeof(why));
+			ool_fast_forms = false;
+			int ns = ool_build_copy(at[a], forms[i].b, forms[i].len, OOL_NEW, at[a] - 0x1000, at[a] - 0x800,
+						slow, why, sizeof(why));
+			ool_fast_forms = true;
+			if (nf <= 0 || nf != ns || memcmp(fast, slow, (size_t)nf))
+				fail_msg("form %u at %#lx: %d bytes without Zydis, %d with", i, (unsigned long)at[a], nf, ns);
+		}
+}
+
 static void error_names(void **state)
 {
 	(void)state;
@@ -442,6 +471,7 @@ int main(void)
 		cmocka_unit_test(copies_keep_flags),
 		cmocka_unit_test(refusals),
 		cmocka_unit_test(plan_layout),
+		cmocka_unit_test(fast_forms_match_decoded),
 		cmocka_unit_test(error_names),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);

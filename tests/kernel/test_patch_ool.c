@@ -173,8 +173,8 @@ static void test_phase_rule(void)
 			ok = ok && probe.ran[p][OOL_HAZARD_RAN] == 0;
 			how = ", at the site itself";
 		}
-		report(ok, "phase %-13s: CPU %u ran the %s instruction%s: %#lx (out-of-line runs: %lu)",
-		       ool_strategy.phase_names[p], probe.observer, after ? "new" : "old", how, probe.value[p],
+		report(ok, "phase %-13s: CPU %u got %#lx, expected the %s instruction's %#lx%s (out-of-line runs: %lu)",
+		       ool_strategy.phase_names[p], probe.observer, probe.value[p], after ? "new" : "old", want, how,
 		       probe.ran[p][OOL_HAZARD_RAN]);
 	}
 	unsigned int3s = 0;
