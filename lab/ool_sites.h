@@ -26,7 +26,7 @@
 #define OOL_JMP_B   0x1b
 #define OOL_JCC_TAKEN    0x7a           /* test edi, edi; jz (a) / jnz (b) short to the taken path */
 #define OOL_JCC_FALLEN   0xfa
-#define OOL_REP_BYTE 0x5e               /* rep stosb (a) of this byte / rep lodsb (b) */
+#define OOL_REP_BYTE 0x5e               /* rep lodsb (a) / rep stosb (b) of this byte */
 
 /* One fixture: its site, its two variants' bytes, what running it gives. */
 struct ool_fixture {
@@ -52,8 +52,8 @@ extern uint64_t ool_seen_ret[];
 /* The lea site, for a request beyond the slot area's reach. */
 extern const char ool_lea_site[];
 
-/* The rep stosb site: fill count bytes at buf (variant a), or read them
- * (variant b, rep lodsb). */
+/* The rep site: read count bytes at buf (variant a, rep lodsb), or fill
+ * them with OOL_REP_BYTE (variant b, rep stosb). */
 extern const char ool_rep_site[];
 void ool_rep_fn(uint8_t *buf, uint64_t count);
 

@@ -98,9 +98,9 @@ ool_jcc_taken:
         mov eax, OOL_JCC_TAKEN
         ret
 
-; rep stosb: fill RSI bytes at RDI with OOL_REP_BYTE (b: rep lodsb, which
-; reads them). Long enough, it keeps a CPU inside one copy while it takes
-; interrupts between iterations.
+; rep lodsb: read RSI bytes at RDI (b: rep stosb, which fills them with
+; OOL_REP_BYTE). Long enough, either keeps a CPU inside one copy while it
+; takes interrupts between iterations.
 ;   IN: RDI = buffer, RSI = count. Clobbers RAX, RCX, RSI, RDI.
 global ool_rep_fn, ool_rep_site
 ool_rep_fn:
@@ -108,7 +108,7 @@ ool_rep_fn:
         mov rsi, rdi
         mov al, OOL_REP_BYTE
 ool_rep_site:
-        rep stosb                       ; f3 aa (b: f3 ac)
+        rep lodsb                       ; f3 ac (b: f3 aa)
         ret
 
 ; Never run: sites of 1, 2 and 3 bytes to ask for what no copy can do, and

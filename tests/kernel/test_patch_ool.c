@@ -374,14 +374,13 @@ KTEST("patch.ool_value_site_under_nmis", test_value_site_under_nmis, .flags = KT
 
 #define REP_BYTES (8u << 20)            /* tens of ms of rep stosb under TCG */
 #define REP_START_US 2000000
-#define REP_ATTEMPTS 3
+#define REP_ATTEMPTS 5
 
 static uint8_t rep_buf[REP_BYTES];
 static struct {
 	unsigned observer;
 	bool started;
 	uint8_t last_at_synced, last_at_retired;        /* the copy's last byte, at first-synced / retired */
-	uint64_t t_synced, t_retired;
 } rep;
 
 static void rep_job(void *unused)
@@ -390,14 +389,14 @@ static void rep_job(void *unused)
 	ool_rep_fn(rep_buf, REP_BYTES);
 }
 
-/* The patching CPU: at int3-synced, start the observer on the rep stosb
- * site (it traps and runs the old copy, which takes interrupts between
- * iterations) and wait until it is inside; at first-synced and at retired,
- * note whether it has left (the copy's last byte is written just before
- * it leaves). */
+/* The patching CPU: at new-copies (int3s in place, the last round still to
+ * come), start the observer on the rep site (it traps and runs the new
+ * copy, rep stosb, which takes interrupts between iterations) and wait
+ * until it is inside; at first-synced and at retired, note whether it has
+ * left (the copy writes its last byte just before it leaves). */
 static void rep_hook(unsigned p)
 {
-	if (p == OOL_PHASE_INT3_SYNCED) {
+	if (p == OOL_PHASE_NEW_COPIES) {
 		uint64_t deadline = tsc_deadline_us(REP_START_US);
 		if (on_cpu_async(rep.observer, rep_job, NULL))
 			return;
@@ -406,36 +405,33 @@ static void rep_hook(unsigned p)
 		rep.started = rep_buf[0] == OOL_REP_BYTE;
 	} else if (p == OOL_PHASE_FIRST_SYNCED) {
 		rep.last_at_synced = __atomic_load_n(&rep_buf[REP_BYTES - 1], __ATOMIC_ACQUIRE);
-		rep.t_synced = rdtsc();
 	} else if (p == OOL_PHASE_RETIRED) {
 		rep.last_at_retired = __atomic_load_n(&rep_buf[REP_BYTES - 1], __ATOMIC_ACQUIRE);
-		rep.t_retired = rdtsc();
 	}
 }
 
 /* Does the batch's last round complete while a CPU is still running a copy
- * (it acknowledges the rounds from inside it), and does retirement, after
- * which the next batch reuses the slots, wait until that CPU has left the
- * copy? The copy must outlast the rounds for the question to be asked: an
- * attempt in which it did not is run again. */
+ * (it acknowledges the round from inside it), and does retirement, after
+ * which the slots are reclaimed and reused, wait until that CPU has left
+ * the copy? The copy must outlast the round for the question to be asked:
+ * an attempt in which it did not (the host did not run the observer's vCPU
+ * meanwhile) is made again. */
 static void test_retire_waits_for_copy(void)
 {
-	const uint8_t a[2] = { 0xf3, 0xaa }, b[2] = { 0xf3, 0xac };        /* rep stosb, rep lodsb */
-	unsigned attempt = 0, filled = 0;
+	const uint8_t a[2] = { 0xf3, 0xac }, b[2] = { 0xf3, 0xaa };        /* rep lodsb, rep stosb */
+	unsigned attempt = 0, filled = 0, observer = observer_cpu();
 	int err = 0, done = 0, back = 0;
 	uint64_t ran = 0, retire_us = 0;
-	rep.observer = observer_cpu();
 	do {
-		uint64_t ran0 = hazard_of(rep.observer, OOL_HAZARD_RAN);
-		unsigned observer = rep.observer;
+		uint64_t ran0 = hazard_of(observer, OOL_HAZARD_NEW);
 		memset(rep_buf, 0, sizeof(rep_buf));
 		memset(&rep, 0, sizeof(rep));
 		rep.observer = observer;
 		poke_set_phase_hook(rep_hook);
 		err = smp_text_poke_one(&ool_strategy, (void *)ool_rep_site, a, b, 2);
 		poke_set_phase_hook(NULL);
-		done = cpu_wait_done(rep.observer, 10000000);
-		ran = hazard_of(rep.observer, OOL_HAZARD_RAN) - ran0;
+		done = cpu_wait_done(observer, 10000000);
+		ran = hazard_of(observer, OOL_HAZARD_NEW) - ran0;
 		struct poke_stats st;
 		poke_get_stats(&st);
 		retire_us = tsc_to_us(st.cycles_retire);
@@ -447,8 +443,8 @@ static void test_retire_waits_for_copy(void)
 	} while (!err && !back && rep.started && rep.last_at_synced == OOL_REP_BYTE && attempt < REP_ATTEMPTS);
 
 	report(err == 0 && rep.started && ran == 1,
-	       "CPU %u hit the rep stosb site at int3-synced and went into its copy (%s; out-of-line runs %lu)",
-	       rep.observer, patch_errname(err), ran);
+	       "CPU %u hit the rep site at new-copies and went into its new copy, rep stosb (%s; new copies run %lu)",
+	       observer, patch_errname(err), ran);
 	report(rep.last_at_synced != OOL_REP_BYTE,
 	       "the last round completed while it was still inside the copy, acknowledging from there (attempt %u of "
 	       "at most %u): the window was hit", attempt, REP_ATTEMPTS);
@@ -456,6 +452,6 @@ static void test_retire_waits_for_copy(void)
 	       "retirement completed only once it had left the copy: the copy's last byte was written by then (%#x); "
 	       "retirement waited %lu us", rep.last_at_retired, retire_us);
 	report(done == 0 && filled == REP_BYTES, "the copy ran to its end: %u of %u bytes filled", filled, REP_BYTES);
-	report(back == 0, "flipped back to rep stosb (%s)", patch_errname(back));
+	report(back == 0, "flipped back to rep lodsb (%s)", patch_errname(back));
 }
 KTEST("patch.ool_retire_waits_for_copy", test_retire_waits_for_copy, .flags = KTEST_HIDDEN, .min_cpus = 2);
