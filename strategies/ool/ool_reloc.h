@@ -36,7 +36,8 @@
  * jrcxz (rel8 only); what traps or saves its own RIP (int n, int3, int1,
  * into, ud0/1/2, syscall, sysenter); what a copy cannot end with a jump
  * back (iret, sysret, sysexit, uiret, xbegin, far call/jmp/ret, ret imm16,
- * 16-bit indirect branches); hlt, mwait, mwaitx, tpause, umwait (a CPU
+ * an indirect branch with a 66, F2, F3 or F0 prefix, which push r/m would
+ * read its own way); hlt, mwait, mwaitx, tpause, umwait (a CPU
  * would sit halted in its slot, holding the batch); call rsp, and an
  * rsp-based indirect call whose displacement cannot absorb the +8; and a
  * relative branch with prefixes (PATCH_EBRANCH_UNCHECKED: the core checks
