@@ -123,13 +123,23 @@ static bool maybe_rip_relative(const ZydisDecodedInstruction *insn)
 	return (insn->attributes & ZYDIS_ATTRIB_HAS_MODRM) && insn->raw.modrm.mod == 0 && insn->raw.modrm.rm == 5;
 }
 
-/* The memory operand of insn based on RIP, if any. */
+/* The memory operand of insn based on RIP (or, with an address-size
+ * prefix, EIP), if any. */
 static const ZydisDecodedOperand *rip_operand(const ZydisDecodedInstruction *insn, const ZydisDecodedOperand *ops)
 {
 	for (unsigned i = 0; i < insn->operand_count; i++)
-		if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && ops[i].mem.base == ZYDIS_REGISTER_RIP)
+		if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY &&
+		    (ops[i].mem.base == ZYDIS_REGISTER_RIP || ops[i].mem.base == ZYDIS_REGISTER_EIP))
 			return &ops[i];
 	return NULL;
+}
+
+/* EIP-relative (67 prefix): the address is truncated to 32 bits, which a
+ * displacement rewritten for the slot cannot keep. */
+static int eip_refusal(enum ool_which which, const ZydisDecodedInstruction *insn, uintptr_t addr, char *why,
+		       size_t why_len)
+{
+	return refuse(PATCH_EOOL_RIP_REACH, which, insn, "EIP-relative (an address-size prefix)", addr, why, why_len);
 }
 
 /* A relative jmp, jcc or call (no prefix: the core checked where the new
@@ -219,6 +229,8 @@ static int indirect_branch(struct emit *e, const ZydisDecodedInstruction *insn, 
 	}
 	if (call)
 		push_abs(e, addr + insn->length);       /* the real return address */
+	if (op->type == ZYDIS_OPERAND_TYPE_MEMORY && op->mem.base == ZYDIS_REGISTER_EIP)
+		return eip_refusal(which, insn, addr, why, why_len);
 	if (op->type == ZYDIS_OPERAND_TYPE_MEMORY && op->mem.base == ZYDIS_REGISTER_RIP) {
 		ZyanU64 t;
 		int64_t disp;
@@ -240,6 +252,8 @@ static int plain(struct emit *e, const ZydisDecodedInstruction *insn, const Zydi
 	size_t n = insn->length;
 	const ZydisDecodedOperand *rip = ops ? rip_operand(insn, ops) : NULL;
 	memcpy(b, bytes, n);
+	if (rip && rip->mem.base == ZYDIS_REGISTER_EIP)
+		return eip_refusal(which, insn, addr, why, why_len);
 	if (rip) {
 		ZyanU64 t;
 		int64_t disp;

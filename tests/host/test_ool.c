@@ -343,6 +343,7 @@ static void refusals(void **state)
 		{ "mwait", 3, { 0x0f, 0x01, 0xc9 }, PATCH_EOOL_WAITS },
 		{ "tpause", 4, { 0x66, 0x0f, 0xae, 0xf0 }, PATCH_EOOL_WAITS },
 		{ "call rsp", 2, { 0xff, 0xd4 }, PATCH_EOOL_RSP_TARGET },
+		{ "mov eax, [eip+0x10]", 7, { 0x67, 0x8b, 0x05, 0x10, 0, 0, 0 }, PATCH_EOOL_RIP_REACH },
 		{ "jz with a branch hint", 3, { 0x2e, 0x74, 0x00 }, PATCH_EBRANCH_UNCHECKED },
 		{ "call rel32 with a REX prefix", 6, { 0x48, 0xe8, 0, 0, 0, 0 }, PATCH_EBRANCH_UNCHECKED },
 	};
