@@ -20,6 +20,8 @@ section .text
 ;        a copy of ret, the return address the ret would have popped).
 ;   OUT: RIP = that address, popped; every register and RFLAGS as the copy
 ;        left them.
+;   Context: whatever ran the site (thread, IRQ, NMI, #MC, nested in any);
+;   it takes no lock, calls nothing, and touches only this CPU's pin word.
 ;   Note: up to the locked subtraction the CPU still executes bytes of the
 ;   slot area, and the batch cannot retire (live_retire waits for this pin);
 ;   after it, only these four instructions, which nobody rewrites. PUSHFQ
