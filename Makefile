@@ -109,7 +109,9 @@ STRATEGY_OBJS := \
 	strategies/int3_2round/int3_2round.o \
 	strategies/nmi/nmi.o strategies/nmi/nmi_trap.o \
 	strategies/stop_machine/stop_machine.o strategies/stop_machine/stop_machine_check.o \
-	strategies/stop_machine/stop_machine_trap.o
+	strategies/stop_machine/stop_machine_trap.o \
+	strategies/ool/ool.o strategies/ool/ool_check.o strategies/ool/ool_reloc.o strategies/ool/ool_trap.o \
+	strategies/ool/ool_slots.o
 
 # Clients of the patch core (patch/patch.h): named sites with variants, and
 # the console's poke/peek on any instruction.
@@ -120,8 +122,9 @@ CLIENT_OBJS := \
 # The lab: fixture sites of every context, storms and the bystander crew,
 # which the tests (tests/kernel/) and the console use.
 LAB_OBJS := \
-	lab/context_sites_code.o lab/fixture_sites_code.o \
-	lab/context_sites.o lab/fixture_sites.o lab/crew.o lab/hist.o lab/stall.o lab/storm.o lab/storm_handlers.o
+	lab/context_sites_code.o lab/fixture_sites_code.o lab/ool_sites_code.o \
+	lab/context_sites.o lab/fixture_sites.o lab/ool_sites.o lab/crew.o lab/hist.o lab/stall.o lab/storm.o \
+	lab/storm_handlers.o
 
 TEST_OBJS := \
 	tests/kernel/traps_helpers.o tests/kernel/nmi_helpers.o \
@@ -133,8 +136,8 @@ TEST_OBJS := \
 	tests/kernel/gdb_arena.o tests/kernel/bp_helpers.o tests/kernel/test_patch_bp.o \
 	tests/kernel/test_patch_retire.o tests/kernel/test_patch_stop.o \
 	tests/kernel/test_patch_rounds.o tests/kernel/test_patch_order.o tests/kernel/test_patch_nmi.o \
-	tests/kernel/test_stall.o tests/kernel/compare_report.o tests/kernel/compare_strategies.o \
-	tests/kernel/compare_storm.o
+	tests/kernel/test_patch_ool.o tests/kernel/test_stall.o tests/kernel/compare_report.o \
+	tests/kernel/compare_strategies.o tests/kernel/compare_storm.o
 
 OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJS) $(STRATEGY_OBJS) $(CLIENT_OBJS) \
 	$(LAB_OBJS) $(TEST_OBJS)) \
@@ -165,7 +168,8 @@ NOPATCH_OBJS := \
 	kernel/percpu.o kernel/smp_call.o kernel/ktest.o \
 	patch/trap.o patch/live.o patch/rendezvous.o patch/text_poke.o patch/phase.o \
 	strategies/int3/int3_emulate.o strategies/int3/int3_steps.o strategies/nmi/nmi_trap.o \
-	strategies/stop_machine/stop_machine_trap.o lab/storm_handlers.o
+	strategies/stop_machine/stop_machine_trap.o strategies/ool/ool_trap.o strategies/ool/ool_slots.o \
+	lab/storm_handlers.o
 
 # A linker script pattern that matches no object matches silently: an object
 # renamed or moved must be renamed here too.
@@ -177,7 +181,7 @@ endif
 # Host tests: the validator and site table on Debian's libzydis, with cmocka.
 HOST_CC     := gcc
 HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -I.
-HOST_TESTS  := $(BUILD)/host/test_validate $(BUILD)/host/test_hist $(BUILD)/fuzz/fuzz_validate
+HOST_TESTS  := $(BUILD)/host/test_validate $(BUILD)/host/test_hist $(BUILD)/host/test_ool $(BUILD)/fuzz/fuzz_validate
 
 # The fuzz target: the validator under libFuzzer with ASan and UBSan (every
 # report fatal), and Zydis compiled from the fetched sources with the same
@@ -297,6 +301,14 @@ $(BUILD)/host/test_hist: tests/host/test_hist.c lab/hist.c lab/hist.h kernel/str
 	@mkdir -p $(@D)
 	$(call say,HOSTCC,$@)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ tests/host/test_hist.c lab/hist.c -lcmocka
+
+# The out-of-line strategy's copies and site check (strategies/ool/).
+OOL_HOST_SRCS := strategies/ool/ool_reloc.c strategies/ool/ool_check.c patch/validate.c
+$(BUILD)/host/test_ool: tests/host/test_ool.c $(OOL_HOST_SRCS) strategies/ool/ool_reloc.h patch/validate.h \
+		patch/poke_types.h
+	@mkdir -p $(@D)
+	$(call say,HOSTCC,$@)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ tests/host/test_ool.c $(OOL_HOST_SRCS) -lZydis -lcmocka
 
 $(BUILD)/fuzz/zydis/%.o: $(ZYDIS_DIR)/src/%.c | $(ZYDIS_STAMP)
 	@mkdir -p $(@D)

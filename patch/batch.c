@@ -9,7 +9,8 @@
  *   2. compare-and-patch: every site still holds its old bytes
  *   3. sort the sites; publish the batch to the #BP path (phase 0)
  *   4. the strategy's apply(): writes and rounds
- *   5. retire the batch: no CPU pins it any more (the last phase)
+ *   5. retire the batch: no CPU pins it any more; the strategy's
+ *      retired(), if any (the last phase)
  *   6. figures; release text_lock; empty the batch
  * IRQs are off only while bytes are written (text_poke_many's
  * precondition); between steps, and while waiting for acknowledgements,
@@ -136,10 +137,14 @@ int smp_text_poke_batch_finish(struct poke_batch *b)
 	int err = st->apply(b, fig);
 	sync_defer_idle(false);
 
-	/* Step 5: withdraw the batch and wait out #BP handlers still using it. */
+	/* Step 5: withdraw the batch and wait out #BP handlers still using it
+	 * (and whatever else of the strategy's still pins it); then the
+	 * strategy may reclaim what its apply() used. */
 	uint64_t t1 = rdtsc();
 	live_retire();
 	fig->cycles_retire = rdtsc() - t1;
+	if (st->retired)
+		st->retired(b, fig);
 	poke_phase_reached(st->nr_phases - 1);
 
 	/* Step 6. A strategy that refused left every site as it was, and

@@ -31,6 +31,10 @@
  * CPU, drops that CPU's pins in one atomic step (live_batch_drop_pins).
  * No CPU can still reach an int3 of the batch when it is withdrawn: the
  * last rendezvous round made every CPU serialize after the int3s were gone.
+ * A pin may outlive the reader that took it (live_batch_hold): the
+ * out-of-line strategy's #BP handler sends the CPU to a copy of the site's
+ * instruction and that copy's way out drops the pin, so retirement also
+ * waits for every CPU still running a copy of the batch.
  * The #BP side of a reader, and the batches it may miss, are in trap.c.
  */
 #include "arch/x86/cpu.h"
@@ -52,7 +56,7 @@ static uint64_t live_gen;               /* publications since boot */
 const struct patch_strategy *live_strategy;     /* of the batch published, or NULL */
 
 #define PIN_GATE 1u                     /* percpu->patch.live_pin: bit 0 open, pins count 2 each */
-#define PIN_ONE  2u
+#define PIN_ONE  LIVE_PIN_ONE
 
 /* Any context: no lock, no print, nothing patchable. */
 const struct poke_batch *live_batch_get(void)
@@ -73,6 +77,20 @@ const struct poke_batch *live_batch_get(void)
 void live_batch_put(void)
 {
 	__atomic_fetch_sub(&this_cpu()->patch.live_pin, PIN_ONE, __ATOMIC_RELEASE);
+}
+
+/* Any context, while this CPU pins the batch: no lock, no print, nothing
+ * patchable. Adding to a word that already counts a pin needs no gate: the
+ * retirement cannot finish while that pin is held, so it waits for this
+ * one too; and no pin is created after the gate closed, so readers still
+ * cannot starve a retirement (the extra pin ends when the CPU leaves its
+ * slot, a few instructions later). */
+void live_batch_hold(void)
+{
+	uint32_t *word = &this_cpu()->patch.live_pin;
+	if (__atomic_load_n(word, __ATOMIC_RELAXED) < PIN_ONE)
+		panic("live_batch_hold: CPU %u holds no pin to extend", cpu_id());
+	__atomic_fetch_add(word, PIN_ONE, __ATOMIC_SEQ_CST);
 }
 
 uint64_t live_batch_gen(void)

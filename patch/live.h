@@ -18,6 +18,13 @@ struct percpu;
 const struct poke_batch *live_batch_get(void);
 void live_batch_put(void);
 
+/* One more pin on the batch this CPU pins already, which may outlive the
+ * handler that took the first: the out-of-line strategy's #BP handler
+ * keeps the batch pinned while the CPU runs its slot, and the slot's way
+ * out (strategies/ool/ool_slots.asm) drops it. Any context, only while
+ * this CPU holds a pin from live_batch_get(). */
+void live_batch_hold(void);
+
 /* Batches published since boot (a reader's consistency check). */
 uint64_t live_batch_gen(void);
 

@@ -102,7 +102,7 @@ void poke_set_phase_hook_nmi(void (*fn)(unsigned p));
 
 /* Per-batch figures (patch-stats), sized by the strategy: nr_steps write
  * steps and up to max_rounds rounds. Cycle counts are TSC cycles. */
-#define POKE_STEPS_MAX  4
+#define POKE_STEPS_MAX  6
 #define POKE_ROUNDS_MAX 4
 struct poke_stats {
 	const struct patch_strategy *strategy;  /* of the last batch (NULL: none yet) */

@@ -14,6 +14,9 @@ enum bp_ctx { BP_THREAD, BP_IRQ, BP_NMI, BP_MCE, BP_CTX_COUNT };
 extern const char *const bp_ctx_names[BP_CTX_COUNT];     /* "thread", ... */
 
 #define PATCH_HAZARDS_MAX 6
+/* One pin in live_pin (bit 0 is the gate): assembly that drops a pin
+ * subtracts this with a locked instruction (asm-offsets.inc). */
+#define LIVE_PIN_ONE 2u
 
 struct patch_cpu {
 	uint32_t bp_refs;                   /* patch #BP handlers this CPU is running (trap.c) */

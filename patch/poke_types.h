@@ -107,6 +107,16 @@ enum patch_err {
 	PATCH_EFALLS_OFF_END,           /* new instruction would run past its function's end */
 	PATCH_EOLD_INT3,                /* old instruction is an int $3 (CD 03) */
 	PATCH_EBRANCH_UNCHECKED,        /* new instruction changes control flow in a way the core cannot check */
+	/* The out-of-line strategy (strategies/ool/): what cannot run as an
+	 * out-of-line copy followed by a jump back. */
+	PATCH_EOOL_RIP_REACH,           /* RIP-relative operand out of reach of the slot area */
+	PATCH_EOOL_REL8_ONLY,           /* relative branch with no 32-bit form (loop, jrcxz) */
+	PATCH_EOOL_SAVES_RIP,           /* traps or saves its own RIP (int n, int3, ud2, syscall) */
+	PATCH_EOOL_FLOW,                /* transfer a copy cannot reproduce (iret, sysret, far, ret imm16) */
+	PATCH_EOOL_WAITS,               /* waits for an interrupt (hlt, mwait) holding the batch */
+	PATCH_EOOL_RSP_TARGET,          /* indirect call through rsp that the pushed return address moves */
+	PATCH_EOOL_INT3_LOOKALIKE,      /* new first byte 03: a vanished int3 could pass for int $3 */
+	PATCH_EOOL_SLOTS_FULL,          /* the batch's copies do not fit the slot area */
 	PATCH_ERR_END
 };
 

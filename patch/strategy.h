@@ -24,6 +24,8 @@
  *                                              phases 1 .. nr_phases-2 and
  *                                              filling st->cycles_*
  *   retire b: wait until no CPU pins it
+ *                                              s->retired(b, st) (optional):
+ *                                              reclaim what apply() used
  *   (phase nr_phases-1, "retired"); figures
  *   release text_lock
  *
@@ -105,6 +107,13 @@ struct patch_strategy {
 	 * context, IRQs on, text_lock held. 0, or -PATCH_E* with the reason
 	 * in b->why and every site left as it was. */
 	int (*apply)(struct poke_batch *b, struct poke_stats *st);
+
+	/* Optional: b has retired (no CPU pins it, so none is in #BP for it,
+	 * nor anywhere on_bp sent it while it held a pin). Thread context,
+	 * IRQs on, text_lock held, called whether apply() succeeded or not:
+	 * reclaim what apply() used (the ool strategy's slots), writing
+	 * through poke_write_step(). */
+	void (*retired)(struct poke_batch *b, struct poke_stats *st);
 
 	/* #BP context (nested in anything), b pinned, this CPU's rendezvous
 	 * acknowledgement already given: a CPU executed the int3 of site s.

@@ -60,6 +60,14 @@ static const char *const err_names[] = {
 	[PATCH_EFALLS_OFF_END - PATCH_ELEN_ZERO] = "PATCH_EFALLS_OFF_END",
 	[PATCH_EOLD_INT3 - PATCH_ELEN_ZERO] = "PATCH_EOLD_INT3",
 	[PATCH_EBRANCH_UNCHECKED - PATCH_ELEN_ZERO] = "PATCH_EBRANCH_UNCHECKED",
+	[PATCH_EOOL_RIP_REACH - PATCH_ELEN_ZERO] = "PATCH_EOOL_RIP_REACH",
+	[PATCH_EOOL_REL8_ONLY - PATCH_ELEN_ZERO] = "PATCH_EOOL_REL8_ONLY",
+	[PATCH_EOOL_SAVES_RIP - PATCH_ELEN_ZERO] = "PATCH_EOOL_SAVES_RIP",
+	[PATCH_EOOL_FLOW - PATCH_ELEN_ZERO] = "PATCH_EOOL_FLOW",
+	[PATCH_EOOL_WAITS - PATCH_ELEN_ZERO] = "PATCH_EOOL_WAITS",
+	[PATCH_EOOL_RSP_TARGET - PATCH_ELEN_ZERO] = "PATCH_EOOL_RSP_TARGET",
+	[PATCH_EOOL_INT3_LOOKALIKE - PATCH_ELEN_ZERO] = "PATCH_EOOL_INT3_LOOKALIKE",
+	[PATCH_EOOL_SLOTS_FULL - PATCH_ELEN_ZERO] = "PATCH_EOOL_SLOTS_FULL",
 };
 _Static_assert(sizeof(err_names) / sizeof(err_names[0]) == PATCH_ERR_END - PATCH_ELEN_ZERO,
 	       "one name per patch error");
@@ -91,6 +99,14 @@ static const char *const err_text[] = {
 	[PATCH_EFALLS_OFF_END - PATCH_ELEN_ZERO] = "new instruction would fall through past the end of its function",
 	[PATCH_EOLD_INT3 - PATCH_ELEN_ZERO] = "old instruction is an int $3, which traps past itself",
 	[PATCH_EBRANCH_UNCHECKED - PATCH_ELEN_ZERO] = "new instruction changes control flow where the core cannot check it",
+	[PATCH_EOOL_RIP_REACH - PATCH_ELEN_ZERO] = "RIP-relative operand is out of reach of the out-of-line slot area",
+	[PATCH_EOOL_REL8_ONLY - PATCH_ELEN_ZERO] = "relative branch has no 32-bit form to reach back from an out-of-line slot",
+	[PATCH_EOOL_SAVES_RIP - PATCH_ELEN_ZERO] = "instruction traps or saves its own address: out of line it would be the slot's",
+	[PATCH_EOOL_FLOW - PATCH_ELEN_ZERO] = "control transfer an out-of-line copy cannot reproduce",
+	[PATCH_EOOL_WAITS - PATCH_ELEN_ZERO] = "instruction waits for an interrupt: a CPU would hold the batch halted in its slot",
+	[PATCH_EOOL_RSP_TARGET - PATCH_ELEN_ZERO] = "indirect call through rsp cannot be rebuilt around the pushed return address",
+	[PATCH_EOOL_INT3_LOOKALIKE - PATCH_ELEN_ZERO] = "new first byte 03 would let the #BP handler take a vanished int3 for int $3",
+	[PATCH_EOOL_SLOTS_FULL - PATCH_ELEN_ZERO] = "the batch's out-of-line copies do not fit the slot area",
 };
 _Static_assert(sizeof(err_text) / sizeof(err_text[0]) == PATCH_ERR_END - PATCH_ELEN_ZERO,
 	       "one text per patch error");

@@ -6,6 +6,7 @@
 #include "strategies/int3/int3.h"
 #include "strategies/int3_2round/int3_2round.h"
 #include "strategies/nmi/nmi.h"
+#include "strategies/ool/ool.h"
 #include "strategies/stop_machine/stop_machine.h"
 
 const struct patch_strategy *const patch_strategies[] = {
@@ -14,5 +15,6 @@ const struct patch_strategy *const patch_strategies[] = {
 	&nmi_strategy,          /* strategies/nmi/: int3's steps inside the patching CPU's own NMI */
 	&stop_machine_strategy, /* strategies/stop_machine/: other CPUs spin in an IRQ handler */
 	&stop_machine_nmi_strategy,     /* ... in an NMI handler */
+	&ool_strategy,          /* strategies/ool/: #BP runs an out-of-line copy of the instruction */
 	NULL
 };

@@ -12,6 +12,8 @@
 #include "kernel/percpu.h"
 #include "lab/context_sites.h"
 #include "lab/fixture_sites.h"
+#include "lab/ool_sites.h"
+#include "strategies/ool/ool_reloc.h"
 
 #define DEFINE(sym, val) __asm__ volatile("\n.ascii \"->" #sym " %c0\"" :: "i"((long)(val)))
 #define OFFSET(sym, str, mem) DEFINE(sym, offsetof(struct str, mem))
@@ -67,6 +69,11 @@ void asm_offsets(void)
 	OFFSET(REGS_RSP, regs, rsp);
 
 	OFFSET(PC_CPU, percpu, cpu);
+	/* A pin of the live batch (patch/live.c), dropped by the out-of-line
+	 * slots' way out (strategies/ool/ool_slots.asm). */
+	OFFSET(PC_LIVE_PIN, percpu, patch.live_pin);
+	DEFINE(LIVE_PIN_ONE, LIVE_PIN_ONE);
+	DEFINE(OOL_AREA_SIZE, OOL_AREA_SIZE);
 
 	/* The lab (lab/context_sites_code.asm, lab/fixture_sites_code.asm). */
 	DEFINE(SITE_NMI, SITE_NMI);
@@ -89,4 +96,15 @@ void asm_offsets(void)
 	DEFINE(FLIP_A, FLIP_A);
 	DEFINE(FLIP_B, FLIP_B);
 	DEFINE(BATCH_SITES, BATCH_SITES);
+	DEFINE(OOL_MOV_A, OOL_MOV_A);               /* lab/ool_sites_code.asm */
+	DEFINE(OOL_CMP_A, OOL_CMP_A);
+	DEFINE(OOL_DATA_A, (int32_t)OOL_DATA_A);     /* as signed imm32s: the same bits */
+	DEFINE(OOL_DATA_B, (int32_t)OOL_DATA_B);
+	DEFINE(OOL_CALLEE_A, OOL_CALLEE_A);
+	DEFINE(OOL_CALLEE_B, OOL_CALLEE_B);
+	DEFINE(OOL_JMP_A, OOL_JMP_A);
+	DEFINE(OOL_JMP_B, OOL_JMP_B);
+	DEFINE(OOL_JCC_TAKEN, OOL_JCC_TAKEN);
+	DEFINE(OOL_JCC_FALLEN, OOL_JCC_FALLEN);
+	DEFINE(OOL_REP_BYTE, OOL_REP_BYTE);
 }

@@ -112,7 +112,7 @@ static void flip_test(const char *site_name, flip_fn_t fn)
 		poke_get_stats(&st);
 		for (int k = 0; k < 3; k++)
 			sync_cycles += st.cycles_sync[k];
-		for (int k = 0; k < 4; k++)
+		for (int k = 0; k < POKE_STEPS_MAX; k++)
 			write_cycles += st.cycles_write[k];
 	}
 	uint64_t us = tsc_to_us(rdtsc() - t0);
