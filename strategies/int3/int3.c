@@ -80,11 +80,11 @@ uint64_t int3_write_step(const struct poke_batch *b, enum int3_step step, struct
 	for (uint32_t i = 0; i < b->nr; i++) {
 		const struct poke_site *s = &b->sites[i];
 		if (step == INT3_STEP_INT3)
-			w[n++] = (struct poke_write){ s->addr, &int3_byte, INT3_INSN_SIZE };
+			w[n++] = (struct poke_write){ s->addr, &int3_byte, INT3_INSN_SIZE, NULL };
 		else if (step == INT3_STEP_TAILS && s->len > INT3_INSN_SIZE)
-			w[n++] = (struct poke_write){ s->addr + 1, s->new + 1, (uint8_t)(s->len - 1) };
+			w[n++] = (struct poke_write){ s->addr + 1, s->new + 1, (uint8_t)(s->len - 1), NULL };
 		else if (step == INT3_STEP_FIRST || step == INT3_STEP_TCG)
-			w[n++] = (struct poke_write){ s->addr, s->new, 1 };
+			w[n++] = (struct poke_write){ s->addr, s->new, 1, NULL };
 	}
 	return poke_write_step(w, n, st);
 }
