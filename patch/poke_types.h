@@ -107,6 +107,7 @@ enum patch_err {
 	PATCH_EFALLS_OFF_END,           /* new instruction would run past its function's end */
 	PATCH_EOLD_INT3,                /* old instruction is an int $3 (CD 03) */
 	PATCH_EBRANCH_UNCHECKED,        /* new instruction changes control flow in a way the core cannot check */
+	PATCH_EFIRST_BYTE_03,           /* new instruction begins with 03, which #BP could take for an int $3's end */
 	PATCH_ERR_END
 };
 

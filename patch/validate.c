@@ -60,6 +60,7 @@ static const char *const err_names[] = {
 	[PATCH_EFALLS_OFF_END - PATCH_ELEN_ZERO] = "PATCH_EFALLS_OFF_END",
 	[PATCH_EOLD_INT3 - PATCH_ELEN_ZERO] = "PATCH_EOLD_INT3",
 	[PATCH_EBRANCH_UNCHECKED - PATCH_ELEN_ZERO] = "PATCH_EBRANCH_UNCHECKED",
+	[PATCH_EFIRST_BYTE_03 - PATCH_ELEN_ZERO] = "PATCH_EFIRST_BYTE_03",
 };
 _Static_assert(sizeof(err_names) / sizeof(err_names[0]) == PATCH_ERR_END - PATCH_ELEN_ZERO,
 	       "one name per patch error");
@@ -91,6 +92,7 @@ static const char *const err_text[] = {
 	[PATCH_EFALLS_OFF_END - PATCH_ELEN_ZERO] = "new instruction would fall through past the end of its function",
 	[PATCH_EOLD_INT3 - PATCH_ELEN_ZERO] = "old instruction is an int $3, which traps past itself",
 	[PATCH_EBRANCH_UNCHECKED - PATCH_ELEN_ZERO] = "new instruction changes control flow where the core cannot check it",
+	[PATCH_EFIRST_BYTE_03 - PATCH_ELEN_ZERO] = "new instruction begins with 03, the last byte of an int $3",
 };
 _Static_assert(sizeof(err_text) / sizeof(err_text[0]) == PATCH_ERR_END - PATCH_ELEN_ZERO,
 	       "one text per patch error");
