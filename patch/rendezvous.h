@@ -18,9 +18,13 @@
  * exception, since those paths run patch sites: patch_trap_enter() raises
  * percpu->patch.bp_nested and serializes before it runs anything, and while
  * bp_nested is raised the CPU must acknowledge for real (the timeline is in
- * rendezvous.c). Without this a CPU held inside the handler (a debugger)
- * would stall every later round; with it, the batch proceeds to
- * retirement, which then waits for that CPU (patch/live.c).
+ * rendezvous.c). Without this a CPU held inside the handler (a debugger,
+ * or the roll-forward strategy's bystanders, which wait there until their
+ * site is complete) would stall every later round; with it, the batch
+ * proceeds to retirement, which then waits for that CPU (patch/live.c).
+ * A CPU that waits in #BP also acknowledges every round from its wait
+ * (sync_ack): the only acknowledgement left when an NMI nested in its #BP
+ * waits in #BP in turn.
  */
 #ifndef XPOKE_PATCH_RENDEZVOUS_H
 #define XPOKE_PATCH_RENDEZVOUS_H
@@ -41,7 +45,10 @@ void sync_ack(struct percpu *pc);
 
 void sync_init(void);                   /* VEC_SYNC handler; pick the serializer */
 
-/* One round. Thread context, IRQs on or off. Returns TSC cycles taken. */
+/* One round. Thread context, IRQs on or off; or a trap handler of the CPU
+ * that holds text_lock, which may have interrupted a round of its own
+ * thread (the roll-forward strategy: "Nested rounds" in rendezvous.c).
+ * Returns TSC cycles taken. */
 uint64_t sync_all_cpus(void);
 
 
