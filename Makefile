@@ -105,7 +105,9 @@ STRATEGY_OBJS := \
 	strategies/int3/int3_selftest.o strategies/int3/int3_selftest_code.o \
 	strategies/int3_2round/int3_2round.o \
 	strategies/stop_machine/stop_machine.o strategies/stop_machine/stop_machine_check.o \
-	strategies/stop_machine/stop_machine_trap.o
+	strategies/stop_machine/stop_machine_trap.o \
+	strategies/roll_forward/roll_forward.o strategies/roll_forward/roll_forward_check.o \
+	strategies/roll_forward/roll_forward_trap.o
 
 # Clients of the patch core (patch/patch.h): named sites with variants, and
 # the console's poke/peek on any instruction.
@@ -158,7 +160,8 @@ NOPATCH_OBJS := \
 	kernel/recover.o kernel/recover_point.o kernel/ksyms.o kernel/spinlock.o \
 	kernel/percpu.o kernel/smp_call.o kernel/ktest.o \
 	patch/trap.o patch/live.o patch/rendezvous.o patch/text_poke.o \
-	strategies/int3/int3_emulate.o strategies/stop_machine/stop_machine_trap.o lab/storm_handlers.o
+	strategies/int3/int3_emulate.o strategies/stop_machine/stop_machine_trap.o \
+	strategies/roll_forward/roll_forward_trap.o lab/storm_handlers.o
 
 # A linker script pattern that matches no object matches silently: an object
 # renamed or moved must be renamed here too.

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include "strategies/int3/int3.h"
 #include "strategies/int3_2round/int3_2round.h"
+#include "strategies/roll_forward/roll_forward.h"
 #include "strategies/stop_machine/stop_machine.h"
 
 const struct patch_strategy *const patch_strategies[] = {
@@ -12,5 +13,6 @@ const struct patch_strategy *const patch_strategies[] = {
 	&int3_2round_strategy,  /* strategies/int3_2round/: hpa's two-round variant */
 	&stop_machine_strategy, /* strategies/stop_machine/: other CPUs spin in an IRQ handler */
 	&stop_machine_nmi_strategy,     /* ... in an NMI handler */
+	&roll_forward_strategy, /* strategies/roll_forward/: bystanders wait in #BP, the patcher completes its own */
 	NULL
 };
