@@ -130,7 +130,7 @@ TEST_OBJS := \
 	tests/kernel/test_storm.o tests/kernel/test_mce.o tests/kernel/host_control.o \
 	tests/kernel/gdb_arena.o tests/kernel/bp_helpers.o tests/kernel/test_patch_bp.o \
 	tests/kernel/test_patch_retire.o tests/kernel/test_patch_stop.o \
-	tests/kernel/test_patch_rounds.o tests/kernel/compare_strategies.o
+	tests/kernel/test_patch_rounds.o tests/kernel/compare_strategies.o tests/kernel/test_patch_rollfwd.o
 
 OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJS) $(STRATEGY_OBJS) $(CLIENT_OBJS) \
 	$(LAB_OBJS) $(TEST_OBJS)) \
