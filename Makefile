@@ -111,7 +111,9 @@ STRATEGY_OBJS := \
 	strategies/stop_machine/stop_machine.o strategies/stop_machine/stop_machine_check.o \
 	strategies/stop_machine/stop_machine_trap.o \
 	strategies/ool/ool.o strategies/ool/ool_check.o strategies/ool/ool_reloc.o strategies/ool/ool_trap.o \
-	strategies/ool/ool_slots.o
+	strategies/ool/ool_slots.o \
+	strategies/roll_forward/roll_forward.o strategies/roll_forward/roll_forward_check.o \
+	strategies/roll_forward/roll_forward_trap.o
 
 # Clients of the patch core (patch/patch.h): named sites with variants, and
 # the console's poke/peek on any instruction.
@@ -136,8 +138,8 @@ TEST_OBJS := \
 	tests/kernel/gdb_arena.o tests/kernel/bp_helpers.o tests/kernel/test_patch_bp.o \
 	tests/kernel/test_patch_retire.o tests/kernel/test_patch_stop.o \
 	tests/kernel/test_patch_rounds.o tests/kernel/test_patch_order.o tests/kernel/test_patch_nmi.o \
-	tests/kernel/test_patch_ool.o tests/kernel/test_stall.o tests/kernel/compare_report.o \
-	tests/kernel/compare_strategies.o tests/kernel/compare_storm.o
+	tests/kernel/test_patch_ool.o tests/kernel/test_patch_rollfwd.o tests/kernel/test_stall.o \
+	tests/kernel/compare_report.o tests/kernel/compare_strategies.o tests/kernel/compare_storm.o
 
 OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJS) $(STRATEGY_OBJS) $(CLIENT_OBJS) \
 	$(LAB_OBJS) $(TEST_OBJS)) \
@@ -169,7 +171,7 @@ NOPATCH_OBJS := \
 	patch/trap.o patch/live.o patch/rendezvous.o patch/text_poke.o patch/phase.o \
 	strategies/int3/int3_emulate.o strategies/int3/int3_steps.o strategies/nmi/nmi_trap.o \
 	strategies/stop_machine/stop_machine_trap.o strategies/ool/ool_trap.o strategies/ool/ool_slots.o \
-	lab/storm_handlers.o
+	strategies/roll_forward/roll_forward_trap.o lab/storm_handlers.o
 
 # A linker script pattern that matches no object matches silently: an object
 # renamed or moved must be renamed here too.

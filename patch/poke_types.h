@@ -115,8 +115,8 @@ enum patch_err {
 	PATCH_EOOL_FLOW,                /* transfer a copy cannot reproduce (iret, sysret, far, ret imm16) */
 	PATCH_EOOL_WAITS,               /* waits for an interrupt (hlt, mwait) holding the batch */
 	PATCH_EOOL_RSP_TARGET,          /* indirect call through rsp that the pushed return address moves */
-	PATCH_EOOL_INT3_LOOKALIKE,      /* new first byte 03: a vanished int3 could pass for int $3 */
 	PATCH_EOOL_SLOTS_FULL,          /* the batch's copies do not fit the slot area */
+	PATCH_EFIRST_BYTE_03,           /* new instruction begins with 03, which #BP could take for an int $3's end */
 	PATCH_ERR_END
 };
 

@@ -34,6 +34,37 @@
  * and raises nothing, but serializes all the same (every NMI and #MC does):
  * the initiator read bp_refs == 1, so that decrement, and the sync_core()
  * after it, came after the writes.
+ *
+ * A CPU may stay in #BP for a whole round or more: the roll-forward
+ * strategy's bystanders wait there until their site is complete. The rule
+ * covers it for as long as it stays. While an NMI or #MC nested in that
+ * #BP raises bp_nested it does not, and if that handler waits in #BP in
+ * turn (for another site, or the same), nothing else can answer for the
+ * CPU: every wait loop calls sync_ack() on each pass (its CPU leaves #BP
+ * serialized, invariant 2).
+ *
+ * Nested rounds. The patching CPU's own trap handler (a roll-forward) may
+ * run a round while its thread is anywhere in one of its own:
+ *
+ *   patcher's thread                   patcher's handler (same CPU)
+ *   ----------------                   ----------------------------
+ *   writes W1
+ *   sync_round++
+ *   sync_pending = all but me    <-- interrupted anywhere in here -->
+ *   IPI; wait until empty              writes W2; sync_round++
+ *                                      sync_pending = all but me; IPI
+ *                                      wait until empty; sync_core()
+ *                                      return
+ *   resumes: the rest of its mask
+ *   copy, its IPI, or its wait
+ *
+ * Every acknowledgement the handler's round collects came after W2, so
+ * after W1 (program order on one CPU, with the lock-prefixed increment
+ * between). Resumed, the thread's round finds the mask empty, or sets the
+ * bits it had not set yet and collects those afresh: either way every CPU
+ * acknowledged after W1. A CPU the in-#BP rule cleared was seen inside #BP
+ * after W2 just the same. The deferring variant (patch.defer_idle) nests
+ * the same way: each sets and collects its bits after its writes.
  */
 #include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"

@@ -21,9 +21,13 @@
  * exception, since those paths run patch sites: patch_trap_enter() raises
  * percpu->patch.bp_nested and serializes before it runs anything, and while
  * bp_nested is raised the CPU must acknowledge for real (the timeline is in
- * rendezvous.c). Without this a CPU held inside the handler (a debugger)
- * would stall every later round; with it, the batch proceeds to
- * retirement, which then waits for that CPU (patch/live.c).
+ * rendezvous.c). Without this a CPU held inside the handler (a debugger,
+ * or the roll-forward strategy's bystanders, which wait there until their
+ * site is complete) would stall every later round; with it, the batch
+ * proceeds to retirement, which then waits for that CPU (patch/live.c).
+ * A CPU that waits in #BP also acknowledges every round from its wait
+ * (sync_ack): the only acknowledgement left when an NMI nested in its #BP
+ * waits in #BP in turn.
  */
 #ifndef XPOKE_PATCH_RENDEZVOUS_H
 #define XPOKE_PATCH_RENDEZVOUS_H
@@ -51,9 +55,11 @@ bool sync_ack_owed(struct percpu *pc);
 void sync_init(void);                   /* VEC_SYNC handler; pick the serializer */
 
 /* One round. The patching CPU, text_lock held: thread context (IRQs on or
- * off), or the handler its strategy applies the batch in (strategies/nmi:
- * its own NMI). Returns TSC cycles taken; on timeout names each CPU that
- * owes the round, its nesting and RIP, and panics. */
+ * off); the handler its strategy applies the batch in (strategies/nmi:
+ * its own NMI); or a trap handler of its own that interrupted a round of
+ * its thread (strategies/roll_forward: "Nested rounds" in rendezvous.c).
+ * Returns TSC cycles taken; on timeout names each CPU that owes the
+ * round, its nesting and RIP, and panics. */
 uint64_t sync_all_cpus(void);
 
 

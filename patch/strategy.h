@@ -120,7 +120,10 @@ struct patch_strategy {
 	 * Rewrite r so that it goes on correctly and return true; false
 	 * sends it back to the site's address (it traps again while the int3
 	 * is there). No lock, no print, nothing patchable: its file must be
-	 * in the no-patch region (checked at boot). */
+	 * in the no-patch region (checked at boot). On the patching CPU (its
+	 * own handlers, or its thread through a phase hook) it may write
+	 * through text_poke_many_in_trap() and run rounds (sync_all_cpus
+	 * nests in the thread's own): the roll-forward strategy does. */
 	bool (*on_bp)(const struct poke_batch *b, const struct poke_site *s, struct regs *r, enum bp_ctx ctx);
 
 	/* NMI context, optional: called by patch_on_nmi() at the start of the

@@ -1,9 +1,11 @@
 /*
- * patch/text_poke.c — see text_poke.h: the single writer, the handler a
- * strategy opens for it, and the write steps of strategies (poke_write_*,
- * patch/strategy.h). In the no-patch region (linker.ld): a strategy that
- * applies its batch in the patching CPU's NMI (strategies/nmi) writes
- * through this same code from there.
+ * patch/text_poke.c — see text_poke.h: the single write, its ways in
+ * (thread context or the handler a strategy opened for it; the patching
+ * CPU's own trap handlers), and the write steps of strategies
+ * (poke_write_*, patch/strategy.h). In the no-patch region (linker.ld): a
+ * strategy that applies its batch in the patching CPU's NMI
+ * (strategies/nmi), or completes a site from its own trap handlers
+ * (strategies/roll_forward), writes through this same code from there.
  */
 #include "arch/x86/cpu.h"
 #include "arch/x86/layout.h"
@@ -54,28 +56,14 @@ void text_poke_close_handler(void)
 	this_cpu()->patch.poke_handler_depth = 0;
 }
 
-unsigned text_poke_many(const struct poke_write *w, unsigned n)
+/* The one write (see text_poke.h): w[0..n) through window `slot` of this
+ * CPU, page by page, each checked back through the text mapping. Any
+ * context; the callers below check who may write. */
+static unsigned text_write(const struct poke_write *w, unsigned n, unsigned slot)
 {
-	if (!spin_held_by_me(&text_lock))
-		panic("text_poke: text_lock is not held by CPU %u", cpu_id());
-	if (irqs_enabled())
-		panic("text_poke: called with IRQs on");
-	/* The patching CPU's own NMI, #MC or #BP handlers run while it holds
-	 * text_lock with IRQs off: the two checks above hold there too, and
-	 * a write from one of them would land in the middle of a protocol
-	 * step of the interrupted batch. Only the one handler a strategy
-	 * opened (text_poke_open_handler) may write, and nothing nested in
-	 * it: a #MC or #BP inside that NMI has a deeper nesting. */
-	struct percpu *pc = this_cpu();
-	if (pc->ctx_depth && pc->ctx_depth != pc->patch.poke_handler_depth)
-		panic("text_poke: called in %s context on CPU %u (nesting %u); the writer runs in thread context, "
-		      "or in the one handler its strategy opened (%s %u)", pc->mce_depth ? "#MC" : pc->nmi_depth ?
-		      "NMI" : pc->patch.bp_refs ? "#BP" : pc->irq_depth ? "IRQ" : "exception", pc->cpu, pc->ctx_depth,
-		      pc->patch.poke_handler_depth ? "nesting" : "none is open: nesting",
-		      pc->patch.poke_handler_depth);
-	pc->patch.text_writes[write_context(pc)] += n;
-
 	unsigned passes = 0;
+	struct percpu *pc = this_cpu();
+	pc->patch.text_writes[write_context(pc)] += n;
 	for (unsigned i = 0; i < n;) {
 		uintptr_t page = w[i].addr & PAGE_MASK;
 		unsigned j = i;
@@ -83,7 +71,7 @@ unsigned text_poke_many(const struct poke_write *w, unsigned n)
 		for (; j < n && (w[j].addr & PAGE_MASK) == page; j++)
 			spill |= w[j].addr + w[j].len > page + PAGE_SIZE;
 
-		uint8_t *alias = poke_window_map(KIMG_V2P(page), spill ? KIMG_V2P(page + PAGE_SIZE) : 0);
+		uint8_t *alias = poke_window_map(slot, KIMG_V2P(page), spill ? KIMG_V2P(page + PAGE_SIZE) : 0);
 		uint32_t delay = __atomic_load_n(&poke_write_delay_us, __ATOMIC_RELAXED);
 		for (unsigned k = i; k < j; k++) {
 			if (!delay) {
@@ -96,16 +84,63 @@ unsigned text_poke_many(const struct poke_write *w, unsigned n)
 				__atomic_store_n(alias + (w[k].addr - page) + b, w[k].bytes[b], __ATOMIC_RELAXED);
 			}
 		}
-		poke_window_unmap();
+		poke_window_unmap(slot);
 
-		for (unsigned k = i; k < j; k++)
-			if (memcmp((const void *)w[k].addr, w[k].bytes, w[k].len))
-				panic("text_poke: %u byte(s) at %#lx read back wrong after the write",
-				      w[k].len, w[k].addr);
+		for (unsigned k = i; k < j; k++) {
+			if (!memcmp((const void *)w[k].addr, w[k].bytes, w[k].len))
+				continue;
+			/* Completed meanwhile by this CPU's own trap handler
+			 * (roll-forward): its bytes, not a wrong write. */
+			if (w[k].done && __atomic_load_n(w[k].done, __ATOMIC_SEQ_CST))
+				continue;
+			panic("text_poke: %u byte(s) at %#lx read back wrong after the write", w[k].len, w[k].addr);
+		}
 		passes++;
 		i = j;
 	}
 	return passes;
+}
+
+unsigned text_poke_many(const struct poke_write *w, unsigned n)
+{
+	if (!spin_held_by_me(&text_lock))
+		panic("text_poke: text_lock is not held by CPU %u", cpu_id());
+	if (irqs_enabled())
+		panic("text_poke: called with IRQs on");
+	/* The patching CPU's own NMI, #MC or #BP handlers run while it holds
+	 * text_lock with IRQs off: the two checks above hold there too, and
+	 * a write from one of them would land in the middle of a protocol
+	 * step of the interrupted batch. Only the one handler a strategy
+	 * opened (text_poke_open_handler) may write here, and nothing nested
+	 * in it: a #MC or #BP inside that NMI has a deeper nesting. Trap
+	 * handlers that complete a site have their own way in, below. */
+	struct percpu *pc = this_cpu();
+	if (pc->ctx_depth && pc->ctx_depth != pc->patch.poke_handler_depth)
+		panic("text_poke: called in %s context on CPU %u (nesting %u); the writer runs in thread context, "
+		      "or in the one handler its strategy opened (%s %u)", pc->mce_depth ? "#MC" : pc->nmi_depth ?
+		      "NMI" : pc->patch.bp_refs ? "#BP" : pc->irq_depth ? "IRQ" : "exception", pc->cpu, pc->ctx_depth,
+		      pc->patch.poke_handler_depth ? "nesting" : "none is open: nesting",
+		      pc->patch.poke_handler_depth);
+	if (pc->ctx_depth >= POKE_WINDOWS)
+		panic("text_poke: CPU %u at nesting %u: no poke window that deep (%u)", pc->cpu, pc->ctx_depth,
+		      POKE_WINDOWS);
+	return text_write(w, n, pc->ctx_depth);
+}
+
+/* Trap context, the patching CPU: no lock, nothing patchable (no-patch
+ * region), prints only on the way to a panic. */
+unsigned text_poke_many_in_trap(const struct poke_write *w, unsigned n)
+{
+	struct percpu *pc = this_cpu();
+	if (!spin_held_by_me(&text_lock))
+		panic("text_poke_many_in_trap: CPU %u does not hold text_lock: only the patching CPU's own "
+		      "handlers may write", pc->cpu);
+	if (irqs_enabled())
+		panic("text_poke_many_in_trap: called with IRQs on");
+	if (pc->ctx_depth == 0 || pc->ctx_depth >= POKE_WINDOWS)
+		panic("text_poke_many_in_trap: CPU %u at nesting %u: a trap handler at nesting 1..%u only "
+		      "(one poke window each)", pc->cpu, pc->ctx_depth, POKE_WINDOWS - 1);
+	return text_write(w, n, pc->ctx_depth);
 }
 
 /* patch/strategy.h. Under text_lock: thread context, or the handler its

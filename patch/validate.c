@@ -66,8 +66,8 @@ static const char *const err_names[] = {
 	[PATCH_EOOL_FLOW - PATCH_ELEN_ZERO] = "PATCH_EOOL_FLOW",
 	[PATCH_EOOL_WAITS - PATCH_ELEN_ZERO] = "PATCH_EOOL_WAITS",
 	[PATCH_EOOL_RSP_TARGET - PATCH_ELEN_ZERO] = "PATCH_EOOL_RSP_TARGET",
-	[PATCH_EOOL_INT3_LOOKALIKE - PATCH_ELEN_ZERO] = "PATCH_EOOL_INT3_LOOKALIKE",
 	[PATCH_EOOL_SLOTS_FULL - PATCH_ELEN_ZERO] = "PATCH_EOOL_SLOTS_FULL",
+	[PATCH_EFIRST_BYTE_03 - PATCH_ELEN_ZERO] = "PATCH_EFIRST_BYTE_03",
 };
 _Static_assert(sizeof(err_names) / sizeof(err_names[0]) == PATCH_ERR_END - PATCH_ELEN_ZERO,
 	       "one name per patch error");
@@ -105,8 +105,8 @@ static const char *const err_text[] = {
 	[PATCH_EOOL_FLOW - PATCH_ELEN_ZERO] = "control transfer an out-of-line copy cannot reproduce",
 	[PATCH_EOOL_WAITS - PATCH_ELEN_ZERO] = "instruction waits for an interrupt: a CPU would hold the batch halted in its slot",
 	[PATCH_EOOL_RSP_TARGET - PATCH_ELEN_ZERO] = "indirect call through rsp cannot be rebuilt around the pushed return address",
-	[PATCH_EOOL_INT3_LOOKALIKE - PATCH_ELEN_ZERO] = "new first byte 03 would let the #BP handler take a vanished int3 for int $3",
 	[PATCH_EOOL_SLOTS_FULL - PATCH_ELEN_ZERO] = "the batch's out-of-line copies do not fit the slot area",
+	[PATCH_EFIRST_BYTE_03 - PATCH_ELEN_ZERO] = "new instruction begins with 03, the last byte of an int $3",
 };
 _Static_assert(sizeof(err_text) / sizeof(err_text[0]) == PATCH_ERR_END - PATCH_ELEN_ZERO,
 	       "one text per patch error");

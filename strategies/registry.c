@@ -7,6 +7,7 @@
 #include "strategies/int3_2round/int3_2round.h"
 #include "strategies/nmi/nmi.h"
 #include "strategies/ool/ool.h"
+#include "strategies/roll_forward/roll_forward.h"
 #include "strategies/stop_machine/stop_machine.h"
 
 const struct patch_strategy *const patch_strategies[] = {
@@ -16,5 +17,6 @@ const struct patch_strategy *const patch_strategies[] = {
 	&stop_machine_strategy, /* strategies/stop_machine/: other CPUs spin in an IRQ handler */
 	&stop_machine_nmi_strategy,     /* ... in an NMI handler */
 	&ool_strategy,          /* strategies/ool/: #BP runs an out-of-line copy of the instruction */
+	&roll_forward_strategy, /* strategies/roll_forward/: bystanders wait in #BP, the patcher completes its own */
 	NULL
 };

@@ -184,25 +184,29 @@ void paging_enter_cpu_root(struct percpu *pc)
 	write_cr3(pc->cr3);
 }
 
-void *poke_window_map(uint64_t pa0, uint64_t pa1)
+_Static_assert(POKE_WINDOWS * 2 <= 512, "the poke windows fit the private page table");
+
+void *poke_window_map(unsigned slot, uint64_t pa0, uint64_t pa1)
 {
 	uint64_t *pt = this_cpu()->poke_pt;
-	unsigned i = idx(POKE_AREA_BASE, 1);
+	uintptr_t va = POKE_AREA_BASE + (uintptr_t)slot * 2 * PAGE_SIZE;
+	unsigned i = idx(va, 1);
 	/* Writable, never executable, not global: a local INVLPG drops it. */
 	pt[i] = (pa0 & PTE_ADDR) | PTE_P | PTE_W | PTE_NX;
 	pt[i + 1] = pa1 ? (pa1 & PTE_ADDR) | PTE_P | PTE_W | PTE_NX : 0;
-	invlpg((void *)POKE_AREA_BASE);
-	invlpg((void *)(POKE_AREA_BASE + PAGE_SIZE));
-	return (void *)POKE_AREA_BASE;
+	invlpg((void *)va);
+	invlpg((void *)(va + PAGE_SIZE));
+	return (void *)va;
 }
 
-void poke_window_unmap(void)
+void poke_window_unmap(unsigned slot)
 {
 	uint64_t *pt = this_cpu()->poke_pt;
-	unsigned i = idx(POKE_AREA_BASE, 1);
+	uintptr_t va = POKE_AREA_BASE + (uintptr_t)slot * 2 * PAGE_SIZE;
+	unsigned i = idx(va, 1);
 	pt[i] = pt[i + 1] = 0;
-	invlpg((void *)POKE_AREA_BASE);
-	invlpg((void *)(POKE_AREA_BASE + PAGE_SIZE));
+	invlpg((void *)va);
+	invlpg((void *)(va + PAGE_SIZE));
 }
 
 uintptr_t stack_alloc(size_t size, uintptr_t *lo)

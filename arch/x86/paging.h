@@ -52,10 +52,15 @@ uint64_t *paging_lookup(uintptr_t va, int *level);
  */
 void paging_enter_cpu_root(struct percpu *pc);
 
-/* Map up to two consecutive physical pages at this CPU's private window and
- * return its address; unmap them again (with a local INVLPG). IRQs off. */
-void *poke_window_map(uint64_t pa0, uint64_t pa1);
-void poke_window_unmap(void);
+/* Map up to two consecutive physical pages at window `slot` of this CPU's
+ * private area and return its address; unmap them again (with a local
+ * INVLPG). IRQs off. Each slot is two pages of its own, so a writer that
+ * interrupts another on the same CPU (a trap handler's, at a deeper
+ * nesting level: patch/text_poke.c) never touches the mapping it
+ * interrupted. Any context; slot < POKE_WINDOWS. */
+#define POKE_WINDOWS 8
+void *poke_window_map(unsigned slot, uint64_t pa0, uint64_t pa1);
+void poke_window_unmap(unsigned slot);
 
 /* A new kernel stack with an unmapped guard page below it. Returns the top;
  * *lo gets the lowest mapped address. */

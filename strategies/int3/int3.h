@@ -40,11 +40,13 @@ extern const struct patch_hazard int3_hazards[INT3_HAZARD_COUNT];
 
 /* For strategies built on this one (strategies/int3_2round/, nmi/), in
  * the no-patch region (int3_steps.c): one write step over every site of
- * b, one round of strategy s, and the whole int3 sequence (steps 1-3,
+ * b (done: NULL, or per site a flag a trap handler of this CPU sets when
+ * it has completed that site, whose tail and first byte are then skipped:
+ * roll-forward), one round of strategy s, and the whole int3 sequence (steps 1-3,
  * phases PHASE_INT3_WRITTEN..PHASE_FIRST_SYNCED, the TCG rewrite) as s.
  * text_lock held; thread context, or the handler s opened for the writer
  * (patch/text_poke.h). */
-uint64_t int3_write_step(const struct poke_batch *b, enum int3_step step, struct poke_stats *st);
+uint64_t int3_write_step(const struct poke_batch *b, enum int3_step step, struct poke_stats *st, const uint8_t *done);
 void int3_round(const struct patch_strategy *s, struct poke_stats *st);
 int int3_apply_steps(const struct patch_strategy *s, const struct poke_batch *b, struct poke_stats *st);
 

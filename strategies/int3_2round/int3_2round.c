@@ -48,19 +48,19 @@ _Static_assert(R2_PHASE_COUNT <= POKE_PHASES_MAX, "int3-2round: too many phases 
 static int int3_2round_apply(struct poke_batch *b, struct poke_stats *st)
 {
 	/* Step 1: int3 on every first byte. */
-	st->cycles_write[INT3_STEP_INT3] = int3_write_step(b, INT3_STEP_INT3, st);
+	st->cycles_write[INT3_STEP_INT3] = int3_write_step(b, INT3_STEP_INT3, st, NULL);
 	poke_phase_reached(R2_PHASE_INT3_WRITTEN);
 	int3_round(&int3_2round_strategy, st);
 	poke_phase_reached(R2_PHASE_INT3_SYNCED);
 
 	/* Step 2: the tails, then the first bytes, with no round between. */
-	st->cycles_write[INT3_STEP_TAILS] = int3_write_step(b, INT3_STEP_TAILS, st);
-	st->cycles_write[INT3_STEP_FIRST] = int3_write_step(b, INT3_STEP_FIRST, st);
+	st->cycles_write[INT3_STEP_TAILS] = int3_write_step(b, INT3_STEP_TAILS, st, NULL);
+	st->cycles_write[INT3_STEP_FIRST] = int3_write_step(b, INT3_STEP_FIRST, st, NULL);
 	poke_phase_reached(R2_PHASE_REST_WRITTEN);
 	int3_round(&int3_2round_strategy, st);
 	poke_phase_reached(R2_PHASE_REST_SYNCED);
 	if (poke_tcg_rewrite)   /* TCG's stale translations out (int3.c) */
-		st->cycles_write[INT3_STEP_TCG] = int3_write_step(b, INT3_STEP_TCG, st);
+		st->cycles_write[INT3_STEP_TCG] = int3_write_step(b, INT3_STEP_TCG, st, NULL);
 	return 0;
 }
 

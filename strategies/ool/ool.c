@@ -130,7 +130,7 @@ static uint64_t write_area(uint32_t used, struct poke_stats *st)
 	unsigned n = 0;
 	for (uint32_t off = 0; off < used; off += UINT8_MAX) {
 		uint32_t len = used - off < UINT8_MAX ? used - off : UINT8_MAX;
-		w[n++] = (struct poke_write){ ool_area.lo + off, ool_image + off, (uint8_t)len };
+		w[n++] = (struct poke_write){ ool_area.lo + off, ool_image + off, (uint8_t)len, NULL };
 	}
 	return poke_write_step(w, n, st);
 }
@@ -155,14 +155,14 @@ static int ool_apply(struct poke_batch *b, struct poke_stats *st)
 	poke_phase_reached(OOL_PHASE_SLOTS_WRITTEN);
 
 	/* Step 1: int3 on every first byte; trapping CPUs run old copies. */
-	st->cycles_write[OOL_STEP_INT3] = int3_write_step(b, INT3_STEP_INT3, st);
+	st->cycles_write[OOL_STEP_INT3] = int3_write_step(b, INT3_STEP_INT3, st, NULL);
 	poke_phase_reached(OOL_PHASE_INT3_WRITTEN);
 	int3_round(&ool_strategy, st);
 	poke_phase_reached(OOL_PHASE_INT3_SYNCED);
 
 	/* Step 2: the tails, behind the int3s. */
 	if (tails) {
-		st->cycles_write[OOL_STEP_TAILS] = int3_write_step(b, INT3_STEP_TAILS, st);
+		st->cycles_write[OOL_STEP_TAILS] = int3_write_step(b, INT3_STEP_TAILS, st, NULL);
 		poke_phase_reached(OOL_PHASE_TAILS_WRITTEN);
 		int3_round(&ool_strategy, st);
 		poke_phase_reached(OOL_PHASE_TAILS_SYNCED);
@@ -173,12 +173,12 @@ static int ool_apply(struct poke_batch *b, struct poke_stats *st)
 	poke_phase_reached(OOL_PHASE_NEW_COPIES);
 
 	/* Step 3: the real first bytes. */
-	st->cycles_write[OOL_STEP_FIRST] = int3_write_step(b, INT3_STEP_FIRST, st);
+	st->cycles_write[OOL_STEP_FIRST] = int3_write_step(b, INT3_STEP_FIRST, st, NULL);
 	poke_phase_reached(OOL_PHASE_FIRST_WRITTEN);
 	int3_round(&ool_strategy, st);
 	poke_phase_reached(OOL_PHASE_FIRST_SYNCED);
 	if (poke_tcg_rewrite)   /* TCG's stale translations out (int3.c) */
-		st->cycles_write[OOL_STEP_TCG] = int3_write_step(b, INT3_STEP_TCG, st);
+		st->cycles_write[OOL_STEP_TCG] = int3_write_step(b, INT3_STEP_TCG, st, NULL);
 	return 0;
 }
 

@@ -32,7 +32,7 @@ int ool_check_site(const struct poke_site *site, char *why, size_t why_len)
 	uint8_t copy[OOL_COPY_MAX];
 
 	if (site->new[0] == INT_IMM3_SECOND_BYTE)
-		return patch_refuse(PATCH_EOOL_INT3_LOOKALIKE, why, why_len, site->addr,
+		return patch_refuse(PATCH_EFIRST_BYTE_03, why, why_len, site->addr,
 				    "CD before it would read as int $3 to a #BP handler that looks late");
 	for (unsigned w = 0; w < sizeof(order) / sizeof(order[0]); w++) {
 		const uint8_t *bytes = order[w] == OOL_NEW ? site->new : site->old;

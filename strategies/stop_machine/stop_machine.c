@@ -83,7 +83,7 @@ static uint64_t write_sites(const struct poke_batch *b, enum stop_step step, str
 	struct poke_write *w = poke_write_buffer();
 	for (uint32_t i = 0; i < b->nr; i++)
 		w[i] = (struct poke_write){ b->sites[i].addr, b->sites[i].new,
-					    step == STOP_STEP_WRITE ? b->sites[i].len : 1 };
+					    step == STOP_STEP_WRITE ? b->sites[i].len : 1, NULL };
 	return poke_write_step(w, b->nr, st);
 }
 

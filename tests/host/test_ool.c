@@ -373,7 +373,7 @@ static void refusals(void **state)
 	/* A new first byte 03 (add r32, r/m32). */
 	struct poke_site add = { .addr = SITE, .len = 2, .old = { 0x66, 0x90 }, .new = { 0x03, 0xc0 } };
 	char why[POKE_WHY_LEN];
-	assert_int_equal(ool_check_site(&add, why, sizeof(why)), -PATCH_EOOL_INT3_LOOKALIKE);
+	assert_int_equal(ool_check_site(&add, why, sizeof(why)), -PATCH_EFIRST_BYTE_03);
 	/* and what is fine: mov, cmp, lea, push, rep stosb */
 	static const struct { uint8_t len, b[8]; } good[] = {
 		{ 5, { 0xb8, 1, 2, 3, 4 } }, { 6, { 0x81, 0xff, 1, 0, 0, 0 } }, { 4, { 0x48, 0x8d, 0x04, 0x24 } },

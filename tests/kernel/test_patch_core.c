@@ -72,7 +72,7 @@ static void writer_from_nmi(struct regs *r)     /* NMI context, on the patching 
 	(void)r;
 	if (!__atomic_exchange_n(&writer_nmi_pending, 0, __ATOMIC_SEQ_CST))
 		return;
-	struct poke_write w = { (uintptr_t)flip_call_site, (const uint8_t *)flip_call_site, 1 };
+	struct poke_write w = { (uintptr_t)flip_call_site, (const uint8_t *)flip_call_site, 1, NULL };
 	text_poke_many(&w, 1);
 	writer_nmi_returned = 1;
 }

@@ -148,8 +148,8 @@ static void flip_test(const char *site_name, flip_fn_t fn)
 	if (helpers) {
 		report(na > 0 && nb > 0, "bystanders saw both variants (a %lu, b %lu)", na, nb);
 		if (st.strategy->trap_phases)
-			report(emulated > 0, "bystanders hit the int3 and were emulated %lu times (the window was hit)",
-			       emulated);
+			report(emulated > 0, "bystanders hit the int3 and were handled in #BP (%s) %lu times (the window "
+			       "was hit)", st.strategy->nr_hazards ? st.strategy->hazards[0].name : "?", emulated);
 		else
 			report(emulated == 0, "%s writes no int3: no bystander was emulated (%lu)", st.strategy->name,
 			       emulated);

@@ -225,7 +225,7 @@ static void test_refusals(void)
 		{ "hlt", PATCH_EOOL_WAITS, ool_refuse_nop1, 1, { 0xf4 } },
 		{ "mwait", PATCH_EOOL_WAITS, ool_refuse_nop3, 3, { 0x0f, 0x01, 0xc9 } },
 		{ "call rsp", PATCH_EOOL_RSP_TARGET, ool_refuse_nop2, 2, { 0xff, 0xd4 } },
-		{ "add eax, eax (03 c0)", PATCH_EOOL_INT3_LOOKALIKE, ool_refuse_nop2, 2, { 0x03, 0xc0 } },
+		{ "add eax, eax (03 c0)", PATCH_EFIRST_BYTE_03, ool_refuse_nop2, 2, { 0x03, 0xc0 } },
 		{ "jz with a branch-hint prefix", PATCH_EBRANCH_UNCHECKED, ool_refuse_nop3, 3, { 0x3e, 0x74, 0x00 } },
 		{ "an old ud2 becoming a nop", PATCH_EOOL_SAVES_RIP, ool_refuse_ud2, 2, { 0x66, 0x90 } },
 	};
@@ -244,15 +244,15 @@ static void test_refusals(void)
 		snprintf(at, sizeof(at), "%#lx", (uintptr_t)r[i].addr);
 		bool good = err == -r[i].expect && text_sum() == sum && !strncmp(one.why, at, strlen(at));
 		ok += good;
-		if (good && r[i].expect >= PATCH_EOOL_RIP_REACH)
+		if (good && r[i].expect >= PATCH_EOOL_RIP_REACH && r[i].expect < PATCH_EOOL_SLOTS_FULL)
 			seen |= BIT(r[i].expect - PATCH_EOOL_RIP_REACH);
 		report(good, "%s: %s (expected %s), .text %s: %s", r[i].what, patch_errname(err), patch_errname(r[i].expect),
 		       text_sum() == sum ? "unchanged" : "CHANGED", one.why);
 	}
 	unsigned codes = 0;
-	for (int e = PATCH_EOOL_RIP_REACH; e <= PATCH_EOOL_INT3_LOOKALIKE; e++)
+	for (int e = PATCH_EOOL_RIP_REACH; e < PATCH_EOOL_SLOTS_FULL; e++)
 		codes += (seen & BIT(e - PATCH_EOOL_RIP_REACH)) != 0;
-	report(ok == n && codes == PATCH_EOOL_INT3_LOOKALIKE - PATCH_EOOL_RIP_REACH + 1,
+	report(ok == n && codes == PATCH_EOOL_SLOTS_FULL - PATCH_EOOL_RIP_REACH,
 	       "%u of %u requests refused with their own error, naming the address, .text unchanged; %u distinct "
 	       "PATCH_EOOL_* codes", ok, n, codes);
 }
