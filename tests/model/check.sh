@@ -17,7 +17,7 @@ check() {
 	name=$(basename "$model" .pml)$(printf '%s' "$def" | sed 's/ *-D/-/g')
 	dir=$out/$name
 	rm -rf "$dir" && mkdir -p "$dir"
-	cp "$model" "$dir/"
+	cp "$model" tests/model/common.pml "$dir/"
 	(cd "$dir" && spin -a $def "$(basename "$model")" >spin.log 2>&1 &&
 	 gcc -O0 -DNFAIR=3 -DVECTORSZ=4096 -o pan pan.c >>spin.log 2>&1 &&
 	 ./pan -a -f -m100000 >pan.log 2>&1)
