@@ -63,6 +63,15 @@ run tests/model/int3.pml refuted -DMUTANT_NO_BP_NESTED
 run tests/model/int3.pml refuted -DMUTANT_NO_SERIALIZE_ON_RETURN
 run tests/model/int3.pml ok "-DDEFER"
 run tests/model/int3.pml refuted "-DDEFER -DMUTANT_SERIALIZE_BEFORE_CLEAR"
+# stop-machine-nmi; stop-machine (BY_IPI) and the known holes, expected unsafe
+run tests/model/stop_machine.pml ok
+run tests/model/stop_machine.pml refuted -DBY_IPI
+run tests/model/stop_machine.pml ok "-DBY_IPI -DNO_NMI"
+run tests/model/stop_machine.pml refuted -DPATCHER_NMI
+run tests/model/stop_machine.pml refuted -DMCE
+run tests/model/stop_machine.pml refuted -DMUTANT_EARLY_RELEASE
+run tests/model/stop_machine.pml refuted -DMUTANT_NO_SERIALIZE_ON_LEAVE
+run tests/model/stop_machine.pml refuted -DMUTANT_NO_ARRIVE_WAIT
 
 t0=$EPOCHREALTIME
 for r in "${runs[@]}"; do
