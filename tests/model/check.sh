@@ -6,11 +6,15 @@
 # unsafe, must be refuted with a trail.
 # Prints one line per run, in the order below, with its time (spin, gcc and
 # pan; MODEL_JOBS runs at a time, default 2), then "RESULT passed=P failed=F".
+#   --deep  also verify nmi with two bystanders
+#           (-DNBY=2: 9.4 M states, minutes, 1.3 GB)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 command -v spin >/dev/null || { echo "model: spin is not installed (make deps)" >&2; echo "RESULT passed=0 failed=1"; exit 1; }
 out=build/model
 jobs_max=${MODEL_JOBS:-2}
+deep=0
+[ "${1:-}" = --deep ] && deep=1
 mkdir -p "$out"
 
 runs=()
@@ -28,6 +32,7 @@ check() {
 	local pan_opts=-w20             # 2^20 hash slots (pan's 2^24 costs 128 MB a run)
 	dir=$(run_dir "$model" "$def")
 	name=$(basename "$dir")
+	[[ $def == *NBY=2* ]] && pan_opts=-w26  # millions of states
 	rm -rf "$dir" && mkdir -p "$dir"
 	cp "$model" tests/model/common.pml "$dir/"
 	t0=$EPOCHREALTIME
@@ -72,6 +77,13 @@ run tests/model/stop_machine.pml refuted -DMCE
 run tests/model/stop_machine.pml refuted -DMUTANT_EARLY_RELEASE
 run tests/model/stop_machine.pml refuted -DMUTANT_NO_SERIALIZE_ON_LEAVE
 run tests/model/stop_machine.pml refuted -DMUTANT_NO_ARRIVE_WAIT
+# nmi
+run tests/model/nmi.pml ok
+run tests/model/nmi.pml refuted -DMUTANT_NMI_NO_ACK
+run tests/model/nmi.pml refuted -DMUTANT_APPLY_OUTSIDE_NMI
+if [ "$deep" = 1 ]; then
+	run tests/model/nmi.pml ok -DNBY=2
+fi
 
 t0=$EPOCHREALTIME
 for r in "${runs[@]}"; do
