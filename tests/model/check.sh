@@ -6,8 +6,8 @@
 # unsafe, must be refuted with a trail.
 # Prints one line per run, in the order below, with its time (spin, gcc and
 # pan; MODEL_JOBS runs at a time, default 2), then "RESULT passed=P failed=F".
-#   --deep  also verify nmi with two bystanders
-#           (-DNBY=2: 9.4 M states, minutes, 1.3 GB)
+#   --deep  also verify nmi, roll_forward with two bystanders
+#           (-DNBY=2: 9.4 M and 21 M states, minutes each, 2 GB)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 command -v spin >/dev/null || { echo "model: spin is not installed (make deps)" >&2; echo "RESULT passed=0 failed=1"; exit 1; }
@@ -81,8 +81,18 @@ run tests/model/stop_machine.pml refuted -DMUTANT_NO_ARRIVE_WAIT
 run tests/model/nmi.pml ok
 run tests/model/nmi.pml refuted -DMUTANT_NMI_NO_ACK
 run tests/model/nmi.pml refuted -DMUTANT_APPLY_OUTSIDE_NMI
+# roll-forward
+run tests/model/roll_forward.pml ok
+run tests/model/roll_forward.pml ok -DLEAVE_EARLY
+run tests/model/roll_forward.pml refuted -DMUTANT_OWN_WAITS
+run tests/model/roll_forward.pml refuted -DMUTANT_NO_NESTED_ROUNDS
+run tests/model/roll_forward.pml refuted -DMUTANT_NO_NESTED_TAIL_ROUND
+run tests/model/roll_forward.pml refuted -DMUTANT_FIRST_BEFORE_REST
+run tests/model/roll_forward.pml refuted -DMUTANT_WAIT_NO_ACK
+run tests/model/roll_forward.pml refuted -DMUTANT_NO_SERIALIZE_ON_RETURN
 if [ "$deep" = 1 ]; then
 	run tests/model/nmi.pml ok -DNBY=2
+	run tests/model/roll_forward.pml ok -DNBY=2
 fi
 
 t0=$EPOCHREALTIME
