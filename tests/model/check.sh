@@ -6,8 +6,8 @@
 # unsafe, must be refuted with a trail.
 # Prints one line per run, in the order below, with its time (spin, gcc and
 # pan; MODEL_JOBS runs at a time, default 2), then "RESULT passed=P failed=F".
-#   --deep  also verify nmi, roll_forward with two bystanders
-#           (-DNBY=2: 9.4 M and 21 M states, minutes each, 2 GB)
+#   --deep  also verify nmi, roll_forward and ool with two bystanders
+#           (-DNBY=2: 1.4 M to 21 M states, minutes each, up to 2 GB)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 command -v spin >/dev/null || { echo "model: spin is not installed (make deps)" >&2; echo "RESULT passed=0 failed=1"; exit 1; }
@@ -90,9 +90,15 @@ run tests/model/roll_forward.pml refuted -DMUTANT_NO_NESTED_TAIL_ROUND
 run tests/model/roll_forward.pml refuted -DMUTANT_FIRST_BEFORE_REST
 run tests/model/roll_forward.pml refuted -DMUTANT_WAIT_NO_ACK
 run tests/model/roll_forward.pml refuted -DMUTANT_NO_SERIALIZE_ON_RETURN
+# ool
+run tests/model/ool.pml ok
+run tests/model/ool.pml refuted -DMUTANT_COPY_AFTER_INT3
+run tests/model/ool.pml refuted -DMUTANT_NO_SERIALIZE_ON_RETURN
+run tests/model/ool.pml refuted -DMUTANT_RECLAIM_AFTER_LAST_ROUND
 if [ "$deep" = 1 ]; then
 	run tests/model/nmi.pml ok -DNBY=2
 	run tests/model/roll_forward.pml ok -DNBY=2
+	run tests/model/ool.pml ok -DNBY=2
 fi
 
 t0=$EPOCHREALTIME
