@@ -4,7 +4,7 @@
  * self-NMI), so that no NMI of its own meets a site in flight; a bystander
  * whose NMI arrives while the batch is in flight cannot take the sync IPI
  * there, so its NMI handler takes part in the rounds itself until the
- * writes are complete.
+ * writes and rounds are done (strategies/nmi/: sync_ack_owed, done_gen).
  *
  * The site, fetched copies, serialization and the rendezvous (sync, with
  * the in-#BP rule) are common.pml's. The patching CPU is CPU P: its
@@ -18,12 +18,12 @@
  *   self-NMI: NMIs blocked       acks and emulates, an NMI may nest there),
  *   first = INT3                 takes the sync IPI (serialize, ack)
  *   sync                       NMI: entry serializes; if the batch is in
- *   tail = NEW                   flight (published, writes not complete):
- *   sync                         until the writes are complete, serialize
- *   first = NEW                  and ack each round that opens; then the
- *   writes complete              NMI path runs the site (int3: #BP in NMI,
- *   sync                         acks, emulates, serializing return); IRET
- *   IRET (NMIs unblocked)
+ *   tail = NEW                   flight (published, not applied): until it
+ *   sync                         is applied, serialize and ack each round
+ *   first = NEW                  that opens (or give up: the wait's
+ *   sync                         deadline); serialize; then the NMI path
+ *   applied                      runs the site (int3: #BP in NMI, acks,
+ *   IRET (NMIs unblocked)        emulates, serializing return); IRET
  *   done
  *
  * Checked (tests/model/check.sh): no torn execution, no invalid end state,
@@ -32,10 +32,12 @@
  * A #MC on the patching CPU is not blocked by the NMI: it meets the site
  * in flight and, as in int3, an int3 there is emulated (int3's check).
  * Mutants, each refuted with a trail:
- *   MUTANT_NMI_NO_ACK          the bystander's NMI waits for the writes
- *                              without acknowledging: the patcher, in its
- *                              NMI, waits for the ack of a CPU that waits
- *                              for the patcher (seed 002's deadlock)
+ *   MUTANT_NMI_NO_ACK          the bystander's NMI waits for the batch
+ *                              without acknowledging (and without its
+ *                              deadline, which would end the wait): the
+ *                              patcher, in its NMI, waits for the ack of a
+ *                              CPU whose NMI waits for the patcher (seed
+ *                              002's deadlock)
  *   MUTANT_APPLY_OUTSIDE_NMI   the patcher applies in thread context: its
  *                              own NMI meets the site's int3 (which int3
  *                              would emulate; what the nmi strategy
@@ -49,7 +51,7 @@
 #include "common.pml"
 
 bool published;                         /* the batch is live */
-bool writes_done;                       /* its last write is done */
+bool applied;                           /* its writes and rounds are done */
 bool patcher_in_nmi;                    /* CPU P runs its self-NMI: NMIs blocked */
 bool own_busy;                          /* CPU P is in own_handler */
 
@@ -65,8 +67,8 @@ active proctype patcher() provided (!own_busy) {
 	tail = NEW;                     /* Step 2 */
 	sync();
 	first = NEW;                    /* Step 3 */
-	writes_done = true;
 	sync();
+	applied = true;                 /* done_gen = gen */
 	atomic { serialize(P); patcher_in_nmi = false };       /* IRET */
 	done = true
 }
@@ -92,13 +94,15 @@ active proctype own_handler() {
 inline nmi_handler(i) {
 	serialize(i);                   /* NMI entry: sync_core() */
 	if
-	:: published && !writes_done ->
+	:: published && !applied ->
 		do
-		:: writes_done -> break
+		:: applied -> break
 #ifndef MUTANT_NMI_NO_ACK
-		:: pending[i] -> serialize(i); pending[i] = false       /* acknowledges from NMI */
+		:: pending[i] -> serialize(i); pending[i] = false       /* sync_ack_owed() */
+		:: break                        /* NMI_WAIT_US expired: it goes on */
 #endif
-		od
+		od;
+		serialize(i)                    /* sync_core() */
 	:: else -> skip
 	fi;
 	if                              /* the fetch hardware may refresh a part */

@@ -27,12 +27,11 @@
  *   slot = STALE (reused)
  *   done
  *
- * The core's retirement drains pins, which cover a CPU inside #BP; a CPU
- * that has left #BP for the slot holds none, and the last round does not
- * keep it out (the sync IPI can be taken inside the slot): the slot is
- * reclaimed only once no CPU is in #BP or between the #BP's return and
- * the jump back (in_slot: where the real kernel would look at each CPU's
- * RIP).
+ * The last round does not keep a CPU out of the slot (the sync IPI can
+ * be taken inside it), and the pin a #BP handler takes ends with the
+ * handler: the slot is reused only once no CPU is in #BP or between the
+ * #BP's return and the jump back (in_slot: in strategies/ool/, a second
+ * pin the #BP handler takes, dropped only by the way out of the slot).
  *
  * Checked (tests/model/check.sh): no torn execution, the slot never run
  * from a stale fetch or after reuse (slot_run_fresh), no invalid end
@@ -54,7 +53,7 @@
 mtype = { STALE, READY };
 mtype slot = STALE;                     /* memory: the slot area */
 mtype f_slot[NCPU];                     /* each CPU's fetched copy of it */
-bool in_slot[NCPU];                     /* between the #BP's return and the jump back */
+bool in_slot[NCPU];                     /* between the #BP's return and the jump back: pinned */
 
 active proctype patcher() {
 	byte j;
