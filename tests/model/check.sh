@@ -7,7 +7,7 @@
 # Prints one line per run, in the order below, with its time (spin, gcc and
 # pan; MODEL_JOBS runs at a time, default 2), then "RESULT passed=P failed=F".
 #   --deep  also verify nmi, roll_forward and ool with two bystanders
-#           (-DNBY=2: 1.4 M to 21 M states, minutes each, up to 2 GB)
+#           (-DNBY=2: 1.4 M to 22 M states, minutes each, up to 2 GB)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 command -v spin >/dev/null || { echo "model: spin is not installed (make deps)" >&2; echo "RESULT passed=0 failed=1"; exit 1; }
