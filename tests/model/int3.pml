@@ -22,11 +22,13 @@
  *                                 else: must be all old or all new
  *
  * An IPI is taken within LATE steps of a bystander that has it pending
-(its IRQs are on outside the handlers; a real CPU takes it eventually).
-
-sync: set every bystander's pending bit, then wait until none is set;
+ * (its IRQs are on outside the handlers; a real CPU takes it eventually).
+ *
+ * sync: set every bystander's pending bit, then wait until none is set;
  * while waiting, a bystander inside #BP with no NMI nested in it
  * (in_bp && !bp_nested) counts as acknowledged (patch/rendezvous.h).
+ * The site, the fetched copies, serialization and sync are common.pml's,
+ * which the other models share.
  *
  * Checked (tests/model/check.sh): no torn execution (assert), no invalid
  * end state, and, under weak fairness, the batch completes (ltl). Each
@@ -48,76 +50,8 @@ sync: set every bystander's pending bit, then wait until none is set;
  * before the CPU runs anything. Its mutant:
  *   MUTANT_SERIALIZE_BEFORE_CLEAR  the wake serializes, then clears the flag
  */
-#ifndef NBY
-#define NBY 2
-#endif
-#define LATE 3                          /* steps a pending IPI may wait */
-
-mtype = { OLD, NEW, INT3 };
-mtype first = OLD, tail = OLD;          /* memory */
-mtype f_first[NBY], f_tail[NBY];        /* each bystander's fetched copy */
-bool pending[NBY];                      /* the round's acknowledgement mask */
-bool in_bp[NBY];                        /* inside the #BP handler */
-byte bp_nested[NBY];                    /* NMIs nested in it */
-bool done;
-byte late[NBY];                         /* steps taken with the IPI pending */
-bool idle_deferred[NBY];                /* DEFER: halted in the idle loop, may be left out */
-bool halted[NBY];
-
-inline serialize(i) {
-	f_first[i] = first;
-	f_tail[i] = tail
-}
-
-/* Executing the site from the fetched copy, outside a trap: whole or
- * trapping, never torn. */
-inline check_copy(i) {
-	assert(f_first[i] == INT3 || f_first[i] == f_tail[i])
-}
-
-inline sync() {
-	atomic {
-		j = 0;
-		do
-		:: j < NBY ->
-#ifdef DEFER
-			if
-			:: idle_deferred[j] -> skip     /* left out: it serializes when it wakes */
-			:: else -> pending[j] = true
-			fi;
-#else
-			pending[j] = true;
-#endif
-			j++
-		:: else -> break
-		od
-	}
-#ifndef MUTANT_NO_WAIT
-	do
-	:: atomic {
-		all = true;
-		j = 0;
-		do
-		:: j < NBY ->
-			if
-			:: pending[j] && in_bp[j] && bp_nested[j] == 0 -> pending[j] = false
-			:: else -> skip
-			fi;
-			if
-			:: pending[j] -> all = false
-			:: else -> skip
-			fi;
-			j++
-		:: else -> break
-		od
-	   };
-	   if
-	   :: all -> break
-	   :: else -> skip
-	   fi
-	od
-#endif
-}
+#define NCPU NBY                        /* the patcher runs no site here */
+#include "common.pml"
 
 active proctype patcher() {
 	byte j;
@@ -140,10 +74,7 @@ inline execute(i) {
 	if
 	:: f_first[i] == INT3 ->
 		in_bp[i] = true;                        /* #BP: the handler runs */
-		if
-		:: pending[i] -> pending[i] = false     /* it acknowledges the round */
-		:: else -> skip
-		fi;
+		bp_ack(i);                              /* it acknowledges the round */
 		if
 		:: skip
 		:: /* an NMI nests in the handler, and runs the site */
@@ -159,7 +90,7 @@ inline execute(i) {
 		   check_copy(i);
 		   if
 		   :: f_first[i] == INT3 ->             /* nested #BP: acks, IRET back into the NMI */
-			if :: pending[i] -> pending[i] = false :: else -> skip fi;
+			bp_ack(i);
 			serialize(i)
 		   :: else -> skip
 		   fi;
@@ -197,11 +128,10 @@ active [NBY] proctype bystander() {
 		idle_deferred[i] = false;
 #endif
 		halted[i] = false
-	:: atomic { !halted[i] && pending[i] -> serialize(i); pending[i] = false; late[i] = 0 }  /* the sync IPI */
-	:: atomic { !halted[i] && (!pending[i] || late[i] < LATE) -> late[i] = (pending[i] -> late[i] + 1 : 0) };
+	:: sync_ipi(i)
+	:: thread_step(i);
 	   if
-	   :: f_first[i] = first        /* the fetch hardware, one byte */
-	   :: f_tail[i] = tail
+	   :: refresh_one(i)            /* the fetch hardware, one byte */
 	   :: execute(i)
 #ifdef DEFER
 	   :: !pending[i] -> atomic { idle_deferred[i] = true; halted[i] = true }    /* idle: sti; hlt */
@@ -210,4 +140,3 @@ active [NBY] proctype bystander() {
 	od
 }
 
-ltl complete { <> done }
