@@ -115,12 +115,13 @@ static void strategy_check(const struct patch_strategy *s)
 		      s->nr_phases, POKE_PHASES_MAX, s->nr_steps, POKE_STEPS_MAX, s->max_rounds, POKE_ROUNDS_MAX,
 		      s->nr_hazards, PATCH_HAZARDS_MAX, s->apply, s->on_bp, s->check);
 	/* Its trap hooks run in #BP and NMI context: no-patch code only. */
-	uintptr_t bp = (uintptr_t)s->on_bp, nmi = (uintptr_t)s->on_nmi;
+	uintptr_t bp = (uintptr_t)s->on_bp, nmi = (uintptr_t)s->on_nmi, te = (uintptr_t)s->on_trap_entry;
 	if (bp < (uintptr_t)__nopatch_start || bp >= (uintptr_t)__nopatch_end ||
-	    (nmi && (nmi < (uintptr_t)__nopatch_start || nmi >= (uintptr_t)__nopatch_end)))
-		panic("patch: strategy %s: on_bp %p / on_nmi %p lie outside the no-patch region [%p, %p): "
-		      "list their object in the Makefile's no-patch list", s->name, s->on_bp, s->on_nmi,
-		      __nopatch_start, __nopatch_end);
+	    (nmi && (nmi < (uintptr_t)__nopatch_start || nmi >= (uintptr_t)__nopatch_end)) ||
+	    (te && (te < (uintptr_t)__nopatch_start || te >= (uintptr_t)__nopatch_end)))
+		panic("patch: strategy %s: on_bp %p / on_nmi %p / on_trap_entry %p lie outside the no-patch region "
+		      "[%p, %p): list their object in the Makefile's no-patch list", s->name, s->on_bp, s->on_nmi,
+		      s->on_trap_entry, __nopatch_start, __nopatch_end);
 	if (strcmp(s->phase_names[0], "published") || strcmp(s->phase_names[s->nr_phases - 1], "retired"))
 		panic("patch: strategy %s: its first and last phases must be 'published' and 'retired'", s->name);
 }

@@ -130,6 +130,13 @@ struct patch_strategy {
 	 * NMI handler (serialized, the NMI counted, no patch site run yet)
 	 * while a batch of this strategy is published. Same rules as on_bp. */
 	void (*on_nmi)(struct regs *r);
+
+	/* Any trap entry, optional: called by patch_trap_enter() for every
+	 * vector, before the handler, while a batch of this strategy is
+	 * published; it may move r->rip (ool: a CPU interrupted at the first
+	 * instruction of a copy that is no longer the one to run). Same
+	 * rules as on_bp. */
+	void (*on_trap_entry)(struct regs *r);
 };
 
 /* Count hazard i of the running strategy on this CPU. Any context (#BP,

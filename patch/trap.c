@@ -214,6 +214,9 @@ bool patch_trap_enter(struct regs *r)
 {
 	struct patch_cpu *p = &this_cpu()->patch;
 	idle_wake(p);                   /* any trap may wake a CPU halted with deferred rounds */
+	const struct patch_strategy *st = __atomic_load_n(&live_strategy, __ATOMIC_ACQUIRE);
+	if (st && st->on_trap_entry)
+		st->on_trap_entry(r);
 	if (r->vector != 2 && r->vector != 18)
 		return false;
 	bool in_bp = __atomic_load_n(&p->bp_refs, __ATOMIC_RELAXED) != 0;

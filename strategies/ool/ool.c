@@ -150,6 +150,7 @@ static int ool_apply(struct poke_batch *b, struct poke_stats *st)
 	if (err)
 		return err;
 	ool_state.used = used;
+	ool_state.nr = b->nr;
 	st->cycles_write[OOL_STEP_SLOTS] = write_area(used, st);
 	__atomic_store_n(&ool_state.ready_gen, live_batch_gen(), __ATOMIC_RELEASE);
 	poke_phase_reached(OOL_PHASE_SLOTS_WRITTEN);
@@ -200,6 +201,7 @@ static const struct patch_hazard ool_hazards[OOL_HAZARD_COUNT] = {
 	[OOL_HAZARD_RAN] = { "ran out of line", PATCH_EV_ALL },
 	[OOL_HAZARD_OLD] = { "ran the old copy", 0 },   /* counted, asked of no storm */
 	[OOL_HAZARD_NEW] = { "ran the new copy", 0 },
+	[OOL_HAZARD_MOVED] = { "interrupted at an old copy after the switch: moved to the new", 0 },
 };
 
 const struct patch_strategy ool_strategy = {
@@ -223,4 +225,5 @@ const struct patch_strategy ool_strategy = {
 	.apply = ool_apply,
 	.retired = ool_retired,
 	.on_bp = ool_on_bp,
+	.on_trap_entry = ool_on_trap_entry,
 };

@@ -30,7 +30,7 @@ enum ool_step {
 };
 
 /* Its hazard counters (this_cpu()->patch.hazard[]). */
-enum { OOL_HAZARD_RAN, OOL_HAZARD_OLD, OOL_HAZARD_NEW, OOL_HAZARD_COUNT };
+enum { OOL_HAZARD_RAN, OOL_HAZARD_OLD, OOL_HAZARD_NEW, OOL_HAZARD_MOVED, OOL_HAZARD_COUNT };
 
 /* What the #BP handler reads (ool_trap.c); written by the patching CPU
  * under text_lock, before the first int3 of the batch (see ool.c). */
@@ -38,6 +38,7 @@ struct ool_state {
 	uint64_t ready_gen;             /* live_batch_gen() of the batch whose copies are in the area */
 	uint32_t run_new;               /* 0: send trapping CPUs to old copies; 1: to new ones */
 	uint32_t used;                  /* bytes of the area holding copies (thread context) */
+	uint32_t nr;                    /* sites with copies (ool_on_trap_entry) */
 	struct ool_slot slot[POKE_BATCH_MAX];   /* site i's copies (the batch's sorted order) */
 };
 extern struct ool_state ool_state;
@@ -50,5 +51,9 @@ void ool_exit(void);
 
 /* #BP context (ool_trap.c): send the CPU whose frame is r to a copy. */
 bool ool_on_bp(const struct poke_batch *b, const struct poke_site *s, struct regs *r, enum bp_ctx ctx);
+
+/* Any trap entry (ool_trap.c): a CPU interrupted at the first instruction
+ * of an old copy after the switch to new copies goes to the new one. */
+void ool_on_trap_entry(struct regs *r);
 
 #endif

@@ -351,6 +351,14 @@ int ool_build_copy(uintptr_t addr, const uint8_t *bytes, uint8_t len, enum ool_w
 	case ZYDIS_MNEMONIC_HLT: case ZYDIS_MNEMONIC_MWAIT: case ZYDIS_MNEMONIC_MWAITX: case ZYDIS_MNEMONIC_TPAUSE:
 	case ZYDIS_MNEMONIC_UMWAIT:
 		return refuse(PATCH_EOOL_WAITS, which, &insn, NULL, addr, why, why_len);
+	case ZYDIS_MNEMONIC_STI:
+		/* Its interrupt shadow would cover the copy's way back, not the
+		 * instruction after the site ("sti; hlt" would lose its wake-up). */
+		return refuse(PATCH_EOOL_FLOW, which, &insn, "interrupt shadow", addr, why, why_len);
+	case ZYDIS_MNEMONIC_MOV:
+		if (insn.opcode == 0x8e && insn.raw.modrm.reg == 2)     /* mov ss, r/m: a shadow too */
+			return refuse(PATCH_EOOL_FLOW, which, &insn, "interrupt shadow", addr, why, why_len);
+		break;
 	case ZYDIS_MNEMONIC_LOOP: case ZYDIS_MNEMONIC_LOOPE: case ZYDIS_MNEMONIC_LOOPNE:
 	case ZYDIS_MNEMONIC_JRCXZ: case ZYDIS_MNEMONIC_JECXZ: case ZYDIS_MNEMONIC_JCXZ:
 		return refuse(PATCH_EOOL_REL8_ONLY, which, &insn, NULL, addr, why, why_len);

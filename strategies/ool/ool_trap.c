@@ -18,6 +18,40 @@ _Static_assert(OOL_HAZARD_COUNT <= PATCH_HAZARDS_MAX, "ool: too many hazard coun
 
 /* #BP context, b pinned by patch_on_bp(), this CPU's acknowledgement given.
  * No lock, no print, nothing patchable. */
+/*
+ * Any trap entry while an ool batch is published (patch_trap_enter): no
+ * lock, no print, nothing patchable. The #BP handler chose the copy when
+ * it ran, but the copy's first instruction runs only after its IRET; an
+ * IRQ or NMI delivered right there, after the switch to new copies, could
+ * run another site of the batch new and then, back here, this site old:
+ * in this CPU's order, the batch would go back. Nothing of the old copy
+ * has run yet, so the CPU goes to the new one instead (both leave through
+ * ool_exit, dropping the same pin).
+ *
+ *   CPU B                                   patching CPU
+ *   -----                                   ------------
+ *   #BP at X: run_new 0, RIP = old copy
+ *   IRET; an IRQ is pending                 run_new = 1; first bytes written
+ *   IRQ entry: RIP is X's old copy start
+ *     -> RIP = X's new copy
+ *   IRQ handler runs site Y: new
+ *   back: runs X's new copy                 (consistent: Y new, X new)
+ */
+void ool_on_trap_entry(struct regs *r)
+{
+	uintptr_t area = (uintptr_t)ool_slot_area, off = r->rip - area;
+	if (r->rip < area || off >= __atomic_load_n(&ool_state.used, __ATOMIC_RELAXED) ||
+	    !__atomic_load_n(&ool_state.run_new, __ATOMIC_ACQUIRE))
+		return;
+	uint32_t n = __atomic_load_n(&ool_state.nr, __ATOMIC_RELAXED);
+	for (uint32_t i = 0; i < n; i++)
+		if (ool_state.slot[i].old_off == off) {
+			r->rip = area + ool_state.slot[i].new_off;
+			patch_hazard(OOL_HAZARD_MOVED);
+			return;
+		}
+}
+
 bool ool_on_bp(const struct poke_batch *b, const struct poke_site *s, struct regs *r, enum bp_ctx ctx)
 {
 	(void)ctx;

@@ -331,6 +331,8 @@ static void refusals(void **state)
 		{ "iretq", 2, { 0x48, 0xcf }, PATCH_EOOL_FLOW },
 		{ "iretd", 1, { 0xcf }, PATCH_EOOL_FLOW },
 		{ "sysret", 2, { 0x0f, 0x07 }, PATCH_EOOL_FLOW },
+		{ "sti (its shadow)", 1, { 0xfb }, PATCH_EOOL_FLOW },
+		{ "mov ss, ax (its shadow)", 2, { 0x8e, 0xd0 }, PATCH_EOOL_FLOW },
 		{ "sysexit", 2, { 0x0f, 0x35 }, PATCH_EOOL_FLOW },
 		{ "ret $8", 3, { 0xc2, 0x08, 0x00 }, PATCH_EOOL_FLOW },
 		{ "retf", 1, { 0xcb }, PATCH_EOOL_FLOW },
