@@ -131,6 +131,11 @@ bool patch_on_bp(struct regs *r)
 				p->bp_handled[ctx]++;
 				if (p->bp_rerun[ctx].addr == addr)
 					p->bp_rerun[ctx].run = 0;
+			} else if (__atomic_load_n((const uint8_t *)addr, __ATOMIC_SEQ_CST) != INT3_INSN_OPCODE) {
+				/* Declined and the int3 is gone: a re-run like
+				 * any other, counted, so that a stale fetch that
+				 * never ends is named instead of looping. */
+				rerun_vanished(pc, ctx, addr, r);
 			} else {
 				r->rip = addr;  /* not now: run the site again (never past its int3) */
 			}

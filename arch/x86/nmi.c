@@ -72,7 +72,8 @@ void nmi_handle(struct regs *r)
 	char sym[96];
 
 	pc->nmi_count++;
-	patch_on_nmi(r);                /* the strategy of a batch in flight first */
+	if (!(why & NMI_STOP))          /* a stopping machine runs no more rounds */
+		patch_on_nmi(r);        /* the strategy of a batch in flight first */
 	nmi_site_run();                 /* a live patch site, on every NMI */
 	if (why & NMI_STOP) {
 		printk("CPU %u stopped at RIP %016lx <%s>", pc->cpu, r->rip,

@@ -82,6 +82,7 @@
 /* The thread waits for its NMI: it runs at most every round to its
  * deadline, and the writes. */
 #define SELF_NMI_TIMEOUT_US ((NMI_MAX_ROUNDS + 1) * SYNC_TIMEOUT_US)
+#define SELF_NMI_AGAIN_US 10000ull    /* still armed after this long: the NMI met a #MC handler; send it again */
 
 /* Thread context, IRQs on, text_lock held, b published (patch/strategy.h). */
 static int nmi_apply(struct poke_batch *b, struct poke_stats *st)
@@ -102,8 +103,12 @@ static int nmi_apply(struct poke_batch *b, struct poke_stats *st)
 	/* The NMI is taken within a few instructions and runs to its end
 	 * before this thread goes on: by then the writes are done. Bounded
 	 * all the same. */
-	uint64_t deadline = tsc_deadline_us(SELF_NMI_TIMEOUT_US);
+	uint64_t deadline = tsc_deadline_us(SELF_NMI_TIMEOUT_US), again = tsc_deadline_us(SELF_NMI_AGAIN_US);
 	while (__atomic_load_n(&s->done_gen, __ATOMIC_ACQUIRE) != s->gen) {
+		if (tsc_expired(again) && __atomic_load_n(&s->armed, __ATOMIC_ACQUIRE)) {
+			nmi_send(pc->cpu, NMI_PATCH);   /* it met a #MC handler, not this thread */
+			again = tsc_deadline_us(SELF_NMI_AGAIN_US);
+		}
 		if (tsc_expired(deadline))
 			panic("nmi: CPU %u's own NMI did not apply its batch of %u site(s) from %#lx within %llu ms "
 			      "(armed %u, NMIs taken %lu)", pc->cpu, b->nr, b->sites[0].addr,

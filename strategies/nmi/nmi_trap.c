@@ -108,7 +108,17 @@ void nmi_strategy_on_nmi(struct regs *r)
 	}
 	/* The patching CPU. Not armed: an NMI before its thread armed the
 	 * batch (nothing written yet) or after the one that applied it (all
-	 * written): nothing to do. */
+	 * written): nothing to do. Armed, but for another batch than the one
+	 * published (left over by a batch abandoned through recovery): never
+	 * applied. And only an NMI that interrupted the thread itself applies
+	 * it: one nested in a #MC handler (which its thread took after arming)
+	 * leaves it armed, and the thread sends its NMI again. */
+	if (pc->nmi_depth != 1 || pc->mce_depth || !__atomic_load_n(&s->armed, __ATOMIC_ACQUIRE))
+		return;
+	if (s->gen != live_batch_gen()) {
+		__atomic_store_n(&s->armed, 0, __ATOMIC_RELEASE);
+		return;
+	}
 	if (__atomic_exchange_n(&s->armed, 0, __ATOMIC_ACQ_REL))
 		apply_in_nmi(s);
 }
