@@ -23,7 +23,7 @@ import signal
 import sys
 import time
 
-from xptools import judges, paths, qemu, stanzas
+from xptools import gdbsession, judges, paths, qemu, stanzas
 
 # Knobs of the scripts this runner replaced: each list of boots is now
 # stanzas, picked by name.
@@ -77,7 +77,8 @@ def main():
             print(f"{s.name:<{w}}  {s.judge:<9} {','.join(s.groups):<12} {s.summary()}")
         return 0
 
-    def stop(signum, frame):                    # never leave QEMU behind
+    def stop(signum, frame):                    # never leave QEMU or gdb behind
+        gdbsession.kill_all()
         qemu.kill_all()
         sys.exit(128 + signum)
     signal.signal(signal.SIGTERM, stop)
@@ -89,16 +90,20 @@ def main():
     t0 = time.monotonic()
     total_pass = total_fail = 0
     failed = []
-    for s in chosen:
-        desc = s.get("description")
-        say(f"== {s.name} ({s.judge}: {s.summary()})" + (f": {desc}" if desc else ""))
-        print(f"== {s.name}", file=sys.stderr, flush=True)
-        p, f, dt = judges.run(s, say)
-        total_pass += p
-        total_fail += f
-        if f:
-            failed.append(s.name)
-        say(f"{'ok' if not f else 'FAIL'} {s.name}: {p} passed, {f} failed ({dt:.1f} s)")
+    gdbsession.plan(chosen)                     # gdb stanzas that boot alike share a boot
+    try:
+        for s in chosen:
+            desc = s.get("description")
+            say(f"== {s.name} ({s.judge}: {s.summary()})" + (f": {desc}" if desc else ""))
+            print(f"== {s.name}", file=sys.stderr, flush=True)
+            p, f, dt = judges.run(s, say)
+            total_pass += p
+            total_fail += f
+            if f:
+                failed.append(s.name)
+            say(f"{'ok' if not f else 'FAIL'} {s.name}: {p} passed, {f} failed ({dt:.1f} s)")
+    finally:
+        gdbsession.close()
     say("")
     if failed:
         say(f"failed: {' '.join(failed)}")
