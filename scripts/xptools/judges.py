@@ -79,6 +79,7 @@ def judge_expect(s, say):
     absent, a test's own diagnostics, the runner's messages. One check."""
     kw = s.qemu_args(log_of(s))
     kw["until"] = s.get("until")
+    kw["timeout_from"] = s.get("timeout_from")
     interaction = None
     if s.get("interact"):
         interaction = paths.load_file("tests/host/interactions.py").INTERACTIONS[s.get("interact")]

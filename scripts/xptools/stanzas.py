@@ -24,7 +24,8 @@ COMMON = {"judge", "groups", "description", "timeout"}
 # judge kind -> (keys it takes besides COMMON, keys it needs)
 JUDGES = {
     "ktap": (BOOT | {"expect_status", "expect_cpus", "figures"}, set()),
-    "expect": (BOOT | {"status", "log", "no_log", "diag", "runner_says", "until", "interact"}, {"status"}),
+    "expect": (BOOT | {"status", "log", "no_log", "diag", "runner_says", "until", "timeout_from", "interact"},
+               {"status"}),
     "gdb": (BOOT | {"scenario", "strategy"}, {"scenario", "cmdline"}),
     "inject": (BOOT | {"mode"}, {"mode", "cmdline"}),
     "console": (BOOT | {"tests"}, {"tests"}),
@@ -35,7 +36,7 @@ JUDGES = {
 }
 KEYS = set().union(COMMON, *(k for k, _ in JUDGES.values()))
 LISTS = {"log", "no_log", "diag", "runner_says"}          # one entry per line
-REGEXES = {"log", "no_log", "runner_says", "until", "figures"}
+REGEXES = {"log", "no_log", "runner_says", "until", "timeout_from", "figures"}
 INJECT_MODES = ("storm", "classes", "srar", "fatal")
 ISOS = {"test": paths.TEST_ISO, "console": paths.ISO}
 VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
