@@ -61,6 +61,8 @@ class Session:
     def __init__(self, stanzas):
         self.stanzas = stanzas
         self.pending = [s.name for s in stanzas]
+        self.ended = False
+        self.status = None              # QEMU's, once waited for
         first = stanzas[0]
         os.makedirs(LOGS, exist_ok=True)
         self.port = free_port()
@@ -85,7 +87,6 @@ class Session:
         _live_gdb.add(self.gdb)
         self.lines = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
-        self.ended = False
 
     def _read(self):
         for line in self.gdb.stdout:
@@ -132,11 +133,7 @@ class Session:
             # The boot's last scenario: the arena ends, gdb detaches, and the
             # guest must exit cleanly.
             transcript += self._drain(10)
-            try:
-                status = self.q.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.q.kill()
-                status = self.q.wait()
+            status = self._wait_qemu(30)
             if status != 1:
                 ok, why = False, (f"the guest did not end cleanly after the last scenario of its boot "
                                   f"(QEMU status {status})")
@@ -171,12 +168,18 @@ class Session:
             self.gdb.kill()
             self.gdb.wait()
         _live_gdb.discard(self.gdb)
-        try:
-            self.q.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            self.q.kill()
-            self.q.wait()
+        self._wait_qemu(grace)
         self.pending = []
+
+    def _wait_qemu(self, timeout):
+        """QEMU's status, once it has exited (killed after timeout s)."""
+        if self.status is None:
+            try:
+                self.status = self.q.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.q.kill()
+                self.status = self.q.wait()
+        return self.status
 
 
 def result(s):
