@@ -108,13 +108,16 @@ class Prebuild:
             try:
                 child_setup()
                 os.close(self.w)
+                say = os.dup(2)                 # mkiso's own chatter is for the boot that retries
+                quiet = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(quiet, 2)
                 for c in cmdlines:
                     if select.select([self.r], [], [], 0)[0]:       # the parent closed its end
                         break
                     try:
                         iso_for_cmdline(c)
-                    except QemuError:
-                        pass                    # the boot that needs it will say why
+                    except QemuError as e:      # the boot that needs it makes it again, and says why if it fails
+                        os.write(say, f"ISO prebuild (retried by the boot that needs it): {e}\n".encode())
             finally:
                 os._exit(0)
         os.close(self.r)
