@@ -26,7 +26,7 @@ import tempfile
 import time
 import traceback
 
-JOBS = max(2, os.cpu_count() or 1)
+JOBS = (os.cpu_count() or 1) + 1   # one more than the CPUs: a step waiting on its children or the disk leaves none idle
 _children = set()
 
 
