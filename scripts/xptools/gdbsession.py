@@ -12,9 +12,11 @@ session's first stanza). A scenario that fails ends its boot: the stanzas
 after it get a fresh one.
 
     plan(chosen)            before the run: which stanzas share a boot
-    result(s, limit)        start the boot if s begins one; wait for s's
-                            verdict: (ok, why, transcript, serial slice, q)
+    result(s)               start the boot if s begins one; wait (up to s's
+                            timeout) for s's verdict: (ok, why, transcript,
+                            serial slice, the boot's Qemu)
     close()                 end whatever is left (the run is over)
+    kill_all()              on SIGTERM/SIGINT: no gdb left behind
 """
 import os
 import queue

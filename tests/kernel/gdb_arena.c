@@ -57,7 +57,7 @@ struct gdb_arena {
 	uint32_t result;                /* what the intruder's run of the site returned */
 	uint32_t nmi_result_cpu0;       /* command 4: what CPU 0's NMI handler got */
 	int32_t validate_err[2];        /* command 5 */
-	uint32_t resets;                /* patch command 4 */
+	uint32_t resets;                /* patch_cmd 4 */
 	int32_t reset_err;
 	uint32_t quit;
 };
