@@ -23,7 +23,7 @@ import signal
 import sys
 import time
 
-from xptools import judges, paths, qemu, stanzas
+from xptools import gdbsession, judges, parallel, paths, qemu, stanzas
 
 # Knobs of the scripts this runner replaced: each list of boots is now
 # stanzas, picked by name.
@@ -77,7 +77,9 @@ def main():
             print(f"{s.name:<{w}}  {s.judge:<9} {','.join(s.groups):<12} {s.summary()}")
         return 0
 
-    def stop(signum, frame):                    # never leave QEMU behind
+    def stop(signum, frame):                    # never leave QEMU, gdb or a step behind
+        parallel.kill_all()
+        gdbsession.kill_all()
         qemu.kill_all()
         sys.exit(128 + signum)
     signal.signal(signal.SIGTERM, stop)
@@ -87,18 +89,40 @@ def main():
         print(line, flush=True)
 
     t0 = time.monotonic()
-    total_pass = total_fail = 0
+    total = {"pass": 0, "fail": 0}
     failed = []
-    for s in chosen:
+
+    def header(s):
         desc = s.get("description")
         say(f"== {s.name} ({s.judge}: {s.summary()})" + (f": {desc}" if desc else ""))
         print(f"== {s.name}", file=sys.stderr, flush=True)
-        p, f, dt = judges.run(s, say)
-        total_pass += p
-        total_fail += f
+
+    def verdict(s, p, f, dt):
+        total["pass"] += p
+        total["fail"] += f
         if f:
             failed.append(s.name)
         say(f"{'ok' if not f else 'FAIL'} {s.name}: {p} passed, {f} failed ({dt:.1f} s)")
+
+    gdbsession.plan(chosen)                     # gdb stanzas that boot alike share a boot
+    try:
+        i = 0
+        while i < len(chosen):
+            s = chosen[i]
+            if s.get("parallel") == "yes":      # host steps side by side (xptools/parallel.py)
+                j = i
+                while j < len(chosen) and chosen[j].get("parallel") == "yes":
+                    j += 1
+                later = list(dict.fromkeys(c.get("cmdline") for c in chosen[j:] if c.boots() and c.get("cmdline")))
+                parallel.run(chosen[i:j], judges.run, header, verdict, isos=later)
+                i = j
+                continue
+            header(s)
+            verdict(s, *judges.run(s, say))
+            i += 1
+    finally:
+        gdbsession.close()
+    total_pass, total_fail = total["pass"], total["fail"]
     say("")
     if failed:
         say(f"failed: {' '.join(failed)}")

@@ -14,8 +14,8 @@ import sys
 import time
 import unittest
 
-from . import ktap, paths
-from .qemu import Qemu, free_port, tail_lines, wait_port
+from . import gdbsession, ktap, paths
+from .qemu import Qemu, tail_lines
 from .stanzas import parse_status
 
 LOGS = os.path.join(paths.BUILD, "boots")
@@ -79,6 +79,7 @@ def judge_expect(s, say):
     absent, a test's own diagnostics, the runner's messages. One check."""
     kw = s.qemu_args(log_of(s))
     kw["until"] = s.get("until")
+    kw["timeout_from"] = s.get("timeout_from")
     interaction = None
     if s.get("interact"):
         interaction = paths.load_file("tests/host/interactions.py").INTERACTIONS[s.get("interact")]
@@ -122,40 +123,20 @@ def judge_expect(s, say):
 
 
 def judge_gdb(s, say):
-    """Boot held (-S) with the gdb stub; gdb in batch mode runs the
-    scenario (tests/gdb/run_scenario.py); it must say ok, and the guest
-    must then end its arena and exit cleanly (status 1)."""
-    port = free_port()
-    limit = s.timeout
-    kw = s.qemu_args(log_of(s, ".serial.log"))
-    kw.update(gdb_port=port, gdb_wait=True, timeout=limit + 30)
-    q = Qemu(**kw).start()
-    wait_port(port, q)
-    env = dict(os.environ, XPOKE_SCENARIO=s.get("scenario"), XPOKE_GDBPORT=str(port),
-               XPOKE_STRATEGY=s.get("strategy", "int3"))
-    try:
-        g = subprocess.run(["gdb", "-q", "-batch", "-nx", paths.ELF,
-                            "-x", os.path.join(paths.ROOT, "tests", "gdb", "run_scenario.py")],
-                           env=env, capture_output=True, text=True, timeout=limit)
-        transcript = g.stdout + g.stderr
-    except subprocess.TimeoutExpired as e:
-        transcript = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
-        transcript += f"\n(gdb killed after {limit:g} s)"
+    """A gdb race scenario (tests/gdb/): QEMU held (-S) with the gdb stub,
+    gdb in batch mode runs tests/gdb/run_scenario.py; the scenario must say
+    ok, and after the last scenario of its boot the guest must end its
+    arena and exit cleanly (status 1). Consecutive stanzas that boot alike
+    share the boot (xptools/gdbsession.py: the arena is reset between
+    scenarios); each keeps its verdict and its logs."""
+    ok, why, transcript, serial, q = gdbsession.result(s)
     with open(log_of(s, ".gdb.log"), "w") as f:
-        f.write(transcript)
-    m = re.search(r"^XPOKE-SCENARIO: (ok|not ok)(.*)$", transcript, re.M)
-    ok = bool(m and m.group(1) == "ok")
-    try:
-        status = q.wait(timeout=30 if ok else 2)
-    except subprocess.TimeoutExpired:
-        q.kill()
-        status = q.wait()
-    why = m.group(2).strip() if m and not ok else ("" if m else "the scenario never reported")
-    if ok and status != 1:
-        ok, why = False, f"the guest did not end cleanly (QEMU status {status})"
+        f.write("\n".join(transcript) + "\n")
+    with open(log_of(s, ".serial.log"), "w") as f:
+        f.write(serial)
     if not ok:
         say(f"  {why}")
-        for line in transcript.splitlines():
+        for line in transcript:
             say(f"  gdb| {line}")
         show_tail(say, q, 15)
     return (1, 0) if ok else (0, 1)

@@ -30,6 +30,9 @@ STATUS_MEANING = {0: "QEMU exited with status 0: a triple fault or reset, not a 
                   124: "the runner's wall-clock timeout killed QEMU"}
 
 
+FROM_ALLOWANCE = 120        # s to reach timeout_from's pattern
+
+
 class QemuError(Exception):
     """A knob or an input that makes the boot impossible; the message says why."""
 
@@ -101,6 +104,10 @@ class Qemu:
                     itself with serial_socket/interactive)
     timeout, until  kill QEMU after timeout s (status 124); stop as soon as
                     the regex until appears in the serial output (status 0)
+    timeout_from    a regex: the timeout counts from the first serial output
+                    matching it, not from QEMU's start (a hang is killed
+                    timeout s after it began, however long the boot took;
+                    QEMU gets FROM_ALLOWANCE s to print it)
     qmp, control    QMP on this unix socket; COM2 on this unix socket (server)
     serial_socket   COM1 on this unix socket; QEMU waits for one client
                     before the guest starts; its own messages go to notes
@@ -109,13 +116,13 @@ class Qemu:
     """
 
     def __init__(self, *, iso=None, cmdline=None, smp=None, mem=None, cpu=None, machine=None, accel=None,
-                 log=None, timeout=0, until=None, qmp=None, control=None, serial_socket=None,
+                 log=None, timeout=0, until=None, timeout_from=None, qmp=None, control=None, serial_socket=None,
                  gdb_port=None, gdb_wait=False, interactive=False, plain=False, extra=None, echo=None):
         if cmdline is not None and iso:
             raise QemuError(f"CMDLINE='{cmdline}' is set, but this run boots the fixed ISO {iso}; "
                             "unset CMDLINE (it applies to make run, debug and debug-server)")
-        if serial_socket and (interactive or until):
-            raise QemuError("--serial-socket takes COM1 away from this terminal and from --until; "
+        if serial_socket and (interactive or until or timeout_from):
+            raise QemuError("--serial-socket takes COM1 away from this terminal, --until and timeout_from; "
                             "the program on the socket reads the console")
         self.smp = str(smp if smp is not None else knob("SMP", "8"))
         self.cpus = cpu_count(self.smp)
@@ -130,7 +137,9 @@ class Qemu:
         self.cmdline, self.plain = cmdline, plain
         self.log = log or os.path.join(BUILD, "run.log" if interactive else "qemu.log")
         os.makedirs(os.path.dirname(os.path.abspath(self.log)), exist_ok=True)
-        self.timeout, self.until = float(timeout or 0), until
+        self.timeout, self.until, self.timeout_from = float(timeout or 0), until, timeout_from
+        if timeout_from and not self.timeout:
+            raise QemuError("timeout_from needs a timeout to count from it")
         self.qmp, self.control, self.serial_socket = qmp, control, serial_socket
         self.gdb_port, self.gdb_wait, self.interactive = gdb_port, gdb_wait, interactive
         self.extra = shlex.split(knob("QEMU_EXTRA", "")) if extra is None else list(extra)
@@ -139,6 +148,7 @@ class Qemu:
         self.notes = []             # what the launcher says (timeouts, QEMU's own messages)
         self.found = False
         self.timed_out = threading.Event()
+        self.anchored = threading.Event()   # timeout_from's pattern has appeared
         self.started = None
 
     def command(self):
@@ -195,22 +205,28 @@ class Qemu:
         _live.add(self)
         self.started = time.monotonic()
         if self.timeout:
-            timer = threading.Timer(self.timeout, self._kill_late)
-            timer.daemon = True
-            timer.start()
+            self._arm(FROM_ALLOWANCE if self.timeout_from else self.timeout)
         if not self.serial_socket:
             open(self.log, "wb").close()        # text() reads this run only, from the start
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         return self
 
-    def _kill_late(self):
+    def _arm(self, seconds, anchored=False):
+        timer = threading.Timer(seconds, self._kill_late, args=(anchored,))
+        timer.daemon = True
+        timer.start()
+
+    def _kill_late(self, anchored):
+        if self.timeout_from and self.anchored.is_set() != anchored:
+            return                      # the allowance, after timeout_from appeared: not this timer's to end
         if self.proc.poll() is None:
             self.timed_out.set()
             self.proc.kill()
 
     def _read(self):
         pattern = re.compile(self.until) if self.until else None
+        anchor = re.compile(self.timeout_from) if self.timeout_from else None
         window = ""                     # recent output, for until (a prompt has no newline)
         # Serial output arrives on QEMU's stdout, except with serial_socket:
         # then QEMU writes the log itself and stdout has only its messages.
@@ -227,13 +243,16 @@ class Qemu:
                 if self.echo:
                     self.echo.write(chunk)
                     self.echo.flush()
-                if pattern:
+                if pattern or anchor:
                     window = (window + chunk.decode(errors="replace"))[-4096:]
-                    if pattern.search(window):
-                        self.found = True
-                        self.notes.append(f"'{self.until}' after {self.elapsed():.3f} s")
-                        self.proc.kill()
-                        break
+                if anchor and not self.anchored.is_set() and anchor.search(window):
+                    self.anchored.set()
+                    self._arm(self.timeout, anchored=True)
+                if pattern and pattern.search(window):
+                    self.found = True
+                    self.notes.append(f"'{self.until}' after {self.elapsed():.3f} s")
+                    self.proc.kill()
+                    break
 
     def elapsed(self):
         return time.monotonic() - self.started
@@ -247,7 +266,14 @@ class Qemu:
         if self.found:
             return 0
         if self.timed_out.is_set():
-            self.notes.append(f"timeout after {self.timeout:g} s; QEMU killed. Last serial lines:")
+            if not self.timeout_from:
+                self.notes.append(f"timeout after {self.timeout:g} s; QEMU killed. Last serial lines:")
+            elif self.anchored.is_set():
+                self.notes.append(f"timeout after {self.timeout:g} s (counted from /{self.timeout_from}/); "
+                                  f"QEMU killed. Last serial lines:")
+            else:
+                self.notes.append(f"timeout: /{self.timeout_from}/ did not appear within {FROM_ALLOWANCE:g} s; "
+                                  f"QEMU killed. Last serial lines:")
             self.notes += [f"  | {line}" for line in tail_lines(self.log)]
             return 124
         self.notes.append(f"QEMU exited with status {status} after {self.elapsed():.1f} s")

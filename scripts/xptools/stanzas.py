@@ -24,18 +24,19 @@ COMMON = {"judge", "groups", "description", "timeout"}
 # judge kind -> (keys it takes besides COMMON, keys it needs)
 JUDGES = {
     "ktap": (BOOT | {"expect_status", "expect_cpus", "figures"}, set()),
-    "expect": (BOOT | {"status", "log", "no_log", "diag", "runner_says", "until", "interact"}, {"status"}),
+    "expect": (BOOT | {"status", "log", "no_log", "diag", "runner_says", "until", "timeout_from", "interact"},
+               {"status"}),
     "gdb": (BOOT | {"scenario", "strategy"}, {"scenario", "cmdline"}),
     "inject": (BOOT | {"mode"}, {"mode", "cmdline"}),
     "console": (BOOT | {"tests"}, {"tests"}),
-    "unittest": ({"tests"}, {"tests"}),
-    "host": ({"command"}, {"command"}),
+    "unittest": ({"tests", "parallel"}, {"tests"}),
+    "host": ({"command", "parallel"}, {"command"}),
     "boot-time": (BOOT | {"runs", "until"}, {"until"}),
     "figures": (BOOT | {"figures"}, {"figures", "cmdline"}),
 }
 KEYS = set().union(COMMON, *(k for k, _ in JUDGES.values()))
 LISTS = {"log", "no_log", "diag", "runner_says"}          # one entry per line
-REGEXES = {"log", "no_log", "runner_says", "until", "figures"}
+REGEXES = {"log", "no_log", "runner_says", "until", "timeout_from", "figures"}
 INJECT_MODES = ("storm", "classes", "srar", "fatal")
 ISOS = {"test": paths.TEST_ISO, "console": paths.ISO}
 VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -270,6 +271,8 @@ def check(s):
         s.error("timeout", f"timeout '{v['timeout']}' is not a number of seconds")
     if v.get("iso", "test") not in ISOS and not os.path.isabs(v["iso"]):
         s.error("iso", f"iso '{v['iso']}': use test, console or an absolute path")
+    if v.get("parallel", "no") not in ("yes", "no"):
+        s.error("parallel", f"parallel '{v['parallel']}': yes or no")
     if v.get("launch", "runner") not in ("runner", "plain"):
         s.error("launch", f"launch '{v['launch']}': use runner or plain")
     for k in REGEXES & set(v):

@@ -54,9 +54,27 @@ def run_until(fn, cpu, only=None, any_thread=False):
         raise ScenarioError(f"expected CPU {cpu} to stop in {fn}, stopped at {where}")
 
 
+RESET = 4                               # gdb_arena.patch_cmd: reset the arena
+_arena_started = False                  # has this boot's CPU 0 reached gdb_arena_ready?
+
+
 def ready():
-    run_until("gdb_arena_ready", 0, any_thread=True)
-    xpoke.check_anchor()                # kernel memory is readable from here on
+    """CPU 0 stopped in gdb_arena_ready, the arena as a fresh boot has it.
+    The first scenario of a boot gets there by booting; each later one of
+    the same boot has CPU 0 reset the arena first (tests/kernel/gdb_arena.c:
+    command 4 puts every site back to its bytes at boot, through real
+    batches, and clears the results)."""
+    global _arena_started
+    if not _arena_started:
+        run_until("gdb_arena_ready", 0, any_thread=True)
+        xpoke.check_anchor()            # kernel memory is readable from here on
+        _arena_started = True
+    else:
+        resets = read("gdb_arena.resets")
+        write("gdb_arena.patch_cmd", RESET)
+        run_until("gdb_arena_ready", 0)
+        expect(read("gdb_arena.resets") == resets + 1 and read("gdb_arena.reset_err") == 0,
+               f"CPU 0 reset the arena for this scenario (error {read('gdb_arena.reset_err')})")
     expect(read("nr_cpus_online") >= 2, f"{read('nr_cpus_online')} CPUs online")
 
 
@@ -113,4 +131,5 @@ def check_final(new):
 
 
 def quit_arena():
+    """The arena ends (tests/gdb/run_scenario.py, after a boot's last scenario)."""
     write("gdb_arena.quit", 1)

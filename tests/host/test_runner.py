@@ -69,6 +69,9 @@ class StanzaFile(unittest.TestCase):
             ("a stanza twice", good + good, r"a second stanza \[a\]"),
             ("a list key's lines on a one-line key", good + "  more\n", r"command takes one line"),
             ("not a stanza line", "what is this\n", r"not '\[name\]'"),
+            ("parallel on a boot", "[a]\njudge = expect\nstatus = 1\nparallel = yes\n",
+             r":4: \[a\] judge expect does not use 'parallel'"),
+            ("a bad parallel", good + "parallel = maybe\n", r":5: \[a\] parallel 'maybe': yes or no"),
         ]:
             with self.subTest(what):
                 st, out, err = run(["--list"], cfg=cfg)
@@ -133,13 +136,20 @@ class StanzaFile(unittest.TestCase):
 
     def test_failing_stanzas_are_reported_failed(self):
         """A host step that fails, and a boot whose expectation is wrong
-        (ktest=list exits cleanly, status 1, not 3), among passing ones."""
-        cfg = ("[good]\njudge = host\ngroups = g\ncommand = echo RESULT passed=3 failed=0\n"
-               "[bad-host]\njudge = host\ngroups = g\ncommand = exit 7\n"
+        (ktest=list exits cleanly, status 1, not 3), among passing ones; the
+        host steps side by side (parallel = yes), reported in file order,
+        each with its own output, though the first ends last."""
+        cfg = ("[slow]\njudge = host\ngroups = g\nparallel = yes\n"
+               "command = sleep 0.5; echo slow-output; echo RESULT passed=2 failed=0\n"
+               "[good]\njudge = host\ngroups = g\nparallel = yes\ncommand = echo RESULT passed=3 failed=0\n"
+               "[bad-host]\njudge = host\ngroups = g\nparallel = yes\ncommand = exit 7\n"
                "[bad-boot]\njudge = expect\ngroups = g\ncmdline = ktest=list\nsmp = 1\ntimeout = 60\nstatus = 3\n"
                "log = ^smp\\.all_cpus_online$\n    ^no such line$\n")
         st, out, err = run(["--group", "g", "--title", "self-test"], cfg=cfg)
         self.assertEqual(st, 1, out + err)
+        self.assertRegex(out, r"(?s)^== slow .*\nok slow: 2 passed, 0 failed .*\n== good .*\nok good: .*"
+                              r"\n== bad-host .*\nFAIL bad-host: .*\n== bad-boot ")
+        self.assertRegex(err, r"(?s)== slow\n.*slow-output\n.*== good\n")
         self.assertIn("ok good: 3 passed, 0 failed", out)
         self.assertIn("FAIL bad-host: 0 passed, 1 failed", out)
         self.assertIn("'exit 7' exited with status 7", out)
@@ -148,7 +158,7 @@ class StanzaFile(unittest.TestCase):
         self.assertNotIn("no log line matches /^smp", out)
         self.assertIn("FAIL bad-boot: 0 passed, 1 failed", out)
         self.assertIn("failed: bad-host bad-boot", out)
-        self.assertIn("total: 3 passed, 2 failed", out)
+        self.assertIn("total: 5 passed, 2 failed", out)
         self.assertRegex(out, r"self-test: wall time [0-9.]+ s")
 
 

@@ -14,6 +14,13 @@
  *                                   flip_nop5_site's nop5 -> jmp to byte 2
  *                                   of the call (accepted only with
  *                                   patch.unsafe_targets=1)
+ *                                 4 resets the arena for the next scenario
+ *                                   of the same boot: every site above
+ *                                   back to its bytes at the start, each
+ *                                   through a real batch; the results
+ *                                   cleared (gdb_arena.resets counts it,
+ *                                   reset_err says how it went); then
+ *                                   calls gdb_arena_ready() again
  *   gdb_arena.intrude_cmd = N   CPU 1 runs the site, then calls
  *                               gdb_intruder_finished():
  *                                 1 from thread context
@@ -50,6 +57,8 @@ struct gdb_arena {
 	uint32_t result;                /* what the intruder's run of the site returned */
 	uint32_t nmi_result_cpu0;       /* command 4: what CPU 0's NMI handler got */
 	int32_t validate_err[2];        /* command 5 */
+	uint32_t resets;                /* patch_cmd 4 */
+	int32_t reset_err;
 	uint32_t quit;
 };
 
@@ -136,6 +145,43 @@ static int patch_torn_batch(const struct patch_site_def *s)
 	return err;
 }
 
+/* Command 4 of CPU 0: the sites the commands patch, and their bytes when
+ * the arena started. Restored in reverse order of how the torn batch
+ * (command 3) depends on them: its jmp into the call site goes first. */
+#define NR_PRISTINE 3
+static struct {
+	uint8_t *addr;
+	uint8_t bytes[5];
+} pristine[NR_PRISTINE];
+
+static void remember_pristine(void)
+{
+	pristine[0].addr = (uint8_t *)flip_nop5_site;
+	pristine[1].addr = (uint8_t *)view_fn;
+	pristine[2].addr = (uint8_t *)flip_call_site;
+	for (unsigned i = 0; i < NR_PRISTINE; i++)
+		memcpy(pristine[i].bytes, pristine[i].addr, sizeof(pristine[i].bytes));
+}
+
+static int reset_arena(void)
+{
+	int err = 0;
+	for (unsigned i = 0; i < NR_PRISTINE && !err; i++) {
+		uint8_t now[sizeof(pristine[i].bytes)];
+		memcpy(now, pristine[i].addr, sizeof(now));
+		if (memcmp(now, pristine[i].bytes, sizeof(now)))
+			err = smp_text_poke_single(pristine[i].addr, now, pristine[i].bytes, sizeof(now));
+		if (err)
+			printk("gdb.arena: reset: restoring the site at %p failed: %s (%s)", pristine[i].addr,
+			       patch_errname(err), patch_strerror(err));
+	}
+	pending_nmi_call = pending_irq_call = 0;
+	gdb_arena.result = gdb_arena.nmi_result_cpu0 = 0;
+	gdb_arena.validate_err[0] = gdb_arena.validate_err[1] = 0;
+	gdb_arena.patch_err = 0;
+	return err;
+}
+
 static void intruder(void *unused)
 {
 	(void)unused;
@@ -182,12 +228,20 @@ static void test_gdb_arena(void)
 	nmi_set_test_hook(arena_nmi);
 	if (!report(on_cpu_async(1, intruder, NULL) == 0, "intruder started on CPU 1"))
 		return;
+	remember_pristine();
 	printk("gdb.arena: ready (CPU 0 patches, CPU 1 intrudes; waiting for gdb)");
 	gdb_arena_ready();
 	while (!__atomic_load_n(&gdb_arena.quit, __ATOMIC_ACQUIRE)) {
 		uint32_t cmd = __atomic_exchange_n(&gdb_arena.patch_cmd, 0, __ATOMIC_ACQ_REL);
 		if (!cmd) {
 			cpu_relax();
+			continue;
+		}
+		if (cmd == 4) {
+			gdb_arena.reset_err = reset_arena();
+			__atomic_fetch_add(&gdb_arena.resets, 1, __ATOMIC_RELEASE);
+			printk("gdb.arena: reset for the next scenario (%u)", gdb_arena.resets);
+			gdb_arena_ready();
 			continue;
 		}
 		const struct site_variant *cur = site_current_variant(s);

@@ -45,7 +45,7 @@ static void st_timeout(void)
 	for (;;)
 		cpu_relax();
 }
-KTEST("selftest.timeout", st_timeout, .timeout_ms = 1500, .flags = KTEST_HIDDEN);
+KTEST("selftest.timeout", st_timeout, .timeout_ms = 500, .flags = KTEST_HIDDEN);
 
 /* Times out while nearly always inside printk, which recovery must not
  * abandon: the watchdog defers to printk's return, and the console must
@@ -74,7 +74,7 @@ static void st_timeout_with_helper(void)
 	for (;;)
 		cpu_relax();
 }
-KTEST("selftest.timeout_with_busy_ap", st_timeout_with_helper, .timeout_ms = 1500, .min_cpus = 2,
+KTEST("selftest.timeout_with_busy_ap", st_timeout_with_helper, .timeout_ms = 500, .min_cpus = 2,
       .flags = KTEST_HIDDEN);
 
 static void st_after(void)
