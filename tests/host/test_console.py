@@ -125,7 +125,8 @@ class ConsolePoke(unittest.TestCase):
         self.assertTrue(any(re.match(r"^  int3-2round +6 phases, up to 2 round\(s\): ", l) for l in lines), lines)
         self.assertTrue(any(re.match(r"^  nmi +8 phases, up to 3 round\(s\): ", l) for l in lines), lines)
         self.assertTrue(any(re.match(r"^  ool +10 phases, up to 3 round\(s\): ", l) for l in lines), lines)
-        self.assertEqual(len(lines), 6, f"one line per strategy: {lines}")
+        self.assertTrue(any(re.match(r"^  roll-forward +8 phases, up to 3 round\(s\): ", l) for l in lines), lines)
+        self.assertEqual(len(lines), 7, f"one line per strategy: {lines}")
         self.assertTrue(all(re.search(r" \| patches: .* \| safe against: ", l) for l in lines), lines)
         call_a, call_b = self.call("flip_call_fn", "flip_ret_a"), self.call("flip_call_fn", "flip_ret_b")
         self.one(f"poke flip_call_fn {call_a} {call_b}", r"^poke: patched ")
@@ -154,7 +155,7 @@ class ConsolePoke(unittest.TestCase):
         self.one("patch nmi_value a --strategy stop-machine", r"^patch: nmi_value is now a \(1 rounds, \d+ us, strategy stop-machine\)$")
         self.one("patch nmi_value b --strategy ool", r"^patch: nmi_value is now b \(3 rounds, \d+ us, strategy ool\)$")
         self.one("patch nmi_value a --strategy ool", r"^patch: nmi_value is now a \(3 rounds, \d+ us, strategy ool\)$")
-        self.one("patch call b --strategy nope", r"^patch: no strategy named 'nope' \(strategies: int3, int3-2round, nmi, stop-machine, stop-machine-nmi, ool\)$")
+        self.one("patch call b --strategy nope", r"^patch: no strategy named 'nope' \(strategies: int3, int3-2round, nmi, stop-machine, stop-machine-nmi, ool, roll-forward\)$")
         self.one(f"poke flip_call_fn {call_a} {call_b} --strategy", r"^poke: --strategy needs a NAME \(strategies: ")
         self.assertEqual(self.crc(), crc0)
 
