@@ -97,7 +97,7 @@ unsigned stall_settle(uint64_t timeout_us)
 	for (;;) {
 		cpumask_clear_all(&late);
 		for_each_cpu_in(c, &cpu_online_mask)
-			if (c != me && measured(c) && __atomic_load_n(&per[c].seen, __ATOMIC_ACQUIRE) < want)
+			if (c != me && (!measured(c) || __atomic_load_n(&per[c].seen, __ATOMIC_ACQUIRE) < want))
 				cpumask_set(&late, c);
 		if (cpumask_empty(&late))
 			return 0;

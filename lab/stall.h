@@ -49,8 +49,9 @@ void stall_tick(unsigned cpu);
 void stall_resume(unsigned cpu);
 
 /* Patcher, bystanders still running: wait (at most timeout_us) until every
- * other online CPU that ticked in this measurement has ticked since the
- * last batch ended, so its last sample is in. Those that have not are
+ * other online CPU has ticked in this measurement, and since the last
+ * batch ended, so its last sample is in (called before the first batch:
+ * until each has ticked once, so none misses it). Those that have not are
  * named with their RIP; returns how many. */
 unsigned stall_settle(uint64_t timeout_us);
 

@@ -32,8 +32,8 @@
 #include "lab/storm.h"
 #include "tests/kernel/host_control.h"
 
-static unsigned storm_ms = 2000, storm_idle_ms;
-KPARAM_UINT("storm.ms", storm_ms, 100, 3600000, "MS: how long each storm test patches under fire (default 2000)");
+static unsigned storm_ms = 1000, storm_idle_ms;
+KPARAM_UINT("storm.ms", storm_ms, 100, 3600000, "MS: how long each storm test patches under fire (default 1000)");
 KPARAM_UINT("storm.idle_ms", storm_idle_ms, 0, 3600000,
 	    "MS: storm tests first fire this long without patching, for comparison (default 0)");
 
