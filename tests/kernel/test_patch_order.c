@@ -94,14 +94,13 @@ static void stamp_phase(unsigned p)
 	}
 }
 
-static volatile uint32_t observing, stop_observing;
+static volatile uint32_t stop_observing;
 static uint64_t observer_acked_at_end;
 
 static void observe(void *unused)
 {
 	(void)unused;
 	struct percpu *pc = this_cpu();
-	__atomic_store_n(&observing, 1, __ATOMIC_SEQ_CST);
 	while (!__atomic_load_n(&stop_observing, __ATOMIC_ACQUIRE)) {
 		uint64_t flags = irq_save();
 		uint64_t end = tsc_deadline_us(SLICE_US);
@@ -132,11 +131,11 @@ static void check_strategy(const struct patch_strategy *st, unsigned other)
 		return;
 	memset(stamps, 0, sizeof(stamps));
 	memset(sights, 0, sizeof(sights));
-	observing = stop_observing = 0;
+	stop_observing = 0;
 	int err = on_cpu_async(other, observe, NULL);
 	uint64_t deadline = tsc_deadline_us(1000000);
-	while (!err && !__atomic_load_n(&observing, __ATOMIC_ACQUIRE) && !tsc_expired(deadline))
-		cpu_relax();
+	while (!err && !__atomic_load_n(&sights[L_OLD].seen, __ATOMIC_ACQUIRE) && !tsc_expired(deadline))
+		cpu_relax();            /* it has looked at the site once: old */
 	if (!err) {
 		poke_set_phase_hook(stamp_phase);
 		poke_set_phase_hook_nmi(stamp_phase);   /* the nmi strategy reaches its phases in NMI */
