@@ -84,6 +84,11 @@ struct patch_strategy {
 	 * breakpoints. */
 	uint32_t trap_phases;
 
+	/* Phases in which a CPU that runs a site of the batch gets the new
+	 * instruction's effect (bit i: phase i), directly or through its
+	 * #BP: the promise the gdb replays check at each phase. */
+	uint32_t new_phases;
+
 	/* Figures: the names of its write steps and how many rounds a batch
 	 * takes at most (struct poke_stats). */
 	const char *const *step_names;

@@ -121,6 +121,14 @@ def trap_phases(strategy=None):
     return [p for i, p in enumerate(phases(strategy)) if mask >> i & 1]
 
 
+def new_phases(strategy=None):
+    """The phases of a strategy in which a CPU that runs a site gets the
+    new instruction's effect (its new_phases mask, read from the kernel)."""
+    s = _strategy(strategy)
+    mask = int(s["new_phases"])
+    return [p for i, p in enumerate(phases(strategy)) if mask >> i & 1]
+
+
 def bp_contexts():
     """Names of the #BP contexts (enum bp_ctx), from the kernel."""
     arr = gdb.parse_and_eval("bp_ctx_names")

@@ -86,6 +86,7 @@ const struct patch_strategy int3_strategy = {
 	.phase_names = int3_phase_names,
 	.nr_phases = PHASE_COUNT,
 	.trap_phases = INT3_TRAP_PHASES,
+	.new_phases = ~1u & ((1u << PHASE_COUNT) - 1),   /* emulated as new from the first int3 on */
 	.step_names = int3_step_names,
 	.nr_steps = INT3_STEP_COUNT,
 	.max_rounds = 3,

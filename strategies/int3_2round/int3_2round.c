@@ -77,6 +77,7 @@ const struct patch_strategy int3_2round_strategy = {
 	.phase_names = r2_phase_names,
 	.nr_phases = R2_PHASE_COUNT,
 	.trap_phases = 1u << R2_PHASE_INT3_WRITTEN | 1u << R2_PHASE_INT3_SYNCED,
+	.new_phases = ~1u & ((1u << R2_PHASE_COUNT) - 1),        /* as int3 */
 	.step_names = int3_step_names,  /* the int3 strategy's write steps */
 	.nr_steps = INT3_STEP_COUNT,
 	.max_rounds = 2,

@@ -147,6 +147,7 @@ const struct patch_strategy nmi_strategy = {
 	.phase_names = int3_phase_names,        /* int3's steps, int3's phases */
 	.nr_phases = PHASE_COUNT,
 	.trap_phases = INT3_TRAP_PHASES,
+	.new_phases = ~1u & ((1u << PHASE_COUNT) - 1),   /* as int3 */
 	.step_names = int3_step_names,
 	.nr_steps = INT3_STEP_COUNT,
 	.max_rounds = NMI_MAX_ROUNDS,

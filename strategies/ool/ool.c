@@ -212,6 +212,7 @@ const struct patch_strategy ool_strategy = {
 	.nr_phases = OOL_PHASE_COUNT,
 	.trap_phases = 1u << OOL_PHASE_INT3_WRITTEN | 1u << OOL_PHASE_INT3_SYNCED | 1u << OOL_PHASE_TAILS_WRITTEN |
 		       1u << OOL_PHASE_TAILS_SYNCED | 1u << OOL_PHASE_NEW_COPIES,
+	.new_phases = ~((1u << OOL_PHASE_NEW_COPIES) - 1) & ((1u << OOL_PHASE_COUNT) - 1), /* old copies before */
 	.step_names = ool_step_names,
 	.nr_steps = OOL_STEP_COUNT,
 	.max_rounds = 3,

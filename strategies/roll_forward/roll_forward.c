@@ -186,6 +186,7 @@ const struct patch_strategy roll_forward_strategy = {
 	.nr_phases = RF_PHASE_COUNT,
 	.trap_phases = 1u << RF_PHASE_INT3_WRITTEN | 1u << RF_PHASE_INT3_SYNCED | 1u << RF_PHASE_TAILS_WRITTEN |
 		       1u << RF_PHASE_TAILS_SYNCED,
+	.new_phases = ~1u & ((1u << RF_PHASE_COUNT) - 1),        /* waits, then runs the new */
 	.step_names = int3_step_names,  /* the int3 strategy's write steps */
 	.nr_steps = INT3_STEP_COUNT,
 	.max_rounds = 3,

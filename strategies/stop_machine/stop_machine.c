@@ -164,6 +164,7 @@ static const struct patch_hazard stop_nmi_hazards[STOP_HAZARD_COUNT] = {
 	.phase_names = stop_phase_names, \
 	.nr_phases = STOP_PHASE_COUNT, \
 	.trap_phases = 0, \
+	.new_phases = ~((1u << STOP_PHASE_WRITTEN) - 1) & ((1u << STOP_PHASE_COUNT) - 1), \
 	.step_names = stop_step_names, \
 	.nr_steps = STOP_STEP_COUNT, \
 	.max_rounds = 1, \

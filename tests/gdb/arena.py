@@ -20,6 +20,12 @@ def int3_phases():
     return set(xpoke.trap_phases())
 
 
+def new_phases():
+    """The phases of the current strategy in which the site's runner gets
+    the new instruction's effect, as the kernel says."""
+    return set(xpoke.new_phases())
+
+
 class ScenarioError(Exception):
     pass
 

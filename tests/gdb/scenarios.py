@@ -39,7 +39,7 @@ import gdb
 
 import catalog
 import xpoke
-from arena import (A, B, CTX, int3_phases, ScenarioError, check_final, expect, freeze_patcher_at, intrude, site,
+from arena import (A, B, CTX, int3_phases, new_phases, ScenarioError, check_final, expect, freeze_patcher_at, intrude, site,
                    read, ready, release_patcher, run_until, write)  # noqa: F401
 
 
@@ -72,14 +72,15 @@ def phase_intruder(phase, kind):
     intrude(kind)
     result = read("gdb_arena.result")
     emulated = read(f"percpu_area[1].patch.bp_handled[{ctx}]") - before
-    if phase == "published":
-        expect(result == A, f"before any byte changed, CPU 1 ran the old call (got {result:#x})")
-        expect(emulated == 0, "without a #BP")
-    elif in_int3:
-        expect(result == B, f"CPU 1 got the new call's result through the int3 (got {result:#x})")
-        expect(emulated == 1, f"exactly one #BP emulation in {kind} context on CPU 1 (got {emulated})")
+    # Which call's result the strategy promises at this phase (its
+    # new_phases, from the kernel): int3 emulates the new one from the
+    # first int3 on, ool runs the old copy until new-copies, ...
+    want, which = (B, "new") if phase in new_phases() else (A, "old")
+    if in_int3:
+        expect(result == want, f"CPU 1 got the {which} call's result through the int3 (got {result:#x})")
+        expect(emulated == 1, f"exactly one #BP handled in {kind} context on CPU 1 (got {emulated})")
     else:
-        expect(result == B, f"CPU 1 ran the new call directly (got {result:#x})")
+        expect(result == want, f"CPU 1 ran the {which} call directly (got {result:#x})")
         expect(emulated == 0, f"without a #BP (got {emulated})")
     release_patcher()
     check_final(new)
