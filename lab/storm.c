@@ -26,6 +26,7 @@
 #include "arch/x86/tsc.h"
 #include "kernel/cmdline.h"
 #include "kernel/errno.h"
+#include "kernel/format.h"
 #include "kernel/percpu.h"
 #include "kernel/printk.h"
 #include "kernel/shell.h"
@@ -342,6 +343,18 @@ uint32_t storm_events(const struct storm_cfg *cfg, const struct patch_strategy *
 	if (cfg->soft_mce && others)
 		ev |= PATCH_EV_MCE;
 	return ev;
+}
+
+void storm_event_names(uint32_t ev, char *buf, size_t size)
+{
+	static const char *const names[] = { "IRQ", "NMI", "#MC", "own-NMI" };
+	size_t n = 0;
+	buf[0] = 0;
+	for (unsigned i = 0; i < 4; i++)
+		if (ev & 1u << i)
+			n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? "," : "", names[i]);
+	if (!n)
+		snprintf(buf, size, "-");
 }
 
 uint32_t storm_fit(struct storm_cfg *cfg, bool *can_detect)

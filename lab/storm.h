@@ -91,6 +91,9 @@ uint32_t storm_events(const struct storm_cfg *cfg, const struct patch_strategy *
  * value site of each path whose call site was asked for. */
 uint32_t storm_fit(struct storm_cfg *cfg, bool *can_detect);
 
+/* "NMI,#MC" from PATCH_EV_* bits; "-" for none. */
+void storm_event_names(uint32_t ev, char *buf, size_t size);
+
 /* Print the figures (per CPU and in all). */
 void storm_print(const struct storm_cfg *cfg, const struct storm_result *res);
 

@@ -50,18 +50,6 @@ KPARAM_UINT("compare.seconds", seconds, 1, 600, "S: make compare's mixed storm: 
 
 static struct storm_result res;
 
-/* "NMI,#MC" from PATCH_EV_* bits; "-" for none. */
-static void event_names(uint32_t ev, char *buf, size_t size)
-{
-	static const char *const names[] = { "IRQ", "NMI", "#MC", "own-NMI" };
-	size_t n = 0;
-	buf[0] = 0;
-	for (unsigned i = 0; i < 4; i++)
-		if (ev & 1u << i)
-			n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? "," : "", names[i]);
-	if (!n)
-		snprintf(buf, size, "-");
-}
 
 /* The lab knobs for a run expected unsafe against the events unsafe:
  * set them (on) or back to what they were; the "knobs" line. */
@@ -88,7 +76,7 @@ static void lab_knobs(bool on, uint32_t unsafe, const struct patch_strategy *s, 
 		snprintf(set + n, size - (size_t)n, ",patch.stop_mce_us=%u", KNOB_STOP_MCE_US);
 	}
 	char evs[48];
-	event_names(unsafe, evs, sizeof(evs));
+	storm_event_names(unsafe, evs, sizeof(evs));
 	printk("# compare: knobs strategy=%s smp=%u set=%s why=expected unsafe against %s: the lab widens the "
 	       "windows (as tests/boots.cfg's storm-stop-machine stanzas do); this run's latency and flips/s are "
 	       "the knobs'", s->name, nr_cpus_online, set, evs);
@@ -155,7 +143,7 @@ static void one_storm(const struct patch_strategy *s)
 			     : !unsafe ? "ok"
 			     : res.torn ? "unsafe-detected"
 			     : can_detect ? "unsafe-unseen" : "unsafe-undetectable";
-	event_names(unsafe, evs, sizeof(evs));
+	storm_event_names(unsafe, evs, sizeof(evs));
 	snprintf(tags, sizeof(tags), "workload=storm strategy=%s smp=%u sites=-", s->name, nr_cpus_online);
 	compare_print_stall(tags, &all);
 	compare_percentiles(lat, sizeof(lat), "lat_", &res.latency);

@@ -50,16 +50,6 @@ static bool sites_back_to_a(void)
 	return true;
 }
 
-static void event_names(uint32_t ev, char *buf, size_t size)
-{
-	static const char *const names[] = { "IRQ", "NMI", "#MC", "own NMI" };
-	size_t n = 0;
-	buf[0] = 0;
-	for (unsigned i = 0; i < 4; i++)
-		if (ev & 1u << i)
-			n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? ", " : "", names[i]);
-}
-
 /* The checks every storm makes: the strategy's hazards for the storm's
  * events were hit; no torn value where the strategy claims safety, and
  * torn values detected where it does not (unsafe: storm_fit()). */
@@ -80,12 +70,12 @@ static void common_checks(const struct storm_cfg *cfg, int err, uint32_t unsafe,
 	char evs[64];
 	hazard_checks(cfg);
 	if (!unsafe) {
-		event_names(ev, evs, sizeof(evs));
+		storm_event_names(ev, evs, sizeof(evs));
 		report(err == 0, "storm completed without errors (%s claims safety against %s)", s->name, evs);
 		report(res.torn == 0, "no torn value-site execution (%lu; value sites %s)", res.torn,
 		       cfg->flip_nmi_value || cfg->flip_mce_value ? "flipped" : "not flipped");
 	} else {
-		event_names(unsafe, evs, sizeof(evs));
+		storm_event_names(unsafe, evs, sizeof(evs));
 		report(can_detect, "%s does not claim safety against %s: it can patch the value sites that show it",
 		       s->name, evs);
 		report(res.torn > 0, "expected unsafe against %s: %lu torn value-site executions detected (%lu a, %lu b)",
