@@ -56,8 +56,17 @@ def kernel_phases(elf=None, strategy=STRATEGY):
     return every[strategy]
 
 
+# Strategies whose bystanders wait for the patching CPU instead of going on
+# (roll-forward): a replay that freezes the patching CPU and runs the
+# intruder alone would wait for ever; they have scenarios of their own.
+OWN = {"roll-forward": ["rollfwd_bystander_waits"]}
+
+
 def names(elf=None, strategy=STRATEGY):
     """Every scenario name for strategy, in order (the other scenarios are
-    written for int3's phases; another strategy gets the per-phase ones)."""
+    written for int3's phases; another strategy gets the per-phase ones,
+    or its own)."""
+    if strategy in OWN:
+        return list(OWN[strategy])
     per_phase = [f"phase_{p}_{k}" for p in kernel_phases(elf, strategy) for k in INTRUDERS]
     return per_phase + (OTHERS if strategy == STRATEGY else [])

@@ -175,6 +175,40 @@ def retire_waits_for_bp():
     expect(read("gdb_arena.result") == B, "and CPU 1's call, emulated, returned b")
 
 
+def rollfwd_bystander_waits():
+    """roll-forward (patch.strategy=roll-forward): a bystander that hits the
+    int3 while the patching CPU is frozen waits in #BP, emulating nothing,
+    for as long as the patching CPU is held; once it goes on, the bystander
+    leaves and runs the whole new call."""
+    ready()
+    freeze_patcher_at("int3-written")
+    new = new_bytes()
+    waited = read("percpu_area[1].patch.hazard[0]")         # RF_HAZARD_WAITED
+    intruded = read("gdb_arena.intrude_done")
+    write("gdb_arena.intrude_cmd", 1)
+    # The wait loop (wait_for_site, inlined): rf_on_bp's one PAUSE.
+    wait = pause_in("rf_on_bp")
+    spin = gdb.Breakpoint(f"*{wait:#x}", internal=True)
+    spin.thread = xpoke.thread_of(1)
+    spin.ignore_count = 20    # its wait gives up after 20 s of the guest's time
+    try:
+        xpoke.run_on(1)
+    finally:
+        spin.delete()
+    expect(gdb.selected_frame().pc() == wait,
+           f"CPU 1 alone spun 20 times in #BP waiting for the site (it is at {gdb.selected_frame().pc():#x})")
+    expect(read("percpu_area[1].patch.bp_refs") == 1, "inside the #BP handler")
+    expect(read("percpu_area[1].patch.hazard[0]") == waited + 1, "counted once as a wait in #BP")
+    expect(read("gdb_arena.intrude_done") == intruded, "its call has not run: no emulation")
+    expect(read("*(unsigned char *)flip_call_site") == 0xcc, "the site still holds its int3")
+    run_until("gdb_patch_finished", 0)
+    check_final(new)
+    if read("gdb_arena.intrude_done") == intruded:
+        run_until("gdb_intruder_finished", 1)
+    expect(read("gdb_arena.result") == B, "once the patching CPU went on, CPU 1 left #BP and ran the new call")
+    expect(read("percpu_area[1].patch.bp_refs") == 0, "and left the #BP handler")
+
+
 NMI_TEST = 1 << 2                       # arch/x86/nmi.h
 
 
@@ -282,6 +316,7 @@ OTHERS = {
     "patcher_nmi_own_site": patcher_nmi_own_site,
     "retire_waits_for_bp": retire_waits_for_bp,
     "nmi_inside_bp_acks_for_real": nmi_inside_bp_acks_for_real,
+    "rollfwd_bystander_waits": rollfwd_bystander_waits,
 }
 
 
