@@ -119,13 +119,14 @@ STRATEGY_OBJS := \
 # the console's poke/peek on any instruction.
 CLIENT_OBJS := \
 	clients/sites/sites.o clients/sites/console.o \
-	clients/poke/console_poke.o clients/poke/poke_parse.o
+	clients/poke/console_poke.o clients/poke/poke_parse.o \
+	clients/static_key/static_key.o clients/static_key/jump_table.o clients/static_key/console.o
 
 # The lab: fixture sites of every context, storms and the bystander crew,
 # which the tests (tests/kernel/) and the console use.
 LAB_OBJS := \
 	lab/context_sites_code.o lab/fixture_sites_code.o lab/ool_sites_code.o \
-	lab/context_sites.o lab/fixture_sites.o lab/ool_sites.o lab/crew.o lab/hist.o lab/stall.o lab/storm.o \
+	lab/context_sites.o lab/fixture_sites.o lab/key_sites.o lab/ool_sites.o lab/crew.o lab/hist.o lab/stall.o lab/storm.o \
 	lab/storm_handlers.o
 
 TEST_OBJS := \

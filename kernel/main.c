@@ -16,6 +16,7 @@
 #include "arch/x86/serial.h"
 #include "arch/x86/smp.h"
 #include "arch/x86/tsc.h"
+#include "clients/static_key/static_key.h"
 #include "kernel/bootinfo.h"
 #include "kernel/cmdline.h"
 #include "kernel/crashtest.h"
@@ -50,6 +51,7 @@ static void kmain_bsp_on_guarded_stack(void)
 	smp_call_init();                /* VEC_CALL: wake an idle CPU */
 	ktest_init();                   /* VEC_TIMER: test watchdog */
 	patch_init();                   /* VEC_SYNC rendezvous, int3 self-test */
+	static_key_init();              /* jump table sorted, before any AP runs a site */
 	smp_boot();                     /* INIT-SIPI-SIPI every MADT processor */
 	serial_enable_rx_irq();         /* COM1 input for the console */
 	irq_enable();
