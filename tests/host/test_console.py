@@ -323,6 +323,26 @@ class ConsolePoke(unittest.TestCase):
                          r"^poke-batch: patched 2 site\(s\)")
         self.assertEqual(self.crc(), crc0)
 
+    def test_keys_and_key_patch_every_site_in_one_batch(self):
+        """`keys` lists the lab's static keys; `key on|off|toggle` prints one line
+        with the sites, time, rounds and strategy; an unknown key is refused
+        by name and writes nothing; off again gives the boot's .text back."""
+        crc0 = self.crc()
+        lines = self.con.send("keys")
+        for name, state, n in [("lab_key_a", "off", 2), ("lab_key_b", "off", 1), ("lab_key_many", "on", 76)]:
+            self.assertTrue(any(re.fullmatch(rf"{name} +{state} +{n} sites", l) for l in lines), lines)
+        self.one("key on lab_key_a", r"^key: lab_key_a on: 2 sites in \d+ us \(3 rounds, strategy int3\)$")
+        self.assertTrue(any(re.fullmatch(r"lab_key_a +on +2 sites", l) for l in self.con.send("keys")))
+        self.assertNotEqual(self.crc(), crc0)
+        self.one("key on lab_key_a", r"^key: lab_key_a already on: 2 sites, nothing written$")
+        self.one("key toggle lab_key_a", r"^key: lab_key_a off: 2 sites in \d+ us \(3 rounds, strategy int3\)$")
+        self.one("key off lab_key_many", r"^key: lab_key_many off: 76 sites in \d+ us \(3 rounds, strategy int3\)$")
+        self.one("key toggle lab_key_many", r"^key: lab_key_many on: 76 sites in \d+ us \(3 rounds, ")
+        self.assertEqual(self.crc(), crc0)
+        self.one("key on no_such_key", r"^key: STATIC_KEY_EUNKNOWN: no static key named 'no_such_key' ")
+        self.one("key flip lab_key_a", r"^usage: key on\|off\|toggle NAME")
+        self.assertEqual(self.crc(), crc0)
+
 
 if __name__ == "__main__":
     unittest.main()
