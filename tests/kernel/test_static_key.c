@@ -232,9 +232,34 @@ static void test_key_refusals(void)
 	       static_key_errname(err), static_key_why());
 
 	poke_get_stats(&st);
+	report(st.batches == b0.batches, "no batch was applied for the client's refusals (%lu before, %lu after)",
+	       b0.batches, st.batches);
+
+	/* The core refuses the second key: lab_key_b's site holds another
+	 * 5-byte NOP than the one its state says (PATCH_EOLD_MISMATCH). */
+	struct static_key *b = &lab_key_b.key;
+	uint8_t nop5[JMP32_INSN_SIZE], other[JMP32_INSN_SIZE] = { 0x0f, 0x1f, 0x44, 0x00, 0x01 };
+	void *b_site = (void *)jump_entry_code(&b->sites[0]);
+	insn_nop(JMP32_INSN_SIZE, nop5);
+	if (!b->enabled && !smp_text_poke_single(b_site, nop5, other, JMP32_INSN_SIZE)) {
+		poke_get_stats(&b0);
+		static_key_txn_begin();
+		e1 = static_key_txn_add(a, !a_state);
+		e2 = static_key_txn_add(b, true);
+		err = static_key_txn_commit();
+		poke_get_stats(&st);
+		report(st.batches == b0.batches, "no batch was applied for the core's refusal");
+		report(e1 == 0 && e2 == 0 && err == -PATCH_EOLD_MISMATCH,
+		       "transaction {lab_key_a, lab_key_b} with lab_key_b's site altered: commit %s (%s)",
+		       static_key_errname(err), static_key_why());
+		report(!b->enabled && !memcmp(b_site, other, JMP32_INSN_SIZE), "lab_key_b unchanged: off, its site as altered");
+		smp_text_poke_single(b_site, other, nop5, JMP32_INSN_SIZE);
+	} else {
+		report(false, "lab_key_b's site could not be altered for the core's refusal");
+	}
+
 	report(a->enabled == a_state && !memcmp(a_before, (const void *)jump_entry_code(&a->sites[0]), JMP32_INSN_SIZE) &&
 		       key_bytes_are(a, a_state),
 	       "lab_key_a unchanged: state %s, bytes as before", a->enabled ? "on" : "off");
-	report(st.batches == b0.batches, "no batch was applied (%lu before, %lu after)", b0.batches, st.batches);
 }
 KTEST("static_key.refusals_change_nothing", test_key_refusals);
