@@ -23,6 +23,7 @@
 #include "kernel/recover.h"
 #include "kernel/string.h"
 #include "lab/context_sites.h"
+#include "lab/key_sites.h"
 #include "patch/trap.h"
 
 #define WHERE_WAIT_US 50000
@@ -75,6 +76,7 @@ void nmi_handle(struct regs *r)
 	if (!(why & NMI_STOP))          /* a stopping machine runs no more rounds */
 		patch_on_nmi(r);        /* the strategy of a batch in flight first */
 	nmi_site_run();                 /* a live patch site, on every NMI */
+	nmi_key_site_run();             /* and a static key's site (lab/key_sites.c) */
 	if (why & NMI_STOP) {
 		printk("CPU %u stopped at RIP %016lx <%s>", pc->cpu, r->rip,
 		       format_symbol(sym, sizeof(sym), r->rip));

@@ -1,7 +1,8 @@
 /*
  * tests/kernel/test_static_key.c — static keys (clients/static_key/) under
- * bystander load: one batch per key change, a transaction of two keys in one
- * batch, and the refusals that change nothing.
+ * bystander load: one batch per key change (sites run in thread context and
+ * by every NMI), a transaction of two keys in one batch, and the refusals
+ * that change nothing.
  *
  * With int3 a site hit in flight is emulated as its new instruction from the
  * first int3 on, so within one batch a pass over several sites can be torn
@@ -13,6 +14,7 @@
  * rounds, every byte right after it (its torn passes are printed only: see
  * test_key_txn).
  */
+#include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/tsc.h"
 #include "clients/static_key/static_key.h"
@@ -199,6 +201,62 @@ static void test_key_txn(void)
 }
 KTEST("static_key.txn_two_keys_one_batch", test_key_txn, .min_cpus = 2, .flags = KTEST_HIDDEN,
       .timeout_ms = 120000);
+
+/* lab_key_nmi's site runs in every NMI: bystanders send themselves NMIs
+ * in a loop while the key is flipped KEY_FLIPS times, one batch each. */
+static void nmi_job(unsigned cpu, uint64_t round, void *arg)
+{
+	(void)round;
+	(void)arg;
+	uint64_t before = key_nmi_hits[cpu][0] + key_nmi_hits[cpu][1];
+	apic_send_nmi_self();
+	for (unsigned spin = 0; spin < 100000 && key_nmi_hits[cpu][0] + key_nmi_hits[cpu][1] == before; spin++)
+		cpu_relax();
+	key_tally[cpu].passes++;
+}
+
+static void test_key_nmi_site(void)
+{
+	struct static_key *k = &lab_key_nmi.key;
+	uint64_t hits0[2] = { 0, 0 }, hits[2] = { 0, 0 }, emu0 = 0, emu = 0;
+	if (!report(k->nr_sites == 1 && !k->enabled, "lab_key_nmi: 1 site, off"))
+		return;
+	for_each_cpu_in(c, &cpu_online_mask) {
+		hits0[0] += key_nmi_hits[c][0];
+		hits0[1] += key_nmi_hits[c][1];
+		emu0 += patch_bp_handled(c, BP_NMI);
+	}
+	memset(key_tally, 0, sizeof(key_tally));
+	unsigned helpers = crew_start(nmi_job, NULL);
+	unsigned one_batch = 0, done = 0;
+	int err = 0;
+	for (; done < KEY_FLIPS && !err; done++) {
+		struct poke_stats b0, st;
+		poke_get_stats(&b0);
+		uint64_t t0 = rdtsc();
+		err = static_key_set(k, !(done % 2));
+		crew_flip_took(tsc_to_us(rdtsc() - t0), NULL);
+		poke_get_stats(&st);
+		one_batch += st.batches == b0.batches + 1 && st.rounds == 3 && key_bytes_are(k, !(done % 2));
+	}
+	crew_stop(-1);
+	for_each_cpu_in(c, &cpu_online_mask) {
+		hits[0] += key_nmi_hits[c][0];
+		hits[1] += key_nmi_hits[c][1];
+		emu += patch_bp_handled(c, BP_NMI);
+	}
+	hits[0] -= hits0[0];
+	hits[1] -= hits0[1];
+	emu -= emu0;
+	report_info("%u flips; %u bystanders' NMIs ran the site %lu times off, %lu on; %lu hits emulated in NMI "
+		    "context", done, helpers, hits[0], hits[1], emu);
+	report(err == 0, "every flip applied (%s)", static_key_errname(err));
+	report(one_batch == done, "%u of %u flips were one batch of 3 rounds, the site's bytes right after", one_batch,
+	       done);
+	report(hits[0] > 0 && hits[1] > 0, "NMIs took both branches (%lu off, %lu on)", hits[0], hits[1]);
+	report(emu > 0, "the window was hit from NMI context: %lu site hits emulated in #BP inside an NMI", emu);
+}
+KTEST("static_key.nmi_site", test_key_nmi_site, .min_cpus = 2, .flags = KTEST_HIDDEN, .timeout_ms = 120000);
 
 /* A transaction whose second key is refused changes no byte and no state;
  * so does a set of an unknown key. */
