@@ -2,8 +2,8 @@
  * clients/static_call/static_call.c — updating a static call: every site
  * and the trampoline in one batch of the patch core (see static_call.h).
  *
- * A site holds one of: "call trampoline" (as compiled), "call target", or
- * a 5-byte NOP (NULL target). The trampoline holds "jmp target" or, for
+ * A site holds "call target" (as compiled: the first target) or a 5-byte
+ * NOP (NULL target). The trampoline holds "jmp target" or, for
  * NULL, "jmp static_call_return". Each is one instruction, so the core's
  * strategies (int3: emulate the call/jmp or step over the NOP) can replace
  * it while other CPUs run it: a CPU reaches the old target or the new one.
@@ -75,13 +75,11 @@ static bool site_bytes(uintptr_t at, const void *fn, uint8_t out[CALL_INSN_SIZE]
 	return insn_call(at, (uintptr_t)fn, out);
 }
 
-/* Is what the site holds one of k's instructions: call trampoline, call
- * current target, or the NOP of a NULL call? */
+/* Does the site hold what k's current target puts there (the call, or the
+ * NOP of a NULL call)? */
 static bool site_is_ours(const struct static_call_key *k, uintptr_t at)
 {
 	uint8_t b[CALL_INSN_SIZE];
-	if (site_bytes(at, k->tramp, b) && !memcmp(b, (void *)at, CALL_INSN_SIZE))
-		return true;
 	return site_bytes(at, k->func, b) && !memcmp(b, (void *)at, CALL_INSN_SIZE);
 }
 

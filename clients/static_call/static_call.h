@@ -2,7 +2,8 @@
  * clients/static_call/static_call.h — static calls: a call whose target is
  * patched into the text instead of loaded from a pointer.
  *
- *   DEFINE_STATIC_CALL(name, fn);          a call of fn's type, first target fn
+ *   DECLARE_STATIC_CALL(name, fn);         where static_call(name) is used (a header)
+ *   DEFINE_STATIC_CALL(name, fn);          once, in a .c: a call of fn's type, first target fn
  *   STATIC_CALL_ALLOW(name, other_fn);     a target the console may set (call-set)
  *   r = static_call(name, args...);        an inline 5-byte "call rel32" (0..3
  *                                          integer or pointer arguments)
@@ -13,9 +14,10 @@
  *   static_call_update_ret0(name);         every call returns 0 (static_call_ret0)
  *
  * Each static_call() site is recorded in section .static_call_sites as
- * {site address, key}. A site first calls the call's trampoline (a "jmp
- * rel32" to fn, a function of its own); the first update makes it call the
- * target directly. static_call_update() type-checks fn against the call's
+ * {site address, key}. A site calls fn directly from the start (the first
+ * target is a link-time constant, __sc_first_<name>); the trampoline is a
+ * function of its own holding "jmp rel32" to it. static_call_update()
+ * type-checks fn against the call's
  * type at compile time (an assignment to a pointer of the trampoline's
  * type), so a function of another type does not compile.
  *
@@ -66,14 +68,18 @@ void static_call_return(void);
 #define __SC_STR(x)             #x
 #define __SC_XSTR(x)            __SC_STR(x)
 
+/* __sc_first_<name>: the first target, a link-time constant the sites'
+ * asm can name ("i"), so that a site calls it directly from the start. */
 #define DECLARE_STATIC_CALL(name, fn) \
 	extern struct static_call_key STATIC_CALL_KEY(name); \
-	extern __typeof__(fn) STATIC_CALL_TRAMP(name)
+	extern __typeof__(fn) STATIC_CALL_TRAMP(name); \
+	static __typeof__(fn) *const __sc_first_##name __attribute__((unused)) = (fn)
 
 /* The trampoline is "jmp rel32" spelled as bytes (e9 + rel32), so the
  * assembler cannot shorten it to a 2-byte jmp: it must hold any target. */
 #define DEFINE_STATIC_CALL(name, fn) \
-	DECLARE_STATIC_CALL(name, fn); \
+	extern struct static_call_key STATIC_CALL_KEY(name); \
+	extern __typeof__(fn) STATIC_CALL_TRAMP(name); \
 	struct static_call_key STATIC_CALL_KEY(name) \
 	__attribute__((used, section(".static_call_keys"), aligned(8))) = { \
 		#name, (void *)(fn), (void *)(fn), (void *)&STATIC_CALL_TRAMP(name) }; \
@@ -96,7 +102,7 @@ void static_call_return(void);
 
 #define static_call_addr(name)  (&STATIC_CALL_TRAMP(name))
 
-/* The site: "1: call trampoline", and {1b, key} in .static_call_sites. */
+/* The site: "1: call first-target", and {1b, key} in .static_call_sites. */
 #define __SC_SITE(name, a1, a2, a3) ({ \
 	register uint64_t __rax __asm__("rax"); \
 	register uint64_t __rdi __asm__("rdi") = (a1); \
@@ -104,13 +110,13 @@ void static_call_return(void);
 	register uint64_t __rdx __asm__("rdx") = (a3); \
 	register uint64_t __rcx __asm__("rcx"); \
 	register uintptr_t __sp __asm__("rsp"); \
-	__asm__ volatile("1:\tcall %P[tramp]\n\t" \
+	__asm__ volatile("1:\tcall %P[first]\n\t" \
 			 ".pushsection .static_call_sites, \"a\"\n\t" \
 			 ".balign 8\n\t" \
 			 ".quad 1b, %c[key]\n\t" \
 			 ".popsection" \
 			 : "=r"(__rax), "+r"(__rdi), "+r"(__rsi), "+r"(__rdx), "=r"(__rcx), "+r"(__sp) \
-			 : [tramp] "i"(&STATIC_CALL_TRAMP(name)), [key] "i"(&STATIC_CALL_KEY(name)) \
+			 : [first] "i"(__sc_first_##name), [key] "i"(&STATIC_CALL_KEY(name)) \
 			 : "r8", "r9", "r10", "r11", "memory", "cc"); \
 	__rax; })
 
