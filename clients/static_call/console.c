@@ -56,16 +56,16 @@ static bool parse_target(const char *arg, void **fn)
 	return true;
 }
 
-static void print_allowed(const struct static_call_key *k)
+/* "lab_fn_a lab_fn_b ret0 NULL": the targets call-set accepts for k. */
+static const char *allowed_list(const struct static_call_key *k, char *out, size_t size)
 {
-	char line[256];
-	size_t o = (size_t)snprintf(line, sizeof(line), "call-set: %s allows: %s", k->name, fn_name(k->first));
+	size_t o = (size_t)snprintf(out, size, "%s", fn_name(k->first));
 	for (const struct static_call_allow *a = __static_call_allow_start; a < __static_call_allow_end; a++)
-		if (a->key == k && o < sizeof(line))
-			o += (size_t)snprintf(line + o, sizeof(line) - o, " %s", fn_name(a->fn));
-	if (o < sizeof(line))
-		snprintf(line + o, sizeof(line) - o, " ret0 NULL");
-	printk("%s", line);
+		if (a->key == k && o < size)
+			o += (size_t)snprintf(out + o, size - o, " %s", fn_name(a->fn));
+	if (o < size)
+		snprintf(out + o, size - o, " ret0 NULL");
+	return out;
 }
 
 static int cmd_call_set(int argc, char **argv)
@@ -86,8 +86,9 @@ static int cmd_call_set(int argc, char **argv)
 	if (!parse_target(argv[2], &fn))
 		return -EREPORTED;
 	if (!static_call_allowed(k, fn)) {
-		printk("call-set: %s is not an allowed target of %s", argv[2], k->name);
-		print_allowed(k);
+		char list[192];
+		printk("call-set: %s is not an allowed target of %s (allowed: %s); nothing written", argv[2], k->name,
+		       allowed_list(k, list, sizeof(list)));
 		return -EREPORTED;
 	}
 	struct static_call_result r;
