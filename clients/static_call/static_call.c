@@ -7,6 +7,21 @@
  * NULL, "jmp static_call_return". Each is one instruction, so the core's
  * strategies (int3: emulate the call/jmp or step over the NOP) can replace
  * it while other CPUs run it: a CPU reaches the old target or the new one.
+ *
+ * One update, int3 strategy (the core's rounds, patch/batch.c), a
+ * bystander running one of the 64 sites:
+ *
+ *   updater (thread)                        bystander CPU
+ *   queue 64 sites + trampoline, 1 batch
+ *   int3 on all 65 first bytes; round 1     at a site: #BP, the core emulates
+ *                                           the OLD call (old target reached)
+ *   tails of all 65; round 2                at a site: #BP, still the old call
+ *   first bytes of all 65; round 3          executes the NEW call (new target)
+ *   k->func = fn                            `calls` shows the new target
+ *
+ * Three rounds whatever the number of sites; Linux's static_call_update
+ * runs them per site. Updates are serialized by update_lock (a trylock: a
+ * second updater gets -PATCH_EBUSY at once, it never waits).
  */
 #include "arch/x86/cpu.h"
 #include "kernel/format.h"
