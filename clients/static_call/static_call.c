@@ -12,12 +12,15 @@
  * bystander running one of the 64 sites:
  *
  *   updater (thread)                        bystander CPU
- *   queue 64 sites + trampoline, 1 batch
- *   int3 on all 65 first bytes; round 1     at a site: #BP, the core emulates
- *                                           the OLD call (old target reached)
- *   tails of all 65; round 2                at a site: #BP, still the old call
- *   first bytes of all 65; round 3          executes the NEW call (new target)
+ *   queue 64 sites + trampoline, 1 batch    at a site: the OLD call (old target)
+ *   int3 on all 65 first bytes; round 1     at a site: #BP, the strategy emulates
+ *                                           the NEW call (new target reached)
+ *   tails of all 65; round 2                at a site: #BP, the new call
+ *   first bytes of all 65; round 3          executes the NEW call itself
  *   k->func = fn                            `calls` shows the new target
+ *
+ * Each execution is either the old instruction or the new one (emulated
+ * or real): never a mix of the two, so never a third target.
  *
  * Three rounds whatever the number of sites; Linux's static_call_update
  * runs them per site. Updates are serialized by update_lock (a trylock: a
