@@ -28,6 +28,7 @@ __attribute__((noinline)) uint32_t lab_fn_c(uint32_t x)
 	return LAB_CALL_C;
 }
 
+/* NMI context: one increment of this CPU's own counter; no lock, no call. */
 __attribute__((noinline)) void lab_nmi_fn_a(void)
 {
 	lab_call_hits[cpu_id()].nmi_a++;
@@ -66,6 +67,7 @@ __attribute__((noinline)) uint32_t lab_call_one_run(uint32_t x)
 	return static_call(lab_call_one, x);
 }
 
+/* NMI context (a test's NMI hook): the site, then lab_nmi_fn_a or _b. */
 __attribute__((noinline)) void lab_nmi_call_run(void)
 {
 	static_call(lab_nmi_call);
