@@ -1,4 +1,4 @@
-"""tests/host/test_console.py - peek, poke, poke-batch and text-crc, driven
+"""tests/host/test_console.py - peek, poke, poke-batch, text-crc, calls and call-set, driven
 over the serial line as a user or a script would.
 
 One boot (the [console] stanza of tests/boots.cfg gives it as BOOT; by
@@ -341,6 +341,43 @@ class ConsolePoke(unittest.TestCase):
         self.assertEqual(self.crc(), crc0)
         self.one("key on no_such_key", r"^key: STATIC_KEY_EUNKNOWN: no static key named 'no_such_key' ")
         self.one("key flip lab_key_a", r"^usage: key on\|off\|toggle NAME")
+
+    def test_calls_and_call_set(self):
+        """calls lists the lab's static calls; call-set moves every site of
+        one in one batch (int3: 3 rounds), NULL and ret0 included; a
+        non-function or a function the call does not allow is refused in
+        one line and writes nothing; back to the first target, .text is as
+        it was."""
+        crc0 = self.crc()
+        out = self.con.send("calls")
+        rows = {m.group(1): (m.group(2), int(m.group(3))) for m in
+                (re.fullmatch(r"(\S+) +-> (\S+) +(\d+) sites  trampoline [0-9a-f]{16}", line) for line in out) if m}
+        self.assertEqual(len(rows), len(out), "calls: a line of unexpected form:\n" + "\n".join(out))
+        self.assertEqual(rows["lab_call"], ("lab_fn_a", 64))
+        self.assertEqual(rows["lab_call_one"], ("lab_fn_a", 1))
+        self.assertEqual(rows["lab_nmi_call"], ("lab_nmi_fn_a", 1))
+        self.one("call-set lab_call lab_fn_b",
+                 r"^call-set: lab_call -> lab_fn_b: 64 sites in \d+ us \(3 rounds, strategy int3\)$")
+        self.one("call-set lab_call_one lab_fn_b --strategy int3-2round",
+                 r"^call-set: lab_call_one -> lab_fn_b: 1 sites in \d+ us \(2 rounds, strategy int3-2round\)$")
+        self.assertRegex("\n".join(self.con.send("calls")), r"(?m)^lab_call +-> lab_fn_b +64 sites")
+        crc_b = self.crc()
+        for what, line, pattern in [
+            ("not allowed", "call-set lab_call lab_fn_c",
+             r"^call-set: lab_fn_c is not an allowed target of lab_call \(allowed: lab_fn_a lab_fn_b ret0 NULL\); "
+             r"nothing written$"),
+            ("not a function", "call-set lab_call __entry_start", r"^call-set: '__entry_start' \([0-9a-f]{16}\) is not a function$"),
+            ("no symbol", "call-set lab_call no_such_fn", r"^call-set: no symbol 'no_such_fn'$"),
+            ("no call", "call-set no_such_call lab_fn_a", r"^call-set: no static call named 'no_such_call'"),
+        ]:
+            with self.subTest(what):
+                self.one(line, pattern)
+                self.assertEqual(self.crc(), crc_b, f"{what}: .text changed")
+        self.one("call-set lab_call NULL", r"^call-set: lab_call -> NULL: 64 sites in \d+ us \(3 rounds, strategy int3\)$")
+        self.assertRegex("\n".join(self.con.send("calls")), r"(?m)^lab_call +-> NULL +64 sites")
+        self.one("call-set lab_call ret0", r"^call-set: lab_call -> static_call_ret0: 64 sites")
+        self.one("call-set lab_call lab_fn_a", r"^call-set: lab_call -> lab_fn_a: 64 sites")
+        self.one("call-set lab_call_one lab_fn_a", r"^call-set: lab_call_one -> lab_fn_a: 1 sites")
         self.assertEqual(self.crc(), crc0)
 
 
