@@ -31,8 +31,8 @@ static bool parse_value(const struct imv_var *var, const char *arg, uint32_t *ou
 	uint64_t u;
 	if (!parse_u64(arg + neg, &u) || (neg && !var->is_signed) || (!neg && u > UINT32_MAX) ||
 	    (neg && u > (uint64_t)INT32_MAX + 1) || (!neg && var->is_signed && u > INT32_MAX)) {
-		printk("imv-set: '%s' is not a value of %s (a %s 32-bit integer); nothing written", arg, var->name,
-		       var->is_signed ? "signed" : "unsigned");
+		printk("imv-set: '%s' is not a value of %s (%s 32-bit integer); nothing written", arg, var->name,
+		       var->is_signed ? "a signed" : "an unsigned");
 		return false;
 	}
 	*out = neg ? (uint32_t)-u : (uint32_t)u;

@@ -1,5 +1,5 @@
-"""tests/host/test_console.py - peek, poke, poke-batch, text-crc, calls and call-set, driven
-over the serial line as a user or a script would.
+"""tests/host/test_console.py - peek, poke, poke-batch, text-crc, calls and call-set, imv
+and imv-set, driven over the serial line as a user or a script would.
 
 One boot (the [console] stanza of tests/boots.cfg gives it as BOOT; by
 default build/xpoke.iso at -smp 2) with COM1 on a unix socket
@@ -378,6 +378,38 @@ class ConsolePoke(unittest.TestCase):
         self.one("call-set lab_call ret0", r"^call-set: lab_call -> static_call_ret0: 64 sites")
         self.one("call-set lab_call lab_fn_a", r"^call-set: lab_call -> lab_fn_a: 64 sites")
         self.one("call-set lab_call_one lab_fn_a", r"^call-set: lab_call_one -> lab_fn_a: 1 sites")
+        self.assertEqual(self.crc(), crc0)
+
+    def test_imv_and_imv_set(self):
+        """imv lists the lab's immediate values; imv-set rewrites every
+        site's immediate in one ool batch (3 rounds); an unknown name or a
+        value the variable cannot hold is refused in one line and writes
+        nothing; back to the first value, .text is as it was."""
+        crc0 = self.crc()
+        out = self.con.send("imv")
+        rows = {m.group(1): (int(m.group(2), 16), int(m.group(3))) for m in
+                (re.fullmatch(r"(\S+) += 0x([0-9a-f]{8}) \(-?\d+\) +(\d+) sites", line) for line in out) if m}
+        self.assertEqual(len(rows), len(out), "imv: a line of unexpected form:\n" + "\n".join(out))
+        self.assertEqual(rows["lab_imv"], (0x5a5a5a5a, 16))
+        self.assertEqual(rows["lab_imv_one"], (0xffffffff, 1))
+        self.one("imv-set lab_imv 0xa5a5a5a5",
+                 r"^imv-set: lab_imv = 0xa5a5a5a5: 16 sites in \d+ us \(3 rounds, strategy ool\)$")
+        self.one("imv-set lab_imv_one -7",
+                 r"^imv-set: lab_imv_one = 0xfffffff9: 1 sites in \d+ us \(3 rounds, strategy ool\)$")
+        self.assertRegex("\n".join(self.con.send("imv")), r"(?m)^lab_imv_one += 0xfffffff9 \(-7\) +1 sites$")
+        crc_b = self.crc()
+        for what, line, pattern in [
+            ("no such", "imv-set no_such_imv 1",
+             r"^imv-set: no immediate value named 'no_such_imv' \(see 'imv'\); nothing written$"),
+            ("negative unsigned", "imv-set lab_imv -1",
+             r"^imv-set: '-1' is not a value of lab_imv \(an unsigned 32-bit integer\); nothing written$"),
+            ("33 bits", "imv-set lab_imv 0x100000000", r"^imv-set: '0x100000000' is not a value of lab_imv "),
+        ]:
+            with self.subTest(what):
+                self.one(line, pattern)
+                self.assertEqual(self.crc(), crc_b, f"{what}: .text changed")
+        self.one("imv-set lab_imv 0x5a5a5a5a", r"^imv-set: lab_imv = 0x5a5a5a5a: 16 sites")
+        self.one("imv-set lab_imv_one -1", r"^imv-set: lab_imv_one = 0xffffffff: 1 sites")
         self.assertEqual(self.crc(), crc0)
 
 
