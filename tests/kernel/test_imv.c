@@ -57,6 +57,10 @@ static void test_one_batch(void)
 	report(!e1 && !e16, "both sets applied (%s, %s)", patch_errname(e1), patch_errname(e16));
 	report_info("1 site: %lu rounds in %lu batches; %u sites: %lu rounds in %lu batches", r1, b1, s16, r16, b16);
 	report(b1 == 1 && b16 == 1, "each set is one batch (1 site: %lu, %u sites: %lu)", b1, s16, b16);
+	struct poke_stats st;
+	poke_get_stats(&st);
+	report(st.strategy == patch_strategy_find("ool"), "applied by strategy ool (%s)",
+	       patch_strategy_name(st.strategy));
 	report(r1 == 3 && r16 == 3, "each set takes ool's 3 rounds (1 site: %lu, %u sites: %lu)", r1, s16, r16);
 	report(sites_reading(LAB_IMV_B) == LAB_IMV_SITES && lab_imv_one_read() == -123456789 &&
 	       IMV_VAR(lab_imv).value == LAB_IMV_B, "every site now reads the new value (%u of %u; one site %d)",
@@ -66,14 +70,31 @@ static void test_one_batch(void)
 }
 KTEST("imv.one_batch_for_all_sites", test_one_batch);
 
-static uint64_t imv_torn[MAX_CPUS], imv_old[MAX_CPUS], imv_new[MAX_CPUS];
+static uint64_t imv_torn[MAX_CPUS], imv_old[MAX_CPUS], imv_new[MAX_CPUS], imv_back[MAX_CPUS];
 static uint32_t imv_torn_value[MAX_CPUS];
+static const uint32_t imv_values[2] = { LAB_IMV_A, LAB_IMV_B };
+static uint64_t imv_gen;        /* set number g writes imv_values[g % 2]; bumped before it starts */
 
-/* The crew's job: read every site of lab_imv, each value checked. */
+/*
+ * The crew's job: read every site of lab_imv in order, each value checked
+ * (torn: neither A nor B), and the pass checked as a whole: when no new
+ * set began during the pass (imv_gen the same before and after), only set
+ * g can have been in flight, so the pass reads g's old value at some sites
+ * then g's value at the rest, never g's value at a site and then the old
+ * one at a later site (counted in imv_back: the sites were not switched
+ * at one point, e.g. one batch per site):
+ *
+ *   updater                              bystander
+ *   imv_gen = g; imv_set(values[g%2])    g0 = imv_gen
+ *     ... one batch, one switch point    site 0 .. site 15: old* new*
+ *                                        g1 = imv_gen; g0 == g1: checked
+ */
 static void imv_bystander(unsigned cpu, uint64_t round, void *unused)
 {
 	(void)round;
 	(void)unused;
+	uint64_t g0 = __atomic_load_n(&imv_gen, __ATOMIC_ACQUIRE);
+	bool seen_new = false, back = false;
 	for (unsigned i = 0; i < LAB_IMV_SITES; i++) {
 		uint32_t v = lab_imv_sites[i]();
 		if (v == LAB_IMV_A) {
@@ -84,7 +105,13 @@ static void imv_bystander(unsigned cpu, uint64_t round, void *unused)
 			imv_torn[cpu]++;
 			imv_torn_value[cpu] = v;
 		}
+		if (v == imv_values[g0 % 2])
+			seen_new = true;
+		else if (seen_new)
+			back = true;
 	}
+	if (back && __atomic_load_n(&imv_gen, __ATOMIC_ACQUIRE) == g0)
+		imv_back[cpu]++;
 }
 
 static uint64_t hazard_sum(unsigned h)
@@ -112,7 +139,6 @@ static uint64_t bp_sum(void)
 
 static void test_bystanders(void)
 {
-	uint32_t values[2] = { LAB_IMV_A, LAB_IMV_B };
 	uint64_t h0[OOL_HAZARD_COUNT], h[OOL_HAZARD_COUNT];
 	int err = 0;
 
@@ -123,25 +149,30 @@ static void test_bystanders(void)
 	memset(imv_torn, 0, sizeof(imv_torn));
 	memset(imv_old, 0, sizeof(imv_old));
 	memset(imv_new, 0, sizeof(imv_new));
+	memset(imv_back, 0, sizeof(imv_back));
 	for (unsigned i = 0; i < OOL_HAZARD_COUNT; i++)
 		h0[i] = hazard_sum(i);
 	uint64_t bp0 = bp_sum();
 	unsigned helpers = crew_start(imv_bystander, NULL);
 	uint64_t t0 = rdtsc();
 	unsigned f = 1;
+	__atomic_store_n(&imv_gen, 0, __ATOMIC_RELEASE);        /* lab_imv holds A = imv_values[0] */
 	for (; !err && (f <= IMV_FLIPS || ((hazard_sum(OOL_HAZARD_OLD) - h0[OOL_HAZARD_OLD] < IMV_OOL_HITS ||
 					    hazard_sum(OOL_HAZARD_NEW) - h0[OOL_HAZARD_NEW] < IMV_OOL_HITS) &&
-					   tsc_to_us(rdtsc() - t0) < IMV_MAX_MS * 1000ull)); f++)
-		err = imv_set_var(&IMV_VAR(lab_imv), values[f % 2], false, NULL);
+					   tsc_to_us(rdtsc() - t0) < IMV_MAX_MS * 1000ull)); f++) {
+		__atomic_store_n(&imv_gen, f, __ATOMIC_RELEASE);
+		err = imv_set_var(&IMV_VAR(lab_imv), imv_values[f % 2], false, NULL);
+	}
 	crew_stop(-1);
 	for (unsigned i = 0; i < OOL_HAZARD_COUNT; i++)
 		h[i] = hazard_sum(i) - h0[i];
-	uint64_t bp = bp_sum() - bp0, torn = 0, old = 0, new = 0;
+	uint64_t bp = bp_sum() - bp0, torn = 0, old = 0, new = 0, back = 0;
 	uint32_t torn_value = 0;
 	for (unsigned c = 0; c < MAX_CPUS; c++) {
 		torn += imv_torn[c];
 		old += imv_old[c];
 		new += imv_new[c];
+		back += imv_back[c];
 		if (imv_torn[c])
 			torn_value = imv_torn_value[c];
 	}
@@ -151,6 +182,8 @@ static void test_bystanders(void)
 		    "#BP handled %lu", old, new, torn, h[OOL_HAZARD_RAN], h[OOL_HAZARD_OLD], h[OOL_HAZARD_NEW],
 		    h[OOL_HAZARD_MOVED], bp);
 	report(torn == 0, "every read was the old or the new value (%lu were not, e.g. %08x)", torn, torn_value);
+	report(back == 0, "the sites switched at one point: no pass read the new value at a site, then the old at a "
+	       "later one (%lu did)", back);
 	report(old > 0 && new > 0, "both values read (old %lu, new %lu)", old, new);
 	report(h[OOL_HAZARD_OLD] > 0 && h[OOL_HAZARD_NEW] > 0,
 	       "the window was hit: sites ran out of line, the old copy %lu times, the new %lu", h[OOL_HAZARD_OLD],
