@@ -15,8 +15,8 @@
  * bytes replaced.
  *
  * init is repeated in DECLARE_IMV so that every reader, in any file, can
- * emit it as a constant ("i"); DEFINE_IMV checks nothing of the sort, so
- * keep the two together (the lab declares in its header and defines from it).
+ * emit it as a constant ("i"); DEFINE_IMV needs the DECLARE_IMV in scope
+ * and fails to compile if its type or init differ from it.
  */
 #ifndef XPOKE_CLIENTS_IMV_H
 #define XPOKE_CLIENTS_IMV_H
@@ -52,6 +52,8 @@ extern const struct imv_site __imv_sites_start[], __imv_sites_end[];
 	extern struct imv_var IMV_VAR(name)
 
 #define DEFINE_IMV(type, name, init) \
+	_Static_assert(__builtin_types_compatible_p(type, __imv_type_##name) && \
+		       __imv_init_##name == (int64_t)(type)(init), "imv " #name ": DEFINE_IMV differs from DECLARE_IMV"); \
 	struct imv_var IMV_VAR(name) __attribute__((used, section(".imv_vars"), aligned(8))) = { \
 		#name, (uint32_t)(type)(init), (type)-1 < (type)1 }
 
