@@ -121,6 +121,10 @@ void poke_print_stats(void);
 
 /* Sites hit in flight and handled by the strategy, on a CPU, by context. */
 uint64_t patch_bp_handled(unsigned cpu, enum bp_ctx ctx);
+/* The same summed over every online CPU, and the running strategy's hazard
+ * counter i (patch/strategy.h) summed likewise. Thread context. */
+uint64_t patch_bp_handled_all(enum bp_ctx ctx);
+uint64_t patch_hazard_all(unsigned i);
 
 /* Is the TCG workaround on (patch.tcg_rewrite; decided by patch_init), and
  * was it decided from CPUID (patch.tcg_rewrite=auto)? */

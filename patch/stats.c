@@ -94,3 +94,20 @@ static int cmd_patch_stats(int argc, char **argv)
 	return 0;
 }
 SHELL_CMD("patch-stats", "", "figures of the last batch, #BP hits per CPU and context", cmd_patch_stats);
+
+/* patch/patch.h. Thread context: relaxed reads of every online CPU's counters. */
+uint64_t patch_bp_handled_all(enum bp_ctx ctx)
+{
+	uint64_t n = 0;
+	for_each_cpu_in(c, &cpu_online_mask)
+		n += patch_bp_handled(c, ctx);
+	return n;
+}
+
+uint64_t patch_hazard_all(unsigned i)
+{
+	uint64_t n = 0;
+	for_each_cpu_in(c, &cpu_online_mask)
+		n += __atomic_load_n(&percpu_of(c)->patch.hazard[i], __ATOMIC_RELAXED);
+	return n;
+}

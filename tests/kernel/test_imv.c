@@ -114,22 +114,6 @@ static void imv_bystander(unsigned cpu, uint64_t round, void *unused)
 		imv_back[cpu]++;
 }
 
-static uint64_t hazard_sum(unsigned h)
-{
-	uint64_t n = 0;
-	for_each_cpu_in(c, &cpu_online_mask)
-		n += __atomic_load_n(&percpu_of(c)->patch.hazard[h], __ATOMIC_RELAXED);
-	return n;
-}
-
-static uint64_t bp_sum(void)
-{
-	uint64_t n = 0;
-	for_each_cpu_in(c, &cpu_online_mask)
-		n += patch_bp_handled(c, BP_THREAD);
-	return n;
-}
-
 /* At least IMV_FLIPS sets, then more until the bystanders ran both the old
  * and the new copy out of line IMV_OOL_HITS times each, for at most
  * IMV_MAX_MS. */
@@ -151,22 +135,22 @@ static void test_bystanders(void)
 	memset(imv_new, 0, sizeof(imv_new));
 	memset(imv_back, 0, sizeof(imv_back));
 	for (unsigned i = 0; i < OOL_HAZARD_COUNT; i++)
-		h0[i] = hazard_sum(i);
-	uint64_t bp0 = bp_sum();
+		h0[i] = patch_hazard_all(i);
+	uint64_t bp0 = patch_bp_handled_all(BP_THREAD);
 	unsigned helpers = crew_start(imv_bystander, NULL);
 	uint64_t t0 = rdtsc();
 	unsigned f = 1;
 	__atomic_store_n(&imv_gen, 0, __ATOMIC_RELEASE);        /* lab_imv holds A = imv_values[0] */
-	for (; !err && (f <= IMV_FLIPS || ((hazard_sum(OOL_HAZARD_OLD) - h0[OOL_HAZARD_OLD] < IMV_OOL_HITS ||
-					    hazard_sum(OOL_HAZARD_NEW) - h0[OOL_HAZARD_NEW] < IMV_OOL_HITS) &&
+	for (; !err && (f <= IMV_FLIPS || ((patch_hazard_all(OOL_HAZARD_OLD) - h0[OOL_HAZARD_OLD] < IMV_OOL_HITS ||
+					    patch_hazard_all(OOL_HAZARD_NEW) - h0[OOL_HAZARD_NEW] < IMV_OOL_HITS) &&
 					   tsc_to_us(rdtsc() - t0) < IMV_MAX_MS * 1000ull)); f++) {
 		__atomic_store_n(&imv_gen, f, __ATOMIC_RELEASE);
 		err = imv_set_var(&IMV_VAR(lab_imv), imv_values[f % 2], false, NULL);
 	}
 	crew_stop(-1);
 	for (unsigned i = 0; i < OOL_HAZARD_COUNT; i++)
-		h[i] = hazard_sum(i) - h0[i];
-	uint64_t bp = bp_sum() - bp0, torn = 0, old = 0, new = 0, back = 0;
+		h[i] = patch_hazard_all(i) - h0[i];
+	uint64_t bp = patch_bp_handled_all(BP_THREAD) - bp0, torn = 0, old = 0, new = 0, back = 0;
 	uint32_t torn_value = 0;
 	for (unsigned c = 0; c < MAX_CPUS; c++) {
 		torn += imv_torn[c];

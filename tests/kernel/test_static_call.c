@@ -98,14 +98,6 @@ static void sum_hits(struct lab_call_hits *t)
 	}
 }
 
-static uint64_t bp_sum(enum bp_ctx ctx)
-{
-	uint64_t n = 0;
-	for_each_cpu_in(c, &cpu_online_mask)
-		n += patch_bp_handled(c, ctx);
-	return n;
-}
-
 /* At least SC_FLIPS flips, then more until the NMI path's site was hit in
  * flight SC_NMI_HITS times (NMIs land in the window rarely at -smp 2), for
  * at most SC_MAX_MS. */
@@ -128,12 +120,12 @@ static void test_bystanders(void)
 	}
 	memset(lab_call_hits, 0, sizeof(lab_call_hits));
 	memset(sc_bad, 0, sizeof(sc_bad));
-	uint64_t bp_thread = bp_sum(BP_THREAD), bp_nmi = bp_sum(BP_NMI);
+	uint64_t bp_thread = patch_bp_handled_all(BP_THREAD), bp_nmi = patch_bp_handled_all(BP_NMI);
 	nmi_set_test_hook(sc_nmi_hook);
 	unsigned helpers = crew_start(sc_bystander, NULL);
 	uint64_t t0 = rdtsc();
 	unsigned f = 1;
-	for (; !err && (f <= SC_FLIPS || (bp_sum(BP_NMI) - bp_nmi < SC_NMI_HITS &&
+	for (; !err && (f <= SC_FLIPS || (patch_bp_handled_all(BP_NMI) - bp_nmi < SC_NMI_HITS &&
 					   tsc_to_us(rdtsc() - t0) < SC_MAX_MS * 1000ull)); f++) {
 		err = static_call_update_key(many, targets[f % 2], NULL, false, NULL);
 		err = err ? err : static_call_update_key(one, targets[f % 2], NULL, false, NULL);
@@ -141,8 +133,8 @@ static void test_bystanders(void)
 	}
 	crew_stop(-1);
 	nmi_set_test_hook(NULL);
-	bp_thread = bp_sum(BP_THREAD) - bp_thread;
-	bp_nmi = bp_sum(BP_NMI) - bp_nmi;
+	bp_thread = patch_bp_handled_all(BP_THREAD) - bp_thread;
+	bp_nmi = patch_bp_handled_all(BP_NMI) - bp_nmi;
 	sum_hits(&t);
 	uint64_t bad = 0;
 	for (unsigned c = 0; c < MAX_CPUS; c++)
