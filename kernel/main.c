@@ -51,7 +51,9 @@ static void kmain_bsp_on_guarded_stack(void)
 	smp_call_init();                /* VEC_CALL: wake an idle CPU */
 	ktest_init();                   /* VEC_TIMER: test watchdog */
 	patch_init();                   /* VEC_SYNC rendezvous, int3 self-test */
-	static_key_init();              /* jump table sorted, before any AP runs a site */
+	irq_enable();                   /* a batch takes IRQs on; only this CPU is online */
+	static_key_init();              /* jump table sorted, off keys' sites NOPs, before any AP runs one */
+	irq_disable();
 	smp_boot();                     /* INIT-SIPI-SIPI every MADT processor */
 	serial_enable_rx_irq();         /* COM1 input for the console */
 	irq_enable();

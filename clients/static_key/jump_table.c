@@ -8,20 +8,23 @@
  * mass-patch sizes to come.
  */
 #include "clients/static_key/static_key.h"
-#include "kernel/printk.h"
+#include "kernel/panic.h"
+#include "kernel/string.h"
+#include "patch/patch.h"
 
-static void jump_entry_set(struct jump_entry *e, uintptr_t code, uintptr_t target, uintptr_t key)
+static void jump_entry_set(struct jump_entry *e, uintptr_t code, uintptr_t target, uintptr_t key, unsigned flags)
 {
 	e->code = (int32_t)(intptr_t)(code - (uintptr_t)&e->code);
 	e->target = (int32_t)(intptr_t)(target - (uintptr_t)&e->target);
-	e->key = (int64_t)(key - (uintptr_t)&e->key);
+	e->key = (int64_t)((key | flags) - (uintptr_t)&e->key);
 }
 
 static void jump_entry_swap(struct jump_entry *a, struct jump_entry *b)
 {
 	uintptr_t ac = jump_entry_code(a), at = jump_entry_target(a), ak = (uintptr_t)jump_entry_key(a);
-	jump_entry_set(a, jump_entry_code(b), jump_entry_target(b), (uintptr_t)jump_entry_key(b));
-	jump_entry_set(b, ac, at, ak);
+	unsigned af = jump_entry_flags(a);
+	jump_entry_set(a, jump_entry_code(b), jump_entry_target(b), (uintptr_t)jump_entry_key(b), jump_entry_flags(b));
+	jump_entry_set(b, ac, at, ak, af);
 }
 
 static bool jump_entry_less(const struct jump_entry *a, const struct jump_entry *b)
@@ -55,6 +58,21 @@ static void jump_table_sort(struct jump_entry *t, size_t n)
 	}
 }
 
+/* The compiler's jmp at e: rel8 or rel32 to e's target, or panic. */
+static unsigned site_length(const struct jump_entry *e)
+{
+	const uint8_t *p = (const uint8_t *)jump_entry_code(e);
+	uintptr_t at = jump_entry_code(e), to = jump_entry_target(e);
+	if (p[0] == JMP8_INSN_OPCODE && at + JMP8_INSN_SIZE + (int8_t)p[1] == to)
+		return JMP8_INSN_SIZE;
+	int32_t rel;
+	memcpy(&rel, p + 1, sizeof(rel));
+	if (p[0] == JMP32_INSN_OPCODE && at + JMP32_INSN_SIZE + rel == to)
+		return JMP32_INSN_SIZE;
+	panic("static_key: site %lx of key %lx holds %02x %02x, not a jmp to its target %lx", at,
+	      (uintptr_t)jump_entry_key(e), p[0], p[1], to);
+}
+
 void static_key_init(void)
 {
 	struct jump_entry *t = __jump_table_start;
@@ -62,13 +80,14 @@ void static_key_init(void)
 	jump_table_sort(t, n);
 	for (size_t i = 0; i < n; i++) {
 		struct static_key *k = jump_entry_key(&t[i]);
-		if (!static_key_known(k)) {
-			printk("static_key: site %lx names %lx, not a key in .static_keys: ignored",
-			       jump_entry_code(&t[i]), (uintptr_t)k);
-			continue;
-		}
+		if (!static_key_known(k))
+			panic("static_key: site %lx names %lx, not a key in .static_keys", jump_entry_code(&t[i]),
+			      (uintptr_t)k);
+		unsigned flags = site_length(&t[i]) == JMP8_INSN_SIZE ? JUMP_ENTRY_SHORT : 0;
+		jump_entry_set(&t[i], jump_entry_code(&t[i]), jump_entry_target(&t[i]), (uintptr_t)k, flags);
 		if (!k->nr_sites)
 			k->sites = &t[i];
 		k->nr_sites++;
 	}
+	static_key_boot_off();
 }

@@ -8,6 +8,7 @@
  */
 #include "clients/static_key/static_key.h"
 #include "kernel/format.h"
+#include "kernel/panic.h"
 #include "kernel/spinlock.h"
 #include "kernel/string.h"
 #include "patch/patch.h"
@@ -64,24 +65,28 @@ struct static_key *static_key_by_name(const char *name)
 	return NULL;
 }
 
-/* The bytes of site e when its key is on (jmp rel32 to the target) or off. */
+/* The bytes of site e when its key is on (its jmp, rel8 or rel32 as the
+ * compiler made it) or off (a NOP of the same length). */
 static bool site_bytes(const struct jump_entry *e, bool on, uint8_t out[JMP32_INSN_SIZE])
 {
-	if (on)
-		return insn_jmp32(jump_entry_code(e), jump_entry_target(e), out);
-	return insn_nop(JMP32_INSN_SIZE, out);
+	unsigned len = jump_entry_len(e);
+	if (!on)
+		return insn_nop(len, out);
+	if (len == JMP8_INSN_SIZE)
+		return insn_jmp8(jump_entry_code(e), jump_entry_target(e), out);
+	return insn_jmp32(jump_entry_code(e), jump_entry_target(e), out);
 }
 
-/* Queue every site of k for state on. */
-static int queue_key(struct static_key *k, bool on)
+/* Queue every site of k, from the bytes of state from to those of state to. */
+static int queue_key(struct static_key *k, bool from, bool to)
 {
 	uint8_t old[JMP32_INSN_SIZE], new[JMP32_INSN_SIZE];
 	for (uint32_t i = 0; i < k->nr_sites; i++) {
 		const struct jump_entry *e = &k->sites[i];
 		uintptr_t at = jump_entry_code(e);
-		if (!site_bytes(e, k->enabled, old) || !site_bytes(e, on, new)) {
-			snprintf(key_why, sizeof(key_why), "%s: site %lx: jmp to %lx out of rel32 reach", k->name, at,
-				 jump_entry_target(e));
+		if (!site_bytes(e, from, old) || !site_bytes(e, to, new)) {
+			snprintf(key_why, sizeof(key_why), "%s: site %lx: jmp to %lx out of reach of its %u bytes",
+				 k->name, at, jump_entry_target(e), jump_entry_len(e));
 			return -STATIC_KEY_ESITE_BYTES;
 		}
 		if (key_batch.nr == key_batch.cap) {
@@ -89,13 +94,28 @@ static int queue_key(struct static_key *k, bool on)
 				 at, key_batch.cap);
 			return -STATIC_KEY_ETOO_MANY_SITES;
 		}
-		int err = smp_text_poke_batch_add(&key_batch, (void *)at, old, new, JMP32_INSN_SIZE);
+		int err = smp_text_poke_batch_add(&key_batch, (void *)at, old, new, jump_entry_len(e));
 		if (err) {
 			snprintf(key_why, sizeof(key_why), "%s: %s", k->name, key_batch.why);
 			return err;
 		}
 	}
 	return 0;
+}
+
+void static_key_boot_off(void)
+{
+	key_batch.quiet = 1;
+	key_batch.strategy = NULL;
+	for (struct static_key *k = __static_keys_start; k < __static_keys_end; k++) {
+		int err = k->enabled ? 0 : queue_key(k, true, false);
+		if (err)
+			panic("static_key: key %s cannot start off: %s (%s)", k->name, key_why, static_key_errname(err));
+	}
+	int err = smp_text_poke_batch_finish(&key_batch);
+	if (err)
+		panic("static_key: the sites of the keys that start off: %s (%s)", key_batch.why,
+		      static_key_errname(err));
 }
 
 /* Apply txn (key_lock held): one batch, then the states. */
@@ -106,7 +126,7 @@ static int txn_apply(void)
 	key_batch.strategy = NULL;
 	for (unsigned i = 0; !err && i < txn.nr; i++)
 		if (txn.key[i]->enabled != txn.on[i])
-			err = queue_key(txn.key[i], txn.on[i]);
+			err = queue_key(txn.key[i], txn.key[i]->enabled, txn.on[i]);
 	if (err) {
 		smp_text_poke_batch_reset(&key_batch);
 		return err;

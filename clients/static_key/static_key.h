@@ -7,13 +7,16 @@
  *           trace_something();                   // jmp rel32 while on
  *   static_key_enable(&trace_key.key);           // every site, one batch
  *
- * Each use of static_branch_*() is a site: five bytes that are a NOP
- * (fall through: the branch is false) or a jmp rel32 to the "true" code,
- * and a relative entry {code, target, key} in section __jump_table
- * (collected by linker.ld, sorted at boot by key then code address,
- * jump_table.c). The initial bytes follow the key's initial state (the key's
- * type: DEFINE_STATIC_KEY_TRUE or _FALSE); likely/unlikely only say which
- * way GCC lays the code out.
+ * Each use of static_branch_*() is a site: a jmp to the "true" code or a
+ * NOP of the same length (fall through: the branch is false), two bytes
+ * (jmp rel8) when the assembler finds the target within reach, else five
+ * (jmp rel32), and a relative entry {code, target, key} in section
+ * __jump_table (collected by linker.ld, sorted at boot by key then code
+ * address, jump_table.c). The compiler emits every site as the jmp; at boot,
+ * before any AP runs, static_key_init() records each site's length in its
+ * entry and turns the sites of keys that start off (DEFINE_STATIC_KEY_FALSE)
+ * into NOPs, in one batch (Linux has objtool do that at build time).
+ * likely/unlikely only say which way GCC lays the code out.
  *
  * Keys live in section .static_keys (named, for the console). Changing a
  * key patches all its sites in one batch of the default strategy
@@ -29,8 +32,12 @@
 struct jump_entry {
 	int32_t code;           /* the site, relative to this field */
 	int32_t target;         /* where its jmp goes, relative to this field */
-	int64_t key;            /* its struct static_key, relative to this field */
+	int64_t key;            /* its struct static_key, relative to this field;
+				 * bit 0: JUMP_ENTRY_SHORT (keys are 8-aligned) */
 };
+
+#define JUMP_ENTRY_SHORT 1      /* the site is 2 bytes (jmp rel8 / 2-byte NOP) */
+#define JUMP_ENTRY_FLAGS 7
 
 struct static_key {
 	const char *name;
@@ -50,33 +57,27 @@ struct static_key_false { struct static_key key; };
 #define DECLARE_STATIC_KEY_TRUE(name)  extern struct static_key_true name
 #define DECLARE_STATIC_KEY_FALSE(name) extern struct static_key_false name
 
-/* One site: the initial bytes are a jmp rel32 to l_on when on (a key of
- * type static_key_true), else the 5-byte NOP 0f 1f 44 00 00 (insn_nop's).
- * Returns whether the branch was taken. */
-static inline __attribute__((always_inline)) bool static_key_site_(struct static_key *key, const int on)
+/* One site: a jmp to l_on, 2 or 5 bytes as the assembler relaxes it (a
+ * NOP from boot on while the key is off: static_key_init). Returns whether
+ * the branch was taken. */
+static inline __attribute__((always_inline)) bool static_key_site_(struct static_key *key)
 {
 	asm goto("1:\n\t"
-		 ".if %c[on]\n\t"
-		 ".byte 0xe9\n\t"
-		 ".long %l[l_on] - (1b + 5)\n\t"
-		 ".else\n\t"
-		 ".byte 0x0f, 0x1f, 0x44, 0x00, 0x00\n\t"
-		 ".endif\n\t"
+		 "jmp %l[l_on]\n\t"
 		 ".pushsection __jump_table, \"aw\"\n\t"
 		 ".balign 8\n\t"
 		 ".long 1b - .\n\t"
 		 ".long %l[l_on] - .\n\t"
 		 ".quad %c[key] - .\n\t"
 		 ".popsection"
-		 : : [key] "i"(key), [on] "i"(on) : : l_on);
+		 : : [key] "i"(key) : : l_on);
 	return false;
 l_on:
 	return true;
 }
 
-#define STATIC_KEY_ON_(x) __builtin_types_compatible_p(__typeof__(*(x)), struct static_key_true)
-#define static_branch_likely(x)   __builtin_expect(static_key_site_(&(x)->key, STATIC_KEY_ON_(x)), 1)
-#define static_branch_unlikely(x) __builtin_expect(static_key_site_(&(x)->key, STATIC_KEY_ON_(x)), 0)
+#define static_branch_likely(x)   __builtin_expect(static_key_site_(&(x)->key), 1)
+#define static_branch_unlikely(x) __builtin_expect(static_key_site_(&(x)->key), 0)
 
 extern struct static_key __static_keys_start[], __static_keys_end[];
 extern struct jump_entry __jump_table_start[], __jump_table_end[];
@@ -91,12 +92,26 @@ static inline uintptr_t jump_entry_target(const struct jump_entry *e)
 }
 static inline struct static_key *jump_entry_key(const struct jump_entry *e)
 {
-	return (struct static_key *)((uintptr_t)&e->key + (intptr_t)e->key);
+	return (struct static_key *)(((uintptr_t)&e->key + (intptr_t)e->key) & ~(uintptr_t)JUMP_ENTRY_FLAGS);
+}
+static inline unsigned jump_entry_flags(const struct jump_entry *e)
+{
+	return (unsigned)(((uintptr_t)&e->key + (intptr_t)e->key) & JUMP_ENTRY_FLAGS);
+}
+/* The site's length: JMP8_INSN_SIZE or JMP32_INSN_SIZE (set at boot). */
+static inline unsigned jump_entry_len(const struct jump_entry *e)
+{
+	return (jump_entry_flags(e) & JUMP_ENTRY_SHORT) ? 2 : 5;
 }
 
-/* Boot (before the APs run any site): sort the table, give each key its
- * run of sites. */
+/* Boot (before the APs run any site; the patch core is up): sort the
+ * table, give each key its run of sites, record each site's length, and
+ * make the sites of keys that start off NOPs (one batch). Panics on a site
+ * that is not a jmp to its entry's target: the table and the code disagree. */
 void static_key_init(void);
+/* Its last step (static_key.c): the sites of keys that start off, from
+ * the compiler's jmp to a NOP, in one batch. */
+void static_key_boot_off(void);
 
 /* A key by name, or NULL; is k one of the registered keys? */
 struct static_key *static_key_by_name(const char *name);

@@ -81,21 +81,59 @@ static void tally_sum(uint64_t *passes, uint64_t *torn, uint64_t *bad)
 	}
 }
 
+/* The bytes of site e in state on: its jmp (rel8 or rel32) or a NOP of
+ * its length. */
+static void key_site_want(const struct jump_entry *e, bool on, uint8_t want[JMP32_INSN_SIZE])
+{
+	unsigned len = jump_entry_len(e);
+	if (!on)
+		insn_nop(len, want);
+	else if (len == JMP8_INSN_SIZE)
+		insn_jmp8(jump_entry_code(e), jump_entry_target(e), want);
+	else
+		insn_jmp32(jump_entry_code(e), jump_entry_target(e), want);
+}
+
 /* Do k's sites all hold its state's bytes? */
 static bool key_bytes_are(const struct static_key *k, bool on)
 {
 	for (uint32_t i = 0; i < k->nr_sites; i++) {
 		uint8_t want[JMP32_INSN_SIZE];
 		const struct jump_entry *e = &k->sites[i];
-		if (on)
-			insn_jmp32(jump_entry_code(e), jump_entry_target(e), want);
-		else
-			insn_nop(JMP32_INSN_SIZE, want);
-		if (memcmp((const void *)jump_entry_code(e), want, JMP32_INSN_SIZE))
+		key_site_want(e, on, want);
+		if (memcmp((const void *)jump_entry_code(e), want, jump_entry_len(e)))
 			return false;
 	}
 	return true;
 }
+
+/* Every site of every key holds its key's state, 2 or 5 bytes as the
+ * assembler made its jmp; the lab has sites of both lengths, and a key
+ * that starts off had its jmps made NOPs at boot. */
+static void test_key_site_lengths(void)
+{
+	unsigned n2 = 0, n5 = 0, bad = 0;
+	for (const struct jump_entry *e = __jump_table_start; e < __jump_table_end; e++) {
+		const struct static_key *k = jump_entry_key(e);
+		uint8_t want[JMP32_INSN_SIZE];
+		key_site_want(e, k->enabled, want);
+		if (memcmp((const void *)jump_entry_code(e), want, jump_entry_len(e))) {
+			const uint8_t *p = (const uint8_t *)jump_entry_code(e);
+			if (!bad++)
+				report_info("site %lx of %s (%u bytes, %s): %02x %02x", jump_entry_code(e), k->name,
+					    jump_entry_len(e), k->enabled ? "on" : "off", p[0], p[1]);
+		}
+		if (jump_entry_len(e) == JMP8_INSN_SIZE)
+			n2++;
+		else
+			n5++;
+	}
+	report(!bad, "every site holds its key's state: %u of %u wrong", bad, n2 + n5);
+	report(n2 && n5, "sites of both forms: %u of 2 bytes (jmp rel8 / 2-byte NOP), %u of 5", n2, n5);
+	report(!lab_key_a.key.enabled && key_bytes_are(&lab_key_a.key, false),
+	       "lab_key_a starts off: its %u sites are NOPs", lab_key_a.key.nr_sites);
+}
+KTEST("static_key.site_lengths", test_key_site_lengths);
 
 /* Enable/disable lab_key_many (76 sites) KEY_FLIPS times under bystanders. */
 static void test_key_flips(void)
@@ -265,9 +303,10 @@ static void test_key_refusals(void)
 	static struct static_key stray = { .name = "stray" };
 	uint8_t a_before[JMP32_INSN_SIZE];
 	struct static_key *a = &lab_key_a.key;
+	unsigned alen = jump_entry_len(&a->sites[0]);
 	struct poke_stats b0, st;
 	uint32_t a_state = a->enabled;
-	memcpy(a_before, (const void *)jump_entry_code(&a->sites[0]), JMP32_INSN_SIZE);
+	memcpy(a_before, (const void *)jump_entry_code(&a->sites[0]), alen);
 	poke_get_stats(&b0);
 
 	int err = static_key_set(&stray, true);
@@ -294,12 +333,19 @@ static void test_key_refusals(void)
 	       b0.batches, st.batches);
 
 	/* The core refuses the second key: lab_key_b's site holds another
-	 * 5-byte NOP than the one its state says (PATCH_EOLD_MISMATCH). */
+	 * instruction than the NOP its state says (PATCH_EOLD_MISMATCH): a
+	 * jmp to the next instruction (2 bytes) or another 5-byte NOP. */
 	struct static_key *b = &lab_key_b.key;
-	uint8_t nop5[JMP32_INSN_SIZE], other[JMP32_INSN_SIZE] = { 0x0f, 0x1f, 0x44, 0x00, 0x01 };
-	void *b_site = (void *)jump_entry_code(&b->sites[0]);
-	insn_nop(JMP32_INSN_SIZE, nop5);
-	if (!b->enabled && !smp_text_poke_single(b_site, nop5, other, JMP32_INSN_SIZE)) {
+	const struct jump_entry *be = &b->sites[0];
+	unsigned blen = jump_entry_len(be);
+	uint8_t nop[JMP32_INSN_SIZE], other[JMP32_INSN_SIZE] = { 0x0f, 0x1f, 0x44, 0x00, 0x01 };
+	void *b_site = (void *)jump_entry_code(be);
+	insn_nop(blen, nop);
+	if (blen == JMP8_INSN_SIZE) {
+		other[0] = JMP8_INSN_OPCODE;
+		other[1] = 0;
+	}
+	if (!b->enabled && !smp_text_poke_single(b_site, nop, other, blen)) {
 		poke_get_stats(&b0);
 		static_key_txn_begin();
 		e1 = static_key_txn_add(a, !a_state);
@@ -310,13 +356,13 @@ static void test_key_refusals(void)
 		report(e1 == 0 && e2 == 0 && err == -PATCH_EOLD_MISMATCH,
 		       "transaction {lab_key_a, lab_key_b} with lab_key_b's site altered: commit %s (%s)",
 		       static_key_errname(err), static_key_why());
-		report(!b->enabled && !memcmp(b_site, other, JMP32_INSN_SIZE), "lab_key_b unchanged: off, its site as altered");
-		smp_text_poke_single(b_site, other, nop5, JMP32_INSN_SIZE);
+		report(!b->enabled && !memcmp(b_site, other, blen), "lab_key_b unchanged: off, its site as altered");
+		smp_text_poke_single(b_site, other, nop, blen);
 	} else {
 		report(false, "lab_key_b's site could not be altered for the core's refusal");
 	}
 
-	report(a->enabled == a_state && !memcmp(a_before, (const void *)jump_entry_code(&a->sites[0]), JMP32_INSN_SIZE) &&
+	report(a->enabled == a_state && !memcmp(a_before, (const void *)jump_entry_code(&a->sites[0]), alen) &&
 		       key_bytes_are(a, a_state),
 	       "lab_key_a unchanged: state %s, bytes as before", a->enabled ? "on" : "off");
 }
