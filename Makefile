@@ -136,7 +136,7 @@ TEST_OBJS := \
 	tests/kernel/test_smp.o tests/kernel/test_nmi.o tests/kernel/test_traps.o \
 	tests/kernel/test_mm.o tests/kernel/test_printk.o tests/kernel/test_tsc.o \
 	tests/kernel/test_runner.o tests/kernel/test_patch_core.o tests/kernel/test_patch_flip.o \
-	tests/kernel/test_patch_batch.o tests/kernel/test_patch_refuse.o tests/kernel/test_static_key.o tests/kernel/bench_patch.o tests/kernel/bench_vs_linux.o \
+	tests/kernel/test_patch_batch.o tests/kernel/test_patch_refuse.o tests/kernel/test_static_key.o tests/kernel/bench_patch.o tests/kernel/bench_vs_linux.o tests/kernel/test_walk_cache.o \
 	tests/kernel/test_storm.o tests/kernel/test_mce.o tests/kernel/host_control.o \
 	tests/kernel/gdb_arena.o tests/kernel/bp_helpers.o tests/kernel/test_patch_bp.o \
 	tests/kernel/test_patch_retire.o tests/kernel/test_patch_stop.o \

@@ -7,6 +7,7 @@
 #include "kernel/cmdline.h"
 #include "kernel/errno.h"
 #include "kernel/ksyms.h"
+#include "kernel/percpu.h"
 #include "kernel/printk.h"
 #include "kernel/string.h"
 #include "patch/live.h"
@@ -49,6 +50,33 @@ static bool live_site(const struct patch_env *env, uintptr_t addr, size_t len, u
 	return live_site_overlapping(addr, len, site, site_len);
 }
 
+/* One walk cache per CPU; busy keeps a nested caller (an interrupt that
+ * validates) off the one its thread is using. Thread context. */
+static struct walk_cache walk_caches[MAX_CPUS];
+
+static struct walk_cache *walk_cache_get(const struct patch_env *env)
+{
+	(void)env;
+	struct walk_cache *c = &walk_caches[this_cpu()->cpu];
+	return __atomic_exchange_n(&c->busy, 1, __ATOMIC_ACQUIRE) ? NULL : c;
+}
+
+static void walk_cache_put(const struct patch_env *env, struct walk_cache *c)
+{
+	(void)env;
+	__atomic_store_n(&c->busy, 0, __ATOMIC_RELEASE);
+}
+
+/* No batch is being applied (live.c withdraws live_strategy before the
+ * batch's last write can be seen as done, and publishes it before the
+ * generation moves); gen: batches published so far. */
+static bool text_stable(const struct patch_env *env, uint64_t *gen)
+{
+	(void)env;
+	*gen = live_batch_gen();
+	return !__atomic_load_n(&live_strategy, __ATOMIC_SEQ_CST);
+}
+
 struct patch_env kernel_patch_env = {
 	.text_start = (uintptr_t)__text_start,
 	.text_end = (uintptr_t)__text_end,
@@ -56,6 +84,9 @@ struct patch_env kernel_patch_env = {
 	.symbol = symbol,
 	.protected_code = protected_code,
 	.live_site = live_site,
+	.walk_cache_get = walk_cache_get,
+	.walk_cache_put = walk_cache_put,
+	.text_stable = text_stable,
 };
 
 KPARAM_BOOL_NOTE("patch.unsafe_targets", kernel_patch_env.unchecked_targets,

@@ -246,12 +246,17 @@ struct fn_walk {
 	bool undecodable;       /* stopped on bytes that do not decode */
 };
 
-static bool walk_to(const struct patch_env *env, uintptr_t addr, struct fn_walk *w)
+static bool cache_has(const struct walk_cache *c, uint32_t off)
 {
-	if (!env->symbol(env, addr, &w->fn, &w->size, &w->name) || w->fn > addr || w->fn < env->text_start ||
-	    w->size > env->text_end - w->fn)
-		return false;
-	uintptr_t end = w->fn + w->size, pc = w->fn, base = w->fn;
+	return c->starts[off / 64] >> (off % 64) & 1;
+}
+
+/* Decode w's function from pc (a boundary) until addr or past it; with a
+ * cache c, record each start and the reach. Sets w->stop, w->undecodable. */
+static void walk_from(const struct patch_env *env, uintptr_t pc, uintptr_t addr, struct fn_walk *w,
+		      struct walk_cache *c)
+{
+	uintptr_t end = w->fn + w->size, base = pc;
 	uint8_t win[VIEW_WINDOW];
 	size_t have = 0;
 	ZydisDecoder d;
@@ -270,9 +275,57 @@ static bool walk_to(const struct patch_env *env, uintptr_t addr, struct fn_walk 
 			w->undecodable = true;
 			break;
 		}
+		if (c) {
+			uint32_t off = (uint32_t)(pc - w->fn);
+			c->starts[off / 64] |= 1ull << (off % 64);
+			c->reach = off + insn.length;
+		}
 		pc += insn.length;
 	}
 	w->stop = pc;
+}
+
+/* With the cache c for w's function at text generation gen: addr below the
+ * reach is answered from it, else the walk goes on from the reach. */
+static void walk_cached(const struct patch_env *env, struct walk_cache *c, uint64_t gen, uintptr_t addr,
+			struct fn_walk *w)
+{
+	if (c->fn != w->fn || c->gen != gen) {
+		c->fn = w->fn;
+		c->gen = gen;
+		c->reach = 0;
+		memset(c->starts, 0, (w->size + 63) / 64 * sizeof(c->starts[0]));
+	}
+	uint32_t off = (uint32_t)(addr - w->fn);
+	if (off >= c->reach) {
+		walk_from(env, w->fn + c->reach, addr, w, c);
+		return;
+	}
+	while (off < c->reach && !cache_has(c, off))    /* the first start at or after addr */
+		off++;
+	w->stop = w->fn + off;
+	w->undecodable = false;
+}
+
+static bool walk_to(const struct patch_env *env, uintptr_t addr, struct fn_walk *w)
+{
+	if (!env->symbol(env, addr, &w->fn, &w->size, &w->name) || w->fn > addr || w->fn < env->text_start ||
+	    w->size > env->text_end - w->fn)
+		return false;
+	uint64_t gen = 0, gen_after = 0;
+	struct walk_cache *c;
+	if (w->size <= WALK_CACHE_BYTES && env->walk_cache_get && env->text_stable(env, &gen) &&
+	    (c = env->walk_cache_get(env))) {
+		walk_cached(env, c, gen, addr, w);
+		/* A batch published meanwhile may have changed what was read:
+		 * this walk is as good as an uncached one (the view), but the
+		 * cache must not keep it. */
+		if (!env->text_stable(env, &gen_after) || gen_after != gen)
+			c->fn = 0;
+		env->walk_cache_put(env, c);
+		return true;
+	}
+	walk_from(env, w->fn, addr, w, NULL);
 	return true;
 }
 

@@ -39,7 +39,31 @@ struct patch_env {
 	 * branch lands (instruction boundary, function start, sites in flight,
 	 * no-patch region), to show what they prevent. */
 	bool unchecked_targets;
+	/* Optional (NULL: every walk decodes from the function's start): the
+	 * instruction starts of the last function walked, kept per caller.
+	 * walk_cache_get returns the caller's cache, or NULL when it is in
+	 * use (a nested caller) or there is none; walk_cache_put gives it
+	 * back. text_stable says whether no batch is being applied, and the
+	 * generation of the text (batches published so far): a cache is used
+	 * only when both are the same as when it was filled. */
+	struct walk_cache *(*walk_cache_get)(const struct patch_env *env);
+	void (*walk_cache_put)(const struct patch_env *env, struct walk_cache *c);
+	bool (*text_stable)(const struct patch_env *env, uint64_t *gen);
 	void *ctx;
+};
+
+/* The instruction starts of one function up to reach (fn + reach is a
+ * boundary every start below it was decoded from): a batch of many sites
+ * in one function (a static key's 76) walks it once, not once per site and
+ * per branch target. Functions longer than WALK_CACHE_BYTES are walked
+ * from their start each time. */
+#define WALK_CACHE_BYTES 8192
+struct walk_cache {
+	uint32_t busy;                  /* the environment's: held by a caller */
+	uint64_t gen;                   /* text_stable()'s generation at fill */
+	uintptr_t fn;                   /* 0: empty */
+	uint32_t reach;
+	uint64_t starts[WALK_CACHE_BYTES / 64];
 };
 
 /*
