@@ -387,18 +387,18 @@ static int check_target(const struct patch_env *env, const struct poke_site *sit
 		snprintf(detail, sizeof(detail), "target %#lx", (unsigned long)t);
 		return patch_refuse(PATCH_ETARGET_NO_FUNCTION, why, why_len, addr, detail);
 	}
-	snprintf(where, sizeof(where), "%s+%#lx", w.name, (unsigned long)(t - w.fn));
-	if (w.undecodable || w.stop != t) {
+	bool mid = w.undecodable || w.stop != t, not_fn = site->emu.kind == EMU_CALL && t != w.fn;
+	if (!mid && !not_fn)
+		return 0;
+	snprintf(where, sizeof(where), "%s+%#lx", w.name, (unsigned long)(t - w.fn));      /* refusals only */
+	if (mid) {
 		char how[96];
 		walk_detail(&w, t, how, sizeof(how));
 		snprintf(detail, sizeof(detail), "target %#lx (%s): %s", (unsigned long)t, where, how);
 		return patch_refuse(PATCH_ETARGET_MID_INSN, why, why_len, addr, detail);
 	}
-	if (site->emu.kind == EMU_CALL && t != w.fn) {
-		snprintf(detail, sizeof(detail), "target %#lx is %s", (unsigned long)t, where);
-		return patch_refuse(PATCH_ECALL_NOT_FUNCTION, why, why_len, addr, detail);
-	}
-	return 0;
+	snprintf(detail, sizeof(detail), "target %#lx is %s", (unsigned long)t, where);
+	return patch_refuse(PATCH_ECALL_NOT_FUNCTION, why, why_len, addr, detail);
 }
 
 int patch_validate_site(const struct patch_env *env, patch_site_check_fn check, struct poke_site *site,
