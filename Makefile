@@ -109,7 +109,7 @@ STRATEGY_OBJS := \
 	strategies/int3_2round/int3_2round.o \
 	strategies/nmi/nmi.o strategies/nmi/nmi_trap.o \
 	strategies/stop_machine/stop_machine.o strategies/stop_machine/stop_machine_check.o \
-	strategies/stop_machine/stop_machine_trap.o \
+	strategies/stop_machine/stop_machine_trap.o strategies/stop_machine/stop_inside.o \
 	strategies/ool/ool.o strategies/ool/ool_check.o strategies/ool/ool_reloc.o strategies/ool/ool_trap.o \
 	strategies/ool/ool_slots.o \
 	strategies/roll_forward/roll_forward.o strategies/roll_forward/roll_forward_check.o \

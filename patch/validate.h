@@ -64,6 +64,19 @@ int patch_validate_site(const struct patch_env *env, patch_site_check_fn check, 
 			const struct poke_site *batch, uint32_t nr, char *why, size_t why_len);
 
 /*
+ * The same for a strategy that may or may not replace multi-instruction
+ * sites (patch_strategy.multi_insn): old or new bytes that are several
+ * whole instructions are -PATCH_EMULTI_INSN unless multi_ok; with it, the
+ * new sequence may not branch but by a direct call as its last
+ * instruction (-PATCH_EMULTI_CALL_NOT_LAST, -PATCH_EBRANCH_UNCHECKED), and
+ * site->insns says how many instructions the longer side has.
+ * patch_validate_site() is this with multi_ok false.
+ */
+int patch_validate_site_multi(const struct patch_env *env, patch_site_check_fn check, bool multi_ok,
+			      struct poke_site *site, const struct poke_site *batch, uint32_t nr, char *why,
+			      size_t why_len);
+
+/*
  * Decode new bytes at addr as exactly one instruction of len bytes, and
  * say what it does to control flow. 0 and *emu filled (kind EMU_OTHER for
  * anything but a nop, a ret or a relative call/jmp/jcc), or -PATCH_ENEW_*.

@@ -23,6 +23,7 @@
 #include "arch/x86/serialize.h"
 #include "arch/x86/tsc.h"
 #include "kernel/cmdline.h"
+#include "kernel/format.h"
 #include "kernel/panic.h"
 #include "kernel/percpu.h"
 #include "kernel/printk.h"
@@ -87,20 +88,16 @@ static uint64_t write_sites(const struct poke_batch *b, enum stop_step step, str
 	return poke_write_step(w, b->nr, st);
 }
 
-/* Thread context, IRQs on, text_lock held, b published (patch/strategy.h). */
-static int stop_apply(const struct patch_strategy *self, enum stop_how how, struct poke_batch *b,
-		      struct poke_stats *st)
+/* Stop every other CPU (by IPI or NMI) and wait until each spins. */
+static void stop_others(enum stop_how how, unsigned me)
 {
-	unsigned me = cpu_id();
-	uint64_t t0 = rdtsc();
-
 	cpumask_clear_all(&stop_state.arrived);
 	cpumask_clear_all(&stop_state.left);
+	for (unsigned c = 0; c < MAX_CPUS; c++)
+		__atomic_store_n(&stop_state.nr_rips[c], 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&stop_state.release, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&stop_state.patcher, me, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&stop_state.how, how, __ATOMIC_SEQ_CST);
-
-	/* Stop everybody else. */
 	if (nr_cpus_online > 1) {
 		if (how == STOP_BY_IPI)
 			apic_send_ipi_allbutself(VEC_STOP);
@@ -112,6 +109,53 @@ static int stop_apply(const struct patch_strategy *self, enum stop_how how, stru
 		}
 	}
 	wait_all(&stop_state.arrived, "stop");
+}
+
+/* Release them; each serializes before it leaves. */
+static void release_others(void)
+{
+	__atomic_store_n(&stop_state.release, 1, __ATOMIC_SEQ_CST);
+	wait_all(&stop_state.left, "leave the stop");
+	__atomic_store_n(&stop_state.how, STOP_NONE, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * Thread context, IRQs on, text_lock held, b published (patch/strategy.h).
+ * A multi_insn strategy (stop-machine-nmi) writes only while no stopped
+ * CPU is inside a site (stop_inside.c): else it releases everybody, backs
+ * off and stops them again, STOP_INSIDE_TRIES times at most, each try a
+ * round and a hazard (STOP_HAZARD_INSIDE_RETRY).
+ */
+#define STOP_INSIDE_TRIES 64
+#define STOP_BACKOFF_US   20            /* times the try number */
+
+static int stop_apply(const struct patch_strategy *self, enum stop_how how, struct poke_batch *b,
+		      struct poke_stats *st)
+{
+	unsigned me = cpu_id();
+	uint64_t t0 = rdtsc();
+
+	for (unsigned try = 1;; try++) {
+		stop_others(how, me);
+		unsigned cpu;
+		uint64_t rip;
+		const struct poke_site *site;
+		if (!self->multi_insn || stop_unsafe_inside || !stop_cpu_inside(b, &cpu, &rip, &site))
+			break;
+		patch_hazard(STOP_HAZARD_INSIDE_RETRY);
+		release_others();
+		st->cycles_sync[st->rounds < POKE_ROUNDS_MAX - 1 ? st->rounds : POKE_ROUNDS_MAX - 1] = rdtsc() - t0;
+		st->rounds++;
+		if (try == STOP_INSIDE_TRIES) {
+			snprintf(b->why, sizeof(b->why), "%#lx: %s: after %u stops, CPU %u still at RIP %#lx, byte %lu "
+				 "of the %u-byte site (strategy %s)", site->addr, patch_strerror(PATCH_EINSIDE_SEQ), try,
+				 cpu, rip, (unsigned long)(rip - site->addr), site->len, self->name);
+			return -PATCH_EINSIDE_SEQ;
+		}
+		uint64_t back_off = tsc_deadline_us(STOP_BACKOFF_US * try);
+		while (!tsc_expired(back_off))
+			cpu_relax();
+	}
 	poke_phase_reached(STOP_PHASE_STOPPED);
 
 	/* Write every site whole, with IRQs off (text_poke_many). */
@@ -119,15 +163,13 @@ static int stop_apply(const struct patch_strategy *self, enum stop_how how, stru
 	sync_core();
 	poke_phase_reached(STOP_PHASE_WRITTEN);
 
-	/* Release them; each serializes before it leaves. */
-	__atomic_store_n(&stop_state.release, 1, __ATOMIC_SEQ_CST);
-	wait_all(&stop_state.left, "leave the stop");
-	__atomic_store_n(&stop_state.how, STOP_NONE, __ATOMIC_SEQ_CST);
-	st->cycles_sync[st->rounds++] = rdtsc() - t0;   /* the one rendezvous: the whole stop */
+	release_others();
+	/* the one rendezvous that wrote: the whole stop */
+	st->cycles_sync[st->rounds < POKE_ROUNDS_MAX - 1 ? st->rounds : POKE_ROUNDS_MAX - 1] = rdtsc() - t0;
+	st->rounds++;
 	poke_phase_reached(STOP_PHASE_RELEASED);
 	if (poke_tcg_rewrite)           /* TCG's stale translations out (strategies/int3/int3.c) */
 		st->cycles_write[STOP_STEP_TCG] = write_sites(b, STOP_STEP_TCG, st);
-	(void)self;
 	return 0;
 }
 
@@ -150,11 +192,13 @@ static void stop_init(void)
 static const struct patch_hazard stop_ipi_hazards[STOP_HAZARD_COUNT] = {
 	[STOP_HAZARD_STOPPED] = { "stopped in an IRQ handler", PATCH_EV_IRQ },
 	[STOP_HAZARD_NMI_WHILE_STOPPED] = { "NMIs run while stopped (the hazard)", PATCH_EV_NMI },
+	[STOP_HAZARD_INSIDE_RETRY] = { "a CPU stopped inside a multi-instruction site (never: not multi_insn)", 0 },
 };
 
 static const struct patch_hazard stop_nmi_hazards[STOP_HAZARD_COUNT] = {
 	[STOP_HAZARD_STOPPED] = { "stopped in an NMI handler", PATCH_EV_IRQ | PATCH_EV_NMI },
 	[STOP_HAZARD_NMI_WHILE_STOPPED] = { "NMIs run while stopped (never: they wait)", 0 },
+	[STOP_HAZARD_INSIDE_RETRY] = { "a CPU stopped inside a multi-instruction site: released, stopped again", 0 },
 };
 
 /* What the two stop strategies share: phases, steps, one rendezvous (the
@@ -195,4 +239,5 @@ const struct patch_strategy stop_machine_nmi_strategy = {
 	STOP_STRATEGY_COMMON,
 	.apply = stop_nmi_apply,
 	.on_nmi = stop_on_nmi,
+	.multi_insn = true,             /* no CPU inside a site when it is written (stop_inside.c) */
 };

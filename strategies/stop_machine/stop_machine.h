@@ -23,7 +23,9 @@ enum stop_phase {
 };
 
 /* Hazard counters (this_cpu()->patch.hazard[]). */
-enum { STOP_HAZARD_STOPPED, STOP_HAZARD_NMI_WHILE_STOPPED, STOP_HAZARD_COUNT };
+enum { STOP_HAZARD_STOPPED, STOP_HAZARD_NMI_WHILE_STOPPED, STOP_HAZARD_INSIDE_RETRY, STOP_HAZARD_COUNT };
+
+#define STOP_RIPS_MAX CTX_FRAMES_MAX    /* interrupted contexts a stopped CPU reports */
 
 enum stop_how { STOP_NONE, STOP_BY_IPI, STOP_BY_NMI };
 
@@ -35,6 +37,11 @@ struct stop_state {
 	struct cpumask arrived, left;   /* who spins / who left, serialized */
 	uint64_t pings;                 /* NMIs the spinners sent themselves (patch.stop_nmi_us) */
 	uint64_t soft_mces;             /* INT 18s the spinners ran (patch.stop_mce_us) */
+	/* What each stopped CPU interrupted: the RIP of every context under
+	 * its stop handler, innermost last (percpu ctx_frames), written
+	 * before it joins 'arrived'. */
+	uint64_t rips[MAX_CPUS][STOP_RIPS_MAX];
+	uint32_t nr_rips[MAX_CPUS];
 };
 extern struct stop_state stop_state;
 
@@ -46,6 +53,16 @@ extern uint32_t stop_nmi_us;
 /* Lab knob (patch.stop_mce_us): ... and runs INT 18, the #MC handler's path
  * (a software machine check), every so many microseconds: 0 never. */
 extern uint32_t stop_mce_us;
+
+/* Lab knob (patch.unsafe_inside=1): stop-machine-nmi writes
+ * multi-instruction sites without checking that no stopped CPU is inside
+ * one (stop_inside.c), to show what that check prevents. */
+extern bool stop_unsafe_inside;
+
+/* stop_inside.c: is a stopped CPU inside a site of b (a reported RIP
+ * strictly between a site's first and last byte + 1)? The first such CPU,
+ * RIP and site; thread context, every other CPU stopped. */
+bool stop_cpu_inside(const struct poke_batch *b, unsigned *cpu, uint64_t *rip, const struct poke_site **site);
 
 extern const struct patch_strategy stop_machine_strategy, stop_machine_nmi_strategy;
 

@@ -175,11 +175,11 @@ static void each_refusal_has_its_code(void **state)
 	assert_int_equal(check(BASE + 1, 1, cur + 1, nop5, NULL), -PATCH_EMID_INSN);
 	assert_int_equal(check(BASE, 5, nops5, nop5, NULL), -PATCH_EOLD_MISMATCH);
 	assert_int_equal(check(BASE, 2, cur, nop2, NULL), -PATCH_EOLD_LENGTH);
-	assert_int_equal(check(BASE + 5, 2, cur + 5, nop2, NULL), -PATCH_EOLD_MULTI);
+	assert_int_equal(check(BASE + 5, 2, cur + 5, nop2, NULL), -PATCH_EMULTI_INSN);
 	assert_int_equal(check(BASE + 0x20, 2, text + 0x20, bad2, NULL), -PATCH_EOLD_LENGTH);
 	assert_int_equal(check(BASE + 7, 2, cur + 7, bad2, NULL), -PATCH_ENEW_UNDECODABLE);
 	assert_int_equal(check(BASE + 7, 2, cur + 7, call2, NULL), -PATCH_ENEW_LENGTH);
-	assert_int_equal(check(BASE, 5, cur, nops5, NULL), -PATCH_ENEW_MULTI);
+	assert_int_equal(check(BASE, 5, cur, nops5, NULL), -PATCH_EMULTI_INSN);
 	assert_int_equal(check(BASE, 5, cur, mov5, NULL), -PATCH_ENOT_EMULATABLE);
 	strategy_check = NULL;          /* the refusal is the int3 strategy's, not the core's */
 	assert_int_equal(check(BASE, 5, cur, mov5, NULL), 0);
