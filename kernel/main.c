@@ -16,6 +16,7 @@
 #include "arch/x86/serial.h"
 #include "arch/x86/smp.h"
 #include "arch/x86/tsc.h"
+#include "clients/alternative/alternative.h"
 #include "clients/static_key/static_key.h"
 #include "kernel/bootinfo.h"
 #include "kernel/cmdline.h"
@@ -52,6 +53,7 @@ static void kmain_bsp_on_guarded_stack(void)
 	ktest_init();                   /* VEC_TIMER: test watchdog */
 	patch_init();                   /* VEC_SYNC rendezvous, int3 self-test */
 	static_key_init();              /* jump table sorted, before any AP runs a site */
+	alt_apply_boot();               /* CPUID alternatives, in the BSP's own NMI */
 	smp_boot();                     /* INIT-SIPI-SIPI every MADT processor */
 	serial_enable_rx_irq();         /* COM1 input for the console */
 	irq_enable();

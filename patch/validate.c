@@ -231,12 +231,15 @@ static int check_new_seq(const struct patch_env *env, struct poke_site *site, ch
 		case ZYDIS_CATEGORY_INTERRUPT:
 		case ZYDIS_CATEGORY_SYSCALL:
 		case ZYDIS_CATEGORY_SYSRET:
-		case ZYDIS_CATEGORY_SYSTEM:
 			snprintf(detail, sizeof(detail), "%s at byte %zu of a multi-instruction site",
 				 ZydisMnemonicGetString(insn.mnemonic), off);
 			return patch_refuse(PATCH_EBRANCH_UNCHECKED, why, why_len, site->addr, detail);
 		default:
-			break;
+			if (insn.meta.branch_type == ZYDIS_BRANCH_TYPE_NONE)
+				break;
+			snprintf(detail, sizeof(detail), "%s at byte %zu of a multi-instruction site",
+				 ZydisMnemonicGetString(insn.mnemonic), off);
+			return patch_refuse(PATCH_EBRANCH_UNCHECKED, why, why_len, site->addr, detail);
 		}
 	}
 	site->emu = (struct emu_insn){ .kind = EMU_OTHER, .len = site->len };
@@ -509,9 +512,9 @@ int patch_validate_site_multi(const struct patch_env *env, patch_site_check_fn c
 			return patch_refuse(PATCH_EOLD_LENGTH, why, why_len, addr, "the old bytes are not whole instructions");
 		if (!n_new)
 			return patch_refuse(PATCH_ENEW_LENGTH, why, why_len, addr, "the new bytes are not whole instructions");
+		/* The strategy's own check judges one instruction (site->emu);
+		 * of a sequence the core checks every instruction instead. */
 		int err = check_new_seq(env, site, why, why_len);
-		if (!err && check)
-			err = check(site, why, why_len);
 		if (err)
 			return err;
 		site->insns = (uint8_t)(n_old > n_new ? n_old : n_new);
