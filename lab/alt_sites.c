@@ -37,8 +37,8 @@ __attribute__((noinline)) uint64_t lab_alt_rdtsc(void)
 __attribute__((noinline)) uint32_t lab_alt_tag(void)
 {
 	uint32_t v = 0;
-	__asm__ volatile(ALTERNATIVE("pause; add $0x01, %%eax; pause; add $0x02, %%eax",
-				     "pause; add $0x40, %%eax; pause; add $0x08, %%eax", ALT_F_ERMS)
+	__asm__ volatile(ALTERNATIVE("add $0x01, %%eax; pause; add $0x02, %%eax",
+				     "add $0x40, %%eax; pause; add $0x08, %%eax", ALT_F_ERMS)
 			 : "+a"(v) : : "cc");
 	return v;
 }

@@ -1,6 +1,6 @@
 /*
- * strategies/stop_machine/stop_inside.c — is a stopped CPU inside a site?
- * The check that makes stop-machine-nmi safe for multi-instruction sites
+ * strategies/stop_machine/stop_inside.c — no stopped CPU inside a site:
+ * the check that makes stop-machine-nmi safe for multi-instruction sites
  * (patch_strategy.multi_insn; Jan Beulich's point in seed 000).
  *
  * Stopping every other CPU in an NMI keeps them from EXECUTING a site
@@ -12,24 +12,36 @@
  * or exception handler that itself interrupted the site resumes there
  * later in the same way. So each stopped CPU reports the RIP of every
  * context it interrupted (stop_machine_trap.c: report_rips), and the
- * patcher writes only when none of them lies strictly inside a site:
+ * patcher writes only when none lies strictly inside a site. A CPU that
+ * does goes on alone, briefly, and is stopped again; the others stay
+ * stopped (releasing everybody would rarely find all of them outside a
+ * hot site at once: with 7 CPUs each inside a third of the time, 1 stop
+ * in 2000):
  *
- *   patching CPU                        CPU c (thread at site+5 of 10)
+ *   patching CPU                        CPU c (thread at site+7 of 10)
  *   ------------                        ------------------------------
- *   NMI all but self ------------->     stop_on_nmi: rips[c] = {site+5}
- *   wait: arrived = all       <-----    join 'arrived'; spin
- *   stop_cpu_inside(): c at site+5
- *   hazard++; release = 1 -------->     leave (IRET to site+5): runs the
- *   wait: left = all          <-----    old rest, as it should
- *   back off; stop again ---------->    (now elsewhere, with luck)
- *   ... no CPU inside: write, release
+ *   (every other CPU stopped; c's rips = {site+7})
+ *   c inside: hazard++, round++
+ *   left -= c; kick += c  ---------->   leaves its spin: sync_core;
+ *   wait: c in left (deadline) <----    left += c; IRET to site+7: runs
+ *   kick -= c; arrived -= c;            the OLD rest (nothing written yet)
+ *   left -= c; back off                 ... runs on, out of the site
+ *   NMI to c (NMI_PATCH)  ---------->   stop_on_nmi: rips[c] = {RIP}
+ *   wait: c in arrived (deadline) <--   arrived += c; spin
+ *   c outside (or inside again: repeat, STOP_INSIDE_TRIES at most)
+ *   ... no CPU inside: write, release all
  *
  * A RIP equal to a site's first byte is not inside: that CPU runs the
- * whole new sequence. Thread context, text_lock held, every other CPU
- * stopped (the rips are published by their 'arrived' bits).
+ * whole new sequence. Thread context, text_lock held.
  */
+#include "arch/x86/cpu.h"
+#include "arch/x86/nmi.h"
+#include "arch/x86/tsc.h"
 #include "kernel/cmdline.h"
+#include "kernel/format.h"
+#include "kernel/panic.h"
 #include "kernel/percpu.h"
+#include "kernel/string.h"
 #include "strategies/stop_machine/stop_machine.h"
 
 bool stop_unsafe_inside;
@@ -54,7 +66,8 @@ static const struct poke_site *site_around(const struct poke_batch *b, uint64_t 
 	return rip > s->addr && rip < s->addr + s->len ? s : NULL;
 }
 
-bool stop_cpu_inside(const struct poke_batch *b, unsigned *cpu, uint64_t *rip, const struct poke_site **site)
+/* The first stopped CPU inside a site of b: its RIP and the site. */
+static bool cpu_inside(const struct poke_batch *b, unsigned *cpu, uint64_t *rip, const struct poke_site **site)
 {
 	unsigned me = cpu_id();
 	for_each_cpu_in(c, &cpu_online_mask) {
@@ -72,4 +85,62 @@ bool stop_cpu_inside(const struct poke_batch *b, unsigned *cpu, uint64_t *rip, c
 		}
 	}
 	return false;
+}
+
+#define STOP_CPU_TIMEOUT_US 10000000ull /* then panic, naming the CPU */
+#define STOP_BACKOFF_US     5           /* times the CPU's try number */
+
+/* Wait until CPU c is in mask m; panic naming it and its RIP after the
+ * deadline. */
+static void wait_cpu(const struct cpumask *m, unsigned c, const char *what)
+{
+	uint64_t deadline = tsc_deadline_us(STOP_CPU_TIMEOUT_US);
+	while (!cpumask_test(m, c)) {
+		if (tsc_expired(deadline)) {
+			struct cpumask one;
+			cpumask_clear_all(&one);
+			cpumask_set(&one, c);
+			cpus_report_where(&one, what);
+			panic("stop-machine-nmi: CPU %u did not %s within %llu ms", c, what, STOP_CPU_TIMEOUT_US / 1000);
+		}
+		cpu_relax();
+	}
+}
+
+int stop_move_out(const struct patch_strategy *self, struct poke_batch *b, struct poke_stats *st)
+{
+	static uint32_t tries[MAX_CPUS];
+	unsigned c;
+	uint64_t rip;
+	const struct poke_site *site;
+	uint64_t t0 = rdtsc();
+
+	memset(tries, 0, sizeof(tries));
+	while (cpu_inside(b, &c, &rip, &site)) {
+		patch_hazard(STOP_HAZARD_INSIDE_RETRY);
+		st->cycles_sync[st->rounds < POKE_ROUNDS_MAX - 1 ? st->rounds : POKE_ROUNDS_MAX - 1] = rdtsc() - t0;
+		st->rounds++;
+		if (++tries[c] == STOP_INSIDE_TRIES) {
+			snprintf(b->why, sizeof(b->why), "%#lx: %s: CPU %u was inside it at each of %u stops, the last "
+				 "time at RIP %#lx, byte %lu of the %u-byte site (strategy %s)", site->addr,
+				 patch_strerror(PATCH_EINSIDE_SEQ), c, tries[c], rip, (unsigned long)(rip - site->addr),
+				 site->len, self->name);
+			return -PATCH_EINSIDE_SEQ;
+		}
+		/* c alone goes on (nothing is written yet: it runs the old rest) */
+		cpumask_clear(&stop_state.left, c);
+		cpumask_set(&stop_state.kick, c);
+		wait_cpu(&stop_state.left, c, "leave the stop alone");
+		cpumask_clear(&stop_state.kick, c);
+		cpumask_clear(&stop_state.arrived, c);
+		cpumask_clear(&stop_state.left, c);
+		__atomic_store_n(&stop_state.nr_rips[c], 0, __ATOMIC_RELEASE);
+		uint64_t back_off = tsc_deadline_us(STOP_BACKOFF_US * tries[c]);
+		while (!tsc_expired(back_off))
+			cpu_relax();
+		/* and is stopped again */
+		nmi_send(c, NMI_PATCH);
+		wait_cpu(&stop_state.arrived, c, "stop again");
+	}
+	return 0;
 }

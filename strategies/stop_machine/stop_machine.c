@@ -93,6 +93,7 @@ static void stop_others(enum stop_how how, unsigned me)
 {
 	cpumask_clear_all(&stop_state.arrived);
 	cpumask_clear_all(&stop_state.left);
+	cpumask_clear_all(&stop_state.kick);
 	for (unsigned c = 0; c < MAX_CPUS; c++)
 		__atomic_store_n(&stop_state.nr_rips[c], 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&stop_state.release, 0, __ATOMIC_SEQ_CST);
@@ -119,42 +120,23 @@ static void release_others(void)
 	__atomic_store_n(&stop_state.how, STOP_NONE, __ATOMIC_SEQ_CST);
 }
 
-/*
- * Thread context, IRQs on, text_lock held, b published (patch/strategy.h).
- * A multi_insn strategy (stop-machine-nmi) writes only while no stopped
- * CPU is inside a site (stop_inside.c): else it releases everybody, backs
- * off and stops them again, STOP_INSIDE_TRIES times at most, each try a
- * round and a hazard (STOP_HAZARD_INSIDE_RETRY).
- */
-#define STOP_INSIDE_TRIES 64
-#define STOP_BACKOFF_US   20            /* times the try number */
-
+/* Thread context, IRQs on, text_lock held, b published (patch/strategy.h). */
 static int stop_apply(const struct patch_strategy *self, enum stop_how how, struct poke_batch *b,
 		      struct poke_stats *st)
 {
 	unsigned me = cpu_id();
 	uint64_t t0 = rdtsc();
 
-	for (unsigned try = 1;; try++) {
-		stop_others(how, me);
-		unsigned cpu;
-		uint64_t rip;
-		const struct poke_site *site;
-		if (!self->multi_insn || stop_unsafe_inside || !stop_cpu_inside(b, &cpu, &rip, &site))
-			break;
-		patch_hazard(STOP_HAZARD_INSIDE_RETRY);
-		release_others();
-		st->cycles_sync[st->rounds < POKE_ROUNDS_MAX - 1 ? st->rounds : POKE_ROUNDS_MAX - 1] = rdtsc() - t0;
-		st->rounds++;
-		if (try == STOP_INSIDE_TRIES) {
-			snprintf(b->why, sizeof(b->why), "%#lx: %s: after %u stops, CPU %u still at RIP %#lx, byte %lu "
-				 "of the %u-byte site (strategy %s)", site->addr, patch_strerror(PATCH_EINSIDE_SEQ), try,
-				 cpu, rip, (unsigned long)(rip - site->addr), site->len, self->name);
-			return -PATCH_EINSIDE_SEQ;
+	stop_others(how, me);
+	/* A multi_insn strategy (stop-machine-nmi) writes only while no
+	 * stopped CPU is inside a site: those that are go on alone until
+	 * they are out, and are stopped again (stop_inside.c). */
+	if (self->multi_insn && !stop_unsafe_inside) {
+		int err = stop_move_out(self, b, st);
+		if (err) {
+			release_others();
+			return err;
 		}
-		uint64_t back_off = tsc_deadline_us(STOP_BACKOFF_US * try);
-		while (!tsc_expired(back_off))
-			cpu_relax();
 	}
 	poke_phase_reached(STOP_PHASE_STOPPED);
 
@@ -164,7 +146,7 @@ static int stop_apply(const struct patch_strategy *self, enum stop_how how, stru
 	poke_phase_reached(STOP_PHASE_WRITTEN);
 
 	release_others();
-	/* the one rendezvous that wrote: the whole stop */
+	/* the stop that wrote (after any re-stops of stop_move_out) */
 	st->cycles_sync[st->rounds < POKE_ROUNDS_MAX - 1 ? st->rounds : POKE_ROUNDS_MAX - 1] = rdtsc() - t0;
 	st->rounds++;
 	poke_phase_reached(STOP_PHASE_RELEASED);

@@ -35,6 +35,7 @@ struct stop_state {
 	uint32_t release;               /* set by the patching CPU after its writes */
 	uint32_t patcher;               /* its CPU number */
 	struct cpumask arrived, left;   /* who spins / who left, serialized */
+	struct cpumask kick;            /* released alone, to be stopped again (stop_inside.c) */
 	uint64_t pings;                 /* NMIs the spinners sent themselves (patch.stop_nmi_us) */
 	uint64_t soft_mces;             /* INT 18s the spinners ran (patch.stop_mce_us) */
 	/* What each stopped CPU interrupted: the RIP of every context under
@@ -59,10 +60,14 @@ extern uint32_t stop_mce_us;
  * one (stop_inside.c), to show what that check prevents. */
 extern bool stop_unsafe_inside;
 
-/* stop_inside.c: is a stopped CPU inside a site of b (a reported RIP
- * strictly between a site's first and last byte + 1)? The first such CPU,
- * RIP and site; thread context, every other CPU stopped. */
-bool stop_cpu_inside(const struct poke_batch *b, unsigned *cpu, uint64_t *rip, const struct poke_site **site);
+/* stop_inside.c: every other CPU stopped, none may stay inside a site of
+ * b: each that is goes on alone and is stopped again, until none is (0)
+ * or one was found inside STOP_INSIDE_TRIES times (-PATCH_EINSIDE_SEQ, the
+ * CPU, RIP and site in b->why; every CPU still stopped). Each re-stop is a
+ * round of st and a hazard STOP_HAZARD_INSIDE_RETRY. Thread context,
+ * text_lock held. */
+#define STOP_INSIDE_TRIES 64
+int stop_move_out(const struct patch_strategy *self, struct poke_batch *b, struct poke_stats *st);
 
 extern const struct patch_strategy stop_machine_strategy, stop_machine_nmi_strategy;
 

@@ -13,6 +13,10 @@
  *   sync_core(); release = 1 -------->    path's sites, half written
  *                                         sync_core(); join 'left'
  *   wait: left = every other CPU    <--   return (IRET)
+ *
+ * stop-machine-nmi may release one CPU alone before the writes (kick: it
+ * was stopped inside a multi-instruction site) and stop it again: see
+ * stop_inside.c.
  */
 #include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
@@ -59,7 +63,7 @@ static void spin(const struct regs *r)
 	report_rips(me);
 	cpumask_set(&stop_state.arrived, me);
 	patch_hazard(STOP_HAZARD_STOPPED);
-	while (!__atomic_load_n(&stop_state.release, __ATOMIC_ACQUIRE)) {
+	while (!__atomic_load_n(&stop_state.release, __ATOMIC_ACQUIRE) && !cpumask_test(&stop_state.kick, me)) {
 		if (every && tsc_expired(next)) {
 			nmi_send(me, NMI_STORM);        /* lab: this CPU's own NMI source (perf, watchdog) */
 			__atomic_fetch_add(&stop_state.pings, 1, __ATOMIC_RELAXED);
