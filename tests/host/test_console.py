@@ -1,5 +1,5 @@
 """tests/host/test_console.py - peek, poke, poke-batch, text-crc, calls and call-set, imv
-and imv-set, driven over the serial line as a user or a script would.
+and imv-set, alts and alt, driven over the serial line as a user or a script would.
 
 One boot (the [console] stanza of tests/boots.cfg gives it as BOOT; by
 default build/xpoke.iso at -smp 2) with COM1 on a unix socket
@@ -411,6 +411,41 @@ class ConsolePoke(unittest.TestCase):
         self.one("imv-set lab_imv 0x5a5a5a5a", r"^imv-set: lab_imv = 0x5a5a5a5a: 16 sites")
         self.one("imv-set lab_imv_one -1", r"^imv-set: lab_imv_one = 0xffffffff: 1 sites")
         self.assertEqual(self.crc(), crc0)
+
+    def test_alts_and_alt(self):
+        """alts lists every feature (CPUID, masked, sites); alt mask|unmask
+        re-patches a feature's sites in one stop-machine-nmi batch; a
+        multi-instruction site through int3, an absent feature unmasked and
+        an unknown name are refused in one line and write nothing; unmasked
+        again, .text is as it was."""
+        crc0 = self.crc()
+        out = self.con.send("alts")
+        rows = {m.group(1): (m.group(2) == "yes", m.group(3) == "yes", int(m.group(4))) for m in
+                (re.match(r"(\S+) +cpuid (yes|no) +masked (yes|no) +(\d+) sites  \(CPUID 0x[0-9a-f]+\.\d+ e[a-d]x bit \d+\)$",
+                          line) for line in out) if m}
+        self.assertEqual(len(rows), len(out), "alts: a line of unexpected form:\n" + "\n".join(out))
+        self.assertEqual({k: v[2] for k, v in rows.items() if v[2]}, {"popcnt": 1, "rdtscp": 1, "erms": 1})
+        self.assertFalse(any(v[1] for v in rows.values()), "a feature masked at boot")
+        if not rows["erms"][0] or not rows["rdtscp"][0]:
+            self.skipTest("the CPU lacks erms or rdtscp (CPU=qemu64?): no site to re-patch")
+        self.one("alt mask erms",
+                 r"^alt: erms masked: 1 sites in \d+ us \(\d+ rounds, strategy stop-machine-nmi\)$")
+        self.assertRegex("\n".join(self.con.send("alts")), r"(?m)^erms +cpuid yes +masked yes +1 sites")
+        self.assertNotEqual(self.crc(), crc0, "alt mask erms changed no byte")
+        self.one("alt unmask erms",
+                 r"^alt: erms unmasked: 1 sites in \d+ us \(\d+ rounds, strategy stop-machine-nmi\)$")
+        self.assertEqual(self.crc(), crc0)
+        for what, line, pattern in [
+            ("multi-instruction through int3", "alt mask rdtscp --strategy int3",
+             r"^alt rdtscp: PATCH_EMULTI_INSN: 0x[0-9a-f]+: the site spans several instructions .*a CPU may be "
+             r"inside the sequence"),
+            ("absent feature", "alt unmask avx512f", r"^alt: ENODEV: the CPU lacks avx512f .*nothing written$"),
+            ("no such", "alt mask no_such_feature", r"^alt: no feature named 'no_such_feature' \(see 'alts'\); "
+             r"nothing written$"),
+        ]:
+            with self.subTest(what):
+                self.one(line, pattern)
+                self.assertEqual(self.crc(), crc0, f"{what}: .text changed")
 
 
 if __name__ == "__main__":

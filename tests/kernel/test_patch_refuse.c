@@ -76,6 +76,8 @@ static void test_refusals(void)
 		{ "new jmp lands in its own tail", PATCH_ETARGET_IN_SITE, flip_nop5_site, 5, {0}, {0}, true },
 		{ "a function's last ret becomes a nop", PATCH_EFALLS_OFF_END, flip_ret_a + 5, 1, {0}, {0x90}, true },
 		{ "an int $3 becomes a nop", PATCH_EOLD_INT3, (const char *)trap_int_imm3 + 2, 2, {0}, {0x66, 0x90}, true },
+		{ "new bytes: a nop, then part of a call", PATCH_ENEW_MULTI, flip_call_site, 5, {0},
+		  {0x90, 0xe8, 0x00, 0x00, 0x00}, true },
 	};
 	call_to(flip_call_site, &some_data, r[13].new);
 	rel32_to(JMP32_INSN_OPCODE, flip_nop5_site, flip_call_site + 1, r[14].new);
@@ -86,7 +88,7 @@ static void test_refusals(void)
 	uint64_t sum = text_sum();
 	int seen[PATCH_ERR_END] = {0};
 	unsigned ok = 0;
-	_Static_assert(sizeof(r) / sizeof(r[0]) == 20, "the targets above are filled in by index");
+	_Static_assert(sizeof(r) / sizeof(r[0]) == 21, "the targets above are filled in by index");
 	for (unsigned i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
 		uint8_t old[16];
 		if (r[i].old_is_current)
