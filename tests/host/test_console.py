@@ -55,6 +55,42 @@ def text_image():
         shutil.rmtree(os.path.dirname(out))
 
 
+def section_image(name):
+    """The bytes of one section of build/xpoke.elf."""
+    out = os.path.join(tempfile.mkdtemp(prefix="xpoke-sec-"), "sec.bin")
+    try:
+        subprocess.run(["objcopy", "-O", "binary", f"--only-section={name}", os.path.join(BUILD, "xpoke.elf"), out],
+                       check=True)
+        with open(out, "rb") as f:
+            return f.read()
+    finally:
+        shutil.rmtree(os.path.dirname(out))
+
+
+# clients/alternative/site_bytes.c's NOPs, 1 to 8 bytes
+ALT_NOPS = ["", "90", "6690", "0f1f00", "0f1f4000", "0f1f440000", "660f1f440000", "0f1f8000000000",
+            "0f1f840000000000"]
+
+
+def text_after_alternatives(text, sym, has_feature):
+    """.text as the boot application leaves it (clients/alternative/): every
+    site of .altinstructions whose feature the CPU has (has_feature[f])
+    holds its replacement, then NOPs to its length."""
+    rodata, r0 = section_image(".rodata"), sym["__rodata_start"]
+    out = bytearray(text)
+    for at in range(sym["__alt_instructions_start"], sym["__alt_instructions_end"], 16):
+        orig, repl, feature, orig_len, repl_len, pad_len = struct.unpack_from("<iiHBBB", rodata, at - r0)
+        if not has_feature[feature]:
+            continue
+        site, new = at + orig, at + 4 + repl
+        pad, length = bytearray(), orig_len + pad_len - repl_len
+        while len(pad) < length:
+            pad += bytes.fromhex(ALT_NOPS[min(8, length - len(pad))])
+        a = site - sym["__text_start"]
+        out[a:a + orig_len + pad_len] = rodata[new - r0:new - r0 + repl_len] + pad
+    return bytes(out)
+
+
 def rel(op, at, to, size):
     """op bytes + rel32 from a size-byte instruction at `at` to `to`, as hex."""
     return op + struct.pack("<i", to - (at + size)).hex()
@@ -69,6 +105,7 @@ class ConsolePoke(unittest.TestCase):
         cls.con = Console(**BOOT)
         try:
             cls.crc_at_boot = cls.con.send("text-crc")     # before any test pokes
+            cls.alts_at_boot = cls.con.send("alts")
         except Exception:
             cls.con.close()
             raise
@@ -111,10 +148,14 @@ class ConsolePoke(unittest.TestCase):
     # --- the tests -----------------------------------------------------------
 
     def test_text_crc_is_the_crc32_of_the_image_text(self):
-        """At boot nothing has been patched: the kernel's CRC is zlib's of the ELF's .text."""
+        """At boot only the alternatives have been applied: the kernel's CRC is
+        zlib's of the ELF's .text with every site of a feature the CPU has
+        (as `alts` says) holding its replacement."""
         start, end = self.sym["__text_start"], self.sym["__text_end"]
         self.assertEqual(len(self.text), end - start)
-        self.assertEqual(self.crc_at_boot, [f"text-crc: {zlib.crc32(self.text):#010x} "
+        has = [re.match(r"\S+ +cpuid (yes|no) ", line).group(1) == "yes" for line in self.alts_at_boot]
+        text = text_after_alternatives(self.text, self.sym, has)
+        self.assertEqual(self.crc_at_boot, [f"text-crc: {zlib.crc32(text):#010x} "
                                             f"(.text {start:016x}..{end:016x}, {end - start} bytes)"])
 
     def test_strategies_lists_the_registry_and_patch_stats_names_it(self):
