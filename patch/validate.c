@@ -110,8 +110,8 @@ static const char *const err_text[] = {
 	[PATCH_EOOL_RSP_TARGET - PATCH_ELEN_ZERO] = "indirect call through rsp cannot be rebuilt around the pushed return address",
 	[PATCH_EOOL_SLOTS_FULL - PATCH_ELEN_ZERO] = "the batch's out-of-line copies do not fit the slot area",
 	[PATCH_EFIRST_BYTE_03 - PATCH_ELEN_ZERO] = "new instruction begins with 03, the last byte of an int $3",
-	[PATCH_EMULTI_INSN - PATCH_ELEN_ZERO] = "the site spans several instructions and the strategy cannot make "
-						"that safe: a CPU may be inside the sequence while it is rewritten",
+	[PATCH_EMULTI_INSN - PATCH_ELEN_ZERO] = "several instructions, and the strategy cannot tell whether a CPU "
+						"is inside the sequence it rewrites",
 	[PATCH_EMULTI_CALL_NOT_LAST - PATCH_ELEN_ZERO] = "a call that is not the last instruction of a multi-instruction "
 							 "site: its return address would point into the sequence",
 	[PATCH_EINSIDE_SEQ - PATCH_ELEN_ZERO] = "a CPU stayed stopped inside a multi-instruction site: its rest "

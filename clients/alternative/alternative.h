@@ -149,7 +149,7 @@ struct alt_result {
 	unsigned sites, rounds;
 	uint64_t us;
 	const struct patch_strategy *strategy;
-	char why[POKE_WHY_LEN];
+	char why[POKE_WHY_LEN + 64];    /* a refusal: code, strategy, the batch's why */
 };
 int alt_mask(unsigned f, bool mask, const struct patch_strategy *s, bool quiet, struct alt_result *res);
 

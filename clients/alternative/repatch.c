@@ -93,7 +93,8 @@ int alt_mask(unsigned f, bool mask, const struct patch_strategy *s, bool quiet, 
 	if (!err)
 		x->masked = mask;
 	else
-		snprintf(res->why, sizeof(res->why), "%s: %s", patch_errname(err), b->why[0] ? b->why : "refused");
+		snprintf(res->why, sizeof(res->why), "%s (strategy %s): %s", patch_errname(err),
+			 patch_strategy_name(res->strategy), b->why[0] ? b->why : "refused");
 	if (err && !quiet)
 		printk("alt %s: %s", x->name, res->why);
 	res->us = tsc_to_us(rdtsc() - t0);
