@@ -195,9 +195,9 @@ static void flip_tag(unsigned min, unsigned max_ms, bool (*done)(const struct fl
 	crew_start(tag_bystander, NULL);
 	uint64_t t0 = rdtsc();
 	for (;;) {
-		uint64_t f0 = rdtsc();
+		/* Flip times are not reported to the crew (crew_flip_took): it
+		 * must not nap, or the stops would find it halted, never inside. */
 		out->err = alt_mask(ALT_F_ERMS, !alt_features[ALT_F_ERMS].masked, NULL, false, NULL);
-		crew_flip_took(tsc_to_us(rdtsc() - f0), NULL);
 		out->n++;
 		out->retries = patch_hazard_all(STOP_HAZARD_INSIDE_RETRY) - h0;
 		for (unsigned c = 0; c < MAX_CPUS; c++)
