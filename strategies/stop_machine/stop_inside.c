@@ -66,8 +66,10 @@ static const struct poke_site *site_around(const struct poke_batch *b, uint64_t 
 	return rip > s->addr && rip < s->addr + s->len ? s : NULL;
 }
 
-/* The first stopped CPU inside a site of b: its RIP and the site. */
-static bool cpu_inside(const struct poke_batch *b, unsigned *cpu, uint64_t *rip, const struct poke_site **site)
+/* The first stopped CPU inside a site of b: its RIP, the site, and
+ * whether that RIP was in a frame under its innermost one. */
+static bool cpu_inside(const struct poke_batch *b, unsigned *cpu, uint64_t *rip, const struct poke_site **site,
+		       bool *nested)
 {
 	unsigned me = cpu_id();
 	for_each_cpu_in(c, &cpu_online_mask) {
@@ -80,6 +82,7 @@ static bool cpu_inside(const struct poke_batch *b, unsigned *cpu, uint64_t *rip,
 				*cpu = c;
 				*rip = stop_state.rips[c][d];
 				*site = s;
+				*nested = d + 1 < n;
 				return true;
 			}
 		}
@@ -113,11 +116,14 @@ int stop_move_out(const struct patch_strategy *self, struct poke_batch *b, struc
 	unsigned c;
 	uint64_t rip;
 	const struct poke_site *site;
+	bool nested;
 	uint64_t t0 = rdtsc();
 
 	memset(tries, 0, sizeof(tries));
-	while (cpu_inside(b, &c, &rip, &site)) {
+	while (cpu_inside(b, &c, &rip, &site, &nested)) {
 		patch_hazard(STOP_HAZARD_INSIDE_RETRY);
+		if (nested)
+			patch_hazard(STOP_HAZARD_INSIDE_NESTED);
 		st->cycles_sync[st->rounds < POKE_ROUNDS_MAX - 1 ? st->rounds : POKE_ROUNDS_MAX - 1] = rdtsc() - t0;
 		st->rounds++;
 		if (++tries[c] == STOP_INSIDE_TRIES) {

@@ -175,12 +175,14 @@ static const struct patch_hazard stop_ipi_hazards[STOP_HAZARD_COUNT] = {
 	[STOP_HAZARD_STOPPED] = { "stopped in an IRQ handler", PATCH_EV_IRQ },
 	[STOP_HAZARD_NMI_WHILE_STOPPED] = { "NMIs run while stopped (the hazard)", PATCH_EV_NMI },
 	[STOP_HAZARD_INSIDE_RETRY] = { "a CPU stopped inside a multi-instruction site (never: not multi_insn)", 0 },
+	[STOP_HAZARD_INSIDE_NESTED] = { "... in a frame under a handler (never: not multi_insn)", 0 },
 };
 
 static const struct patch_hazard stop_nmi_hazards[STOP_HAZARD_COUNT] = {
 	[STOP_HAZARD_STOPPED] = { "stopped in an NMI handler", PATCH_EV_IRQ | PATCH_EV_NMI },
 	[STOP_HAZARD_NMI_WHILE_STOPPED] = { "NMIs run while stopped (never: they wait)", 0 },
 	[STOP_HAZARD_INSIDE_RETRY] = { "a CPU stopped inside a multi-instruction site: released, stopped again", 0 },
+	[STOP_HAZARD_INSIDE_NESTED] = { "... found in the frame of a context an IRQ or exception handler interrupted", 0 },
 };
 
 /* What the two stop strategies share: phases, steps, one rendezvous (the

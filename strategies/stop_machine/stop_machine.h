@@ -23,7 +23,13 @@ enum stop_phase {
 };
 
 /* Hazard counters (this_cpu()->patch.hazard[]). */
-enum { STOP_HAZARD_STOPPED, STOP_HAZARD_NMI_WHILE_STOPPED, STOP_HAZARD_INSIDE_RETRY, STOP_HAZARD_COUNT };
+enum {
+	STOP_HAZARD_STOPPED,
+	STOP_HAZARD_NMI_WHILE_STOPPED,
+	STOP_HAZARD_INSIDE_RETRY,      /* a stopped CPU inside a site: stopped again */
+	STOP_HAZARD_INSIDE_NESTED,     /* ... found in a frame under its innermost (an interrupted handler's) */
+	STOP_HAZARD_COUNT
+};
 
 #define STOP_RIPS_MAX CTX_FRAMES_MAX    /* interrupted contexts a stopped CPU reports */
 

@@ -6,7 +6,10 @@
  * is safe for it (and torn without its inside check), and refused by the
  * others with their own error, no byte changed.
  */
+#include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
+#include "arch/x86/irq.h"
+#include "arch/x86/layout.h"
 #include "arch/x86/tsc.h"
 #include "clients/alternative/alternative.h"
 #include "kernel/crc32.h"
@@ -262,3 +265,97 @@ static void test_bystanders(void)
 	report(sites_wrong() == 0, "every site back to its CPUID variant");
 }
 KTEST("alt.bystanders_multi_insn", test_bystanders, .timeout_ms = 60000);
+
+/*
+ * The inside check reads every frame a stopped CPU interrupted, not only
+ * the innermost: here the tag site's CPU (tag_cpu) is interrupted by IPIs
+ * from the other bystanders whose handler spins TAG_IRQ_US, so a stop
+ * mostly lands in that handler, with the thread's RIP (inside the site
+ * about half of the time) one frame below:
+ *
+ *   patcher            tag_cpu                          sender CPU
+ *                      thread: add; pause |   <-------  IPI VEC_TEST
+ *                      IRQ handler: spin TAG_IRQ_US
+ *   stop NMI  ------>  NMI: rips = {site+5, handler}    (waits TAG_GAP_US)
+ *   site+5 is inside: re-stop tag_cpu (hazard "nested")
+ *
+ * A check of the innermost frame alone writes here, and the IRQ returns
+ * into the middle of the other variant (torn).
+ */
+#define TAG_IRQ_US     20
+#define TAG_GAP_US     40
+#define NESTED_MAX_MS  5000
+
+static unsigned tag_cpu;
+static uint64_t tag_irqs;
+
+/* IRQ context (VEC_TEST, a test hook): hold the interrupted thread. */
+static void tag_irq(struct regs *r)
+{
+	(void)r;
+	__atomic_fetch_add(&tag_irqs, 1, __ATOMIC_RELAXED);
+	uint64_t end = tsc_deadline_us(TAG_IRQ_US);
+	while (!tsc_expired(end))
+		cpu_relax();
+}
+
+static void nested_job(unsigned cpu, uint64_t round, void *unused)
+{
+	if (cpu == tag_cpu) {
+		tag_bystander(cpu, round, unused);
+		return;
+	}
+	apic_send_ipi(percpu_of(tag_cpu)->apic_id, VEC_TEST);
+	uint64_t gap = tsc_deadline_us(TAG_GAP_US);
+	while (!tsc_expired(gap))
+		cpu_relax();
+}
+
+static void test_nested(void)
+{
+	if (!alt_features[ALT_F_ERMS].present) {
+		report_skip("the CPU lacks erms: the tag site cannot change");
+		return;
+	}
+	memset(tag_old, 0, sizeof(tag_old));
+	memset(tag_new, 0, sizeof(tag_new));
+	memset(tag_torn, 0, sizeof(tag_torn));
+	tag_cpu = cpumask_next(&cpu_online_mask, 0);
+	if (tag_cpu == cpu_id())
+		tag_cpu = cpumask_next(&cpu_online_mask, tag_cpu + 1);
+	__atomic_store_n(&tag_irqs, 0, __ATOMIC_RELAXED);
+	irq_register(VEC_TEST, tag_irq);
+	uint64_t n0 = patch_hazard_all(STOP_HAZARD_INSIDE_NESTED), r0 = patch_hazard_all(STOP_HAZARD_INSIDE_RETRY);
+	crew_start(nested_job, NULL);
+	uint64_t t0 = rdtsc();
+	unsigned flips = 0;
+	int err = 0;
+	while (!err && (flips < TAG_MIN_FLIPS || (patch_hazard_all(STOP_HAZARD_INSIDE_NESTED) == n0 &&
+						 tsc_to_us(rdtsc() - t0) < NESTED_MAX_MS * 1000ull))) {
+		err = alt_mask(ALT_F_ERMS, !alt_features[ALT_F_ERMS].masked, NULL, false, NULL);
+		flips++;
+	}
+	crew_stop(-1);
+	irq_register(VEC_TEST, NULL);
+	if (alt_features[ALT_F_ERMS].masked)
+		alt_mask(ALT_F_ERMS, false, NULL, false, NULL);
+	uint64_t nested = patch_hazard_all(STOP_HAZARD_INSIDE_NESTED) - n0;
+	uint64_t retries = patch_hazard_all(STOP_HAZARD_INSIDE_RETRY) - r0;
+	uint64_t torn = 0, old = 0, new = 0;
+	uint32_t torn_value = 0;
+	for (unsigned c = 0; c < MAX_CPUS; c++) {
+		old += tag_old[c];
+		new += tag_new[c];
+		torn += tag_torn[c];
+		if (tag_torn[c])
+			torn_value = tag_torn_value[c];
+	}
+	report_info("tag site on CPU %u: %u flips, %lu IRQs held it; retries %lu, of them in a frame under the "
+		    "innermost %lu; runs old %lu, new %lu, torn %lu", tag_cpu, flips, tag_irqs, retries, nested, old, new,
+		    torn);
+	report(!err, "every mask/unmask applied (%s)", patch_errname(err));
+	report(torn == 0, "no torn run, though stops landed in IRQ handlers (%lu torn, e.g. %#x)", torn, torn_value);
+	report(nested > 0, "the window was hit: %lu times the CPU inside the site was found in the frame an IRQ "
+	       "handler interrupted, not the innermost", nested);
+}
+KTEST("alt.nested_frames_checked", test_nested, .min_cpus = 3, .timeout_ms = 60000);
