@@ -11,9 +11,10 @@
  * validated: live text then holds int3s and half-written tails, which a
  * decoder walking forward from the function's start would misread. So the
  * validator reads text only through env->read, which shows every site of a
- * live batch with its old bytes. Since each site is exactly one instruction
- * of the same length before and after (checked below), instruction
- * boundaries are the same in every completed state of the text, and the
+ * live batch with its old bytes. Since each site is whole instructions of
+ * the same length before and after (one instruction, or for a multi_insn
+ * strategy a sequence; checked below), the instruction boundaries outside
+ * the sites are the same in every completed state of the text, and the
  * view shows one of them.
  */
 #ifndef XPOKE_PATCH_VALIDATE_H
