@@ -188,19 +188,19 @@ static const struct patch_hazard stop_nmi_hazards[STOP_HAZARD_COUNT] = {
 /* What the two stop strategies share: phases, steps, one rendezvous (the
  * stop), the site check, and no int3. */
 #define STOP_STRATEGY_COMMON \
-	.can_patch = "any one instruction but a branch the core cannot check (no emulation needed)", \
 	.phase_names = stop_phase_names, \
 	.nr_phases = STOP_PHASE_COUNT, \
 	.trap_phases = 0, \
 	.new_phases = ~((1u << STOP_PHASE_WRITTEN) - 1) & ((1u << STOP_PHASE_COUNT) - 1), \
 	.step_names = stop_step_names, \
 	.nr_steps = STOP_STEP_COUNT, \
-	.max_rounds = 1, \
+	.max_rounds = 1,                /* stop-machine-nmi: plus one per re-stop (stop_inside.c) */ \
 	.check = stop_machine_check_site, \
 	.on_bp = stop_on_bp
 
 const struct patch_strategy stop_machine_strategy = {
 	.name = "stop-machine",
+	.can_patch = "any one instruction but a branch the core cannot check (no emulation needed)",
 	.summary = "every other CPU spins with IRQs off (stop IPI); new bytes written directly; released",
 	.safe_against = "IRQs only: NMIs on the stopped CPUs, and the patcher's own NMIs and #MCs, run "
 			"half-written sites",
@@ -215,6 +215,8 @@ const struct patch_strategy stop_machine_strategy = {
 
 const struct patch_strategy stop_machine_nmi_strategy = {
 	.name = "stop-machine-nmi",
+	.can_patch = "any one instruction but a branch the core cannot check (no emulation needed), and "
+		     "multi-instruction sequences (no CPU stopped inside one when it is written)",
 	.summary = "every other CPU spins inside an NMI handler (stop NMI); new bytes written directly; released",
 	.safe_against = "IRQs and the other CPUs' NMIs (they wait); not #MC, nor the patcher's own NMIs",
 	.safe_events = PATCH_EV_IRQ | PATCH_EV_NMI,
