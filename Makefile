@@ -109,7 +109,7 @@ STRATEGY_OBJS := \
 	strategies/int3_2round/int3_2round.o \
 	strategies/nmi/nmi.o strategies/nmi/nmi_trap.o \
 	strategies/stop_machine/stop_machine.o strategies/stop_machine/stop_machine_check.o \
-	strategies/stop_machine/stop_machine_trap.o \
+	strategies/stop_machine/stop_machine_trap.o strategies/stop_machine/stop_inside.o \
 	strategies/ool/ool.o strategies/ool/ool_check.o strategies/ool/ool_reloc.o strategies/ool/ool_trap.o \
 	strategies/ool/ool_slots.o \
 	strategies/roll_forward/roll_forward.o strategies/roll_forward/roll_forward_check.o \
@@ -122,14 +122,16 @@ CLIENT_OBJS := \
 	clients/poke/console_poke.o clients/poke/poke_parse.o \
 	clients/static_key/static_key.o clients/static_key/jump_table.o clients/static_key/console.o \
 	clients/static_call/static_call.o clients/static_call/console.o \
-	clients/imv/imv.o clients/imv/console.o
+	clients/imv/imv.o clients/imv/console.o \
+	clients/alternative/features.o clients/alternative/site_bytes.o clients/alternative/apply_boot.o \
+	clients/alternative/apply_nmi.o clients/alternative/repatch.o clients/alternative/console.o
 
 # The lab: fixture sites of every context, storms and the bystander crew,
 # which the tests (tests/kernel/) and the console use.
 LAB_OBJS := \
 	lab/context_sites_code.o lab/fixture_sites_code.o lab/ool_sites_code.o \
 	lab/context_sites.o lab/fixture_sites.o lab/key_sites.o lab/ool_sites.o lab/crew.o lab/hist.o lab/stall.o lab/storm.o \
-	lab/storm_handlers.o lab/static_calls.o lab/imvs.o
+	lab/storm_handlers.o lab/static_calls.o lab/imvs.o lab/alt_sites.o
 
 TEST_OBJS := \
 	tests/kernel/traps_helpers.o tests/kernel/nmi_helpers.o \
@@ -143,7 +145,7 @@ TEST_OBJS := \
 	tests/kernel/test_patch_rounds.o tests/kernel/test_patch_order.o tests/kernel/test_patch_nmi.o \
 	tests/kernel/test_patch_ool.o tests/kernel/test_patch_rollfwd.o tests/kernel/test_stall.o \
 	tests/kernel/compare_report.o tests/kernel/compare_strategies.o tests/kernel/compare_storm.o \
-	tests/kernel/test_static_call.o tests/kernel/test_imv.o
+	tests/kernel/test_static_call.o tests/kernel/test_imv.o tests/kernel/test_alternative.o
 
 OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJS) $(STRATEGY_OBJS) $(CLIENT_OBJS) \
 	$(LAB_OBJS) $(TEST_OBJS)) \
@@ -175,7 +177,7 @@ NOPATCH_OBJS := \
 	patch/trap.o patch/live.o patch/rendezvous.o patch/text_poke.o patch/phase.o \
 	strategies/int3/int3_emulate.o strategies/int3/int3_steps.o strategies/nmi/nmi_trap.o \
 	strategies/stop_machine/stop_machine_trap.o strategies/ool/ool_trap.o strategies/ool/ool_slots.o \
-	strategies/roll_forward/roll_forward_trap.o lab/storm_handlers.o
+	strategies/roll_forward/roll_forward_trap.o lab/storm_handlers.o clients/alternative/apply_nmi.o
 
 # A linker script pattern that matches no object matches silently: an object
 # renamed or moved must be renamed here too.

@@ -16,6 +16,7 @@
 #include "arch/x86/serial.h"
 #include "arch/x86/smp.h"
 #include "arch/x86/tsc.h"
+#include "clients/alternative/alternative.h"
 #include "clients/static_key/static_key.h"
 #include "kernel/bootinfo.h"
 #include "kernel/cmdline.h"
@@ -51,6 +52,7 @@ static void kmain_bsp_on_guarded_stack(void)
 	smp_call_init();                /* VEC_CALL: wake an idle CPU */
 	ktest_init();                   /* VEC_TIMER: test watchdog */
 	patch_init();                   /* VEC_SYNC rendezvous, int3 self-test */
+	alt_apply_boot();               /* CPUID alternatives, in the BSP's own NMI */
 	irq_enable();                   /* a batch takes IRQs on; only this CPU is online */
 	static_key_init();              /* jump table sorted, off keys' sites NOPs, before any AP runs one */
 	irq_disable();

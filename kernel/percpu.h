@@ -21,6 +21,9 @@
 #include "kernel/cpumask.h"
 #include "patch/patch_cpu.h"
 
+struct regs;
+#define CTX_FRAMES_MAX 8                /* nesting levels whose frame is kept (ctx_frames) */
+
 enum cpu_state {
 	CPU_ABSENT = 0,         /* no such CPU */
 	CPU_BOOTING,            /* INIT-SIPI-SIPI sent, not yet online */
@@ -65,6 +68,12 @@ struct percpu {
 	uint32_t nmi_depth;
 	uint32_t mce_depth;
 	uint32_t nmi_blocked;               /* handlers running while NMIs are blocked */
+	/* The frame each nesting level interrupted: ctx_frames[d] is the one
+	 * saved on entry at depth d (d < CTX_FRAMES_MAX; deeper ones are not
+	 * kept), so ctx_frames[0..ctx_depth) hold the RIP of every context
+	 * under the running handler (a stopped CPU reports them:
+	 * strategies/stop_machine). */
+	struct regs *ctx_frames[CTX_FRAMES_MAX];
 
 	/* Stacks (each with an unmapped guard page below lo). */
 	uintptr_t stack_lo, stack_hi;

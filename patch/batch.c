@@ -91,7 +91,8 @@ int smp_text_poke_batch_add(struct poke_batch *b, void *addr, const void *old, c
 		memcpy(s->old, old, len);
 		memcpy(s->new, new, len);
 	}
-	int err = patch_validate_site(&kernel_patch_env, st->check, s, b->sites, b->nr, b->why, sizeof(b->why));
+	int err = patch_validate_site_multi(&kernel_patch_env, st->check, st->multi_insn, s, b->sites, b->nr, b->why,
+					    sizeof(b->why));
 	if (err)
 		return refuse(b, err);
 	b->nr++;

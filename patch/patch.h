@@ -59,6 +59,14 @@ bool patch_in_flight(uintptr_t addr, size_t len, uintptr_t *site, uint8_t *site_
 void patch_text_lock(void);
 void patch_text_unlock(void);
 
+/* Boot only, while this CPU is the only one online: write len bytes at
+ * addr directly (no protocol: nobody else runs), from a trap handler of
+ * this CPU that runs with text_lock held by its thread (patch_text_lock):
+ * the alternatives are applied so, in the boot CPU's own NMI, where no NMI
+ * can run a half-written site (clients/alternative/). Panics if another
+ * CPU is online. Trap context: no lock, nothing patchable. */
+void text_poke_boot_in_trap(uintptr_t addr, const uint8_t *bytes, unsigned len);
+
 /* Strategies (patch/strategy.h): by name, or NULL; the default
  * (patch.strategy=NAME); a strategy's name. */
 const struct patch_strategy *patch_strategy_find(const char *name);

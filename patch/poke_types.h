@@ -55,6 +55,7 @@ struct poke_site {
 	uint8_t old[POKE_MAX_LEN];
 	uint8_t new[POKE_MAX_LEN];
 	struct emu_insn emu;
+	uint8_t insns;          /* instructions in the longer of old and new (1 unless the strategy is multi_insn) */
 };
 
 #define POKE_WHY_LEN 192
@@ -117,6 +118,11 @@ enum patch_err {
 	PATCH_EOOL_RSP_TARGET,          /* indirect call through rsp that the pushed return address moves */
 	PATCH_EOOL_SLOTS_FULL,          /* the batch's copies do not fit the slot area */
 	PATCH_EFIRST_BYTE_03,           /* new instruction begins with 03, which #BP could take for an int $3's end */
+	/* Multi-instruction sites (alternatives, clients/alternative/): only a
+	 * strategy with patch_strategy.multi_insn may replace them. */
+	PATCH_EMULTI_INSN,              /* old or new bytes are several instructions: a CPU may be inside the sequence */
+	PATCH_EMULTI_CALL_NOT_LAST,     /* a call that is not the sequence's last instruction */
+	PATCH_EINSIDE_SEQ,              /* a CPU stayed stopped inside a multi-instruction site */
 	PATCH_ERR_END
 };
 

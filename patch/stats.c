@@ -71,7 +71,7 @@ void poke_print_stats(void)
 	for (uint32_t i = 0; i < s->nr_steps && n < sizeof(line); i++)
 		n += snprintf(line + n, sizeof(line) - n, "%swrite %s %lu", i ? ", " : "", s->step_names[i],
 			      st.cycles_write[i]);
-	for (uint32_t i = 0; i < st.rounds && n < sizeof(line); i++)
+	for (uint32_t i = 0; i < st.rounds && i < POKE_ROUNDS_MAX && n < sizeof(line); i++)
 		n += snprintf(line + n, sizeof(line) - n, ", sync %u %lu", i + 1, st.cycles_sync[i]);
 	printk("  cycles: %s | retire %lu", line, st.cycles_retire);
 	printk("  #BP hits handled in the last batch, by CPU and context:");

@@ -89,6 +89,14 @@ struct patch_strategy {
 	 * #BP: the promise the gdb replays check at each phase. */
 	uint32_t new_phases;
 
+	/* May a site span several instructions (old or new bytes)? Only if
+	 * apply() makes sure no CPU is inside such a site while it is
+	 * rewritten (a CPU stopped after its first instruction would resume
+	 * in the middle of the other variant): the core's validation refuses
+	 * such sites with -PATCH_EMULTI_INSN for every strategy without it
+	 * (the int3 family: an int3 guards the first byte only). */
+	bool multi_insn;
+
 	/* Figures: the names of its write steps and how many rounds a batch
 	 * takes at most (struct poke_stats). */
 	const char *const *step_names;

@@ -143,6 +143,17 @@ unsigned text_poke_many_in_trap(const struct poke_write *w, unsigned n)
 	return text_write(w, n, pc->ctx_depth);
 }
 
+/* patch/patch.h. Trap context, boot: no lock, nothing patchable (no-patch
+ * region), prints only on the way to a panic. */
+void text_poke_boot_in_trap(uintptr_t addr, const uint8_t *bytes, unsigned len)
+{
+	if (__atomic_load_n(&nr_cpus_online, __ATOMIC_ACQUIRE) != 1)
+		panic("text_poke_boot_in_trap: %u CPUs online; a direct write is safe only before the APs start",
+		      nr_cpus_online);
+	struct poke_write w = { addr, bytes, (uint8_t)len, NULL };
+	text_poke_many_in_trap(&w, 1);
+}
+
 /* patch/strategy.h. Under text_lock: thread context, or the handler its
  * strategy opened. */
 struct poke_write *poke_write_buffer(void)

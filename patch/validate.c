@@ -68,6 +68,9 @@ static const char *const err_names[] = {
 	[PATCH_EOOL_RSP_TARGET - PATCH_ELEN_ZERO] = "PATCH_EOOL_RSP_TARGET",
 	[PATCH_EOOL_SLOTS_FULL - PATCH_ELEN_ZERO] = "PATCH_EOOL_SLOTS_FULL",
 	[PATCH_EFIRST_BYTE_03 - PATCH_ELEN_ZERO] = "PATCH_EFIRST_BYTE_03",
+	[PATCH_EMULTI_INSN - PATCH_ELEN_ZERO] = "PATCH_EMULTI_INSN",
+	[PATCH_EMULTI_CALL_NOT_LAST - PATCH_ELEN_ZERO] = "PATCH_EMULTI_CALL_NOT_LAST",
+	[PATCH_EINSIDE_SEQ - PATCH_ELEN_ZERO] = "PATCH_EINSIDE_SEQ",
 };
 _Static_assert(sizeof(err_names) / sizeof(err_names[0]) == PATCH_ERR_END - PATCH_ELEN_ZERO,
 	       "one name per patch error");
@@ -107,6 +110,12 @@ static const char *const err_text[] = {
 	[PATCH_EOOL_RSP_TARGET - PATCH_ELEN_ZERO] = "indirect call through rsp cannot be rebuilt around the pushed return address",
 	[PATCH_EOOL_SLOTS_FULL - PATCH_ELEN_ZERO] = "the batch's out-of-line copies do not fit the slot area",
 	[PATCH_EFIRST_BYTE_03 - PATCH_ELEN_ZERO] = "new instruction begins with 03, the last byte of an int $3",
+	[PATCH_EMULTI_INSN - PATCH_ELEN_ZERO] = "several instructions, and the strategy cannot tell whether a CPU "
+						"is inside the sequence it rewrites",
+	[PATCH_EMULTI_CALL_NOT_LAST - PATCH_ELEN_ZERO] = "a call that is not the last instruction of a multi-instruction "
+							 "site: its return address would point into the sequence",
+	[PATCH_EINSIDE_SEQ - PATCH_ELEN_ZERO] = "a CPU stayed stopped inside a multi-instruction site: its rest "
+						"would run in the other variant's bytes",
 };
 _Static_assert(sizeof(err_text) / sizeof(err_text[0]) == PATCH_ERR_END - PATCH_ELEN_ZERO,
 	       "one text per patch error");
@@ -158,6 +167,83 @@ static enum one_insn decode_one(const uint8_t *bytes, size_t len, ZydisDecodedIn
 	if (!ZYAN_SUCCESS(st))
 		return ONE_UNDECODABLE;
 	return insn->length == len ? ONE_OK : ONE_MULTI;
+}
+
+/* How many whole instructions bytes[0..len) are: n >= 1 if they end
+ * exactly at len, 0 if the last one runs past len or something does not
+ * decode. *last: the offset of the last one. */
+static unsigned count_seq(const uint8_t *bytes, size_t len, size_t *last)
+{
+	ZydisDecoder d;
+	ZydisDecodedInstruction insn;
+	decoder_init(&d);
+	unsigned n = 0;
+	for (size_t off = 0; off < len; off += insn.length, n++) {
+		if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&d, NULL, bytes + off, len - off, &insn)))
+			return 0;
+		*last = off;
+	}
+	return n;
+}
+
+/*
+ * New bytes that are a sequence of n > 1 whole instructions, for a
+ * strategy that makes multi-instruction sites safe: nothing in it may
+ * branch (the core could check neither where nor that no CPU is sent into
+ * the middle), except a direct call as its LAST instruction, to the start
+ * of a function in .text (an earlier call would leave a return address
+ * inside the sequence, where a stopped CPU's stack would resume it).
+ */
+static int check_new_seq(const struct patch_env *env, struct poke_site *site, char *why, size_t why_len)
+{
+	ZydisDecoder d;
+	ZydisDecodedInstruction insn;
+	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+	char detail[128];
+	decoder_init(&d);
+	for (size_t off = 0; off < site->len; off += insn.length) {
+		if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&d, site->new + off, site->len - off, &insn, ops)))
+			return patch_refuse(PATCH_ENEW_UNDECODABLE, why, why_len, site->addr, NULL);
+		bool last = off + insn.length == site->len;
+		switch (insn.meta.category) {
+		case ZYDIS_CATEGORY_CALL:
+			if (!last) {
+				snprintf(detail, sizeof(detail), "%s at byte %zu of %u", ZydisMnemonicGetString(insn.mnemonic),
+					 off, site->len);
+				return patch_refuse(PATCH_EMULTI_CALL_NOT_LAST, why, why_len, site->addr, detail);
+			}
+			ZyanU64 t;
+			uintptr_t fn;
+			uint64_t size;
+			const char *name;
+			if (site->new[off] != CALL_INSN_OPCODE || insn.length != CALL_INSN_SIZE ||
+			    !ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&insn, &ops[0], site->addr + off, &t)) ||
+			    t < env->text_start || t >= env->text_end || !env->symbol(env, t, &fn, &size, &name) ||
+			    fn != t) {
+				snprintf(detail, sizeof(detail), "the last instruction is a call, but not a direct one to "
+					 "the start of a function in .text");
+				return patch_refuse(PATCH_EBRANCH_UNCHECKED, why, why_len, site->addr, detail);
+			}
+			break;
+		case ZYDIS_CATEGORY_COND_BR:
+		case ZYDIS_CATEGORY_UNCOND_BR:
+		case ZYDIS_CATEGORY_RET:
+		case ZYDIS_CATEGORY_INTERRUPT:
+		case ZYDIS_CATEGORY_SYSCALL:
+		case ZYDIS_CATEGORY_SYSRET:
+			snprintf(detail, sizeof(detail), "%s at byte %zu of a multi-instruction site",
+				 ZydisMnemonicGetString(insn.mnemonic), off);
+			return patch_refuse(PATCH_EBRANCH_UNCHECKED, why, why_len, site->addr, detail);
+		default:
+			if (insn.meta.branch_type == ZYDIS_BRANCH_TYPE_NONE)
+				break;
+			snprintf(detail, sizeof(detail), "%s at byte %zu of a multi-instruction site",
+				 ZydisMnemonicGetString(insn.mnemonic), off);
+			return patch_refuse(PATCH_EBRANCH_UNCHECKED, why, why_len, site->addr, detail);
+		}
+	}
+	site->emu = (struct emu_insn){ .kind = EMU_OTHER, .len = site->len };
+	return 0;
 }
 
 int patch_decode_new(uintptr_t addr, const uint8_t *bytes, size_t len, struct emu_insn *emu,
@@ -404,6 +490,13 @@ static int check_target(const struct patch_env *env, const struct poke_site *sit
 int patch_validate_site(const struct patch_env *env, patch_site_check_fn check, struct poke_site *site,
 			const struct poke_site *batch, uint32_t nr, char *why, size_t why_len)
 {
+	return patch_validate_site_multi(env, check, false, site, batch, nr, why, why_len);
+}
+
+int patch_validate_site_multi(const struct patch_env *env, patch_site_check_fn check, bool multi_ok,
+			      struct poke_site *site, const struct poke_site *batch, uint32_t nr, char *why,
+			      size_t why_len)
+{
 	uintptr_t addr = site->addr;
 	size_t len = site->len;
 	char detail[160];
@@ -456,6 +549,31 @@ int patch_validate_site(const struct patch_env *env, patch_site_check_fn check, 
 			snprintf(detail, sizeof(detail), "byte %zu is %02x, expected %02x", i, cur[i], site->old[i]);
 			return patch_refuse(PATCH_EOLD_MISMATCH, why, why_len, addr, detail);
 		}
+
+	/* 7, 8 for a site of several whole instructions (old or new): only
+	 * a strategy that makes that safe (patch_strategy.multi_insn) may
+	 * take it; without it, a CPU stopped or trapped after the first
+	 * instruction resumes in bytes rewritten under it (Jan Beulich's
+	 * point, seed 000). */
+	size_t last_old = 0, last_new = 0;
+	unsigned n_old = count_seq(site->old, len, &last_old), n_new = count_seq(site->new, len, &last_new);
+	if (n_old > 1 || n_new > 1) {
+		snprintf(detail, sizeof(detail), "old bytes are %u instruction(s), new %u", n_old, n_new);
+		if (!multi_ok)
+			return patch_refuse(PATCH_EMULTI_INSN, why, why_len, addr, detail);
+		if (!n_old)
+			return patch_refuse(PATCH_EOLD_LENGTH, why, why_len, addr, "the old bytes are not whole instructions");
+		if (!n_new)
+			return patch_refuse(PATCH_ENEW_LENGTH, why, why_len, addr, "the new bytes are not whole instructions");
+		/* The strategy's own check judges one instruction (site->emu);
+		 * of a sequence the core checks every instruction instead. */
+		int err = check_new_seq(env, site, why, why_len);
+		if (err)
+			return err;
+		site->insns = (uint8_t)(n_old > n_new ? n_old : n_new);
+		return 0;
+	}
+	site->insns = 1;
 
 	/* 7. old: one instruction */
 	ZydisDecodedInstruction insn;

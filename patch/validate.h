@@ -11,9 +11,10 @@
  * validated: live text then holds int3s and half-written tails, which a
  * decoder walking forward from the function's start would misread. So the
  * validator reads text only through env->read, which shows every site of a
- * live batch with its old bytes. Since each site is exactly one instruction
- * of the same length before and after (checked below), instruction
- * boundaries are the same in every completed state of the text, and the
+ * live batch with its old bytes. Since each site is whole instructions of
+ * the same length before and after (one instruction, or for a multi_insn
+ * strategy a sequence; checked below), the instruction boundaries outside
+ * the sites are the same in every completed state of the text, and the
  * view shows one of them.
  */
 #ifndef XPOKE_PATCH_VALIDATE_H
@@ -86,6 +87,19 @@ typedef int (*patch_site_check_fn)(const struct poke_site *site, char *why, size
  */
 int patch_validate_site(const struct patch_env *env, patch_site_check_fn check, struct poke_site *site,
 			const struct poke_site *batch, uint32_t nr, char *why, size_t why_len);
+
+/*
+ * The same for a strategy that may or may not replace multi-instruction
+ * sites (patch_strategy.multi_insn): old or new bytes that are several
+ * whole instructions are -PATCH_EMULTI_INSN unless multi_ok; with it, the
+ * new sequence may not branch but by a direct call as its last
+ * instruction (-PATCH_EMULTI_CALL_NOT_LAST, -PATCH_EBRANCH_UNCHECKED), and
+ * site->insns says how many instructions the longer side has.
+ * patch_validate_site() is this with multi_ok false.
+ */
+int patch_validate_site_multi(const struct patch_env *env, patch_site_check_fn check, bool multi_ok,
+			      struct poke_site *site, const struct poke_site *batch, uint32_t nr, char *why,
+			      size_t why_len);
 
 /*
  * Decode new bytes at addr as exactly one instruction of len bytes, and

@@ -15,6 +15,7 @@
 #include "arch/x86/dump.h"
 #include "arch/x86/nmi.h"
 #include "arch/x86/tsc.h"
+#include "clients/alternative/alternative.h"
 #include "kernel/cmdline.h"
 #include "kernel/errno.h"
 #include "kernel/panic.h"
@@ -84,6 +85,8 @@ void nmi_handle(struct regs *r)
 		for (;;)                /* NMIs stay blocked: we never IRET */
 			halt();
 	}
+	if (why & NMI_ALT)
+		alt_apply_nmi();        /* boot: the alternatives, written where no NMI can interrupt */
 	if (why & NMI_WHERE) {
 		pc->where_rip = r->rip;
 		pc->where_depth = pc->ctx_depth - 1;

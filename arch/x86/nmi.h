@@ -21,6 +21,7 @@ enum {
 	NMI_STORM = 1u << 4,    /* one shot of an NMI storm (lab/storm.c) */
 	NMI_PATCH = 1u << 5,    /* a patching strategy's NMI: patch_on_nmi runs it (the patcher's own under nmi,
 				 * the stop of stop-machine-nmi) */
+	NMI_ALT   = 1u << 6,    /* the boot CPU's own NMI that applies the alternatives (clients/alternative/) */
 };
 
 /* Negative control (nmi.unsafe_iret=1): let exceptions IRET back into NMI

@@ -117,6 +117,9 @@ int trap_dispatch(struct regs *r)
 	 * before anything that may be one. */
 	bool in_patch = patch_trap_enter(r);
 
+	if (depth < CTX_FRAMES_MAX)
+		pc->ctx_frames[depth] = r;     /* before the depth: a nested NMI sees it filled */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	pc->ctx_depth++;
 	if (r->vector == 2 || blocked)
 		pc->nmi_blocked++;      /* anything nested in this handler runs NMI-blocked */

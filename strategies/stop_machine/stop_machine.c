@@ -23,6 +23,7 @@
 #include "arch/x86/serialize.h"
 #include "arch/x86/tsc.h"
 #include "kernel/cmdline.h"
+#include "kernel/format.h"
 #include "kernel/panic.h"
 #include "kernel/percpu.h"
 #include "kernel/printk.h"
@@ -87,20 +88,17 @@ static uint64_t write_sites(const struct poke_batch *b, enum stop_step step, str
 	return poke_write_step(w, b->nr, st);
 }
 
-/* Thread context, IRQs on, text_lock held, b published (patch/strategy.h). */
-static int stop_apply(const struct patch_strategy *self, enum stop_how how, struct poke_batch *b,
-		      struct poke_stats *st)
+/* Stop every other CPU (by IPI or NMI) and wait until each spins. */
+static void stop_others(enum stop_how how, unsigned me)
 {
-	unsigned me = cpu_id();
-	uint64_t t0 = rdtsc();
-
 	cpumask_clear_all(&stop_state.arrived);
 	cpumask_clear_all(&stop_state.left);
+	cpumask_clear_all(&stop_state.kick);
+	for (unsigned c = 0; c < MAX_CPUS; c++)
+		__atomic_store_n(&stop_state.nr_rips[c], 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&stop_state.release, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&stop_state.patcher, me, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&stop_state.how, how, __ATOMIC_SEQ_CST);
-
-	/* Stop everybody else. */
 	if (nr_cpus_online > 1) {
 		if (how == STOP_BY_IPI)
 			apic_send_ipi_allbutself(VEC_STOP);
@@ -112,6 +110,34 @@ static int stop_apply(const struct patch_strategy *self, enum stop_how how, stru
 		}
 	}
 	wait_all(&stop_state.arrived, "stop");
+}
+
+/* Release them; each serializes before it leaves. */
+static void release_others(void)
+{
+	__atomic_store_n(&stop_state.release, 1, __ATOMIC_SEQ_CST);
+	wait_all(&stop_state.left, "leave the stop");
+	__atomic_store_n(&stop_state.how, STOP_NONE, __ATOMIC_SEQ_CST);
+}
+
+/* Thread context, IRQs on, text_lock held, b published (patch/strategy.h). */
+static int stop_apply(const struct patch_strategy *self, enum stop_how how, struct poke_batch *b,
+		      struct poke_stats *st)
+{
+	unsigned me = cpu_id();
+	uint64_t t0 = rdtsc();
+
+	stop_others(how, me);
+	/* A multi_insn strategy (stop-machine-nmi) writes only while no
+	 * stopped CPU is inside a site: those that are go on alone until
+	 * they are out, and are stopped again (stop_inside.c). */
+	if (self->multi_insn && !stop_unsafe_inside) {
+		int err = stop_move_out(self, b, st);
+		if (err) {
+			release_others();
+			return err;
+		}
+	}
 	poke_phase_reached(STOP_PHASE_STOPPED);
 
 	/* Write every site whole, with IRQs off (text_poke_many). */
@@ -119,15 +145,13 @@ static int stop_apply(const struct patch_strategy *self, enum stop_how how, stru
 	sync_core();
 	poke_phase_reached(STOP_PHASE_WRITTEN);
 
-	/* Release them; each serializes before it leaves. */
-	__atomic_store_n(&stop_state.release, 1, __ATOMIC_SEQ_CST);
-	wait_all(&stop_state.left, "leave the stop");
-	__atomic_store_n(&stop_state.how, STOP_NONE, __ATOMIC_SEQ_CST);
-	st->cycles_sync[st->rounds++] = rdtsc() - t0;   /* the one rendezvous: the whole stop */
+	release_others();
+	/* the stop that wrote (after any re-stops of stop_move_out) */
+	st->cycles_sync[st->rounds < POKE_ROUNDS_MAX - 1 ? st->rounds : POKE_ROUNDS_MAX - 1] = rdtsc() - t0;
+	st->rounds++;
 	poke_phase_reached(STOP_PHASE_RELEASED);
 	if (poke_tcg_rewrite)           /* TCG's stale translations out (strategies/int3/int3.c) */
 		st->cycles_write[STOP_STEP_TCG] = write_sites(b, STOP_STEP_TCG, st);
-	(void)self;
 	return 0;
 }
 
@@ -150,29 +174,33 @@ static void stop_init(void)
 static const struct patch_hazard stop_ipi_hazards[STOP_HAZARD_COUNT] = {
 	[STOP_HAZARD_STOPPED] = { "stopped in an IRQ handler", PATCH_EV_IRQ },
 	[STOP_HAZARD_NMI_WHILE_STOPPED] = { "NMIs run while stopped (the hazard)", PATCH_EV_NMI },
+	[STOP_HAZARD_INSIDE_RETRY] = { "a CPU stopped inside a multi-instruction site (never: not multi_insn)", 0 },
+	[STOP_HAZARD_INSIDE_NESTED] = { "... in a frame under a handler (never: not multi_insn)", 0 },
 };
 
 static const struct patch_hazard stop_nmi_hazards[STOP_HAZARD_COUNT] = {
 	[STOP_HAZARD_STOPPED] = { "stopped in an NMI handler", PATCH_EV_IRQ | PATCH_EV_NMI },
 	[STOP_HAZARD_NMI_WHILE_STOPPED] = { "NMIs run while stopped (never: they wait)", 0 },
+	[STOP_HAZARD_INSIDE_RETRY] = { "a CPU stopped inside a multi-instruction site: released, stopped again", 0 },
+	[STOP_HAZARD_INSIDE_NESTED] = { "... found in the frame of a context an IRQ or exception handler interrupted", 0 },
 };
 
 /* What the two stop strategies share: phases, steps, one rendezvous (the
  * stop), the site check, and no int3. */
 #define STOP_STRATEGY_COMMON \
-	.can_patch = "any one instruction but a branch the core cannot check (no emulation needed)", \
 	.phase_names = stop_phase_names, \
 	.nr_phases = STOP_PHASE_COUNT, \
 	.trap_phases = 0, \
 	.new_phases = ~((1u << STOP_PHASE_WRITTEN) - 1) & ((1u << STOP_PHASE_COUNT) - 1), \
 	.step_names = stop_step_names, \
 	.nr_steps = STOP_STEP_COUNT, \
-	.max_rounds = 1, \
+	.max_rounds = 1,                /* stop-machine-nmi: plus one per re-stop (stop_inside.c) */ \
 	.check = stop_machine_check_site, \
 	.on_bp = stop_on_bp
 
 const struct patch_strategy stop_machine_strategy = {
 	.name = "stop-machine",
+	.can_patch = "any one instruction but a branch the core cannot check (no emulation needed)",
 	.summary = "every other CPU spins with IRQs off (stop IPI); new bytes written directly; released",
 	.safe_against = "IRQs only: NMIs on the stopped CPUs, and the patcher's own NMIs and #MCs, run "
 			"half-written sites",
@@ -187,6 +215,8 @@ const struct patch_strategy stop_machine_strategy = {
 
 const struct patch_strategy stop_machine_nmi_strategy = {
 	.name = "stop-machine-nmi",
+	.can_patch = "any one instruction but a branch the core cannot check (no emulation needed), and "
+		     "multi-instruction sequences (no CPU stopped inside one when it is written)",
 	.summary = "every other CPU spins inside an NMI handler (stop NMI); new bytes written directly; released",
 	.safe_against = "IRQs and the other CPUs' NMIs (they wait); not #MC, nor the patcher's own NMIs",
 	.safe_events = PATCH_EV_IRQ | PATCH_EV_NMI,
@@ -195,4 +225,5 @@ const struct patch_strategy stop_machine_nmi_strategy = {
 	STOP_STRATEGY_COMMON,
 	.apply = stop_nmi_apply,
 	.on_nmi = stop_on_nmi,
+	.multi_insn = true,             /* no CPU inside a site when it is written (stop_inside.c) */
 };

@@ -23,7 +23,15 @@ enum stop_phase {
 };
 
 /* Hazard counters (this_cpu()->patch.hazard[]). */
-enum { STOP_HAZARD_STOPPED, STOP_HAZARD_NMI_WHILE_STOPPED, STOP_HAZARD_COUNT };
+enum {
+	STOP_HAZARD_STOPPED,
+	STOP_HAZARD_NMI_WHILE_STOPPED,
+	STOP_HAZARD_INSIDE_RETRY,      /* a stopped CPU inside a site: stopped again */
+	STOP_HAZARD_INSIDE_NESTED,     /* ... found in a frame under its innermost (an interrupted handler's) */
+	STOP_HAZARD_COUNT
+};
+
+#define STOP_RIPS_MAX CTX_FRAMES_MAX    /* interrupted contexts a stopped CPU reports */
 
 enum stop_how { STOP_NONE, STOP_BY_IPI, STOP_BY_NMI };
 
@@ -33,8 +41,14 @@ struct stop_state {
 	uint32_t release;               /* set by the patching CPU after its writes */
 	uint32_t patcher;               /* its CPU number */
 	struct cpumask arrived, left;   /* who spins / who left, serialized */
+	struct cpumask kick;            /* released alone, to be stopped again (stop_inside.c) */
 	uint64_t pings;                 /* NMIs the spinners sent themselves (patch.stop_nmi_us) */
 	uint64_t soft_mces;             /* INT 18s the spinners ran (patch.stop_mce_us) */
+	/* What each stopped CPU interrupted: the RIP of every context under
+	 * its stop handler, innermost last (percpu ctx_frames), written
+	 * before it joins 'arrived'. */
+	uint64_t rips[MAX_CPUS][STOP_RIPS_MAX];
+	uint32_t nr_rips[MAX_CPUS];
 };
 extern struct stop_state stop_state;
 
@@ -46,6 +60,20 @@ extern uint32_t stop_nmi_us;
 /* Lab knob (patch.stop_mce_us): ... and runs INT 18, the #MC handler's path
  * (a software machine check), every so many microseconds: 0 never. */
 extern uint32_t stop_mce_us;
+
+/* Lab knob (patch.unsafe_inside=1): stop-machine-nmi writes
+ * multi-instruction sites without checking that no stopped CPU is inside
+ * one (stop_inside.c), to show what that check prevents. */
+extern bool stop_unsafe_inside;
+
+/* stop_inside.c: every other CPU stopped, none may stay inside a site of
+ * b: each that is goes on alone and is stopped again, until none is (0)
+ * or one was found inside STOP_INSIDE_TRIES times (-PATCH_EINSIDE_SEQ, the
+ * CPU, RIP and site in b->why; every CPU still stopped). Each re-stop is a
+ * round of st and a hazard STOP_HAZARD_INSIDE_RETRY. Thread context,
+ * text_lock held. */
+#define STOP_INSIDE_TRIES 64
+int stop_move_out(const struct patch_strategy *self, struct poke_batch *b, struct poke_stats *st);
 
 extern const struct patch_strategy stop_machine_strategy, stop_machine_nmi_strategy;
 

@@ -13,6 +13,10 @@
  *   sync_core(); release = 1 -------->    path's sites, half written
  *                                         sync_core(); join 'left'
  *   wait: left = every other CPU    <--   return (IRET)
+ *
+ * stop-machine-nmi may release one CPU alone before the writes (kick: it
+ * was stopped inside a multi-instruction site) and stop it again: see
+ * stop_inside.c.
  */
 #include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
@@ -36,6 +40,19 @@ static bool soft_mce_allowed(const struct regs *r)
 	return pc->mce_depth == 0 && !(r->rsp > pc->ist_lo[IST_MCE] && r->rsp <= pc->ist_hi[IST_MCE]);
 }
 
+/* IRQ or NMI context: record the RIP of every context this handler and
+ * the ones under it interrupted (the frames traps.c keeps per nesting
+ * level: thread, then IRQ or exception handlers, then this one), for the
+ * patcher's inside check; published by the 'arrived' bit that follows. */
+static void report_rips(unsigned me)
+{
+	const struct percpu *pc = this_cpu();
+	uint32_t n = pc->ctx_depth < STOP_RIPS_MAX ? pc->ctx_depth : STOP_RIPS_MAX;
+	for (uint32_t d = 0; d < n; d++)
+		stop_state.rips[me][d] = pc->ctx_frames[d]->rip;
+	__atomic_store_n(&stop_state.nr_rips[me], n, __ATOMIC_RELEASE);
+}
+
 /* IRQ or NMI context: join, spin until released, serialize, leave. */
 static void spin(const struct regs *r)
 {
@@ -43,9 +60,10 @@ static void spin(const struct regs *r)
 	uint32_t every = __atomic_load_n(&stop_nmi_us, __ATOMIC_RELAXED);
 	uint32_t every_mce = soft_mce_allowed(r) ? __atomic_load_n(&stop_mce_us, __ATOMIC_RELAXED) : 0;
 	uint64_t next = every ? tsc_deadline_us(every) : 0, next_mce = every_mce ? tsc_deadline_us(every_mce) : 0;
+	report_rips(me);
 	cpumask_set(&stop_state.arrived, me);
 	patch_hazard(STOP_HAZARD_STOPPED);
-	while (!__atomic_load_n(&stop_state.release, __ATOMIC_ACQUIRE)) {
+	while (!__atomic_load_n(&stop_state.release, __ATOMIC_ACQUIRE) && !cpumask_test(&stop_state.kick, me)) {
 		if (every && tsc_expired(next)) {
 			nmi_send(me, NMI_STORM);        /* lab: this CPU's own NMI source (perf, watchdog) */
 			__atomic_fetch_add(&stop_state.pings, 1, __ATOMIC_RELAXED);

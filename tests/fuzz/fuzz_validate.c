@@ -576,6 +576,17 @@ static void build_request(struct input *in, struct poke_site *s)
  * (validate.c's header comment), computed from this file's own view,
  * symbol table and decoder. 0 and *emu, or -PATCH_E*.
  */
+/* Instructions that make up bytes[0..len) exactly (0: they do not). */
+static unsigned whole_insns(const ZydisDecoder *dec, const uint8_t *bytes, size_t len)
+{
+	ZydisDecodedInstruction insn;
+	unsigned n = 0;
+	for (size_t off = 0; off < len; off += insn.length, n++)
+		if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(dec, NULL, bytes + off, len - off, &insn)))
+			return 0;
+	return n;
+}
+
 static int oracle(const struct poke_site *s, const struct poke_site *batch, uint32_t nr, struct emu_insn *emu)
 {
 	uintptr_t a = s->addr;
@@ -606,6 +617,10 @@ static int oracle(const struct poke_site *s, const struct poke_site *batch, uint
 		return -PATCH_EMID_INSN;
 	if (memcmp(s->old, W.view + (a - W.ts), len))
 		return -PATCH_EOLD_MISMATCH;
+	/* several whole instructions, old or new: no strategy modelled here
+	 * takes them (patch_strategy.multi_insn) */
+	if (whole_insns(&dec, s->old, len) > 1 || whole_insns(&dec, s->new, len) > 1)
+		return -PATCH_EMULTI_INSN;
 
 	st = ZydisDecoderDecodeInstruction(&dec, NULL, s->old, len, &insn);
 	if (!ZYAN_SUCCESS(st))

@@ -1,5 +1,5 @@
 """tests/host/test_console.py - peek, poke, poke-batch, text-crc, calls and call-set, imv
-and imv-set, driven over the serial line as a user or a script would.
+and imv-set, alts and alt, driven over the serial line as a user or a script would.
 
 One boot (the [console] stanza of tests/boots.cfg gives it as BOOT; by
 default build/xpoke.iso at -smp 2) with COM1 on a unix socket
@@ -55,6 +55,42 @@ def text_image():
         shutil.rmtree(os.path.dirname(out))
 
 
+def section_image(name):
+    """The bytes of one section of build/xpoke.elf."""
+    out = os.path.join(tempfile.mkdtemp(prefix="xpoke-sec-"), "sec.bin")
+    try:
+        subprocess.run(["objcopy", "-O", "binary", f"--only-section={name}", os.path.join(BUILD, "xpoke.elf"), out],
+                       check=True)
+        with open(out, "rb") as f:
+            return f.read()
+    finally:
+        shutil.rmtree(os.path.dirname(out))
+
+
+# clients/alternative/site_bytes.c's NOPs, 1 to 8 bytes
+ALT_NOPS = ["", "90", "6690", "0f1f00", "0f1f4000", "0f1f440000", "660f1f440000", "0f1f8000000000",
+            "0f1f840000000000"]
+
+
+def text_after_alternatives(text, sym, has_feature):
+    """.text as the boot application leaves it (clients/alternative/): every
+    site of .altinstructions whose feature the CPU has (has_feature[f])
+    holds its replacement, then NOPs to its length."""
+    rodata, r0 = section_image(".rodata"), sym["__rodata_start"]
+    out = bytearray(text)
+    for at in range(sym["__alt_instructions_start"], sym["__alt_instructions_end"], 16):
+        orig, repl, feature, orig_len, repl_len, pad_len = struct.unpack_from("<iiHBBB", rodata, at - r0)
+        if not has_feature[feature]:
+            continue
+        site, new = at + orig, at + 4 + repl
+        pad, length = bytearray(), orig_len + pad_len - repl_len
+        while len(pad) < length:
+            pad += bytes.fromhex(ALT_NOPS[min(8, length - len(pad))])
+        a = site - sym["__text_start"]
+        out[a:a + orig_len + pad_len] = rodata[new - r0:new - r0 + repl_len] + pad
+    return bytes(out)
+
+
 def rel(op, at, to, size):
     """op bytes + rel32 from a size-byte instruction at `at` to `to`, as hex."""
     return op + struct.pack("<i", to - (at + size)).hex()
@@ -69,6 +105,7 @@ class ConsolePoke(unittest.TestCase):
         cls.con = Console(**BOOT)
         try:
             cls.crc_at_boot = cls.con.send("text-crc")     # before any test pokes
+            cls.alts_at_boot = cls.con.send("alts")
         except Exception:
             cls.con.close()
             raise
@@ -111,10 +148,14 @@ class ConsolePoke(unittest.TestCase):
     # --- the tests -----------------------------------------------------------
 
     def test_text_crc_is_the_crc32_of_the_image_text(self):
-        """At boot nothing has been patched: the kernel's CRC is zlib's of the ELF's .text."""
+        """At boot only the alternatives have been applied: the kernel's CRC is
+        zlib's of the ELF's .text with every site of a feature the CPU has
+        (as `alts` says) holding its replacement."""
         start, end = self.sym["__text_start"], self.sym["__text_end"]
         self.assertEqual(len(self.text), end - start)
-        self.assertEqual(self.crc_at_boot, [f"text-crc: {zlib.crc32(self.text):#010x} "
+        has = [re.match(r"\S+ +cpuid (yes|no) ", line).group(1) == "yes" for line in self.alts_at_boot]
+        text = text_after_alternatives(self.text, self.sym, has)
+        self.assertEqual(self.crc_at_boot, [f"text-crc: {zlib.crc32(text):#010x} "
                                             f"(.text {start:016x}..{end:016x}, {end - start} bytes)"])
 
     def test_strategies_lists_the_registry_and_patch_stats_names_it(self):
@@ -219,10 +260,10 @@ class ConsolePoke(unittest.TestCase):
             ("old bytes mismatch", f"poke flip_call_fn e8020000ff {call_a}", "PATCH_EOLD_MISMATCH",
              r"byte 1 is 01, expected 02"),
             ("old bytes a part of an instruction", "poke flip_call_fn e8 c3", "PATCH_EOLD_LENGTH", r"old instruction"),
-            ("old bytes two instructions", "poke two_nops_site 9090 6690", "PATCH_EOLD_MULTI", r"more than one"),
+            ("old bytes two instructions", "poke two_nops_site 9090 6690", "PATCH_EMULTI_INSN", r"several instructions"),
             ("new bytes undecodable", "poke flip_ret_site c3 06", "PATCH_ENEW_UNDECODABLE", r"do not decode"),
             ("new instruction too long for the site", "poke flip_ret_site c3 e8", "PATCH_ENEW_LENGTH", r"longer"),
-            ("new bytes two instructions", "poke flip_nop2_fn 6690 9090", "PATCH_ENEW_MULTI", r"more than one"),
+            ("new bytes two instructions", "poke flip_nop2_fn 6690 9090", "PATCH_EMULTI_INSN", r"several instructions"),
             ("not emulatable", "poke flip_nop2_fn 6690 31c0", "PATCH_ENOT_EMULATABLE", r"xor"),
             ("target outside .text", f"poke flip_call_fn {call_a} {self.call('flip_call_fn', s['__text_end'] + 0x100)}",
              "PATCH_ETARGET_OUTSIDE_TEXT", r"outside kernel \.text"),
@@ -411,6 +452,42 @@ class ConsolePoke(unittest.TestCase):
         self.one("imv-set lab_imv 0x5a5a5a5a", r"^imv-set: lab_imv = 0x5a5a5a5a: 16 sites")
         self.one("imv-set lab_imv_one -1", r"^imv-set: lab_imv_one = 0xffffffff: 1 sites")
         self.assertEqual(self.crc(), crc0)
+
+    def test_alts_and_alt(self):
+        """alts lists every feature (CPUID, masked, sites); alt mask|unmask
+        re-patches a feature's sites in one stop-machine-nmi batch; a
+        multi-instruction site through int3, an absent feature unmasked and
+        an unknown name are refused in one line and write nothing; unmasked
+        again, .text is as it was."""
+        crc0 = self.crc()
+        out = self.con.send("alts")
+        rows = {m.group(1): (m.group(2) == "yes", m.group(3) == "yes", int(m.group(4))) for m in
+                (re.match(r"(\S+) +cpuid (yes|no) +masked (yes|no) +(\d+) sites  \(CPUID 0x[0-9a-f]+\.\d+ e[a-d]x bit \d+\)$",
+                          line) for line in out) if m}
+        self.assertEqual(len(rows), len(out), "alts: a line of unexpected form:\n" + "\n".join(out))
+        self.assertEqual({k: v[2] for k, v in rows.items() if v[2]}, {"popcnt": 1, "rdtscp": 1, "erms": 1})
+        self.assertFalse(any(v[1] for v in rows.values()), "a feature masked at boot")
+        if not rows["erms"][0] or not rows["rdtscp"][0]:
+            self.skipTest("the CPU lacks erms or rdtscp (CPU=qemu64?): no site to re-patch")
+        self.one("alt mask erms",
+                 r"^alt: erms masked: 1 sites in \d+ us \(\d+ rounds, strategy stop-machine-nmi\)$")
+        self.assertRegex("\n".join(self.con.send("alts")), r"(?m)^erms +cpuid yes +masked yes +1 sites")
+        self.assertNotEqual(self.crc(), crc0, "alt mask erms changed no byte")
+        self.one("alt unmask erms",
+                 r"^alt: erms unmasked: 1 sites in \d+ us \(\d+ rounds, strategy stop-machine-nmi\)$")
+        self.assertEqual(self.crc(), crc0)
+        for what, line, pattern in [
+            ("multi-instruction through int3", "alt mask rdtscp --strategy int3",
+             r"^alt rdtscp: PATCH_EMULTI_INSN \(strategy int3\): 0x[0-9a-f]+: several instructions, and the "
+             r"strategy cannot tell whether a CPU is inside the sequence it rewrites: old bytes are 2 instruction\(s\), "
+             r"new 2$"),
+            ("absent feature", "alt unmask avx512f", r"^alt: ENODEV: the CPU lacks avx512f .*nothing written$"),
+            ("no such", "alt mask no_such_feature", r"^alt: no feature named 'no_such_feature' \(see 'alts'\); "
+             r"nothing written$"),
+        ]:
+            with self.subTest(what):
+                self.one(line, pattern)
+                self.assertEqual(self.crc(), crc0, f"{what}: .text changed")
 
 
 if __name__ == "__main__":

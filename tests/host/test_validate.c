@@ -157,6 +157,40 @@ static void valid_call_retarget(void **state)
 	assert_int_equal(emu.len, 5);
 }
 
+/* Multi-instruction sites: refused for a strategy without multi_insn,
+ * accepted with it unless the new sequence branches, or calls before its
+ * last instruction. Site: k's first 10 bytes (nop5; mov $1, %eax). */
+static int check_multi(bool multi_ok, const uint8_t *new, uint8_t *insns)
+{
+	struct poke_site s = { .addr = BASE + 0x30, .len = 10 };
+	char why[200];
+	memcpy(s.old, text + 0x30, 10);
+	memcpy(s.new, new, 10);
+	int err = patch_validate_site_multi(&env, strategy_check, multi_ok, &s, NULL, 0, why, sizeof(why));
+	*insns = s.insns;
+	return err;
+}
+
+static void multi_instruction_sites(void **state)
+{
+	(void)state;
+	uint8_t n;
+	static const uint8_t swapped[10] = { 0xb8, 0x01, 0x00, 0x00, 0x00, 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+	static const uint8_t call_first[10] = { 0xe8, 0xeb, 0xff, 0xff, 0xff, 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+	static const uint8_t call_last[10] = { 0x0f, 0x1f, 0x44, 0x00, 0x00, 0xe8, 0xe6, 0xff, 0xff, 0xff };
+	static const uint8_t call_mid_fn[10] = { 0x0f, 0x1f, 0x44, 0x00, 0x00, 0xe8, 0xe7, 0xff, 0xff, 0xff };
+	static const uint8_t jmp_last[10] = { 0x0f, 0x1f, 0x44, 0x00, 0x00, 0xe9, 0xe6, 0xff, 0xff, 0xff };
+	static const uint8_t torn_tail[10] = { 0x0f, 0x1f, 0x44, 0x00, 0x00, 0x0f, 0x1f, 0x80, 0x00, 0x00 };
+	assert_int_equal(check_multi(false, swapped, &n), -PATCH_EMULTI_INSN);
+	assert_int_equal(check_multi(true, swapped, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(check_multi(true, call_first, &n), -PATCH_EMULTI_CALL_NOT_LAST);
+	assert_int_equal(check_multi(true, call_last, &n), 0);                  /* to h, a function's start */
+	assert_int_equal(check_multi(true, call_mid_fn, &n), -PATCH_EBRANCH_UNCHECKED);
+	assert_int_equal(check_multi(true, jmp_last, &n), -PATCH_EBRANCH_UNCHECKED);
+	assert_int_equal(check_multi(true, torn_tail, &n), -PATCH_ENEW_LENGTH);    /* not whole instructions */
+}
+
 static void each_refusal_has_its_code(void **state)
 {
 	(void)state;
@@ -175,11 +209,11 @@ static void each_refusal_has_its_code(void **state)
 	assert_int_equal(check(BASE + 1, 1, cur + 1, nop5, NULL), -PATCH_EMID_INSN);
 	assert_int_equal(check(BASE, 5, nops5, nop5, NULL), -PATCH_EOLD_MISMATCH);
 	assert_int_equal(check(BASE, 2, cur, nop2, NULL), -PATCH_EOLD_LENGTH);
-	assert_int_equal(check(BASE + 5, 2, cur + 5, nop2, NULL), -PATCH_EOLD_MULTI);
+	assert_int_equal(check(BASE + 5, 2, cur + 5, nop2, NULL), -PATCH_EMULTI_INSN);
 	assert_int_equal(check(BASE + 0x20, 2, text + 0x20, bad2, NULL), -PATCH_EOLD_LENGTH);
 	assert_int_equal(check(BASE + 7, 2, cur + 7, bad2, NULL), -PATCH_ENEW_UNDECODABLE);
 	assert_int_equal(check(BASE + 7, 2, cur + 7, call2, NULL), -PATCH_ENEW_LENGTH);
-	assert_int_equal(check(BASE, 5, cur, nops5, NULL), -PATCH_ENEW_MULTI);
+	assert_int_equal(check(BASE, 5, cur, nops5, NULL), -PATCH_EMULTI_INSN);
 	assert_int_equal(check(BASE, 5, cur, mov5, NULL), -PATCH_ENOT_EMULATABLE);
 	strategy_check = NULL;          /* the refusal is the int3 strategy's, not the core's */
 	assert_int_equal(check(BASE, 5, cur, mov5, NULL), 0);
@@ -403,6 +437,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(valid_call_retarget, setup),
 		cmocka_unit_test_setup(each_refusal_has_its_code, setup),
+		cmocka_unit_test_setup(multi_instruction_sites, setup),
 		cmocka_unit_test_setup(branch_target_refusals, setup),
 		cmocka_unit_test_setup(view_hides_batch_in_flight, setup),
 		cmocka_unit_test_setup(not_emulatable_instructions, setup),

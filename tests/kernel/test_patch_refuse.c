@@ -61,10 +61,10 @@ static void test_refusals(void)
 		{ "expected old bytes differ", PATCH_EOLD_MISMATCH, flip_call_site, 5, {0x90, 0x90, 0x90, 0x90, 0x90},
 		  {0x0f, 0x1f, 0x44, 0x00, 0x00}, false },
 		{ "old instruction longer than the site", PATCH_EOLD_LENGTH, flip_call_site, 2, {0}, {0x66, 0x90}, true },
-		{ "old bytes are two instructions", PATCH_EOLD_MULTI, two_nops_site, 2, {0}, {0x66, 0x90}, true },
+		{ "old bytes are two instructions", PATCH_EMULTI_INSN, two_nops_site, 2, {0}, {0x66, 0x90}, true },
 		{ "new bytes do not decode", PATCH_ENEW_UNDECODABLE, flip_nop2_site, 2, {0}, {0x06, 0x06}, true },
 		{ "new instruction longer than the site", PATCH_ENEW_LENGTH, flip_nop2_site, 2, {0}, {0xe8, 0x00}, true },
-		{ "new bytes are five instructions", PATCH_ENEW_MULTI, flip_call_site, 5, {0},
+		{ "new bytes are five instructions", PATCH_EMULTI_INSN, flip_call_site, 5, {0},
 		  {0x90, 0x90, 0x90, 0x90, 0x90}, true },
 		{ "new instruction not emulatable (mov)", PATCH_ENOT_EMULATABLE, flip_call_site, 5, {0},
 		  {0xb8, 0x01, 0x00, 0x00, 0x00}, true },
@@ -76,6 +76,8 @@ static void test_refusals(void)
 		{ "new jmp lands in its own tail", PATCH_ETARGET_IN_SITE, flip_nop5_site, 5, {0}, {0}, true },
 		{ "a function's last ret becomes a nop", PATCH_EFALLS_OFF_END, flip_ret_a + 5, 1, {0}, {0x90}, true },
 		{ "an int $3 becomes a nop", PATCH_EOLD_INT3, (const char *)trap_int_imm3 + 2, 2, {0}, {0x66, 0x90}, true },
+		{ "new bytes: a nop, then part of a call", PATCH_ENEW_MULTI, flip_call_site, 5, {0},
+		  {0x90, 0xe8, 0x00, 0x00, 0x00}, true },
 	};
 	call_to(flip_call_site, &some_data, r[13].new);
 	rel32_to(JMP32_INSN_OPCODE, flip_nop5_site, flip_call_site + 1, r[14].new);
@@ -86,7 +88,7 @@ static void test_refusals(void)
 	uint64_t sum = text_sum();
 	int seen[PATCH_ERR_END] = {0};
 	unsigned ok = 0;
-	_Static_assert(sizeof(r) / sizeof(r[0]) == 20, "the targets above are filled in by index");
+	_Static_assert(sizeof(r) / sizeof(r[0]) == 21, "the targets above are filled in by index");
 	for (unsigned i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
 		uint8_t old[16];
 		if (r[i].old_is_current)

@@ -1,0 +1,53 @@
+/*
+ * clients/alternative/site_bytes.c — the two variants of a site's bytes:
+ * the old sequence as built (with the assembler's pad), saved before the
+ * boot application first writes any site, and the new one (the
+ * replacement, then the fewest NOPs that fill the site: each pad is one
+ * or two instructions, not a run of 0x90s).
+ */
+#include "kernel/panic.h"
+#include "kernel/string.h"
+#include "clients/alternative/alternative.h"
+
+static uint8_t originals[ALT_MAX_SITES][POKE_MAX_LEN];
+
+/* The recommended multi-byte NOPs (Intel SDM vol. 2B, NOP), 1 to 8 bytes. */
+static const uint8_t nops[9][8] = {
+	[1] = { 0x90 },
+	[2] = { 0x66, 0x90 },
+	[3] = { 0x0f, 0x1f, 0x00 },
+	[4] = { 0x0f, 0x1f, 0x40, 0x00 },
+	[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 },
+	[6] = { 0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00 },
+	[7] = { 0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00 },
+	[8] = { 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00 },
+};
+
+/* Boot, before any site is written; panics on a site the client cannot
+ * patch (too many, too long). */
+void alt_save_originals(void)
+{
+	if (alt_nr_sites() > ALT_MAX_SITES)
+		panic("alternatives: %u sites, at most %u (ALT_MAX_SITES)", alt_nr_sites(), ALT_MAX_SITES);
+	for (const struct alt_entry *e = __alt_instructions_start; e < __alt_instructions_end; e++) {
+		if (alt_len(e) > POKE_MAX_LEN || e->repl_len > alt_len(e) || e->feature >= ALT_NR_FEATURES)
+			panic("alternatives: site %#lx: %u + %u bytes, replacement %u, feature %u: not patchable",
+			      alt_site(e), e->orig_len, e->pad_len, e->repl_len, e->feature);
+		memcpy(originals[e - __alt_instructions_start], (const void *)alt_site(e), alt_len(e));
+	}
+}
+
+void alt_bytes(const struct alt_entry *e, bool new, uint8_t *out)
+{
+	unsigned len = alt_len(e);
+	if (!new) {
+		memcpy(out, originals[e - __alt_instructions_start], len);
+		return;
+	}
+	memcpy(out, (const void *)alt_repl(e), e->repl_len);
+	for (unsigned at = e->repl_len; at < len;) {
+		unsigned n = len - at > 8 ? 8 : len - at;
+		memcpy(out + at, nops[n], n);
+		at += n;
+	}
+}
