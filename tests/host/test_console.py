@@ -91,6 +91,24 @@ def text_after_alternatives(text, sym, has_feature):
     return bytes(out)
 
 
+def text_after_static_keys(text, sym):
+    """.text as static_key_init() leaves it (clients/static_key/): every
+    site of a key that starts off (its `enabled` word in .static_keys is 0)
+    holds a NOP of its jmp's length, 2 or 5 bytes, instead of the jmp."""
+    data, d0 = section_image(".data"), sym["__data_start"]
+    nops = {0xeb: bytes.fromhex("6690"), 0xe9: bytes.fromhex("0f1f440000")}
+    out = bytearray(text)
+    for at in range(sym["__jump_table_start"], sym["__jump_table_end"], 16):
+        code, _target, key = struct.unpack_from("<iiq", data, at - d0)
+        _name, enabled = struct.unpack_from("<QI", data, at + 8 + key - d0)
+        if enabled:
+            continue
+        a = at + code - sym["__text_start"]
+        nop = nops[out[a]]
+        out[a:a + len(nop)] = nop
+    return bytes(out)
+
+
 def rel(op, at, to, size):
     """op bytes + rel32 from a size-byte instruction at `at` to `to`, as hex."""
     return op + struct.pack("<i", to - (at + size)).hex()
@@ -148,13 +166,14 @@ class ConsolePoke(unittest.TestCase):
     # --- the tests -----------------------------------------------------------
 
     def test_text_crc_is_the_crc32_of_the_image_text(self):
-        """At boot only the alternatives have been applied: the kernel's CRC is
-        zlib's of the ELF's .text with every site of a feature the CPU has
-        (as `alts` says) holding its replacement."""
+        """At boot only the alternatives and the static keys that start off
+        have been applied: the kernel's CRC is zlib's of the ELF's .text with
+        every site of a feature the CPU has (as `alts` says) holding its
+        replacement, and every site of a key that starts off a NOP."""
         start, end = self.sym["__text_start"], self.sym["__text_end"]
         self.assertEqual(len(self.text), end - start)
         has = [re.match(r"\S+ +cpuid (yes|no) ", line).group(1) == "yes" for line in self.alts_at_boot]
-        text = text_after_alternatives(self.text, self.sym, has)
+        text = text_after_static_keys(text_after_alternatives(self.text, self.sym, has), self.sym)
         self.assertEqual(self.crc_at_boot, [f"text-crc: {zlib.crc32(text):#010x} "
                                             f"(.text {start:016x}..{end:016x}, {end - start} bytes)"])
 
