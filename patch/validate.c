@@ -161,7 +161,10 @@ static enum one_insn decode_one(const uint8_t *bytes, size_t len, ZydisDecodedIn
 {
 	ZydisDecoder d;
 	decoder_init(&d);
-	ZyanStatus st = ZydisDecoderDecodeFull(&d, bytes, len, insn, ops);
+	/* ops NULL: the instruction only (its raw fields), no operands, which
+	 * is most of a decode's cost */
+	ZyanStatus st = ops ? ZydisDecoderDecodeFull(&d, bytes, len, insn, ops) :
+			      ZydisDecoderDecodeInstruction(&d, NULL, bytes, len, insn);
 	if (st == ZYDIS_STATUS_NO_MORE_DATA)
 		return ONE_TOO_LONG;
 	if (!ZYAN_SUCCESS(st))
@@ -577,8 +580,7 @@ int patch_validate_site_multi(const struct patch_env *env, patch_site_check_fn c
 
 	/* 7. old: one instruction */
 	ZydisDecodedInstruction insn;
-	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-	switch (decode_one(site->old, len, &insn, ops)) {
+	switch (decode_one(site->old, len, &insn, NULL)) {
 	case ONE_UNDECODABLE:
 		return patch_refuse(PATCH_EOLD_LENGTH, why, why_len, addr, "the old bytes do not decode at all");
 	case ONE_TOO_LONG:
@@ -592,7 +594,7 @@ int patch_validate_site_multi(const struct patch_env *env, patch_site_check_fn c
 	/* A CPU that executed it traps with RIP two bytes on; if its handler
 	 * looks only once the site has changed, it sees neither CD 03 nor an
 	 * int3 there and would take it for a vanished one (patch/trap.c). */
-	if (insn.mnemonic == ZYDIS_MNEMONIC_INT && ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && ops[0].imm.value.u == 3)
+	if (insn.mnemonic == ZYDIS_MNEMONIC_INT && insn.raw.imm[0].size && insn.raw.imm[0].value.u == 3)
 		return patch_refuse(PATCH_EOLD_INT3, why, why_len, addr, "the #BP handler could not tell it from a vanished int3");
 
 	/* 8. new: one instruction, one the strategy can install, not running
