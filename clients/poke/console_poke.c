@@ -149,7 +149,7 @@ static unsigned line_of(unsigned n, const char *why)
 		return 0;
 	for (const char *p = why + 2; *p && *p != ':'; p++)
 		addr = addr << 4 | (uintptr_t)(*p <= '9' ? *p - '0' : (*p | 0x20) - 'a' + 10);
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = n; i-- > 0;)         /* the later of two lines at one address */
 		if (batch_req[i].where.addr == addr)
 			return i + 1;
 	return 0;
@@ -211,9 +211,12 @@ static int cmd_poke_batch(int argc, char **argv)
 	}
 	int err = smp_text_poke_batch_finish(&console_batch);
 	if (err) {
-		/* Only the recheck of the old bytes fails here; why names the address. */
+		/* The recheck of the old bytes, or the lines against each other
+		 * (overlap, a branch into another's tail); why names the address. */
 		smp_text_poke_batch_reset(&console_batch);
-		printk("poke-batch: refused line %u %s: %s; nothing written", line_of(n, console_batch.why),
+		unsigned line = line_of(n, console_batch.why);
+		printk("poke-batch: refused line %u (%s) %s: %s; nothing written", line,
+		       line ? poke_where_name(&batch_req[line - 1].where, name, sizeof(name)) : "?",
 		       patch_errname(err), console_batch.why);
 		return -EREPORTED;
 	}
