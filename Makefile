@@ -324,7 +324,6 @@ $(GEN)/ksyms.c: $(BUILD)/xpoke.pass1.elf scripts/gen-ksyms.py
 
 $(OBJ)/gen/%.o: $(GEN)/%.c
 	@mkdir -p $(@D)
-	$(call say,CC,$<)
 	$(Q)$(CC) $(CFLAGS) $(FENTRY_CFLAGS) -c -o $@ $<
 
 $(KERNEL): $(OBJS) $(OBJ)/gen/ksyms.o $(BUILD)/linker.lds
