@@ -31,6 +31,7 @@ static spinlock_t trace_lock = SPINLOCK_INIT("trace");
 static struct poke_site trace_storage[TRACE_BATCH_SITES];
 static struct poke_batch trace_batch = POKE_BATCH_INIT(trace_storage, TRACE_BATCH_SITES);
 static struct poke_stats trace_fig;     /* under trace_lock */
+static uint8_t trace_todo[FTRACE_SITES_MAX];    /* the first pass's verdict: change site i (under trace_lock) */
 
 uint32_t trace_nr_sites(void)
 {
@@ -105,19 +106,19 @@ static int apply_chunk(struct trace_result *r)
 }
 
 /*
- * Turn every matching site of [from, to) that is not yet in state `on`
- * into it, in batches of up to TRACE_BATCH_SITES. On a refusal, *applied
+ * Turn every site of [from, to) the first pass chose (trace_todo) into
+ * state `on`, in batches of up to TRACE_BATCH_SITES. On a refusal, *applied
  * is the first site not applied (every changed site before it was); the
  * batch is empty again.
  */
-static int apply_range(bool on, const char *glob, uint32_t from, uint32_t to, struct trace_result *r,
-		       uint32_t *applied, char *why, size_t why_len)
+static int apply_range(bool on, uint32_t from, uint32_t to, struct trace_result *r, uint32_t *applied, char *why,
+		       size_t why_len)
 {
 	uint32_t chunk_from = from;
 	int err = 0;
 	*applied = from;
 	for (uint32_t i = from; i < to && !err; i++) {
-		if (!site_matches(i, glob) || site_holds(i, on))
+		if (!trace_todo[i])
 			continue;
 		uint8_t old[CALL_INSN_SIZE], new[CALL_INSN_SIZE];
 		site_bytes(i, !on, old);
@@ -158,12 +159,14 @@ int trace_set(bool on, const char *glob, const struct patch_strategy *st, struct
 	spin_lock_timeout(&trace_lock, 60000);
 	uint64_t t0 = rdtsc();
 	for (uint32_t i = 0; i < n && !err; i++) {
+		trace_todo[i] = 0;
 		if (!site_matches(i, glob))
 			continue;
 		r->matched++;
 		if (site_holds(i, on))
 			continue;
 		if (site_holds(i, !on)) {
+			trace_todo[i] = 1;
 			todo++;
 			continue;
 		}
@@ -185,14 +188,17 @@ int trace_set(bool on, const char *glob, const struct patch_strategy *st, struct
 		uint32_t applied;
 		trace_batch.strategy = r->strategy;
 		trace_batch.quiet = true;
-		err = apply_range(on, glob, 0, n, r, &applied, why, why_len);
+		r->cycles_scan = rdtsc() - t0;
+		err = apply_range(on, 0, n, r, &applied, why, why_len);
 		if (err && applied) {
 			/* Put back the chunks already applied. */
 			struct trace_result back;
 			char why_back[POKE_WHY_LEN];
 			uint32_t undone;
 			memset(&back, 0, sizeof(back));
-			int err2 = apply_range(!on, glob, 0, applied, &back, &undone, why_back, sizeof(why_back));
+			for (uint32_t i = 0; i < applied; i++)  /* trace_todo: the sites applied, now in state on */
+				trace_todo[i] = trace_todo[i] && site_holds(i, on);
+			int err2 = apply_range(!on, 0, applied, &back, &undone, why_back, sizeof(why_back));
 			if (err2)
 				snprintf(why + strlen(why), why_len - strlen(why),
 					 "; putting back the %u site(s) applied failed too: %s", r->sites, why_back);

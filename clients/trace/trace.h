@@ -26,6 +26,7 @@ struct trace_result {
 	uint32_t sites;         /* of them, patched now */
 	uint32_t batches, rounds;       /* batches of the core, and their rounds in all */
 	uint64_t cycles;        /* TSC cycles of the whole request (validation included) */
+	uint64_t cycles_scan;   /* of them, the first pass: matching the glob, reading the sites */
 	const struct patch_strategy *strategy;
 };
 
