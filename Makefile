@@ -40,6 +40,7 @@
 # CMDLINE and GDB=1 for run/debug. The stanzas fix their CPU counts (SMP
 # only for bench) and read TEST_TIMEOUT, HOST_INJECT_SMP, STRESS_*,
 # MATRIX_TIMEOUT, BENCH_RUNS and COMPARE_* (see tests/boots.cfg).
+# MASS_N: functions in the tracer's generated corpus (default 38252).
 
 BUILD   := build
 V       ?= 0

@@ -19,6 +19,10 @@ extern trace_hit
 
 section .text
 
+; trace_entry — count a hit of the traced function that called it.
+;   IN:  [rsp] = that function's site + 5 (its second instruction)
+;   OUT: every register as it was but the flags (dead at a function's entry)
+;   Note: 80 bytes of stack below the traced function's return address.
 global trace_entry
 trace_entry:
         ; rsp+0: the return address into the traced function (its site + 5)
