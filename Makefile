@@ -40,6 +40,7 @@
 # CMDLINE and GDB=1 for run/debug. The stanzas fix their CPU counts (SMP
 # only for bench) and read TEST_TIMEOUT, HOST_INJECT_SMP, STRESS_*,
 # MATRIX_TIMEOUT, BENCH_RUNS and COMPARE_* (see tests/boots.cfg).
+# MASS_N: functions in the tracer's generated corpus (default 38252).
 
 BUILD   := build
 V       ?= 0
@@ -73,6 +74,12 @@ CFLAGS  := -std=gnu11 -O2 -g -ffreestanding -fno-stack-protector -fno-pic -fno-p
            -fno-asynchronous-unwind-tables -fcf-protection=none -fno-strict-aliasing \
            -Wall -Wextra -Werror -I. -I$(GEN) -MMD -MP -DXPOKE_KERNEL \
            -DZYAN_NO_LIBC -DZYDIS_STATIC_BUILD -I$(ZYDIS_DIR)/include -isystem $(BUILD)/zydis/include-zycore
+# Function tracing (clients/trace/): every C function outside the no-patch
+# region starts with a 5-byte NOP (-mnop-mcount: no call to __fentry__)
+# whose address is recorded in section __mcount_loc (linker.ld). The
+# objects of NOFENTRY_OBJS are compiled without it: the no-patch region
+# (its code never becomes a site) and the tracer, which traced code calls.
+FENTRY_CFLAGS := -pg -mfentry -mrecord-mcount -mnop-mcount
 NASMFLAGS := -f elf64 -g -F dwarf -w+all -Werror -I$(GEN)/ -I./
 LDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack --no-dynamic-linker \
            --no-warn-rwx-segments   # the .boot segment is RWX on purpose: it runs before paging is final
@@ -115,16 +122,23 @@ STRATEGY_OBJS := \
 	strategies/roll_forward/roll_forward.o strategies/roll_forward/roll_forward_check.o \
 	strategies/roll_forward/roll_forward_trap.o
 
+# The ftrace-style mass patcher (clients/trace/): no fentry NOP of its own.
+TRACE_OBJS := \
+	clients/trace/ftrace_sites.o clients/trace/trace_entry.o clients/trace/trace_hit.o \
+	clients/trace/trace.o clients/trace/console.o
+
 # Clients of the patch core (patch/patch.h): named sites with variants, and
 # the console's poke/peek on any instruction.
 CLIENT_OBJS := \
 	clients/sites/sites.o clients/sites/console.o \
-	clients/poke/console_poke.o clients/poke/poke_parse.o \
+	clients/poke/console_poke.o clients/poke/poke_parse.o clients/poke/text_crc.o \
 	clients/static_key/static_key.o clients/static_key/jump_table.o clients/static_key/console.o \
 	clients/static_call/static_call.o clients/static_call/console.o \
 	clients/imv/imv.o clients/imv/console.o \
 	clients/alternative/features.o clients/alternative/site_bytes.o clients/alternative/apply_boot.o \
-	clients/alternative/apply_nmi.o clients/alternative/repatch.o clients/alternative/console.o
+	clients/alternative/apply_nmi.o clients/alternative/repatch.o clients/alternative/console.o \
+	$(TRACE_OBJS)
+
 
 # The lab: fixture sites of every context, storms and the bystander crew,
 # which the tests (tests/kernel/) and the console use.
@@ -145,11 +159,24 @@ TEST_OBJS := \
 	tests/kernel/test_patch_rounds.o tests/kernel/test_patch_order.o tests/kernel/test_patch_nmi.o \
 	tests/kernel/test_patch_ool.o tests/kernel/test_patch_rollfwd.o tests/kernel/test_stall.o \
 	tests/kernel/compare_report.o tests/kernel/compare_strategies.o tests/kernel/compare_storm.o \
-	tests/kernel/test_static_call.o tests/kernel/test_imv.o tests/kernel/test_alternative.o
+	tests/kernel/test_static_call.o tests/kernel/test_imv.o tests/kernel/test_alternative.o tests/kernel/test_trace.o tests/kernel/bench_trace.o
+
+# The mass patcher's corpus: MASS_N small functions (default 38252, the
+# ftrace sites of a Debian 6.1 kernel), generated into $(GEN)/mass/ by
+# scripts/gen-mass-corpus.py in MASS_FILES files (compiled side by side
+# under -j), placed together in .text by linker.ld. The stamp's name holds
+# MASS_N: a new value makes the corpus, and what includes mass_corpus.h,
+# again.
+MASS_N      ?= 38252
+MASS_FILES  := 8
+MASS_DIR    := $(GEN)/mass
+MASS_STAMP  := $(MASS_DIR)/.n-$(MASS_N)
+MASS_SRCS   := $(addprefix $(MASS_DIR)/,$(addsuffix .c,$(addprefix mass_corpus_,$(shell seq 0 $$(($(MASS_FILES) - 1)))) mass_table))
+MASS_OBJS   := $(patsubst $(GEN)/%.c,$(OBJ)/gen/%.o,$(MASS_SRCS))
 
 OBJS := $(addprefix $(OBJ)/,$(BOOT_OBJS) $(ARCH_OBJS) $(KERNEL_OBJS) $(PATCH_OBJS) $(STRATEGY_OBJS) $(CLIENT_OBJS) \
 	$(LAB_OBJS) $(TEST_OBJS)) \
-	$(ZYDIS_OBJS)
+	$(MASS_OBJS) $(ZYDIS_OBJS)
 
 # The no-patch region (__nopatch_start..__nopatch_end, at the start of .text):
 # the objects whose code the #BP, NMI and #MC paths, the rendezvous and the
@@ -178,6 +205,16 @@ NOPATCH_OBJS := \
 	strategies/int3/int3_emulate.o strategies/int3/int3_steps.o strategies/nmi/nmi_trap.o \
 	strategies/stop_machine/stop_machine_trap.o strategies/ool/ool_trap.o strategies/ool/ool_slots.o \
 	strategies/roll_forward/roll_forward_trap.o lab/storm_handlers.o clients/alternative/apply_nmi.o
+
+# The corpus needs no debug information nor optimisation (each function is
+# its fentry NOP and a few instructions either way): a third of its -O2 -g
+# compile time.
+$(MASS_OBJS): CFLAGS += -g0 -O0
+
+# Compiled without the fentry NOP: the no-patch region, the boot code and
+# the tracer (FENTRY_CFLAGS).
+NOFENTRY_OBJS := $(NOPATCH_ENTRY_OBJS) $(NOPATCH_OBJS) $(BOOT_OBJS) $(TRACE_OBJS)
+$(addprefix $(OBJ)/,$(NOFENTRY_OBJS)): FENTRY_CFLAGS :=
 
 # A linker script pattern that matches no object matches silently: an object
 # renamed or moved must be renamed here too.
@@ -231,6 +268,16 @@ $(GEN)/nopatch.ld.inc: Makefile
 	  echo '#define NOPATCH_TEXT $(foreach o,$(NOPATCH_OBJS),*$(o)(.text .text.*))'; } > $@.tmp
 	$(Q)mv $@.tmp $@
 
+$(MASS_STAMP):
+	@mkdir -p $(@D)
+	$(Q)rm -f $(MASS_DIR)/.n-*
+	$(Q)touch $@
+
+$(MASS_SRCS) $(MASS_DIR)/mass_corpus.h &: $(MASS_STAMP) scripts/gen-mass-corpus.py
+	$(call say,GEN,$(MASS_DIR)/ ($(MASS_N) functions))
+	$(Q)$(PYTHON) scripts/gen-mass-corpus.py $(MASS_N) $(MASS_FILES) $(MASS_DIR)
+	$(Q)touch $(MASS_SRCS) $(MASS_DIR)/mass_corpus.h
+
 $(BUILD)/linker.lds: linker.ld arch/x86/layout.h $(GEN)/nopatch.ld.inc
 	@mkdir -p $(@D)
 	$(call say,LDS,$@)
@@ -238,10 +285,10 @@ $(BUILD)/linker.lds: linker.ld arch/x86/layout.h $(GEN)/nopatch.ld.inc
 
 # --- compile ---------------------------------------------------------------
 
-$(OBJ)/%.o: %.c | $(GEN)/asm-offsets.inc $(ZYDIS_STAMP)
+$(OBJ)/%.o: %.c | $(GEN)/asm-offsets.inc $(ZYDIS_STAMP) $(MASS_DIR)/mass_corpus.h
 	@mkdir -p $(@D)
 	$(call say,CC,$<)
-	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) $(FENTRY_CFLAGS) -c -o $@ $<
 
 # An edited fetch script fetches again (the script is a no-op while its
 # stamp exists).
@@ -259,7 +306,7 @@ $(ZYDIS_CSRCS): | $(ZYDIS_STAMP) ;
 $(OBJ)/zydis/%.o: $(ZYDIS_DIR)/src/%.c | $(ZYDIS_STAMP)
 	@mkdir -p $(@D)
 	$(call say,CC,$<)
-	$(Q)$(CC) $(CFLAGS) -I$(ZYDIS_DIR)/src -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) $(FENTRY_CFLAGS) -I$(ZYDIS_DIR)/src -c -o $@ $<
 
 $(OBJ)/%.o: %.asm $(GEN)/asm-offsets.inc
 	@mkdir -p $(@D)
@@ -282,7 +329,7 @@ $(GEN)/ksyms.c: $(BUILD)/xpoke.pass1.elf scripts/gen-ksyms.py
 
 $(OBJ)/gen/%.o: $(GEN)/%.c
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) $(FENTRY_CFLAGS) -c -o $@ $<
 
 $(KERNEL): $(OBJS) $(OBJ)/gen/ksyms.o $(BUILD)/linker.lds
 	$(call say,LD,$@)

@@ -2,12 +2,16 @@
  * patch/batch.c — a batch of sites applied together on every CPU, by a
  * strategy (patch/strategy.h has the timeline of core and strategy).
  *
- * smp_text_poke_batch_add() validates each site as it is queued, for the
- * batch's strategy. smp_text_poke_batch_finish(b):
+ * smp_text_poke_batch_add() validates each site alone as it is queued,
+ * for the batch's strategy (O(1) in the batch's size).
+ * smp_text_poke_batch_finish(b):
  *   1. take text_lock (IRQs on: a waiter keeps answering the holder's
  *      rendezvous IPIs)
- *   2. compare-and-patch: every site still holds its old bytes
- *   3. sort the sites; publish the batch to the #BP path (phase 0)
+ *   2. compare-and-patch: every site still holds its old bytes; sort the
+ *      sites and check them against each other (no overlap, no branch
+ *      into another's tail: patch_validate_batch, O(n log n), so one
+ *      batch may hold every site of a mass patch)
+ *   3. publish the batch to the #BP path (phase 0)
  *   4. the strategy's apply(): writes and rounds
  *   5. retire the batch: no CPU pins it any more; the strategy's
  *      retired(), if any (the last phase)
@@ -91,7 +95,7 @@ int smp_text_poke_batch_add(struct poke_batch *b, void *addr, const void *old, c
 		memcpy(s->old, old, len);
 		memcpy(s->new, new, len);
 	}
-	int err = patch_validate_site_multi(&kernel_patch_env, st->check, st->multi_insn, s, b->sites, b->nr, b->why,
+	int err = patch_validate_site_multi(&kernel_patch_env, st->check, st->multi_insn, s, NULL, 0, b->why,
 					    sizeof(b->why));
 	if (err)
 		return refuse(b, err);
@@ -125,17 +129,22 @@ int smp_text_poke_batch_finish(struct poke_batch *b)
 				 b->sites[i].addr, patch_strerror(PATCH_EOLD_MISMATCH));
 			return refuse(b, -PATCH_EOLD_MISMATCH);
 		}
+	sites_sort(b->sites, b->nr);
+	int err = patch_validate_batch(&kernel_patch_env, b->sites, b->nr, b->why, sizeof(b->why));
+	if (err) {
+		spin_unlock(&text_lock);
+		return refuse(b, err);
+	}
 
 	/* Step 3. */
 	struct poke_stats *fig = poke_stats_begin(b, st);
-	sites_sort(b->sites, b->nr);
 	live_publish(b);
 	poke_phase_begin(st);
 
 	/* Step 4. */
 	b->why[0] = 0;
 	sync_defer_idle(b->defer_idle || patch_defer_idle);
-	int err = st->apply(b, fig);
+	err = st->apply(b, fig);
 	sync_defer_idle(false);
 
 	/* Step 5: withdraw the batch and wait out #BP handlers still using it

@@ -9,7 +9,9 @@
 
 #include "patch/poke_types.h"
 
-/* Sort sites by address (insertion sort: stable, no allocation). */
+/* Sort sites by address: O(n) when they already are, else a heapsort
+ * (O(n log n), no allocation; not stable: equal addresses overlap, which
+ * patch_validate_batch() refuses). */
 void sites_sort(struct poke_site *sites, uint32_t nr);
 
 /* The site starting exactly at addr, or NULL. #BP-safe. */

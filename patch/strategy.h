@@ -165,7 +165,7 @@ extern const struct patch_strategy *const patch_strategies[];
 /* For apply(): the core's write list (POKE_BATCH_MAX entries; text_lock
  * held), and one write step through text_poke_many(), IRQs off only
  * while it writes; adds its page passes to st, returns its TSC cycles. */
-#define POKE_BATCH_MAX 4096             /* sites in one batch */
+#define POKE_BATCH_MAX 65536            /* sites in one batch (the mass patcher's 38252 fit) */
 struct poke_write;
 struct poke_write *poke_write_buffer(void);
 uint64_t poke_write_step(const struct poke_write *w, unsigned n, struct poke_stats *st);

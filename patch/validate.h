@@ -102,6 +102,17 @@ int patch_validate_site_multi(const struct patch_env *env, patch_site_check_fn c
 			      size_t why_len);
 
 /*
+ * The checks of a whole batch against itself, on its sites sorted by
+ * address (each already checked alone by patch_validate_site with no
+ * batch): no two overlap, and no new branch lands inside bytes
+ * 1..len-1 of a site of the batch (skipped with env->unchecked_targets).
+ * O(nr log nr). 0, or -PATCH_EOVERLAP / -PATCH_ETARGET_IN_SITE with the
+ * reason, naming both sites, in why.
+ */
+int patch_validate_batch(const struct patch_env *env, const struct poke_site *sorted, uint32_t nr, char *why,
+			 size_t why_len);
+
+/*
  * Decode new bytes at addr as exactly one instruction of len bytes, and
  * say what it does to control flow. 0 and *emu filled (kind EMU_OTHER for
  * anything but a nop, a ret or a relative call/jmp/jcc), or -PATCH_ENEW_*.

@@ -15,6 +15,7 @@ NASM's local labels (.name, ..@name, labels not made global) nor the
 linker's __ symbols. A function's fn_size is its ELF size, or for a
 sizeless one the distance to the next function.
 """
+import bisect
 import subprocess
 import sys
 
@@ -71,7 +72,7 @@ def text_symbols(elf):
             row.append(0)
             continue
         elf_size = fns[(row[0], row[2])]
-        nxt = next(a for a in starts if a > row[0])
+        nxt = starts[bisect.bisect_right(starts, row[0])]   # the next function (O(log n): 40k of them)
         row.append(elf_size if 0 < elf_size <= nxt - row[0] else nxt - row[0])
     return dedup
 

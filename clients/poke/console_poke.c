@@ -16,7 +16,6 @@
  */
 #include "arch/x86/paging.h"
 #include "arch/x86/tsc.h"
-#include "kernel/crc32.h"
 #include "kernel/errno.h"
 #include "kernel/format.h"
 #include "kernel/ksyms.h"
@@ -24,6 +23,7 @@
 #include "kernel/shell.h"
 #include "kernel/string.h"
 #include "clients/poke/poke_parse.h"
+#include "clients/poke/text_crc.h"
 #include "patch/patch.h"
 
 #define PEEK_MAX        256     /* bytes one peek shows */
@@ -149,7 +149,7 @@ static unsigned line_of(unsigned n, const char *why)
 		return 0;
 	for (const char *p = why + 2; *p && *p != ':'; p++)
 		addr = addr << 4 | (uintptr_t)(*p <= '9' ? *p - '0' : (*p | 0x20) - 'a' + 10);
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = n; i-- > 0;)         /* the later of two lines at one address */
 		if (batch_req[i].where.addr == addr)
 			return i + 1;
 	return 0;
@@ -211,9 +211,12 @@ static int cmd_poke_batch(int argc, char **argv)
 	}
 	int err = smp_text_poke_batch_finish(&console_batch);
 	if (err) {
-		/* Only the recheck of the old bytes fails here; why names the address. */
+		/* The recheck of the old bytes, or the lines against each other
+		 * (overlap, a branch into another's tail); why names the address. */
 		smp_text_poke_batch_reset(&console_batch);
-		printk("poke-batch: refused line %u %s: %s; nothing written", line_of(n, console_batch.why),
+		unsigned line = line_of(n, console_batch.why);
+		printk("poke-batch: refused line %u (%s) %s: %s; nothing written", line,
+		       line ? poke_where_name(&batch_req[line - 1].where, name, sizeof(name)) : "?",
 		       patch_errname(err), console_batch.why);
 		return -EREPORTED;
 	}
@@ -224,16 +227,13 @@ static int cmd_poke_batch(int argc, char **argv)
 SHELL_CMD("poke-batch", "", "read SYM[+OFF] OLD NEW lines up to an empty one; apply them as one batch",
 	  cmd_poke_batch);
 
-/* text-crc: CRC-32 of [__text_start, __text_end), taken under text_lock so
- * that it never sees half of a batch. */
+/* text-crc: CRC-32 of [__text_start, __text_end) (text_crc.h). */
 static int cmd_text_crc(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
 	uintptr_t start = (uintptr_t)__text_start, end = (uintptr_t)__text_end;
-	patch_text_lock();
-	uint32_t crc = crc32(0, (const void *)start, end - start);
-	patch_text_unlock();
+	uint32_t crc = text_crc();
 	printk("text-crc: 0x%08x (.text %lx..%lx, %lu bytes)", crc, start, end, (unsigned long)(end - start));
 	return 0;
 }

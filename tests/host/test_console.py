@@ -508,6 +508,45 @@ class ConsolePoke(unittest.TestCase):
                 self.one(line, pattern)
                 self.assertEqual(self.crc(), crc0, f"{what}: .text changed")
 
+    def test_trace_on_stats_off(self):
+        """trace on GLOB patches every matching function's fentry NOP in one
+        batch (int3: 3 rounds) and counts calls (a kernel function, the
+        console's own text-crc, is counted twice after two calls); trace
+        off puts the NOPs back (int3-2round: 2 rounds); bad input and a
+        request with nothing to do are refused in one line and write
+        nothing; .text ends as it was."""
+        crc0 = self.crc()
+        self.one("trace on mass_fn_0000*", r"^trace: 10 sites on in \d+ ms \(3 rounds, strategy int3\)$")
+        self.one("trace on cmd_text_crc", r"^trace: 1 sites on in \d+ ms \(3 rounds, strategy int3\)$")
+        self.one("text-crc", r"^text-crc: ")
+        self.one("text-crc", r"^text-crc: ")
+        out = self.con.send("trace stats cmd_text_crc")
+        self.assertEqual(len(out), 2, "\n".join(out))
+        self.assertRegex(out[0], r"^\s*cmd_text_crc +2$")
+        self.assertRegex(out[1], r"^trace: 1 sites match, 1 traced now, 1 with hits, 2 hits in all \(0 from no site\)$")
+        self.one("trace stats mass_fn_0000*",
+                 r"^trace: 10 sites match, 10 traced now, 0 with hits, 0 hits in all \(0 from no site\)$")
+        crc_on = self.crc()
+        for what, line, pattern in [
+            ("already on", "trace on mass_fn_0000*",
+             r"^trace: refused \(already\): tracing is already on for all 10 function\(s\) matching "
+             r"'mass_fn_0000\*'; nothing written$"),
+            ("no match", "trace on no_such_fn*",
+             r"^trace: refused \(no match\): no traced function matches 'no_such_fn\*' \(\d+ fentry sites\); "
+             r"nothing written$"),
+            ("bad subcommand", "trace frob", r"^trace: unknown subcommand 'frob' \(on, off or stats\)$"),
+            ("no subcommand", "trace", r"^usage: trace on\|off\|stats \[GLOB\] \[--strategy NAME\]$"),
+            ("unknown strategy", "trace on mass_fn_1* --strategy frob", r"^trace: no strategy named 'frob'"),
+            ("stats with a strategy", "trace stats --strategy int3", r"^trace: stats patches nothing"),
+        ]:
+            with self.subTest(what):
+                self.one(line, pattern)
+                self.assertEqual(self.crc(), crc_on, f"{what}: .text changed")
+        self.one("trace off mass_fn_0000* --strategy int3-2round",
+                 r"^trace: 10 sites off in \d+ ms \(2 rounds, strategy int3-2round\)$")
+        self.one("trace off cmd_text_crc", r"^trace: 1 sites off in \d+ ms \(3 rounds, strategy int3\)$")
+        self.assertEqual(self.crc(), crc0)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -6,7 +6,11 @@ as always (from this tree's build/zydis/ through ZYDIS_SRC_CACHE when it
 is there, so no network; otherwise through apt). Then:
   - a second make succeeds and does nothing (no build line; make -q agrees);
   - a touched C source recompiles that source alone and relinks;
-  - a touched header recompiles exactly the objects whose .d name it.
+  - a touched header recompiles exactly the objects whose .d name it;
+  - a new MASS_N makes the tracer's corpus again, and recompiles what
+    includes its header (the stamp named after it: Makefile).
+The scratch tree builds a corpus of 64 functions (MASS_N), not 38252: the
+Makefile's logic is the same, in a fraction of the time.
 The second make once failed: make deleted Zydis's unpacked sources as
 intermediates at the end of the first build (Makefile: ZYDIS_CSRCS)."""
 import glob
@@ -49,6 +53,7 @@ class Rebuild(unittest.TestCase):
         cache = os.path.join(ROOT, "build", "zydis")
         if glob.glob(os.path.join(cache, "zydis_*.dsc")):
             cls.env["ZYDIS_SRC_CACHE"] = cache
+        cls.env["MASS_N"] = "64"
         n = copy_tree(cls.tree)
         t0 = time.monotonic()
         cls.first = cls.make()
@@ -119,6 +124,24 @@ class Rebuild(unittest.TestCase):
         self.assertEqual(rebuilt, expect, f"touching {header}")
         self.assertIn(("LD", "build/xpoke.elf"), lines)
         self.assert_up_to_date(f"touch {header}")
+
+    def test_5_new_mass_n_remakes_the_corpus(self):
+        header = os.path.join(self.tree, "build", "gen", "mass", "mass_corpus.h")
+        self.assertIn("#define MASS_N 64\n", open(header).read())
+        try:
+            self.env["MASS_N"] = "65"
+            lines = self.build("MASS_N=65")
+            self.assertIn("#define MASS_N 65\n", open(header).read())
+            rebuilt = {p for t, p in lines if t == "CC"}
+            for src in ("clients/trace/trace.c", "tests/kernel/test_trace.c"):
+                self.assertIn(src, rebuilt, f"MASS_N=65 did not recompile {src}")
+            self.assertIn(("LD", "build/xpoke.elf"), lines)
+            self.assert_up_to_date("MASS_N=65")
+        finally:
+            self.env["MASS_N"] = "64"
+        self.build("MASS_N=64 again")
+        self.assertIn("#define MASS_N 64\n", open(header).read())
+        self.assert_up_to_date("MASS_N=64 again")
 
 
 if __name__ == "__main__":
