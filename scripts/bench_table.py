@@ -4,8 +4,9 @@
   bench_table.py [--since EPOCH]
 
 Reads the "# vs-linux: op=NAME smp=N key=value ..." lines (their format:
-tests/kernel/bench_vs_linux.c and the tracing client's bench) from the logs
-of the bench-vs-linux* boots (build/boots/bench-vs-linux[-defer]-smpN.log)
+tests/kernel/bench_vs_linux.c and bench_trace.c) from the logs of the
+bench-vs-linux* and bench-trace boots (build/boots/bench-vs-linux[-defer]-
+smpN.log, bench-trace-smpN.log)
 written since EPOCH (make bench passes its start: a log of an earlier run is
 never read as this one's), and prints, per operation and CPU count, Linux's
 figure (measured for issue 12 on this kind of machine under the same QEMU:
@@ -22,7 +23,7 @@ import sys
 from xptools import paths
 
 LINE = re.compile(r"^# vs-linux: (.*)$")
-LOG = re.compile(r"bench-vs-linux(-defer)?-smp(\d+)\.log$")
+LOG = re.compile(r"bench-(?:vs-linux|trace)(-defer)?-smp(\d+)\.log$")
 
 # op: (what, Linux ms at -smp 1, 2, 8; goal: xpoke at most Linux / this)
 LINUX = {
@@ -40,7 +41,7 @@ def parse(text):
 def read(since):
     """{(defer, smp): {op: dict}} from this run's logs."""
     got = {}
-    for log in sorted(glob.glob(os.path.join(paths.BUILD, "boots", "bench-vs-linux*-smp*.log"))):
+    for log in sorted(glob.glob(os.path.join(paths.BUILD, "boots", "bench-*-smp*.log"))):
         m = LOG.search(log)
         if not m or os.path.getmtime(log) < since:
             continue
@@ -82,7 +83,7 @@ def main():
     print()
     print("xpoke against Linux 6.1 (issue 12's figures, same QEMU TCG, -M q35); 'deferred': patch.defer_idle=1")
     print("speed-up = Linux's time / xpoke's; the goal is a speed-up of at least the figure shown")
-    hdr = f"{'operation':36} {'-smp':>4} {'Linux':>10} {'xpoke':>10} {'speed-up':>9} {'deferred':>10} {'speed-up':>9} {'goal':>6}  rounds"
+    hdr = f"{'operation':46} {'-smp':>4} {'Linux':>10} {'xpoke':>10} {'speed-up':>9} {'deferred':>10} {'speed-up':>9} {'goal':>6}  rounds"
     print(hdr)
     print("-" * len(hdr))
     for op, (what, linux, goal) in LINUX.items():
@@ -99,7 +100,7 @@ def main():
             rounds = (plain or defer).get("rounds", "?")
             sites = (plain or defer).get("sites")
             label = what if not sites or op != "trace" else f"{what} ({sites} here)"
-            print(f"{label:36} {smp:>4} {fmt_ms(linux[smp]):>10} {cells[0]:>10} {cells[1]:>9} {cells[2]:>10} "
+            print(f"{label:46} {smp:>4} {fmt_ms(linux[smp]):>10} {cells[0]:>10} {cells[1]:>9} {cells[2]:>10} "
                   f"{cells[3]:>9} {'≥' + str(goal) + 'x':>6}  {rounds}")
     for smp in smps:
         for defer in (False, True):
@@ -107,6 +108,11 @@ def main():
             if d:
                 print(f"256-site batch / 1-site batch at -smp {smp}{' (deferred)' if defer else ''}: {d['value']} "
                       f"({d.get('b256_us', '?')} us / {d.get('b1_us', '?')} us; goal <= {RATIO_GOAL})")
+    for smp in smps:
+        d = got.get((False, smp), {}).get("trace")
+        if d:
+            print(f"function tracing on at -smp {smp}: {d.get('ns_per_site', '?')} ns per site, "
+                  f"{d.get('batches', '?')} batch(es)")
     for smp in smps:
         for op, d in sorted(got.get((False, smp), {}).items()):
             if op in LINUX or op == "ratio256":
