@@ -141,6 +141,14 @@ class ConsolePoke(unittest.TestCase):
         self.assertRegex(out[0], pattern, f"reply to {line!r}")
         return out[0]
 
+    def refusals(self, cases, crc):
+        """Each (what, line, pattern): line is refused in one line matching
+        pattern, and .text keeps the CRC crc."""
+        for what, line, pattern in cases:
+            with self.subTest(what):
+                self.one(line, pattern)
+                self.assertEqual(self.crc(), crc, f"{what}: .text changed")
+
     def crc(self):
         m = re.fullmatch(r"text-crc: (0x[0-9a-f]{8}) \(\.text ([0-9a-f]{16})\.\.([0-9a-f]{16}), (\d+) bytes\)",
                          self.one("text-crc", r"^text-crc: "))
@@ -422,17 +430,14 @@ class ConsolePoke(unittest.TestCase):
                  r"^call-set: lab_call_one -> lab_fn_b: 1 sites in \d+ us \(2 rounds, strategy int3-2round\)$")
         self.assertRegex("\n".join(self.con.send("calls")), r"(?m)^lab_call +-> lab_fn_b +64 sites")
         crc_b = self.crc()
-        for what, line, pattern in [
+        self.refusals([
             ("not allowed", "call-set lab_call lab_fn_c",
              r"^call-set: lab_fn_c is not an allowed target of lab_call \(allowed: lab_fn_a lab_fn_b ret0 NULL\); "
              r"nothing written$"),
             ("not a function", "call-set lab_call __entry_start", r"^call-set: '__entry_start' \([0-9a-f]{16}\) is not a function$"),
             ("no symbol", "call-set lab_call no_such_fn", r"^call-set: no symbol 'no_such_fn'$"),
             ("no call", "call-set no_such_call lab_fn_a", r"^call-set: no static call named 'no_such_call'"),
-        ]:
-            with self.subTest(what):
-                self.one(line, pattern)
-                self.assertEqual(self.crc(), crc_b, f"{what}: .text changed")
+        ], crc_b)
         self.one("call-set lab_call NULL", r"^call-set: lab_call -> NULL: 64 sites in \d+ us \(3 rounds, strategy int3\)$")
         self.assertRegex("\n".join(self.con.send("calls")), r"(?m)^lab_call +-> NULL +64 sites")
         self.one("call-set lab_call ret0", r"^call-set: lab_call -> static_call_ret0: 64 sites")
@@ -458,16 +463,13 @@ class ConsolePoke(unittest.TestCase):
                  r"^imv-set: lab_imv_one = 0xfffffff9: 1 sites in \d+ us \(3 rounds, strategy ool\)$")
         self.assertRegex("\n".join(self.con.send("imv")), r"(?m)^lab_imv_one += 0xfffffff9 \(-7\) +1 sites$")
         crc_b = self.crc()
-        for what, line, pattern in [
+        self.refusals([
             ("no such", "imv-set no_such_imv 1",
              r"^imv-set: no immediate value named 'no_such_imv' \(see 'imv'\); nothing written$"),
             ("negative unsigned", "imv-set lab_imv -1",
              r"^imv-set: '-1' is not a value of lab_imv \(an unsigned 32-bit integer\); nothing written$"),
             ("33 bits", "imv-set lab_imv 0x100000000", r"^imv-set: '0x100000000' is not a value of lab_imv "),
-        ]:
-            with self.subTest(what):
-                self.one(line, pattern)
-                self.assertEqual(self.crc(), crc_b, f"{what}: .text changed")
+        ], crc_b)
         self.one("imv-set lab_imv 0x5a5a5a5a", r"^imv-set: lab_imv = 0x5a5a5a5a: 16 sites")
         self.one("imv-set lab_imv_one -1", r"^imv-set: lab_imv_one = 0xffffffff: 1 sites")
         self.assertEqual(self.crc(), crc0)
@@ -495,7 +497,7 @@ class ConsolePoke(unittest.TestCase):
         self.one("alt unmask erms",
                  r"^alt: erms unmasked: 1 sites in \d+ us \(\d+ rounds, strategy stop-machine-nmi\)$")
         self.assertEqual(self.crc(), crc0)
-        for what, line, pattern in [
+        self.refusals([
             ("multi-instruction through int3", "alt mask rdtscp --strategy int3",
              r"^alt rdtscp: PATCH_EMULTI_INSN \(strategy int3\): 0x[0-9a-f]+: several instructions, and the "
              r"strategy cannot tell whether a CPU is inside the sequence it rewrites: old bytes are 2 instruction\(s\), "
@@ -503,10 +505,7 @@ class ConsolePoke(unittest.TestCase):
             ("absent feature", "alt unmask avx512f", r"^alt: ENODEV: the CPU lacks avx512f .*nothing written$"),
             ("no such", "alt mask no_such_feature", r"^alt: no feature named 'no_such_feature' \(see 'alts'\); "
              r"nothing written$"),
-        ]:
-            with self.subTest(what):
-                self.one(line, pattern)
-                self.assertEqual(self.crc(), crc0, f"{what}: .text changed")
+        ], crc0)
 
     def test_trace_on_stats_off(self):
         """trace on GLOB patches every matching function's fentry NOP in one
@@ -527,7 +526,7 @@ class ConsolePoke(unittest.TestCase):
         self.one("trace stats mass_fn_0000*",
                  r"^trace: 10 sites match, 10 traced now, 0 with hits, 0 hits in all \(0 from no site\)$")
         crc_on = self.crc()
-        for what, line, pattern in [
+        self.refusals([
             ("already on", "trace on mass_fn_0000*",
              r"^trace: refused \(already\): tracing is already on for all 10 function\(s\) matching "
              r"'mass_fn_0000\*'; nothing written$"),
@@ -538,10 +537,7 @@ class ConsolePoke(unittest.TestCase):
             ("no subcommand", "trace", r"^usage: trace on\|off\|stats \[GLOB\] \[--strategy NAME\]$"),
             ("unknown strategy", "trace on mass_fn_1* --strategy frob", r"^trace: no strategy named 'frob'"),
             ("stats with a strategy", "trace stats --strategy int3", r"^trace: stats patches nothing"),
-        ]:
-            with self.subTest(what):
-                self.one(line, pattern)
-                self.assertEqual(self.crc(), crc_on, f"{what}: .text changed")
+        ], crc_on)
         self.one("trace off mass_fn_0000* --strategy int3-2round",
                  r"^trace: 10 sites off in \d+ ms \(2 rounds, strategy int3-2round\)$")
         self.one("trace off cmd_text_crc", r"^trace: 1 sites off in \d+ ms \(3 rounds, strategy int3\)$")
