@@ -94,8 +94,8 @@ static void stop_others(enum stop_how how, unsigned me)
 	cpumask_clear_all(&stop_state.arrived);
 	cpumask_clear_all(&stop_state.left);
 	cpumask_clear_all(&stop_state.kick);
-	for (unsigned c = 0; c < MAX_CPUS; c++)
-		__atomic_store_n(&stop_state.nr_rips[c], 0, __ATOMIC_RELAXED);
+	for (unsigned c = 0; c < MAX_CPUS; c++)     /* a report from an earlier stop is stale */
+		__atomic_fetch_add(&stop_state.want_seq[c], 1, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&stop_state.release, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&stop_state.patcher, me, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&stop_state.how, how, __ATOMIC_SEQ_CST);

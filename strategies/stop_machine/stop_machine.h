@@ -35,6 +35,16 @@ enum {
 
 enum stop_how { STOP_NONE, STOP_BY_IPI, STOP_BY_NMI };
 
+/* What a stopped CPU interrupted: the RIP of every context under its stop
+ * handler, innermost last (percpu ctx_frames), and the stop it answers
+ * (want_seq when it began to spin), written before it joins 'arrived'. The
+ * patcher uses a report only when seq is the one it asked for last. */
+struct stop_report {
+	uint32_t seq;                   /* release-stored last */
+	uint32_t n;
+	uint64_t rips[STOP_RIPS_MAX];
+};
+
 /* Shared by the patching CPU and the spinning ones (stop_machine_trap.c). */
 struct stop_state {
 	uint32_t how;                   /* enum stop_how while a stop is wanted */
@@ -44,11 +54,11 @@ struct stop_state {
 	struct cpumask kick;            /* released alone, to be stopped again (stop_inside.c) */
 	uint64_t pings;                 /* NMIs the spinners sent themselves (patch.stop_nmi_us) */
 	uint64_t soft_mces;             /* INT 18s the spinners ran (patch.stop_mce_us) */
-	/* What each stopped CPU interrupted: the RIP of every context under
-	 * its stop handler, innermost last (percpu ctx_frames), written
-	 * before it joins 'arrived'. */
-	uint64_t rips[MAX_CPUS][STOP_RIPS_MAX];
-	uint32_t nr_rips[MAX_CPUS];
+	/* The stop the patcher wants each CPU's next report for: bumped
+	 * before every stop and re-stop of that CPU, before its 'arrived' bit
+	 * is cleared (stop_inside.c). */
+	uint32_t want_seq[MAX_CPUS];
+	struct stop_report report[MAX_CPUS];
 };
 extern struct stop_state stop_state;
 

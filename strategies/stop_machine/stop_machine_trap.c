@@ -43,14 +43,19 @@ static bool soft_mce_allowed(const struct regs *r)
 /* IRQ or NMI context: record the RIP of every context this handler and
  * the ones under it interrupted (the frames traps.c keeps per nesting
  * level: thread, then IRQ or exception handlers, then this one), for the
- * patcher's inside check; published by the 'arrived' bit that follows. */
+ * patcher's inside check, tagged with the stop it answers (want_seq, read
+ * now: a stop wanted after this report is not answered by it); published
+ * by the 'arrived' bit that follows. */
 static void report_rips(unsigned me)
 {
 	const struct percpu *pc = this_cpu();
+	struct stop_report *rep = &stop_state.report[me];
+	uint32_t seq = __atomic_load_n(&stop_state.want_seq[me], __ATOMIC_ACQUIRE);
 	uint32_t n = pc->ctx_depth < STOP_RIPS_MAX ? pc->ctx_depth : STOP_RIPS_MAX;
 	for (uint32_t d = 0; d < n; d++)
-		stop_state.rips[me][d] = pc->ctx_frames[d]->rip;
-	__atomic_store_n(&stop_state.nr_rips[me], n, __ATOMIC_RELEASE);
+		rep->rips[d] = pc->ctx_frames[d]->rip;
+	rep->n = n;
+	__atomic_store_n(&rep->seq, seq, __ATOMIC_RELEASE);
 }
 
 /* IRQ or NMI context: join, spin until released, serialize, leave. */
