@@ -34,7 +34,10 @@
  *   ... no CPU inside: write, release all
  *
  * A RIP equal to a site's first byte is not inside: that CPU runs the
- * whole new sequence. Thread context, text_lock held.
+ * whole new sequence. A CPU whose report cannot tell (a handler was
+ * entering or leaving when it stopped, so a frame may be missing, or it
+ * was nested deeper than the frames kept: report_rips) counts as inside:
+ * unknown = inside. Thread context, text_lock held.
  */
 #include "arch/x86/cpu.h"
 #include "arch/x86/nmi.h"
@@ -71,19 +74,20 @@ static const struct poke_site *site_around(const struct poke_batch *b, uint64_t 
 /* Why a stopped CPU counts as inside: its report puts it in a site, or
  * the report cannot tell (then it is treated as inside: kicked, stopped
  * again, and it reports afresh). */
-enum inside_why { INSIDE_SITE, INSIDE_STALE };
+enum inside_why { INSIDE_SITE, INSIDE_STALE, INSIDE_UNKNOWN };
 
 struct inside {
 	unsigned cpu;
-	uint64_t rip;                   /* INSIDE_SITE: the RIP in the site */
+	uint64_t rip;                   /* INSIDE_SITE: the RIP in the site; INSIDE_UNKNOWN: the entry path's */
 	const struct poke_site *site;   /* INSIDE_SITE only */
 	bool nested;                    /* that RIP was in a frame under its innermost one */
 	enum inside_why why;
 };
 
-/* The first stopped CPU inside a site of b, or whose report is not the
- * answer to the patcher's last stop of it (cannot be, see stop_move_out:
- * counted as inside all the same). */
+/* The first stopped CPU inside a site of b, or whose report cannot tell
+ * (a handler entering or leaving, or nested too deep: report_rips), or is
+ * not the answer to the patcher's last stop of it (cannot be, see
+ * stop_move_out): those count as inside. */
 static bool cpu_inside(const struct poke_batch *b, struct inside *in)
 {
 	unsigned me = cpu_id();
@@ -98,6 +102,11 @@ static bool cpu_inside(const struct poke_batch *b, struct inside *in)
 		if (__atomic_load_n(&rep->seq, __ATOMIC_ACQUIRE) != __atomic_load_n(&stop_state.want_seq[c],
 										     __ATOMIC_RELAXED)) {
 			in->why = INSIDE_STALE;
+			return true;
+		}
+		if (rep->unknown != STOP_KNOWN) {       /* stop_machine_trap.c: report_rips */
+			in->rip = rep->unknown_rip;
+			in->why = INSIDE_UNKNOWN;
 			return true;
 		}
 		for (uint32_t d = 0; d < rep->n; d++) {
@@ -143,6 +152,11 @@ static int give_up(const struct patch_strategy *self, struct poke_batch *b, cons
 			 "time at RIP %#lx, byte %lu of the %u-byte site (strategy %s)", in->site->addr,
 			 patch_strerror(PATCH_EINSIDE_SEQ), in->cpu, tries, in->rip,
 			 (unsigned long)(in->rip - in->site->addr), in->site->len, self->name);
+	else if (in->why == INSIDE_UNKNOWN)
+		snprintf(b->why, sizeof(b->why), "%#lx: %s: CPU %u could not tell where it stopped at each of %u "
+			 "stops (a handler entering or leaving, the last time at RIP %#lx, or nested deeper than %u) "
+			 "(strategy %s)", b->sites[0].addr, patch_strerror(PATCH_EINSIDE_SEQ), in->cpu, tries,
+			 in->rip, STOP_RIPS_MAX, self->name);
 	else
 		snprintf(b->why, sizeof(b->why), "%#lx: %s: CPU %u's report of where it stopped was %s at each of "
 			 "%u stops (strategy %s)", b->sites[0].addr, patch_strerror(PATCH_EINSIDE_SEQ), in->cpu,
@@ -184,6 +198,8 @@ int stop_move_out(const struct patch_strategy *self, struct poke_batch *b, struc
 		patch_hazard(STOP_HAZARD_INSIDE_RETRY);
 		if (in.nested)
 			patch_hazard(STOP_HAZARD_INSIDE_NESTED);
+		if (in.why == INSIDE_UNKNOWN)
+			patch_hazard(STOP_HAZARD_INSIDE_UNKNOWN);
 		st->cycles_sync[st->rounds < POKE_ROUNDS_MAX - 1 ? st->rounds : POKE_ROUNDS_MAX - 1] = rdtsc() - t0;
 		st->rounds++;
 		if (++tries[c] == STOP_INSIDE_TRIES)

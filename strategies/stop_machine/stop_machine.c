@@ -176,6 +176,7 @@ static const struct patch_hazard stop_ipi_hazards[STOP_HAZARD_COUNT] = {
 	[STOP_HAZARD_NMI_WHILE_STOPPED] = { "NMIs run while stopped (the hazard)", PATCH_EV_NMI },
 	[STOP_HAZARD_INSIDE_RETRY] = { "a CPU stopped inside a multi-instruction site (never: not multi_insn)", 0 },
 	[STOP_HAZARD_INSIDE_NESTED] = { "... in a frame under a handler (never: not multi_insn)", 0 },
+	[STOP_HAZARD_INSIDE_UNKNOWN] = { "... or could not tell (never: not multi_insn)", 0 },
 };
 
 static const struct patch_hazard stop_nmi_hazards[STOP_HAZARD_COUNT] = {
@@ -183,6 +184,8 @@ static const struct patch_hazard stop_nmi_hazards[STOP_HAZARD_COUNT] = {
 	[STOP_HAZARD_NMI_WHILE_STOPPED] = { "NMIs run while stopped (never: they wait)", 0 },
 	[STOP_HAZARD_INSIDE_RETRY] = { "a CPU stopped inside a multi-instruction site: released, stopped again", 0 },
 	[STOP_HAZARD_INSIDE_NESTED] = { "... found in the frame of a context an IRQ or exception handler interrupted", 0 },
+	[STOP_HAZARD_INSIDE_UNKNOWN] = { "a stopped CPU that could not tell (a handler entering or leaving, or "
+					 "nested too deep): counted inside, stopped again", 0 },
 };
 
 /* What the two stop strategies share: phases, steps, one rendezvous (the

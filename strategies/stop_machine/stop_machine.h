@@ -28,6 +28,7 @@ enum {
 	STOP_HAZARD_NMI_WHILE_STOPPED,
 	STOP_HAZARD_INSIDE_RETRY,      /* a stopped CPU inside a site: stopped again */
 	STOP_HAZARD_INSIDE_NESTED,     /* ... found in a frame under its innermost (an interrupted handler's) */
+	STOP_HAZARD_INSIDE_UNKNOWN,    /* ... could not tell (trap entry/exit path, too deep): stopped again */
 	STOP_HAZARD_COUNT
 };
 
@@ -38,10 +39,19 @@ enum stop_how { STOP_NONE, STOP_BY_IPI, STOP_BY_NMI };
 /* What a stopped CPU interrupted: the RIP of every context under its stop
  * handler, innermost last (percpu ctx_frames), and the stop it answers
  * (want_seq when it began to spin), written before it joins 'arrived'. The
- * patcher uses a report only when seq is the one it asked for last. */
+ * patcher uses a report only when seq is the one it asked for last. A
+ * report that cannot list every interrupted context says so (unknown),
+ * and the patcher treats that CPU as inside a site (stop_inside.c). */
+enum stop_unknown {
+	STOP_KNOWN,
+	STOP_UNKNOWN_ENTRY,     /* a RIP in the trap entry/exit path: a frame may be missing */
+	STOP_UNKNOWN_DEEP,      /* nested deeper than STOP_RIPS_MAX: the innermost are not kept */
+};
 struct stop_report {
 	uint32_t seq;                   /* release-stored last */
 	uint32_t n;
+	uint32_t unknown;               /* enum stop_unknown: if not STOP_KNOWN, counts as inside */
+	uint64_t unknown_rip;           /* STOP_UNKNOWN_ENTRY: that RIP */
 	uint64_t rips[STOP_RIPS_MAX];
 };
 
