@@ -123,6 +123,7 @@ enum patch_err {
 	PATCH_EMULTI_INSN,              /* old or new bytes are several instructions: a CPU may be inside the sequence */
 	PATCH_EMULTI_CALL_NOT_LAST,     /* a call that is not the sequence's last instruction */
 	PATCH_EINSIDE_SEQ,              /* a CPU stayed stopped inside a multi-instruction site */
+	PATCH_EBRANCH_INTO_SEQ,         /* a branch of the function lands inside a multi-instruction site */
 	PATCH_ERR_END
 };
 
