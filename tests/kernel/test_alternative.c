@@ -154,6 +154,39 @@ static void test_refusals(void)
 }
 KTEST("alt.refusals", test_refusals);
 
+/* A replacement is moved from .altinstr_replacement to its site at boot
+ * (disasm_relocate_seq): a RIP-relative operand and a last direct call
+ * keep their targets; any other relative branch, or a call before the
+ * end, is refused by name. */
+static void test_relocation(void)
+{
+	const uintptr_t from = 0xffffffff80400000ul, to = 0xffffffff80100000ul;
+	char why[128];
+	/* mov 0x1000(%rip), %eax; call +0x20 */
+	uint8_t seq[11] = { 0x8b, 0x05, 0x00, 0x10, 0x00, 0x00, 0xe8, 0x20, 0x00, 0x00, 0x00 };
+	int err = disasm_relocate_seq(seq, sizeof(seq), from, to, why, sizeof(why));
+	int32_t disp, rel;
+	memcpy(&disp, seq + 2, 4);
+	memcpy(&rel, seq + 7, 4);
+	report(!err && to + 6 + disp == from + 6 + 0x1000 && to + 11 + rel == from + 11 + 0x20,
+	       "a RIP-relative load and a last call keep their targets when moved (%d: disp %#x, rel %#x)", err,
+	       (unsigned)disp, (unsigned)rel);
+	static const struct { uint8_t bytes[8]; uint8_t len; const char *what; } bad[] = {
+		{ { 0xeb, 0x02, 0x90, 0x90 }, 4, "jmp rel8" },
+		{ { 0x74, 0x02, 0x90, 0x90 }, 4, "jz rel8" },
+		{ { 0xe8, 0x00, 0x00, 0x00, 0x00, 0x90 }, 6, "call, then nop" },
+		{ { 0xe9, 0x00, 0x00, 0x00, 0x00 }, 5, "jmp rel32 last" },
+	};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint8_t b[8];
+		memcpy(b, bad[i].bytes, sizeof(b));
+		why[0] = 0;
+		err = disasm_relocate_seq(b, bad[i].len, from, to, why, sizeof(why));
+		report(err && why[0], "%s in a replacement is refused: %s", bad[i].what, why);
+	}
+}
+KTEST("alt.replacement_relocation", test_relocation);
+
 /* The bystanders: run the tag site in a tight loop, count what it gave.
  * The loop pauses once outside the site as the site does once inside it,
  * so a stop (taken where TCG leaves a block: after a PAUSE) finds a
