@@ -56,6 +56,11 @@ struct poke_site {
 	uint8_t new[POKE_MAX_LEN];
 	struct emu_insn emu;
 	uint8_t insns;          /* instructions in the longer of old and new (1 unless the strategy is multi_insn) */
+	/* Multi-instruction sites: a CPU whose RIP is addr may be partway
+	 * through the old first instruction (a REP string op, interrupted
+	 * between iterations with RCX/RSI/RDI advanced) that the new bytes do
+	 * not repeat: it counts as inside (strategies/stop_machine). */
+	bool start_inside;
 };
 
 #define POKE_WHY_LEN 192

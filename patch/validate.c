@@ -19,7 +19,9 @@
  *      new: no other branch, no system instruction, the call direct to a
  *      function's start; a new sequence that falls through where the old
  *      did not, at the function's end, refused; and no relative branch
- *      elsewhere in the function lands inside the site
+ *      elsewhere in the function lands inside the site. An old first
+ *      instruction that is a REP string op the new bytes do not repeat
+ *      marks the site start_inside (a CPU at its start may be mid-way)
  *   9. not into its own tail or the tail of another site of its batch,
  *      not into the no-patch region, not into the tail of a site in
  *      flight, onto an instruction boundary of the function containing
@@ -228,8 +230,8 @@ static bool falls_through(const ZydisDecodedInstruction *insn)
  * path refuses through the strategy's check (PATCH_EBRANCH_UNCHECKED). *falls: whether the last
  * instruction falls through.
  */
-static int check_seq(const struct patch_env *env, struct poke_site *site, bool is_new, bool *falls, char *why,
-		     size_t why_len)
+static int check_seq(const struct patch_env *env, struct poke_site *site, bool is_new, bool *falls,
+		     size_t *rep_len, char *why, size_t why_len)
 {
 	ZydisDecoder d;
 	ZydisDecodedInstruction insn;
@@ -245,6 +247,8 @@ static int check_seq(const struct patch_env *env, struct poke_site *site, bool i
 		bool last = off + insn.length == site->len;
 		if (last)
 			*falls = falls_through(&insn);
+		if (!off && insn.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE))
+			*rep_len = insn.length;         /* a REP string op first */
 		if (insn.meta.category == ZYDIS_CATEGORY_CALL && !last) {
 			snprintf(detail, sizeof(detail), "%s at byte %zu of %u in the %s bytes",
 				 ZydisMnemonicGetString(insn.mnemonic), off, site->len, side);
@@ -654,11 +658,17 @@ int patch_validate_site_multi(const struct patch_env *env, patch_site_check_fn c
 		 * of a sequence the core checks every instruction instead, of
 		 * the old bytes as of the new. */
 		bool old_falls = true, new_falls = true;
-		int err = check_seq(env, site, false, &old_falls, why, why_len);
+		size_t old_rep = 0, new_rep = 0;
+		int err = check_seq(env, site, false, &old_falls, &old_rep, why, why_len);
 		if (!err)
-			err = check_seq(env, site, true, &new_falls, why, why_len);
+			err = check_seq(env, site, true, &new_falls, &new_rep, why, why_len);
 		if (err)
 			return err;
+		/* A CPU interrupted between the iterations of a REP string op
+		 * has its RIP at that op, its registers partly advanced: if the
+		 * site starts with one the new bytes do not repeat, such a CPU
+		 * would run the new sequence on that state. */
+		site->start_inside = old_rep && memcmp(site->old, site->new, old_rep);
 		if (new_falls && !old_falls && addr + len >= w.fn + w.size) {
 			snprintf(detail, sizeof(detail), "the sequence ends %s, which ends at %#lx: the old one did not "
 				 "fall through", w.name,

@@ -34,7 +34,10 @@
  *   ... no CPU inside: write, release all
  *
  * A RIP equal to a site's first byte is not inside: that CPU runs the
- * whole new sequence. A CPU whose report cannot tell (a handler was
+ * whole new sequence; unless the old first instruction is a REP string op
+ * the new bytes do not repeat (poke_site.start_inside): a CPU interrupted
+ * between its iterations is at that RIP with RCX/RSI/RDI partly advanced,
+ * and would run the new sequence on that state. A CPU whose report cannot tell (a handler was
  * entering or leaving when it stopped, so a frame may be missing, or it
  * was nested deeper than the frames kept: report_rips) counts as inside:
  * unknown = inside. Thread context, text_lock held.
@@ -54,13 +57,15 @@ KPARAM_BOOL("patch.unsafe_inside", stop_unsafe_inside,
 	    "0|1: lab knob: stop-machine-nmi writes multi-instruction sites even with a stopped CPU inside one "
 	    "(default 0; shows the torn sequences its check prevents)");
 
-/* The site of b (sorted by address) whose tail (addr, addr+len) holds rip. */
+/* The site of b (sorted by address) whose tail (addr, addr+len) holds
+ * rip, or whose start is rip when a CPU there may be partway through its
+ * first instruction (start_inside: an interrupted REP string op). */
 static const struct poke_site *site_around(const struct poke_batch *b, uint64_t rip)
 {
 	uint32_t lo = 0, hi = b->nr;
-	while (lo < hi) {                       /* the last site starting before rip */
+	while (lo < hi) {                       /* the last site starting at or before rip */
 		uint32_t mid = (lo + hi) / 2;
-		if (b->sites[mid].addr < rip)
+		if (b->sites[mid].addr <= rip)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -68,7 +73,7 @@ static const struct poke_site *site_around(const struct poke_batch *b, uint64_t 
 	if (!lo)
 		return NULL;
 	const struct poke_site *s = &b->sites[lo - 1];
-	return rip > s->addr && rip < s->addr + s->len ? s : NULL;
+	return (rip > s->addr || s->start_inside) && rip < s->addr + s->len ? s : NULL;
 }
 
 /* Why a stopped CPU counts as inside: its report puts it in a site, or

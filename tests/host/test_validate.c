@@ -249,6 +249,36 @@ static void multi_branch_into_site(void **state)
 	assert_int_equal(check_multi(true, swapped, &n), 0);
 }
 
+/* A REP string op first in the old sequence: a CPU at the site's start
+ * may be between its iterations, so the site is start_inside, unless the
+ * new bytes begin with the same instruction. */
+static void multi_rep_at_start(void **state)
+{
+	(void)state;
+	static const uint8_t old[10] = { 0xf3, 0x48, 0xa5, 0x89, 0xd1, 0xf3, 0xa4, 0x0f, 0x1f, 0x00 };
+	/* rep movsq; mov %edx,%ecx; rep movsb; nop3 */
+	static const uint8_t reload[10] = { 0x4c, 0x89, 0xc1, 0xf3, 0xa4, 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+	/* mov %r8,%rcx; rep movsb; nop5 */
+	static const uint8_t same_first[10] = { 0xf3, 0x48, 0xa5, 0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00 };
+	/* rep movsq; nop7 */
+	memcpy(text + 0x30, old, 10);
+	struct poke_site s = { .addr = BASE + 0x30, .len = 10 };
+	char why[200];
+	memcpy(s.old, old, 10);
+	memcpy(s.new, reload, 10);
+	assert_int_equal(patch_validate_site_multi(&env, strategy_check, true, &s, NULL, 0, why, sizeof(why)), 0);
+	assert_true(s.start_inside);
+	memcpy(s.new, same_first, 10);
+	s.start_inside = false;
+	assert_int_equal(patch_validate_site_multi(&env, strategy_check, true, &s, NULL, 0, why, sizeof(why)), 0);
+	assert_false(s.start_inside);
+	/* and a site without a REP first: never */
+	uint8_t n;
+	static const uint8_t swapped[10] = { 0xb8, 0x01, 0x00, 0x00, 0x00, 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+	memcpy(text + 0x30, (const uint8_t[]){ 0x0f, 0x1f, 0x44, 0x00, 0x00, 0xb8, 0x01, 0x00, 0x00, 0x00 }, 10);
+	assert_int_equal(check_multi(true, swapped, &n), 0);
+}
+
 static void each_refusal_has_its_code(void **state)
 {
 	(void)state;
@@ -499,6 +529,7 @@ int main(void)
 		cmocka_unit_test_setup(multi_old_sequence_rules, setup),
 		cmocka_unit_test_setup(multi_new_system_insns, setup),
 		cmocka_unit_test_setup(multi_branch_into_site, setup),
+		cmocka_unit_test_setup(multi_rep_at_start, setup),
 		cmocka_unit_test_setup(branch_target_refusals, setup),
 		cmocka_unit_test_setup(view_hides_batch_in_flight, setup),
 		cmocka_unit_test_setup(not_emulatable_instructions, setup),
