@@ -98,6 +98,11 @@ uint64_t live_batch_gen(void)
 	return __atomic_load_n(&live_gen, __ATOMIC_SEQ_CST);
 }
 
+void live_text_written(void)
+{
+	__atomic_fetch_add(&live_gen, 1, __ATOMIC_SEQ_CST);
+}
+
 /* Recovery abandons this CPU's handlers and readers: their pins go too,
  * the gate stays as it is. Any context, this CPU only. */
 void live_batch_drop_pins(struct percpu *pc)

@@ -25,8 +25,15 @@ void live_batch_put(void);
  * this CPU holds a pin from live_batch_get(). */
 void live_batch_hold(void);
 
-/* Batches published since boot (a reader's consistency check). */
+/* Batches published since boot, and text writes made outside any batch
+ * (the boot's: live_text_written), a reader's consistency check: the
+ * validator's walk cache (patch/validate.c) is good for one value only. */
 uint64_t live_batch_gen(void);
+
+/* Text was written outside any batch (text_poke_boot_in_trap): move the
+ * generation, so that no walk cached before it is used after it. Any
+ * context: no lock, no print, nothing patchable. */
+void live_text_written(void);
 
 /* The strategy of the published batch, or NULL (read without a pin: the
  * strategies are static). */

@@ -56,6 +56,11 @@ struct poke_site {
 	uint8_t new[POKE_MAX_LEN];
 	struct emu_insn emu;
 	uint8_t insns;          /* instructions in the longer of old and new (1 unless the strategy is multi_insn) */
+	/* Multi-instruction sites: a CPU whose RIP is addr may be partway
+	 * through the old first instruction (a REP string op, interrupted
+	 * between iterations with RCX/RSI/RDI advanced) that the new bytes do
+	 * not repeat: it counts as inside (strategies/stop_machine). */
+	bool start_inside;
 };
 
 #define POKE_WHY_LEN 192
@@ -123,6 +128,7 @@ enum patch_err {
 	PATCH_EMULTI_INSN,              /* old or new bytes are several instructions: a CPU may be inside the sequence */
 	PATCH_EMULTI_CALL_NOT_LAST,     /* a call that is not the sequence's last instruction */
 	PATCH_EINSIDE_SEQ,              /* a CPU stayed stopped inside a multi-instruction site */
+	PATCH_EBRANCH_INTO_SEQ,         /* a branch of the function lands inside a multi-instruction site */
 	PATCH_ERR_END
 };
 

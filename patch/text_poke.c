@@ -15,6 +15,7 @@
 #include "kernel/panic.h"
 #include "kernel/percpu.h"
 #include "kernel/string.h"
+#include "patch/live.h"
 #include "patch/strategy.h"
 #include "patch/text_poke.h"
 
@@ -152,6 +153,7 @@ void text_poke_boot_in_trap(uintptr_t addr, const uint8_t *bytes, unsigned len)
 		      nr_cpus_online);
 	struct poke_write w = { addr, bytes, (uint8_t)len, NULL };
 	text_poke_many_in_trap(&w, 1);
+	live_text_written();    /* walks cached before this write are stale */
 }
 
 /* patch/strategy.h. Under text_lock: thread context, or the handler its

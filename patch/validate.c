@@ -14,6 +14,14 @@
  *      strategy's own check (int3: emulatable by #BP), not falling through past the end of the function where the old
  *      one could not (a ret becoming a nop at the very end), branching (if
  *      at all) into .text
+ *   7, 8 of a multi-instruction site (a strategy with multi_insn): old
+ *      and new are whole instructions; in either a call only as the last;
+ *      new: no other branch, no system instruction, the call direct to a
+ *      function's start; a new sequence that falls through where the old
+ *      did not, at the function's end, refused; and no relative branch
+ *      elsewhere in the function lands inside the site. An old first
+ *      instruction that is a REP string op the new bytes do not repeat
+ *      marks the site start_inside (a CPU at its start may be mid-way)
  *   9. not into its own tail or the tail of another site of its batch,
  *      not into the no-patch region, not into the tail of a site in
  *      flight, onto an instruction boundary of the function containing
@@ -76,6 +84,7 @@ static const char *const err_names[] = {
 	[PATCH_EMULTI_INSN - PATCH_ELEN_ZERO] = "PATCH_EMULTI_INSN",
 	[PATCH_EMULTI_CALL_NOT_LAST - PATCH_ELEN_ZERO] = "PATCH_EMULTI_CALL_NOT_LAST",
 	[PATCH_EINSIDE_SEQ - PATCH_ELEN_ZERO] = "PATCH_EINSIDE_SEQ",
+	[PATCH_EBRANCH_INTO_SEQ - PATCH_ELEN_ZERO] = "PATCH_EBRANCH_INTO_SEQ",
 };
 _Static_assert(sizeof(err_names) / sizeof(err_names[0]) == PATCH_ERR_END - PATCH_ELEN_ZERO,
 	       "one name per patch error");
@@ -121,6 +130,8 @@ static const char *const err_text[] = {
 							 "site: its return address would point into the sequence",
 	[PATCH_EINSIDE_SEQ - PATCH_ELEN_ZERO] = "a CPU stayed stopped inside a multi-instruction site: its rest "
 						"would run in the other variant's bytes",
+	[PATCH_EBRANCH_INTO_SEQ - PATCH_ELEN_ZERO] = "a branch elsewhere in the function lands inside the "
+						     "multi-instruction site: after the rewrite, maybe mid-instruction",
 };
 _Static_assert(sizeof(err_text) / sizeof(err_text[0]) == PATCH_ERR_END - PATCH_ELEN_ZERO,
 	       "one text per patch error");
@@ -196,37 +207,62 @@ static unsigned count_seq(const uint8_t *bytes, size_t len, size_t *last)
 	return n;
 }
 
+/* Does an instruction that ends with insn fall through to what follows? */
+static bool falls_through(const ZydisDecodedInstruction *insn)
+{
+	return insn->mnemonic != ZYDIS_MNEMONIC_JMP && insn->mnemonic != ZYDIS_MNEMONIC_RET &&
+	       insn->mnemonic != ZYDIS_MNEMONIC_UD2 && insn->mnemonic != ZYDIS_MNEMONIC_INT3;
+}
+
 /*
- * New bytes that are a sequence of n > 1 whole instructions, for a
- * strategy that makes multi-instruction sites safe: nothing in it may
- * branch (the core could check neither where nor that no CPU is sent into
- * the middle), except a direct call as its LAST instruction, to the start
- * of a function in .text (an earlier call would leave a return address
- * inside the sequence, where a stopped CPU's stack would resume it).
+ * The old or new bytes of a site that are a sequence of whole
+ * instructions, for a strategy that makes multi-instruction sites safe.
+ * In either, a call may only be the LAST instruction: an earlier one
+ * leaves a return address inside the sequence on the stack of every CPU
+ * running its callee, which no inside check sees (it is no interrupted
+ * RIP), and that CPU would return into the other variant's bytes. New
+ * bytes may not branch at all otherwise (the core could check neither
+ * where nor that no CPU is sent into the middle), and that last call must
+ * be a direct one to the start of a function in .text; nor may they hold
+ * a privileged instruction (hlt, mov to a control register, wrmsr, lidt,
+ * swapgs...: Zydis's "privileged", since its category SYSTEM also holds
+ * rdtsc and rdtscp, which alternatives use), which the single-instruction
+ * path refuses through the strategy's check (PATCH_EBRANCH_UNCHECKED). *falls: whether the last
+ * instruction falls through.
  */
-static int check_new_seq(const struct patch_env *env, struct poke_site *site, char *why, size_t why_len)
+static int check_seq(const struct patch_env *env, struct poke_site *site, bool is_new, bool *falls,
+		     size_t *rep_len, char *why, size_t why_len)
 {
 	ZydisDecoder d;
 	ZydisDecodedInstruction insn;
 	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
 	char detail[128];
+	const uint8_t *bytes = is_new ? site->new : site->old;
+	const char *side = is_new ? "new" : "old";
 	decoder_init(&d);
 	for (size_t off = 0; off < site->len; off += insn.length) {
-		if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&d, site->new + off, site->len - off, &insn, ops)))
-			return patch_refuse(PATCH_ENEW_UNDECODABLE, why, why_len, site->addr, NULL);
+		if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&d, bytes + off, site->len - off, &insn, ops)))
+			return patch_refuse(is_new ? PATCH_ENEW_UNDECODABLE : PATCH_EOLD_LENGTH, why, why_len, site->addr,
+					    NULL);
 		bool last = off + insn.length == site->len;
+		if (last)
+			*falls = falls_through(&insn);
+		if (!off && insn.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE))
+			*rep_len = insn.length;         /* a REP string op first */
+		if (insn.meta.category == ZYDIS_CATEGORY_CALL && !last) {
+			snprintf(detail, sizeof(detail), "%s at byte %zu of %u in the %s bytes",
+				 ZydisMnemonicGetString(insn.mnemonic), off, site->len, side);
+			return patch_refuse(PATCH_EMULTI_CALL_NOT_LAST, why, why_len, site->addr, detail);
+		}
+		if (!is_new)
+			continue;       /* what the old bytes do otherwise, they did already */
 		switch (insn.meta.category) {
-		case ZYDIS_CATEGORY_CALL:
-			if (!last) {
-				snprintf(detail, sizeof(detail), "%s at byte %zu of %u", ZydisMnemonicGetString(insn.mnemonic),
-					 off, site->len);
-				return patch_refuse(PATCH_EMULTI_CALL_NOT_LAST, why, why_len, site->addr, detail);
-			}
+		case ZYDIS_CATEGORY_CALL: {
 			ZyanU64 t;
 			uintptr_t fn;
 			uint64_t size;
 			const char *name;
-			if (site->new[off] != CALL_INSN_OPCODE || insn.length != CALL_INSN_SIZE ||
+			if (bytes[off] != CALL_INSN_OPCODE || insn.length != CALL_INSN_SIZE ||
 			    !ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&insn, &ops[0], site->addr + off, &t)) ||
 			    t < env->text_start || t >= env->text_end || !env->symbol(env, t, &fn, &size, &name) ||
 			    fn != t) {
@@ -235,6 +271,7 @@ static int check_new_seq(const struct patch_env *env, struct poke_site *site, ch
 				return patch_refuse(PATCH_EBRANCH_UNCHECKED, why, why_len, site->addr, detail);
 			}
 			break;
+		}
 		case ZYDIS_CATEGORY_COND_BR:
 		case ZYDIS_CATEGORY_UNCOND_BR:
 		case ZYDIS_CATEGORY_RET:
@@ -245,14 +282,16 @@ static int check_new_seq(const struct patch_env *env, struct poke_site *site, ch
 				 ZydisMnemonicGetString(insn.mnemonic), off);
 			return patch_refuse(PATCH_EBRANCH_UNCHECKED, why, why_len, site->addr, detail);
 		default:
-			if (insn.meta.branch_type == ZYDIS_BRANCH_TYPE_NONE)
+			if (insn.meta.branch_type == ZYDIS_BRANCH_TYPE_NONE &&
+			    !(insn.attributes & ZYDIS_ATTRIB_IS_PRIVILEGED))
 				break;
 			snprintf(detail, sizeof(detail), "%s at byte %zu of a multi-instruction site",
 				 ZydisMnemonicGetString(insn.mnemonic), off);
 			return patch_refuse(PATCH_EBRANCH_UNCHECKED, why, why_len, site->addr, detail);
 		}
 	}
-	site->emu = (struct emu_insn){ .kind = EMU_OTHER, .len = site->len };
+	if (is_new)
+		site->emu = (struct emu_insn){ .kind = EMU_OTHER, .len = site->len };
 	return 0;
 }
 
@@ -425,6 +464,52 @@ static bool walk_to(const struct patch_env *env, uintptr_t addr, struct fn_walk 
 	return true;
 }
 
+/* Is t inside bytes 1..len-1 of the site at a? */
+static bool in_tail(uintptr_t t, uintptr_t a, size_t len)
+{
+	return t > a && t < a + len;
+}
+
+/*
+ * Does a relative branch elsewhere in w's function land strictly inside
+ * (addr, addr+len)? After a multi-instruction site is rewritten, such a
+ * target may be mid-instruction, and a CPU about to take that branch is
+ * not inside the site (no inside check sees it). The whole function is
+ * decoded, uncached (the walk cache keeps instruction starts only, and
+ * multi-instruction sites are few). Indirect branches (jump tables) are
+ * not seen. *from, *to: the first such branch and its target.
+ */
+static bool branch_into_site(const struct patch_env *env, const struct fn_walk *w, uintptr_t addr, size_t len,
+			     uintptr_t *from, uintptr_t *to)
+{
+	uintptr_t pc = w->fn, end = w->fn + w->size, base = pc;
+	uint8_t win[VIEW_WINDOW];
+	size_t have = 0;
+	ZydisDecoder d;
+	decoder_init(&d);
+	while (pc < end) {
+		if (pc + POKE_MAX_LEN > base + have && base + have < end) {
+			base = pc;
+			have = end - pc < VIEW_WINDOW ? end - pc : VIEW_WINDOW;
+			env->read(env, base, win, have);
+		}
+		ZydisDecodedInstruction insn;
+		if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&d, NULL, win + (pc - base), base + have - pc, &insn)))
+			return false;   /* padding or data: the boundary walk judged what matters */
+		if ((pc < addr || pc >= addr + len) && (insn.attributes & ZYDIS_ATTRIB_IS_RELATIVE) &&
+		    insn.meta.branch_type != ZYDIS_BRANCH_TYPE_NONE && insn.raw.imm[0].size && insn.raw.imm[0].is_relative) {
+			uintptr_t t = pc + insn.length + (uint64_t)insn.raw.imm[0].value.s;
+			if (in_tail(t, addr, len)) {
+				*from = pc;
+				*to = t;
+				return true;
+			}
+		}
+		pc += insn.length;
+	}
+	return false;
+}
+
 /* The detail of a failed walk: why addr is not a boundary of w->fn. */
 static void walk_detail(const struct fn_walk *w, uintptr_t addr, char *detail, size_t size)
 {
@@ -438,12 +523,6 @@ static void walk_detail(const struct fn_walk *w, uintptr_t addr, char *detail, s
 static bool has_target(const struct emu_insn *emu)
 {
 	return emu->kind == EMU_CALL || emu->kind == EMU_JMP || emu->kind == EMU_JCC;
-}
-
-/* Is t inside bytes 1..len-1 of the site at a? */
-static bool in_tail(uintptr_t t, uintptr_t a, size_t len)
-{
-	return t > a && t < a + len;
 }
 
 /* Step 9: where the new branch of site lands. batch[0..nr): the other
@@ -576,10 +655,32 @@ int patch_validate_site_multi(const struct patch_env *env, patch_site_check_fn c
 		if (!n_new)
 			return patch_refuse(PATCH_ENEW_LENGTH, why, why_len, addr, "the new bytes are not whole instructions");
 		/* The strategy's own check judges one instruction (site->emu);
-		 * of a sequence the core checks every instruction instead. */
-		int err = check_new_seq(env, site, why, why_len);
+		 * of a sequence the core checks every instruction instead, of
+		 * the old bytes as of the new. */
+		bool old_falls = true, new_falls = true;
+		size_t old_rep = 0, new_rep = 0;
+		int err = check_seq(env, site, false, &old_falls, &old_rep, why, why_len);
+		if (!err)
+			err = check_seq(env, site, true, &new_falls, &new_rep, why, why_len);
 		if (err)
 			return err;
+		/* A CPU interrupted between the iterations of a REP string op
+		 * has its RIP at that op, its registers partly advanced: if the
+		 * site starts with one the new bytes do not repeat, such a CPU
+		 * would run the new sequence on that state. */
+		site->start_inside = old_rep && memcmp(site->old, site->new, old_rep);
+		if (new_falls && !old_falls && addr + len >= w.fn + w.size) {
+			snprintf(detail, sizeof(detail), "the sequence ends %s, which ends at %#lx: the old one did not "
+				 "fall through", w.name,
+				 (unsigned long)(w.fn + w.size));
+			return patch_refuse(PATCH_EFALLS_OFF_END, why, why_len, addr, detail);
+		}
+		uintptr_t from, to;
+		if (branch_into_site(env, &w, addr, len, &from, &to)) {
+			snprintf(detail, sizeof(detail), "%s+%#lx branches to %#lx, byte %lu of this site", w.name,
+				 (unsigned long)(from - w.fn), (unsigned long)to, (unsigned long)(to - addr));
+			return patch_refuse(PATCH_EBRANCH_INTO_SEQ, why, why_len, addr, detail);
+		}
 		site->insns = (uint8_t)(n_old > n_new ? n_old : n_new);
 		return 0;
 	}
@@ -607,8 +708,7 @@ int patch_validate_site_multi(const struct patch_env *env, patch_site_check_fn c
 	/* 8. new: one instruction, one the strategy can install, not running
 	 * off its function's end where the old one did not, branching into
 	 * .text */
-	bool old_falls = insn.mnemonic != ZYDIS_MNEMONIC_JMP && insn.mnemonic != ZYDIS_MNEMONIC_RET &&
-			 insn.mnemonic != ZYDIS_MNEMONIC_UD2 && insn.mnemonic != ZYDIS_MNEMONIC_INT3;
+	bool old_falls = falls_through(&insn);
 	int err = patch_decode_new(addr, site->new, len, &site->emu, why, why_len);
 	if (!err && check)
 		err = check(site, why, why_len);

@@ -91,10 +91,15 @@ int patch_validate_site(const struct patch_env *env, patch_site_check_fn check, 
 /*
  * The same for a strategy that may or may not replace multi-instruction
  * sites (patch_strategy.multi_insn): old or new bytes that are several
- * whole instructions are -PATCH_EMULTI_INSN unless multi_ok; with it, the
- * new sequence may not branch but by a direct call as its last
- * instruction (-PATCH_EMULTI_CALL_NOT_LAST, -PATCH_EBRANCH_UNCHECKED), and
- * site->insns says how many instructions the longer side has.
+ * whole instructions are -PATCH_EMULTI_INSN unless multi_ok; with it, a
+ * call in the old or the new sequence must be its last instruction
+ * (-PATCH_EMULTI_CALL_NOT_LAST), the new sequence may not branch but by a
+ * direct call there nor hold a privileged instruction
+ * (-PATCH_EBRANCH_UNCHECKED), may not fall through off the function's end
+ * where the old did not (-PATCH_EFALLS_OFF_END), no relative branch
+ * elsewhere in the function may land inside the site
+ * (-PATCH_EBRANCH_INTO_SEQ), and site->insns says how many instructions
+ * the longer side has.
  * patch_validate_site() is this with multi_ok false.
  */
 int patch_validate_site_multi(const struct patch_env *env, patch_site_check_fn check, bool multi_ok,

@@ -50,6 +50,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/dump.h"
 #include "arch/x86/mce.h"
+#include "arch/x86/traps.h"
 #include "kernel/format.h"
 #include "kernel/panic.h"
 #include "kernel/percpu.h"
@@ -193,9 +194,10 @@ void mce_set_test_hook(void (*fn)(struct regs *r))
  * nothing patchable (no-patch region); prints only through lock-free
  * printk, and only on the way to stopping. The frame goes below the
  * interrupted RSP, MCE_GAP clear of it, 16-byte aligned, on whichever of
- * this CPU's stacks that RSP is.
+ * this CPU's stacks that RSP is. Runs before trap_dispatch records the
+ * frame: in the trap entry path (TRAP_ENTRY_TEXT, arch/x86/traps.h).
  */
-uintptr_t mce_frame_dest(struct regs *r)
+TRAP_ENTRY_TEXT uintptr_t mce_frame_dest(struct regs *r)
 {
 	struct percpu *pc = this_cpu();
 	uintptr_t sp = r->rsp, lo = 0;

@@ -14,6 +14,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/dump.h"
 #include "arch/x86/nmi.h"
+#include "arch/x86/traps.h"
 #include "arch/x86/tsc.h"
 #include "clients/alternative/alternative.h"
 #include "kernel/cmdline.h"
@@ -29,7 +30,6 @@
 
 #define WHERE_WAIT_US 50000
 
-extern char __entry_start[], __entry_end[];     /* linker.ld */
 
 static void (*test_hook)(struct regs *r);
 static void (*storm_hook)(struct regs *r);
@@ -116,7 +116,7 @@ void nmi_handle(struct regs *r)
 			 * counted its context: the NMI's own depth 1 would look
 			 * like thread context, and the abandoned handler would
 			 * never send its EOI (the sender asks again). */
-			bool entering = r->rip >= (uintptr_t)__entry_start && r->rip < (uintptr_t)__entry_end;
+			bool entering = rip_in_trap_entry(r->rip);
 			if (pc->ctx_depth == 1 && !entering && recover_possible())
 				recover_frame(r, RECOVER_ABORT);
 			else

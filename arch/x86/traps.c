@@ -110,6 +110,17 @@ int trap_dispatch(struct regs *r)
 {
 	struct percpu *pc = this_cpu();
 	uint32_t depth = pc->ctx_depth, irq = pc->irq_depth, nmi = pc->nmi_depth, mce = pc->mce_depth;
+
+	/* This context's frame first: an NMI from here on sees it (a stopped
+	 * CPU reports its RIP, strategies/stop_machine); before this store,
+	 * and after the restore below, the NMI's RIP is in the trap entry
+	 * path, which is all it can tell (arch/x86/traps.h). */
+	if (depth < CTX_FRAMES_MAX)
+		pc->ctx_frames[depth] = r;     /* before the depth: a nested NMI sees it filled */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	pc->ctx_depth++;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+
 	uint32_t blocked_before = pc->nmi_blocked;
 	bool blocked = nmis_were_blocked(pc, r);
 
@@ -117,10 +128,6 @@ int trap_dispatch(struct regs *r)
 	 * before anything that may be one. */
 	bool in_patch = patch_trap_enter(r);
 
-	if (depth < CTX_FRAMES_MAX)
-		pc->ctx_frames[depth] = r;     /* before the depth: a nested NMI sees it filled */
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	pc->ctx_depth++;
 	if (r->vector == 2 || blocked)
 		pc->nmi_blocked++;      /* anything nested in this handler runs NMI-blocked */
 	if (r->vector == 2) {
@@ -159,11 +166,12 @@ int trap_dispatch(struct regs *r)
 		pc->nmi_noiret++;
 		sync_core();
 	}
-	pc->ctx_depth = depth;
 	pc->irq_depth = irq;
 	pc->nmi_depth = nmi;
 	pc->mce_depth = mce;
 	pc->nmi_blocked = blocked_before;
 	patch_trap_exit(in_patch);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	pc->ctx_depth = depth;          /* last: from here to the IRETQ, the trap exit path */
 	return no_iret;
 }

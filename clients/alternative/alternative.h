@@ -12,10 +12,13 @@
  *                           executed where it lies, only copied
  *   .altinstructions        struct alt_entry {orig, repl, feature,
  *                           orig_len, repl_len, pad_len}, relative
- * A site is orig_len + pad_len bytes (at most 15). The replacement must not
- * hold a relative branch (it is copied as it is, not relocated), and may
- * call only as its last instruction (patch/validate.h: a return address
- * must not point into a sequence).
+ * A site is orig_len + pad_len bytes (at most 15). The replacement is
+ * moved to the site at boot (disasm_relocate_seq: RIP-relative operands
+ * and a last direct call adjusted); it must not hold any other relative
+ * branch, and may call only as its last instruction (a return address
+ * must not point into a sequence): the boot refuses, by panic, naming the
+ * site. Both variants of each site are then checked as the run-time path
+ * checks them (patch_validate_site_multi, with stop-machine-nmi's rules).
  *
  * Boot (alt_apply_boot, before the APs start): every site whose feature
  * the CPU has (CPUID, features.c) and that is not masked gets the new
@@ -105,9 +108,10 @@ unsigned alt_feature_sites(unsigned f);
 static inline bool alt_feature_on(unsigned f) { return alt_features[f].present && !alt_features[f].masked; }
 
 /* site_bytes.c: the bytes a site holds with the old sequence (as built,
- * saved at boot: alt_save_originals) or with the new one (the replacement,
- * then NOPs to the site's length). Thread context. */
-void alt_save_originals(void);
+ * saved at boot: alt_save_variants) or with the new one (the replacement
+ * relocated to the site at boot, then NOPs to the site's length). Thread
+ * context. */
+void alt_save_variants(void);
 void alt_bytes(const struct alt_entry *e, bool new, uint8_t *out);
 
 /* apply_boot.c: boot, the BSP alone, after patch_init and before

@@ -11,15 +11,26 @@
  *
  *   BSP thread                              BSP NMI handler
  *   ----------                              ---------------
- *   CPUID -> features; save the originals
+ *   CPUID -> features; save the originals,
+ *   relocate the replacements (or panic)
+ *   check old -> new of every site (or panic)
  *   plan: every site whose bytes change
  *   text_lock; plan.armed = 1 (release)
  *   NMI to self (NMI_ALT) ------------->    alt_apply_nmi: record depth,
  *                                           CPU, CPUs online; write every
  *                                           site of the plan; armed = 0;
  *   wait ran_in_nmi (1 s, else panic) <-    ran_in_nmi++ (release); IRET
- *   text_lock released; print one line
+ *   text_lock released; check new -> old
+ *   of every site written (or panic);
+ *   print one line
  *   (then smp_boot starts the APs)
+ *
+ * The checks are the run-time path's (smp_text_poke_batch_add with
+ * stop-machine-nmi, the default of alt mask/unmask, then dropped): a site
+ * that either direction would refuse later is refused now, by name,
+ * before any byte is written (a panic: the table is built into this
+ * kernel). The new -> old direction needs the text to hold the new
+ * variant, so it runs after the writes, for the sites written.
  */
 #include "arch/x86/cpu.h"
 #include "arch/x86/nmi.h"
@@ -34,10 +45,36 @@
 
 #define ALT_NMI_WAIT_US 1000000
 
+POKE_BATCH_DEFINE(alt_check_batch, 1);
+
+/* Would the run-time path take this site from the variant it holds now
+ * (new or not) to the other? Panics naming the site and the reason if
+ * not. Thread context, text_lock not held. */
+static void check_variant(const struct alt_entry *e, bool holds_new)
+{
+	uint8_t now[POKE_MAX_LEN], want[POKE_MAX_LEN];
+	unsigned len = alt_len(e);
+	alt_bytes(e, holds_new, now);
+	alt_bytes(e, !holds_new, want);
+	if (!memcmp(now, want, len))
+		return;
+	struct poke_batch *b = &alt_check_batch;
+	b->strategy = patch_strategy_find("stop-machine-nmi");
+	b->quiet = true;
+	int err = smp_text_poke_batch_add(b, (void *)alt_site(e), now, want, len);
+	smp_text_poke_batch_reset(b);
+	if (err)
+		panic("alternatives: site %#lx (feature %s): the run-time path would refuse %s -> %s: %s: %s",
+		      alt_site(e), alt_features[e->feature].name, holds_new ? "new" : "old", holds_new ? "old" : "new",
+		      patch_errname(err), b->why);
+}
+
 void alt_apply_boot(void)
 {
 	alt_features_detect();
-	alt_save_originals();
+	alt_save_variants();
+	for (const struct alt_entry *e = __alt_instructions_start; e < __alt_instructions_end; e++)
+		check_variant(e, false);        /* every site holds its old variant still */
 
 	/* The plan, sorted by address (insertion: a few dozen sites). */
 	alt_plan.n = 0;
@@ -71,6 +108,9 @@ void alt_apply_boot(void)
 	}
 	patch_text_unlock();
 	sync_core();
+	for (const struct alt_entry *e = __alt_instructions_start; e < __alt_instructions_end; e++)
+		if (alt_feature_on(e->feature))
+			check_variant(e, true);         /* written: holds the new variant */
 
 	char list[128];
 	unsigned n = 0;

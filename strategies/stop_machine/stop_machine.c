@@ -94,8 +94,8 @@ static void stop_others(enum stop_how how, unsigned me)
 	cpumask_clear_all(&stop_state.arrived);
 	cpumask_clear_all(&stop_state.left);
 	cpumask_clear_all(&stop_state.kick);
-	for (unsigned c = 0; c < MAX_CPUS; c++)
-		__atomic_store_n(&stop_state.nr_rips[c], 0, __ATOMIC_RELAXED);
+	for (unsigned c = 0; c < MAX_CPUS; c++)     /* a report from an earlier stop is stale */
+		__atomic_fetch_add(&stop_state.want_seq[c], 1, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&stop_state.release, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&stop_state.patcher, me, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&stop_state.how, how, __ATOMIC_SEQ_CST);
@@ -176,6 +176,7 @@ static const struct patch_hazard stop_ipi_hazards[STOP_HAZARD_COUNT] = {
 	[STOP_HAZARD_NMI_WHILE_STOPPED] = { "NMIs run while stopped (the hazard)", PATCH_EV_NMI },
 	[STOP_HAZARD_INSIDE_RETRY] = { "a CPU stopped inside a multi-instruction site (never: not multi_insn)", 0 },
 	[STOP_HAZARD_INSIDE_NESTED] = { "... in a frame under a handler (never: not multi_insn)", 0 },
+	[STOP_HAZARD_INSIDE_UNKNOWN] = { "... or could not tell (never: not multi_insn)", 0 },
 };
 
 static const struct patch_hazard stop_nmi_hazards[STOP_HAZARD_COUNT] = {
@@ -183,6 +184,8 @@ static const struct patch_hazard stop_nmi_hazards[STOP_HAZARD_COUNT] = {
 	[STOP_HAZARD_NMI_WHILE_STOPPED] = { "NMIs run while stopped (never: they wait)", 0 },
 	[STOP_HAZARD_INSIDE_RETRY] = { "a CPU stopped inside a multi-instruction site: released, stopped again", 0 },
 	[STOP_HAZARD_INSIDE_NESTED] = { "... found in the frame of a context an IRQ or exception handler interrupted", 0 },
+	[STOP_HAZARD_INSIDE_UNKNOWN] = { "a stopped CPU that could not tell (a handler entering or leaving, or "
+					 "nested too deep): counted inside, stopped again", 0 },
 };
 
 /* What the two stop strategies share: phases, steps, one rendezvous (the

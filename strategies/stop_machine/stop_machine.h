@@ -28,12 +28,32 @@ enum {
 	STOP_HAZARD_NMI_WHILE_STOPPED,
 	STOP_HAZARD_INSIDE_RETRY,      /* a stopped CPU inside a site: stopped again */
 	STOP_HAZARD_INSIDE_NESTED,     /* ... found in a frame under its innermost (an interrupted handler's) */
+	STOP_HAZARD_INSIDE_UNKNOWN,    /* ... could not tell (trap entry/exit path, too deep): stopped again */
 	STOP_HAZARD_COUNT
 };
 
 #define STOP_RIPS_MAX CTX_FRAMES_MAX    /* interrupted contexts a stopped CPU reports */
 
 enum stop_how { STOP_NONE, STOP_BY_IPI, STOP_BY_NMI };
+
+/* What a stopped CPU interrupted: the RIP of every context under its stop
+ * handler, innermost last (percpu ctx_frames), and the stop it answers
+ * (want_seq when it began to spin), written before it joins 'arrived'. The
+ * patcher uses a report only when seq is the one it asked for last. A
+ * report that cannot list every interrupted context says so (unknown),
+ * and the patcher treats that CPU as inside a site (stop_inside.c). */
+enum stop_unknown {
+	STOP_KNOWN,
+	STOP_UNKNOWN_ENTRY,     /* a RIP in the trap entry/exit path: a frame may be missing */
+	STOP_UNKNOWN_DEEP,      /* nested deeper than STOP_RIPS_MAX: the innermost are not kept */
+};
+struct stop_report {
+	uint32_t seq;                   /* release-stored last */
+	uint32_t n;
+	uint32_t unknown;               /* enum stop_unknown: if not STOP_KNOWN, counts as inside */
+	uint64_t unknown_rip;           /* STOP_UNKNOWN_ENTRY: that RIP */
+	uint64_t rips[STOP_RIPS_MAX];
+};
 
 /* Shared by the patching CPU and the spinning ones (stop_machine_trap.c). */
 struct stop_state {
@@ -44,11 +64,11 @@ struct stop_state {
 	struct cpumask kick;            /* released alone, to be stopped again (stop_inside.c) */
 	uint64_t pings;                 /* NMIs the spinners sent themselves (patch.stop_nmi_us) */
 	uint64_t soft_mces;             /* INT 18s the spinners ran (patch.stop_mce_us) */
-	/* What each stopped CPU interrupted: the RIP of every context under
-	 * its stop handler, innermost last (percpu ctx_frames), written
-	 * before it joins 'arrived'. */
-	uint64_t rips[MAX_CPUS][STOP_RIPS_MAX];
-	uint32_t nr_rips[MAX_CPUS];
+	/* The stop the patcher wants each CPU's next report for: bumped
+	 * before every stop and re-stop of that CPU, before its 'arrived' bit
+	 * is cleared (stop_inside.c). */
+	uint32_t want_seq[MAX_CPUS];
+	struct stop_report report[MAX_CPUS];
 };
 extern struct stop_state stop_state;
 

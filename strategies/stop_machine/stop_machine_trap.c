@@ -22,6 +22,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/nmi.h"
 #include "arch/x86/serialize.h"
+#include "arch/x86/traps.h"
 #include "arch/x86/tsc.h"
 #include "kernel/percpu.h"
 #include "strategies/stop_machine/stop_machine.h"
@@ -40,17 +41,54 @@ static bool soft_mce_allowed(const struct regs *r)
 	return pc->mce_depth == 0 && !(r->rsp > pc->ist_lo[IST_MCE] && r->rsp <= pc->ist_hi[IST_MCE]);
 }
 
-/* IRQ or NMI context: record the RIP of every context this handler and
+/*
+ * IRQ or NMI context: record the RIP of every context this handler and
  * the ones under it interrupted (the frames traps.c keeps per nesting
  * level: thread, then IRQ or exception handlers, then this one), for the
- * patcher's inside check; published by the 'arrived' bit that follows. */
+ * patcher's inside check, tagged with the stop it answers (want_seq, read
+ * now: a stop wanted after this report is not answered by it); published
+ * by the 'arrived' bit that follows.
+ *
+ * The list is complete only if no handler was entering or leaving: a
+ * handler's frame is recorded by trap_dispatch, after the CPU pushed it
+ * and the entry stub ran, and dropped before the IRETQ. An NMI in between
+ * finds the interrupted RIP (the thread's, say) in no recorded frame, and
+ * its own frame's RIP in the trap entry/exit path. So any RIP there makes
+ * the report "unknown", and so does nesting deeper than the frames kept;
+ * the patcher counts unknown as inside (kicks this CPU, stops it again):
+ *
+ *   patching CPU                       CPU c
+ *   ------------                       -----
+ *                                      thread at site+3; IRQ: CPU pushes
+ *                                      {site+3}; isr_N, isr_common
+ *   stop NMI  ---------------------->  NMI at isr_common+x: ctx_frames[0]
+ *                                      = NMI frame (the IRQ's not yet
+ *                                      stored): rips {isr_common+x}:
+ *                                      in the entry path -> unknown
+ *   c unknown: kick, stop again  ---->  leaves, finishes the IRQ, IRETs
+ *                                      to site+3, runs the OLD rest ...
+ *   ... writes only once c reports known and outside
+ */
 static void report_rips(unsigned me)
 {
 	const struct percpu *pc = this_cpu();
+	struct stop_report *rep = &stop_state.report[me];
+	uint32_t seq = __atomic_load_n(&stop_state.want_seq[me], __ATOMIC_ACQUIRE);
 	uint32_t n = pc->ctx_depth < STOP_RIPS_MAX ? pc->ctx_depth : STOP_RIPS_MAX;
-	for (uint32_t d = 0; d < n; d++)
-		stop_state.rips[me][d] = pc->ctx_frames[d]->rip;
-	__atomic_store_n(&stop_state.nr_rips[me], n, __ATOMIC_RELEASE);
+	uint32_t unknown = pc->ctx_depth > STOP_RIPS_MAX ? STOP_UNKNOWN_DEEP : STOP_KNOWN;
+	uint64_t unknown_rip = 0;
+	for (uint32_t d = 0; d < n; d++) {
+		uint64_t rip = pc->ctx_frames[d]->rip;
+		rep->rips[d] = rip;
+		if (rip_in_trap_entry(rip) && !unknown) {
+			unknown = STOP_UNKNOWN_ENTRY;
+			unknown_rip = rip;
+		}
+	}
+	rep->n = n;
+	rep->unknown = unknown;
+	rep->unknown_rip = unknown_rip;
+	__atomic_store_n(&rep->seq, seq, __ATOMIC_RELEASE);
 }
 
 /* IRQ or NMI context: join, spin until released, serialize, leave. */

@@ -191,6 +191,94 @@ static void multi_instruction_sites(void **state)
 	assert_int_equal(check_multi(true, torn_tail, &n), -PATCH_ENEW_LENGTH);    /* not whole instructions */
 }
 
+/* The same at any site: old bytes old (the current text), new bytes new. */
+static int check_multi_at(uintptr_t addr, size_t len, const uint8_t *new)
+{
+	struct poke_site s = { .addr = addr, .len = (uint8_t)len };
+	char why[200];
+	memcpy(s.old, text + (addr - BASE), len);
+	memcpy(s.new, new, len);
+	return patch_validate_site_multi(&env, strategy_check, true, &s, NULL, 0, why, sizeof(why));
+}
+
+/* The old sequence is checked too: a call in it must be last (a CPU in the
+ * callee returns to the byte after it), and a sequence whose old last
+ * instruction did not fall through (ret) may not be replaced by one that
+ * does at the function's end. */
+static void multi_old_sequence_rules(void **state)
+{
+	(void)state;
+	/* f+0: call g; nop; nop -> nop5; xchg %ax,%ax */
+	static const uint8_t nops7[7] = { 0x0f, 0x1f, 0x44, 0x00, 0x00, 0x66, 0x90 };
+	assert_int_equal(check_multi_at(BASE, 7, nops7), -PATCH_EMULTI_CALL_NOT_LAST);
+	/* k+0xa: nop5; ret (k's last byte) -> mov $2, %eax; nop */
+	static const uint8_t mov_nop[6] = { 0xb8, 0x02, 0x00, 0x00, 0x00, 0x90 };
+	assert_int_equal(check_multi_at(BASE + 0x3a, 6, mov_nop), -PATCH_EFALLS_OFF_END);
+}
+
+/* A privileged instruction in a new sequence: refused as the single path's
+ * strategy check refuses it (PATCH_EBRANCH_UNCHECKED). */
+static void multi_new_system_insns(void **state)
+{
+	(void)state;
+	uint8_t n;
+	static const uint8_t seqs[][10] = {
+		{ 0xf4, 0x0f, 0x1f, 0x44, 0x00, 0x00, 0x0f, 0x1f, 0x40, 0x00 },   /* hlt; nop5; nop4 */
+		{ 0x0f, 0x22, 0xd8, 0x0f, 0x1f, 0x44, 0x00, 0x00, 0x66, 0x90 },   /* mov %rax,%cr3; nop5; nop2 */
+		{ 0x0f, 0x30, 0x0f, 0x1f, 0x44, 0x00, 0x00, 0x0f, 0x1f, 0x00 },   /* wrmsr; nop5; nop3 */
+		{ 0x0f, 0x01, 0x18, 0x0f, 0x1f, 0x44, 0x00, 0x00, 0x66, 0x90 },   /* lidt (%rax); nop5; nop2 */
+		{ 0x0f, 0x01, 0xf8, 0x0f, 0x1f, 0x44, 0x00, 0x00, 0x66, 0x90 },   /* swapgs; nop5; nop2 */
+	};
+	for (unsigned i = 0; i < sizeof(seqs) / sizeof(seqs[0]); i++)
+		assert_int_equal(check_multi(true, seqs[i], &n), -PATCH_EBRANCH_UNCHECKED);
+}
+
+/* A relative branch elsewhere in the function that lands inside the site:
+ * refused (after the rewrite it may land mid-instruction); one landing on
+ * its first byte is fine. */
+static void multi_branch_into_site(void **state)
+{
+	(void)state;
+	uint8_t n;
+	static const uint8_t swapped[10] = { 0xb8, 0x01, 0x00, 0x00, 0x00, 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+	static const uint8_t jmp_k5[5] = { 0xeb, 0xf9, 0x0f, 0x1f, 0x00 };     /* k+0xa: jmp k+5; nop3 */
+	static const uint8_t jmp_k0[5] = { 0xeb, 0xf4, 0x0f, 0x1f, 0x00 };     /* k+0xa: jmp k+0; nop3 */
+	memcpy(text + 0x3a, jmp_k5, 5);
+	assert_int_equal(check_multi(true, swapped, &n), -PATCH_EBRANCH_INTO_SEQ);
+	memcpy(text + 0x3a, jmp_k0, 5);
+	assert_int_equal(check_multi(true, swapped, &n), 0);
+}
+
+/* A REP string op first in the old sequence: a CPU at the site's start
+ * may be between its iterations, so the site is start_inside, unless the
+ * new bytes begin with the same instruction. */
+static void multi_rep_at_start(void **state)
+{
+	(void)state;
+	static const uint8_t old[10] = { 0xf3, 0x48, 0xa5, 0x89, 0xd1, 0xf3, 0xa4, 0x0f, 0x1f, 0x00 };
+	/* rep movsq; mov %edx,%ecx; rep movsb; nop3 */
+	static const uint8_t reload[10] = { 0x4c, 0x89, 0xc1, 0xf3, 0xa4, 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+	/* mov %r8,%rcx; rep movsb; nop5 */
+	static const uint8_t same_first[10] = { 0xf3, 0x48, 0xa5, 0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00 };
+	/* rep movsq; nop7 */
+	memcpy(text + 0x30, old, 10);
+	struct poke_site s = { .addr = BASE + 0x30, .len = 10 };
+	char why[200];
+	memcpy(s.old, old, 10);
+	memcpy(s.new, reload, 10);
+	assert_int_equal(patch_validate_site_multi(&env, strategy_check, true, &s, NULL, 0, why, sizeof(why)), 0);
+	assert_true(s.start_inside);
+	memcpy(s.new, same_first, 10);
+	s.start_inside = false;
+	assert_int_equal(patch_validate_site_multi(&env, strategy_check, true, &s, NULL, 0, why, sizeof(why)), 0);
+	assert_false(s.start_inside);
+	/* and a site without a REP first: never */
+	uint8_t n;
+	static const uint8_t swapped[10] = { 0xb8, 0x01, 0x00, 0x00, 0x00, 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+	memcpy(text + 0x30, (const uint8_t[]){ 0x0f, 0x1f, 0x44, 0x00, 0x00, 0xb8, 0x01, 0x00, 0x00, 0x00 }, 10);
+	assert_int_equal(check_multi(true, swapped, &n), 0);
+}
+
 static void each_refusal_has_its_code(void **state)
 {
 	(void)state;
@@ -438,6 +526,10 @@ int main(void)
 		cmocka_unit_test_setup(valid_call_retarget, setup),
 		cmocka_unit_test_setup(each_refusal_has_its_code, setup),
 		cmocka_unit_test_setup(multi_instruction_sites, setup),
+		cmocka_unit_test_setup(multi_old_sequence_rules, setup),
+		cmocka_unit_test_setup(multi_new_system_insns, setup),
+		cmocka_unit_test_setup(multi_branch_into_site, setup),
+		cmocka_unit_test_setup(multi_rep_at_start, setup),
 		cmocka_unit_test_setup(branch_target_refusals, setup),
 		cmocka_unit_test_setup(view_hides_batch_in_flight, setup),
 		cmocka_unit_test_setup(not_emulatable_instructions, setup),

@@ -108,8 +108,11 @@ static void test_refusals(void)
 	uint32_t crc = sites_crc();
 	struct alt_result r;
 	int err = alt_mask(f, true, NULL, true, &r);
-	report(!err && alt_features[f].masked && sites_wrong() == 0 && lab_alt_rdtsc() < lab_alt_rdtsc(),
-	       "stop-machine-nmi masks rdtscp (%s): %u sites, %u rounds", patch_errname(err), r.sites, r.rounds);
+	uint64_t t1 = lab_alt_rdtsc();  /* two reads, in this order (not two operands of one <) */
+	uint64_t t2 = lab_alt_rdtsc();
+	report(!err && alt_features[f].masked && sites_wrong() == 0 && t1 < t2,
+	       "stop-machine-nmi masks rdtscp (%s): %u sites, %u rounds; the masked site reads the TSC (%lu < %lu)",
+	       patch_errname(err), r.sites, r.rounds, t1, t2);
 	err = alt_mask(f, false, NULL, true, &r);
 	report(!err && !alt_features[f].masked && sites_crc() == crc, "and unmasks it: the bytes are as they were");
 
@@ -153,6 +156,39 @@ static void test_refusals(void)
 	       "unmasking %s, which the CPU lacks, is refused (%d): %s", alt_features[absent].name, err, r.why);
 }
 KTEST("alt.refusals", test_refusals);
+
+/* A replacement is moved from .altinstr_replacement to its site at boot
+ * (disasm_relocate_seq): a RIP-relative operand and a last direct call
+ * keep their targets; any other relative branch, or a call before the
+ * end, is refused by name. */
+static void test_relocation(void)
+{
+	const uintptr_t from = 0xffffffff80400000ul, to = 0xffffffff80100000ul;
+	char why[128];
+	/* mov 0x1000(%rip), %eax; call +0x20 */
+	uint8_t seq[11] = { 0x8b, 0x05, 0x00, 0x10, 0x00, 0x00, 0xe8, 0x20, 0x00, 0x00, 0x00 };
+	int err = disasm_relocate_seq(seq, sizeof(seq), from, to, why, sizeof(why));
+	int32_t disp, rel;
+	memcpy(&disp, seq + 2, 4);
+	memcpy(&rel, seq + 7, 4);
+	report(!err && to + 6 + disp == from + 6 + 0x1000 && to + 11 + rel == from + 11 + 0x20,
+	       "a RIP-relative load and a last call keep their targets when moved (%d: disp %#x, rel %#x)", err,
+	       (unsigned)disp, (unsigned)rel);
+	static const struct { uint8_t bytes[8]; uint8_t len; const char *what; } bad[] = {
+		{ { 0xeb, 0x02, 0x90, 0x90 }, 4, "jmp rel8" },
+		{ { 0x74, 0x02, 0x90, 0x90 }, 4, "jz rel8" },
+		{ { 0xe8, 0x00, 0x00, 0x00, 0x00, 0x90 }, 6, "call, then nop" },
+		{ { 0xe9, 0x00, 0x00, 0x00, 0x00 }, 5, "jmp rel32 last" },
+	};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint8_t b[8];
+		memcpy(b, bad[i].bytes, sizeof(b));
+		why[0] = 0;
+		err = disasm_relocate_seq(b, bad[i].len, from, to, why, sizeof(why));
+		report(err && why[0], "%s in a replacement is refused: %s", bad[i].what, why);
+	}
+}
+KTEST("alt.replacement_relocation", test_relocation);
 
 /* The bystanders: run the tag site in a tight loop, count what it gave.
  * The loop pauses once outside the site as the site does once inside it,
@@ -225,8 +261,13 @@ static void flip_tag(unsigned min, unsigned max_ms, bool (*done)(const struct fl
 static bool retried(const struct flips *f) { return f->retries > 0; }
 static bool tore(const struct flips *f) { return f->torn > 0; }
 
-#define TAG_MIN_FLIPS 8
-#define TAG_MAX_MS    4000
+/* Flips each phase makes at least, whatever it saw first (a hit in the
+ * first flips does not end a phase that checks for no torn run): about
+ * 90 ms a flip at -smp 8, where ktest-smp8 runs these in make test. */
+#define TAG_SAFE_FLIPS   24     /* with the inside check: no torn run in any */
+#define TAG_UNSAFE_FLIPS 8      /* without: then until the first torn run */
+#define NESTED_FLIPS     16
+#define TAG_MAX_MS       4000
 
 /* Under bystanders running the multi-instruction tag site, stop-machine-nmi
  * re-patches it with no torn run, because it retried whenever a stopped
@@ -245,7 +286,7 @@ static void test_bystanders(void)
 	struct flips safe, unsafe;
 	bool knob = stop_unsafe_inside;
 	stop_unsafe_inside = false;
-	flip_tag(TAG_MIN_FLIPS, TAG_MAX_MS, retried, &safe);
+	flip_tag(TAG_SAFE_FLIPS, TAG_MAX_MS, retried, &safe);
 	report_info("with the inside check: %u flips, %lu retries; runs old %lu, new %lu, torn %lu", safe.n,
 		    safe.retries, safe.old, safe.new, safe.torn);
 	report(!safe.err, "every mask/unmask applied (%s)", patch_errname(safe.err));
@@ -255,11 +296,11 @@ static void test_bystanders(void)
 	       "was retried", safe.retries);
 
 	stop_unsafe_inside = true;      /* the lab knob: the check off */
-	flip_tag(TAG_MIN_FLIPS, TAG_MAX_MS, tore, &unsafe);
+	flip_tag(TAG_UNSAFE_FLIPS, TAG_MAX_MS, tore, &unsafe);
 	stop_unsafe_inside = knob;
 	report_info("without it (patch.unsafe_inside): %u flips; runs old %lu, new %lu, torn %lu (e.g. %#x)", unsafe.n,
 		    unsafe.old, unsafe.new, unsafe.torn, unsafe.torn_value);
-	report(!unsafe.err && unsafe.retries == 0, "without the check nothing is retried (%lu)", unsafe.retries);
+	report(!unsafe.err, "every mask/unmask applied without the check too (%s)", patch_errname(unsafe.err));
 	report(unsafe.torn > 0, "and a bystander resumed mid-sequence in the other variant's bytes: %lu torn runs "
 	       "(%#x is neither %#x nor %#x)", unsafe.torn, unsafe.torn_value, LAB_ALT_TAG_OLD, LAB_ALT_TAG_NEW);
 	report(sites_wrong() == 0, "every site back to its CPUID variant");
@@ -326,11 +367,12 @@ static void test_nested(void)
 	__atomic_store_n(&tag_irqs, 0, __ATOMIC_RELAXED);
 	irq_register(VEC_TEST, tag_irq);
 	uint64_t n0 = patch_hazard_all(STOP_HAZARD_INSIDE_NESTED), r0 = patch_hazard_all(STOP_HAZARD_INSIDE_RETRY);
+	uint64_t u0 = patch_hazard_all(STOP_HAZARD_INSIDE_UNKNOWN);
 	crew_start(nested_job, NULL);
 	uint64_t t0 = rdtsc();
 	unsigned flips = 0;
 	int err = 0;
-	while (!err && (flips < TAG_MIN_FLIPS || (patch_hazard_all(STOP_HAZARD_INSIDE_NESTED) == n0 &&
+	while (!err && (flips < NESTED_FLIPS || (patch_hazard_all(STOP_HAZARD_INSIDE_NESTED) == n0 &&
 						 tsc_to_us(rdtsc() - t0) < NESTED_MAX_MS * 1000ull))) {
 		err = alt_mask(ALT_F_ERMS, !alt_features[ALT_F_ERMS].masked, NULL, false, NULL);
 		flips++;
@@ -341,6 +383,7 @@ static void test_nested(void)
 		alt_mask(ALT_F_ERMS, false, NULL, false, NULL);
 	uint64_t nested = patch_hazard_all(STOP_HAZARD_INSIDE_NESTED) - n0;
 	uint64_t retries = patch_hazard_all(STOP_HAZARD_INSIDE_RETRY) - r0;
+	uint64_t unknown = patch_hazard_all(STOP_HAZARD_INSIDE_UNKNOWN) - u0;
 	uint64_t torn = 0, old = 0, new = 0;
 	uint32_t torn_value = 0;
 	for (unsigned c = 0; c < MAX_CPUS; c++) {
@@ -351,8 +394,8 @@ static void test_nested(void)
 			torn_value = tag_torn_value[c];
 	}
 	report_info("tag site on CPU %u: %u flips, %lu IRQs held it; retries %lu, of them in a frame under the "
-		    "innermost %lu; runs old %lu, new %lu, torn %lu", tag_cpu, flips, tag_irqs, retries, nested, old, new,
-		    torn);
+		    "innermost %lu, unknown (a handler entering or leaving) %lu; runs old %lu, new %lu, torn %lu", tag_cpu,
+		    flips, tag_irqs, retries, nested, unknown, old, new, torn);
 	report(!err, "every mask/unmask applied (%s)", patch_errname(err));
 	report(torn == 0, "no torn run, though stops landed in IRQ handlers (%lu torn, e.g. %#x)", torn, torn_value);
 	report(nested > 0, "the window was hit: %lu times the CPU inside the site was found in the frame an IRQ "
