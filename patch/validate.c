@@ -295,13 +295,15 @@ static int check_seq(const struct patch_env *env, struct poke_site *site, bool i
 	return 0;
 }
 
-int patch_decode_new(uintptr_t addr, const uint8_t *bytes, size_t len, struct emu_insn *emu,
-		     char *why, size_t why_len)
+/* patch_decode_new() for bytes already decoded: decode_one() said one (its
+ * first instruction: insn). */
+static int decode_new_from(uintptr_t addr, const uint8_t *bytes, size_t len, enum one_insn one,
+			   const ZydisDecodedInstruction *ip, struct emu_insn *emu, char *why, size_t why_len)
 {
-	ZydisDecodedInstruction insn;
+	const ZydisDecodedInstruction insn = *ip;
 	char detail[96];
 
-	switch (decode_one(bytes, len, &insn, NULL)) {
+	switch (one) {
 	case ONE_UNDECODABLE:
 		return patch_refuse(PATCH_ENEW_UNDECODABLE, why, why_len, addr, NULL);
 	case ONE_TOO_LONG:
@@ -363,6 +365,14 @@ int patch_decode_new(uintptr_t addr, const uint8_t *bytes, size_t len, struct em
 		return patch_refuse(PATCH_ENEW_UNDECODABLE, why, why_len, addr, "no branch target");
 	emu->target = addr + insn.length + (uint64_t)insn.raw.imm[0].value.s;
 	return 0;
+}
+
+int patch_decode_new(uintptr_t addr, const uint8_t *bytes, size_t len, struct emu_insn *emu,
+		     char *why, size_t why_len)
+{
+	ZydisDecodedInstruction insn;
+	enum one_insn one = decode_one(bytes, len, &insn, NULL);
+	return decode_new_from(addr, bytes, len, one, &insn, emu, why, why_len);
 }
 
 /*
@@ -644,8 +654,14 @@ int patch_validate_site_multi(const struct patch_env *env, patch_site_check_fn c
 	 * take it; without it, a CPU stopped or trapped after the first
 	 * instruction resumes in bytes rewritten under it (Jan Beulich's
 	 * point, seed 000). */
+	/* Each side's first instruction, decoded once for steps 7 and 8; a
+	 * side is counted whole only when it is more than one. */
+	ZydisDecodedInstruction insn, new_insn;
+	enum one_insn old_one = decode_one(site->old, len, &insn, NULL);
+	enum one_insn new_one = decode_one(site->new, len, &new_insn, NULL);
 	size_t last_old = 0, last_new = 0;
-	unsigned n_old = count_seq(site->old, len, &last_old), n_new = count_seq(site->new, len, &last_new);
+	unsigned n_old = old_one == ONE_OK ? 1 : old_one == ONE_MULTI ? count_seq(site->old, len, &last_old) : 0;
+	unsigned n_new = new_one == ONE_OK ? 1 : new_one == ONE_MULTI ? count_seq(site->new, len, &last_new) : 0;
 	if (n_old > 1 || n_new > 1) {
 		snprintf(detail, sizeof(detail), "old bytes are %u instruction(s), new %u", n_old, n_new);
 		if (!multi_ok)
@@ -687,8 +703,7 @@ int patch_validate_site_multi(const struct patch_env *env, patch_site_check_fn c
 	site->insns = 1;
 
 	/* 7. old: one instruction */
-	ZydisDecodedInstruction insn;
-	switch (decode_one(site->old, len, &insn, NULL)) {
+	switch (old_one) {
 	case ONE_UNDECODABLE:
 		return patch_refuse(PATCH_EOLD_LENGTH, why, why_len, addr, "the old bytes do not decode at all");
 	case ONE_TOO_LONG:
@@ -709,7 +724,7 @@ int patch_validate_site_multi(const struct patch_env *env, patch_site_check_fn c
 	 * off its function's end where the old one did not, branching into
 	 * .text */
 	bool old_falls = falls_through(&insn);
-	int err = patch_decode_new(addr, site->new, len, &site->emu, why, why_len);
+	int err = decode_new_from(addr, site->new, len, new_one, &new_insn, &site->emu, why, why_len);
 	if (!err && check)
 		err = check(site, why, why_len);
 	if (err)
