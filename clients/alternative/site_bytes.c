@@ -13,18 +13,6 @@
 static uint8_t originals[ALT_MAX_SITES][POKE_MAX_LEN];
 static uint8_t replacements[ALT_MAX_SITES][POKE_MAX_LEN];     /* relocated to the site */
 
-/* The recommended multi-byte NOPs (Intel SDM vol. 2B, NOP), 1 to 8 bytes. */
-static const uint8_t nops[9][8] = {
-	[1] = { 0x90 },
-	[2] = { 0x66, 0x90 },
-	[3] = { 0x0f, 0x1f, 0x00 },
-	[4] = { 0x0f, 0x1f, 0x40, 0x00 },
-	[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 },
-	[6] = { 0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00 },
-	[7] = { 0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00 },
-	[8] = { 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00 },
-};
-
 /* Boot, thread context, before any site is written; panics naming the
  * site on one the client cannot patch (too many, too long, a replacement
  * that cannot run at the site: disasm_relocate_seq). A panic, not a
@@ -57,9 +45,9 @@ void alt_bytes(const struct alt_entry *e, bool new, uint8_t *out)
 		return;
 	}
 	memcpy(out, replacements[e - __alt_instructions_start], e->repl_len);
-	for (unsigned at = e->repl_len; at < len;) {
+	for (unsigned at = e->repl_len; at < len;) {      /* NOPs of 8 bytes at most (the host's CRC check) */
 		unsigned n = len - at > 8 ? 8 : len - at;
-		memcpy(out + at, nops[n], n);
+		insn_nop(n, out + at);
 		at += n;
 	}
 }
