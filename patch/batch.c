@@ -76,6 +76,12 @@ static const struct patch_strategy *strategy_of(struct poke_batch *b)
 	return b->strategy;
 }
 
+static int validate_one(struct poke_batch *b, const struct patch_strategy *st, struct poke_site *s)
+{
+	return patch_validate_site_multi(&kernel_patch_env, st->check, st->multi_insn, s, NULL, 0, b->why,
+					 sizeof(b->why));
+}
+
 int smp_text_poke_batch_add(struct poke_batch *b, void *addr, const void *old, const void *new, size_t len)
 {
 	uint32_t cap = b->cap < POKE_BATCH_MAX ? b->cap : POKE_BATCH_MAX;
@@ -95,8 +101,18 @@ int smp_text_poke_batch_add(struct poke_batch *b, void *addr, const void *old, c
 		memcpy(s->old, old, len);
 		memcpy(s->new, new, len);
 	}
-	int err = patch_validate_site_multi(&kernel_patch_env, st->check, st->multi_insn, s, NULL, 0, b->why,
-					    sizeof(b->why));
+	/* What the checks below read of the text (instruction boundaries,
+	 * branches into the site) holds until another batch is applied; a
+	 * multi-instruction one moves boundaries. So finish() checks every
+	 * site again if one was published since the first add, or was in
+	 * flight (the view showed its old bytes) while a site was checked. */
+	if (!b->nr) {
+		b->gen = live_batch_gen();
+		b->recheck = false;
+	}
+	b->recheck |= __atomic_load_n(&live_strategy, __ATOMIC_SEQ_CST) != NULL;
+	int err = validate_one(b, st, s);
+	b->recheck |= __atomic_load_n(&live_strategy, __ATOMIC_SEQ_CST) != NULL;
 	if (err)
 		return refuse(b, err);
 	b->nr++;
@@ -129,6 +145,19 @@ int smp_text_poke_batch_finish(struct poke_batch *b)
 				 b->sites[i].addr, patch_strerror(PATCH_EOLD_MISMATCH));
 			return refuse(b, -PATCH_EOLD_MISMATCH);
 		}
+	/* A batch applied since the adds may have moved an instruction
+	 * boundary a site's checks relied on (a multi-instruction site, or
+	 * a branch target): check each site again, against the text as it
+	 * is now (no batch is in flight: we hold text_lock). */
+	if (b->recheck || live_batch_gen() != b->gen) {
+		for (uint32_t i = 0; i < b->nr; i++) {
+			int err = validate_one(b, st, &b->sites[i]);
+			if (err) {
+				spin_unlock(&text_lock);
+				return refuse(b, err);
+			}
+		}
+	}
 	sites_sort(b->sites, b->nr);
 	int err = patch_validate_batch(&kernel_patch_env, b->sites, b->nr, b->why, sizeof(b->why));
 	if (err) {

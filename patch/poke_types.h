@@ -75,6 +75,8 @@ struct poke_batch {
 	uint32_t cap;
 	bool quiet;             /* the caller reports refusals itself: do not print them */
 	bool defer_idle;        /* rounds skip CPUs halted in the idle loop (or patch.defer_idle=1) */
+	bool recheck;           /* the core's: a batch was in flight while a site was checked */
+	uint64_t gen;           /* the core's: batches published when the first site was added */
 	char why[POKE_WHY_LEN]; /* the last refusal: address and reason ("" if none) */
 };
 

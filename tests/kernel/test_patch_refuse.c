@@ -216,3 +216,35 @@ static void test_stale_old(void)
 	report(site_patch(nop2, variant_by_name(nop2, "a")) == 0, "nop2 patched back to a");
 }
 KTEST("patch.stale_old_bytes_refused_at_apply", test_stale_old);
+
+/* A site's checks at batch_add() read boundaries another batch may move
+ * before this one is applied: here a jmp queued to two_nops_site+1 (the
+ * second nop, a boundary then), while a stop-machine-nmi batch makes the
+ * two nops one 2-byte nop (two_nops_site+1 is now inside it). finish()
+ * checks every site again (a batch was published since the adds) and
+ * refuses the jmp, which would land mid-instruction; nothing is written. */
+static void test_recheck_after_boundary_moved(void)
+{
+	POKE_BATCH_DEFINE(b, 1);
+	static const uint8_t two[2] = { 0x90, 0x90 }, one[2] = { 0x66, 0x90 };
+	uint8_t nop5[5], jmp[5];
+	insn_nop(5, nop5);
+	rel32_to(JMP32_INSN_OPCODE, flip_nop5_site, two_nops_site + 1, jmp);
+	const struct patch_strategy *stop = patch_strategy_find("stop-machine-nmi");
+
+	int err = smp_text_poke_batch_add(&b, (void *)flip_nop5_site, nop5, jmp, 5);
+	report(err == 0, "jmp to two_nops_site+1 queued while it is a boundary: %s", patch_errname(err));
+	err = smp_text_poke_one(stop, (void *)two_nops_site, two, one, 2);
+	if (!report(err == 0, "meanwhile stop-machine-nmi made the two nops one: %s", patch_errname(err))) {
+		smp_text_poke_batch_reset(&b);
+		return;
+	}
+	uint64_t sum = text_sum();
+	err = smp_text_poke_batch_finish(&b);
+	report(err == -PATCH_ETARGET_MID_INSN, "applying the queued jmp: %s (expected PATCH_ETARGET_MID_INSN: %s)",
+	       patch_errname(err), b.why);
+	report(text_sum() == sum && !memcmp(flip_nop5_site, nop5, 5), "no byte of it was written");
+	smp_text_poke_batch_reset(&b);
+	report(smp_text_poke_one(stop, (void *)two_nops_site, one, two, 2) == 0, "two_nops_site back to two nops");
+}
+KTEST("patch.recheck_after_boundary_moved", test_recheck_after_boundary_moved);
