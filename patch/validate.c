@@ -462,13 +462,15 @@ static bool walk_to(const struct patch_env *env, uintptr_t addr, struct fn_walk 
 	if (w->size <= WALK_CACHE_BYTES && env->walk_cache_get && env->text_stable(env, &gen) &&
 	    (c = env->walk_cache_get(env))) {
 		walk_cached(env, c, gen, addr, w);
-		/* A batch published meanwhile may have changed what was read:
-		 * this walk is as good as an uncached one (the view), but the
-		 * cache must not keep it. */
-		if (!env->text_stable(env, &gen_after) || gen_after != gen)
+		/* A whole batch may have come and gone between text_stable()'s
+		 * two reads or during the walk: then neither the cache nor its
+		 * answer is kept; the walk is done again from the start. */
+		bool stale = !env->text_stable(env, &gen_after) || gen_after != gen;
+		if (stale)
 			c->fn = 0;
 		env->walk_cache_put(env, c);
-		return true;
+		if (!stale)
+			return true;
 	}
 	walk_from(env, w->fn, addr, w, NULL);
 	return true;
