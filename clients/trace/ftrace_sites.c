@@ -2,6 +2,7 @@
  * clients/trace/ftrace_sites.c — see ftrace_sites.h.
  */
 #include "kernel/panic.h"
+#include "kernel/spinlock.h"
 #include "clients/trace/ftrace_sites.h"
 
 extern uintptr_t __mcount_loc_start[], __mcount_loc_end[];      /* linker.ld (.data) */
@@ -28,10 +29,8 @@ static void sift_down(uintptr_t *a, uint32_t root, uint32_t n)
 	}
 }
 
-void ftrace_sites_init(void)
+static void sort_sites(void)
 {
-	if (ftrace_sites)
-		return;
 	uintptr_t *a = __mcount_loc_start;
 	uint32_t n = (uint32_t)(__mcount_loc_end - __mcount_loc_start);
 	if (n > FTRACE_SITES_MAX)
@@ -51,4 +50,19 @@ void ftrace_sites_init(void)
 			panic("trace: fentry site %u of %u at %#lx is outside .text or recorded twice", i, n, a[i]);
 	ftrace_nr = n;
 	__atomic_store_n(&ftrace_sites, a, __ATOMIC_RELEASE);
+}
+
+/* Thread context. The first caller sorts the table in place; init_lock
+ * keeps a second one (another CPU's console or test) from sorting it at
+ * the same time or using it half sorted. */
+static spinlock_t init_lock = SPINLOCK_INIT("ftrace_sites_init");
+
+void ftrace_sites_init(void)
+{
+	if (__atomic_load_n(&ftrace_sites, __ATOMIC_ACQUIRE))
+		return;
+	spin_lock_timeout(&init_lock, 60000);
+	if (!ftrace_sites)
+		sort_sites();
+	spin_unlock(&init_lock);
 }
