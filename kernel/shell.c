@@ -103,6 +103,14 @@ static int cmd_help(int argc, char **argv)
 }
 SHELL_CMD("help", "", "list commands", cmd_help);
 
+const struct shell_cmd *shell_find(const char *name)
+{
+	for (const struct shell_cmd *c = __shell_cmds_start; c < __shell_cmds_end; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
 void shell_run(void)
 {
 	char line[SHELL_LINE_MAX], *argv[SHELL_ARGS_MAX];
@@ -113,11 +121,8 @@ void shell_run(void)
 		int argc = shell_split(line, argv, SHELL_ARGS_MAX);
 		if (!argc)
 			continue;
-		const struct shell_cmd *c = __shell_cmds_start;
-		for (; c < __shell_cmds_end; c++)
-			if (!strcmp(c->name, argv[0]))
-				break;
-		if (c == __shell_cmds_end) {
+		const struct shell_cmd *c = shell_find(argv[0]);
+		if (!c) {
 			printk("%s: unknown command (try 'help')", argv[0]);
 			continue;
 		}

@@ -31,6 +31,9 @@ struct shell_cmd {
 
 __attribute__((noreturn)) void shell_run(void);
 
+/* The command named name, or NULL (the tests run commands through it). */
+const struct shell_cmd *shell_find(const char *name);
+
 /* Print prompt (if not NULL), then read one line from COM1 into buf (at most
  * size - 1 characters, echoed; backspace and ^U edit it). CR, LF and CR LF
  * each end a line. Returns its length; 0 for an empty line. */

@@ -16,7 +16,6 @@
 #include "patch/rendezvous.h"
 #include "strategies/ool/ool.h"
 
-extern const struct shell_cmd __shell_cmds_start[], __shell_cmds_end[];   /* linker.ld */
 
 /* imv_set of var to v; the rendezvous rounds and batches it took. */
 static int set_counted(struct imv_var *var, uint32_t v, uint64_t *rounds, uint64_t *batches, unsigned *sites)
@@ -191,10 +190,8 @@ static unsigned snapshot(const struct imv_var *var, uint8_t *out)
 static int run_cmd(const char *name, char *arg1, char *arg2)
 {
 	char *argv[4] = { (char *)name, arg1, arg2, NULL };
-	for (const struct shell_cmd *c = __shell_cmds_start; c < __shell_cmds_end; c++)
-		if (!strcmp(c->name, name))
-			return c->fn(3, argv);
-	return -1000;
+	const struct shell_cmd *c = shell_find(name);
+	return c ? c->fn(3, argv) : -1000;
 }
 
 /* imv-set refuses an unknown name and a value that is not one of the

@@ -17,7 +17,6 @@
 #include "patch/patch.h"
 #include "patch/rendezvous.h"
 
-extern const struct shell_cmd __shell_cmds_start[], __shell_cmds_end[];   /* linker.ld */
 
 /* Update k to fn with strategy int3 (the three-round protocol); the
  * rendezvous rounds and batches it took. */
@@ -210,10 +209,8 @@ static unsigned snapshot(const struct static_call_key *k, uint8_t *out)
 static int run_cmd(const char *name, char *arg1, char *arg2)
 {
 	char *argv[4] = { (char *)name, arg1, arg2, NULL };
-	for (const struct shell_cmd *c = __shell_cmds_start; c < __shell_cmds_end; c++)
-		if (!strcmp(c->name, name))
-			return c->fn(3, argv);
-	return -1000;
+	const struct shell_cmd *c = shell_find(name);
+	return c ? c->fn(3, argv) : -1000;
 }
 
 /* call-set refuses a symbol that is no function, and a function the call
