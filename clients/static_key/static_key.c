@@ -24,6 +24,7 @@ static struct {
 	int refused;            /* the first refusal of add: commit returns it */
 	struct static_key *key[STATIC_KEY_TXN_MAX];
 	bool on[STATIC_KEY_TXN_MAX];
+	const struct patch_strategy *strategy;  /* NULL: the default */
 } txn;
 
 const char *static_key_errname(int err)
@@ -123,7 +124,7 @@ static int txn_apply(void)
 {
 	int err = txn.refused;
 	key_batch.quiet = 1;
-	key_batch.strategy = NULL;
+	key_batch.strategy = txn.strategy;
 	for (unsigned i = 0; !err && i < txn.nr; i++)
 		if (txn.key[i]->enabled != txn.on[i])
 			err = queue_key(txn.key[i], txn.key[i]->enabled, txn.on[i]);
@@ -148,7 +149,13 @@ void static_key_txn_begin(void)
 	spin_lock_timeout(&key_lock, 60000);
 	txn.nr = 0;
 	txn.refused = 0;
+	txn.strategy = NULL;
 	key_why[0] = 0;
+}
+
+void static_key_txn_strategy(const struct patch_strategy *s)
+{
+	txn.strategy = s;
 }
 
 int static_key_txn_add(struct static_key *k, bool on)

@@ -132,6 +132,12 @@ int static_key_set(struct static_key *k, bool on);
 #define STATIC_KEY_TXN_MAX 8
 void static_key_txn_begin(void);
 int static_key_txn_add(struct static_key *k, bool on);
+/* The strategy that applies this transaction's batch (NULL, as after
+ * begin: the default). With ool every site switches at one point (its
+ * new-copies phase), so no pass over the sites sees a later one old after
+ * an earlier one new; int3 emulates a site as new from its own int3 on. */
+struct patch_strategy;
+void static_key_txn_strategy(const struct patch_strategy *s);
 int static_key_txn_commit(void);
 void static_key_txn_abort(void);
 

@@ -7,12 +7,11 @@
  * With int3 a site hit in flight is emulated as its new instruction from the
  * first int3 on, so within one batch a pass over several sites can be torn
  * only while the int3s themselves are being stored (one short loop); between
- * two batches it can be torn for the whole gap. The transaction test counts
- * torn passes both ways: two separate enables (the control, which must show
- * torn passes: the bystander's check can fail) and one transaction, for which
- * it asserts what the protocol promises: one batch of both keys' sites in 3
- * rounds, every byte right after it (its torn passes are printed only: see
- * test_key_txn).
+ * two batches it can be torn for the whole gap. The transaction test tells
+ * a pass that met one switch point (torn) from one that met two (split: the
+ * middle site differs from both ends): two separate enables (the control)
+ * must show split passes, a transaction applied by ool (every site switches
+ * at its new-copies phase) never may; int3's are printed (test_key_txn).
  */
 #include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
@@ -24,11 +23,13 @@
 #include "lab/crew.h"
 #include "lab/key_sites.h"
 #include "patch/patch.h"
+#include "patch/strategy.h"
+#include "strategies/ool/ool.h"
 
 #define KEY_FLIPS 20
 
 static struct {
-	uint64_t passes, torn, bad;
+	uint64_t passes, torn, split, bad;
 	uint32_t bad_value;
 } key_tally[MAX_CPUS];
 
@@ -57,6 +58,13 @@ static void ab_job(unsigned cpu, uint64_t round, void *arg)
 		key_tally[cpu].bad_value = v;
 	} else if (v && v != 0xd) {
 		key_tally[cpu].torn++;
+		/* The pass runs lab_key_a's first site, lab_key_b's, lab_key_a's
+		 * second. One switch point of both keys can show it a prefix
+		 * of old sites and a suffix of new ones (0x8, 0xc flipping on;
+		 * 0x5, 0x1 flipping off); 0x4 and 0x9 (the middle site differs
+		 * from both ends) take two: the keys did not change together. */
+		if (v == 0x4 || v == 0x9)
+			key_tally[cpu].split++;
 	}
 }
 
@@ -179,63 +187,86 @@ static void test_key_flips(void)
 }
 KTEST("static_key.flips_one_batch", test_key_flips, .min_cpus = 2, .flags = KTEST_HIDDEN, .timeout_ms = 120000);
 
+struct ab_result {
+	uint64_t torn, split;   /* passes torn; of them, split (two switch points) */
+	uint64_t ool_old, ool_new;      /* ool: site hits run as old / new copies */
+	unsigned one_batch;
+	int err;
+};
+
 /* Flip lab_key_a and lab_key_b together KEY_FLIPS times, either as two
- * separate changes or as one transaction. Returns torn passes. */
-static uint64_t ab_flips(bool txn, unsigned *one_batch, int *err)
+ * separate changes or as one transaction applied by strategy st (NULL:
+ * the default). */
+static void ab_flips(bool txn, const struct patch_strategy *st, const char *what, struct ab_result *r)
 {
 	memset(key_tally, 0, sizeof(key_tally));
+	memset(r, 0, sizeof(*r));
+	uint64_t old0 = patch_hazard_all(OOL_HAZARD_OLD), new0 = patch_hazard_all(OOL_HAZARD_NEW);
 	crew_start(ab_job, NULL);
-	*one_batch = 0;
-	*err = 0;
-	for (unsigned i = 0; i < KEY_FLIPS && !*err; i++) {
+	for (unsigned i = 0; i < KEY_FLIPS && !r->err; i++) {
 		bool on = !(i % 2);
-		struct poke_stats b0, st;
+		struct poke_stats b0, stats;
 		poke_get_stats(&b0);
 		uint64_t t0 = rdtsc();
 		if (txn) {
 			static_key_txn_begin();
+			static_key_txn_strategy(st);
 			static_key_txn_add(&lab_key_a.key, on);
 			static_key_txn_add(&lab_key_b.key, on);
-			*err = static_key_txn_commit();
+			r->err = static_key_txn_commit();
 		} else {
-			*err = static_key_set(&lab_key_a.key, on);
-			if (!*err)
-				*err = static_key_set(&lab_key_b.key, on);
+			r->err = static_key_set(&lab_key_a.key, on);
+			if (!r->err)
+				r->err = static_key_set(&lab_key_b.key, on);
 		}
 		crew_flip_took(tsc_to_us(rdtsc() - t0), NULL);
-		poke_get_stats(&st);
-		*one_batch += st.batches == b0.batches + 1 && st.rounds == 3 && st.sites == 3 &&
-			      key_bytes_are(&lab_key_a.key, on) && key_bytes_are(&lab_key_b.key, on);
+		poke_get_stats(&stats);
+		r->one_batch += stats.batches == b0.batches + 1 && stats.rounds == 3 && stats.sites == 3 &&
+				key_bytes_are(&lab_key_a.key, on) && key_bytes_are(&lab_key_b.key, on);
 	}
 	crew_stop(-1);
-	uint64_t passes, torn, bad;
-	tally_sum(&passes, &torn, &bad);
-	report_info("%s: %lu passes, %lu torn (one key flipped without the other), %lu bad",
-		    txn ? "one transaction" : "two enables", passes, torn, bad);
-	report(bad == 0, "%s: no pass saw a site do anything but branch or fall through", txn ? "txn" : "two enables");
-	return torn;
+	if (st == patch_strategy_find("ool")) {
+		r->ool_old = patch_hazard_all(OOL_HAZARD_OLD) - old0;
+		r->ool_new = patch_hazard_all(OOL_HAZARD_NEW) - new0;
+	}
+	uint64_t passes, bad;
+	tally_sum(&passes, &r->torn, &bad);
+	for_each_cpu_in(c, &cpu_online_mask)
+		r->split += key_tally[c].split;
+	report_info("%s: %lu passes, %lu torn (one key flipped without the other), %lu of them split (0x4, 0x9: "
+		    "two switch points), %lu bad", what, passes, r->torn, r->split, bad);
+	report(bad == 0, "%s: no pass saw a site do anything but branch or fall through", what);
 }
 
+/* Both keys in one batch. A pass is torn (one key flipped, not the other)
+ * whenever the switch falls inside it; "split" passes, where the middle
+ * site differs from both ends, need two switch points: the two separate
+ * enables (the control) show them; ool, which switches every site of its
+ * batch at one point, never may; int3's are printed (it emulates each site
+ * as new from its own int3 on, so while the int3s are stored a pass can
+ * see a later site old after an earlier one new). */
 static void test_key_txn(void)
 {
-	unsigned one_batch;
-	int err;
+	struct ab_result control, int3, ool;
+	const struct patch_strategy *ool_st = patch_strategy_find("ool");
 	if (!report(!lab_key_a.key.enabled && !lab_key_b.key.enabled && lab_key_a.key.nr_sites == 2 &&
 		    lab_key_b.key.nr_sites == 1, "lab_key_a (2 sites) and lab_key_b (1 site) start off"))
 		return;
-	uint64_t torn_control = ab_flips(false, &one_batch, &err);
-	report(err == 0, "control: every enable applied (%s)", static_key_errname(err));
-	report(torn_control > 0, "control: two separate enables are seen torn (%lu passes): the check can fail",
-	       torn_control);
-	uint64_t torn = ab_flips(true, &one_batch, &err);
-	report(err == 0, "transaction: every commit applied (%s)", static_key_errname(err));
-	report(one_batch == KEY_FLIPS, "transaction: %u of %u commits were one batch of 3 sites in 3 rounds, bytes right",
-	       one_batch, KEY_FLIPS);
-	/* Not asserted: within one batch a pass is torn while the int3s are
-	 * being stored and while the bystander still runs a translation from
-	 * before them (TCG), so zero is no promise of the protocol. */
-	report_info("transaction: %lu torn passes (within the batch) against %lu with two enables", torn,
-		    torn_control);
+	ab_flips(false, NULL, "two enables", &control);
+	report(control.err == 0, "control: every enable applied (%s)", static_key_errname(control.err));
+	report(control.split > 0, "control: two separate enables are seen split (%lu passes): the check can fail",
+	       control.split);
+	ab_flips(true, NULL, "one transaction (int3)", &int3);
+	report(int3.err == 0, "transaction: every commit applied (%s)", static_key_errname(int3.err));
+	report(int3.one_batch == KEY_FLIPS, "transaction: %u of %u commits were one batch of 3 sites in 3 rounds, "
+	       "bytes right", int3.one_batch, KEY_FLIPS);
+	ab_flips(true, ool_st, "one transaction (ool)", &ool);
+	report(ool.err == 0 && ool.one_batch == KEY_FLIPS, "transaction with ool: %u of %u commits one batch of 3 sites "
+	       "in 3 rounds (%s)", ool.one_batch, KEY_FLIPS, static_key_errname(ool.err));
+	report(ool.ool_old > 0 && ool.ool_new > 0, "transaction with ool: the window was hit: %lu site hits ran old "
+	       "copies, %lu new", ool.ool_old, ool.ool_new);
+	report(ool.split == 0, "transaction with ool: no pass saw the keys change at two points (%lu split, against "
+	       "%lu with two enables; int3: %lu)", ool.split, control.split, int3.split);
 }
 KTEST("static_key.txn_two_keys_one_batch", test_key_txn, .min_cpus = 2, .flags = KTEST_HIDDEN,
       .timeout_ms = 120000);
