@@ -105,7 +105,7 @@ KERNEL_OBJS := \
 PATCH_OBJS := \
 	patch/batch.o patch/disasm.o patch/env.o patch/insn.o patch/live.o patch/phase.o \
 	patch/rendezvous.o patch/setup.o patch/site_table.o patch/stats.o patch/text_poke.o patch/trap.o \
-	patch/validate.o
+	patch/validate.o patch/exec_regions.o
 
 # The strategies (patch/strategy.h): one folder each, listed in
 # strategies/registry.c.
