@@ -127,6 +127,11 @@ TRACE_OBJS := \
 	clients/trace/ftrace_sites.o clients/trace/trace_entry.o clients/trace/trace_hit.o \
 	clients/trace/trace.o clients/trace/console.o
 
+# Function livepatching (clients/livepatch/): the payload loader; nothing
+# of it runs on an NMI, #MC or #BP path.
+LIVEPATCH_OBJS := \
+	clients/livepatch/elf_link.o clients/livepatch/lp_mem.o clients/livepatch/load.o
+
 # Clients of the patch core (patch/patch.h): named sites with variants, and
 # the console's poke/peek on any instruction.
 CLIENT_OBJS := \
@@ -137,7 +142,7 @@ CLIENT_OBJS := \
 	clients/imv/imv.o clients/imv/console.o \
 	clients/alternative/features.o clients/alternative/site_bytes.o clients/alternative/apply_boot.o \
 	clients/alternative/apply_nmi.o clients/alternative/repatch.o clients/alternative/console.o \
-	$(TRACE_OBJS)
+	$(TRACE_OBJS) $(LIVEPATCH_OBJS)
 
 
 # The lab: fixture sites of every context, storms and the bystander crew,
@@ -313,7 +318,11 @@ $(OBJ)/%.o: %.asm $(GEN)/asm-offsets.inc
 	$(call say,NASM,$<)
 	$(Q)$(NASM) $(NASMFLAGS) -MD $(OBJ)/$*.d -MP -o $@ $<
 
-# --- link twice: the second link embeds the symbol table of the first -----
+# --- link three times: the last link embeds the symbol tables of the second
+# The tables (kernel/ksyms.h) sit last in .rodata: their size moves .data
+# and .bss but no text. Pass 1 has empty tables; pass 2 has pass 1's
+# (the final size, data addresses still off); the kernel has pass 2's,
+# and gen-ksyms.py --check proves that it moved no text or data symbol.
 
 $(GEN)/ksyms-empty.c: scripts/gen-ksyms.py
 	@mkdir -p $(@D)
@@ -323,7 +332,15 @@ $(BUILD)/xpoke.pass1.elf: $(OBJS) $(OBJ)/gen/ksyms-empty.o $(BUILD)/linker.lds
 	$(call say,LD,$@)
 	$(Q)$(LD) $(LDFLAGS) -T $(BUILD)/linker.lds -o $@ $(OBJS) $(OBJ)/gen/ksyms-empty.o
 
-$(GEN)/ksyms.c: $(BUILD)/xpoke.pass1.elf scripts/gen-ksyms.py
+$(GEN)/ksyms-pass1.c: $(BUILD)/xpoke.pass1.elf scripts/gen-ksyms.py
+	$(call say,KSYMS,$@)
+	$(Q)$(PYTHON) scripts/gen-ksyms.py $< $@
+
+$(BUILD)/xpoke.pass2.elf: $(OBJS) $(OBJ)/gen/ksyms-pass1.o $(BUILD)/linker.lds
+	$(call say,LD,$@)
+	$(Q)$(LD) $(LDFLAGS) -T $(BUILD)/linker.lds -o $@ $(OBJS) $(OBJ)/gen/ksyms-pass1.o
+
+$(GEN)/ksyms.c: $(BUILD)/xpoke.pass2.elf scripts/gen-ksyms.py
 	$(call say,KSYMS,$@)
 	$(Q)$(PYTHON) scripts/gen-ksyms.py $< $@
 
