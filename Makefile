@@ -2,7 +2,9 @@
 #
 #   make            build/xpoke.elf (+ .lst disassembly, .sym symbols)
 #   make iso        build/xpoke.iso (console) and build/xpoke-test.iso (ktest=all)
-#   make run        boot xpoke.iso under QEMU (-smp 8) on this terminal
+#   make run        boot xpoke.iso under QEMU (-smp 8) on this terminal;
+#                   LIVEPATCH="a.c b.c": with those livepatch payloads
+#   make payload SRC=x.c   build/payloads/x.lp, a livepatch payload
 #   make test       the stanzas of group ci in tests/boots.cfg: host checks
 #                   (make lint among them), the failure paths and the console
 #                   booted, the gdb race scenarios, QMP injection, then the
@@ -249,7 +251,7 @@ KERNEL  := $(BUILD)/xpoke.elf
 ISO     := $(BUILD)/xpoke.iso
 TEST_ISO := $(BUILD)/xpoke-test.iso
 
-.PHONY: all iso run test test-gdb lint debug debug-server bench stress matrix fuzz host-tests clean deps model compare
+.PHONY: all iso payload lp-iso run test test-gdb lint debug debug-server bench stress matrix fuzz host-tests clean deps model compare
 all: $(KERNEL)
 
 # --- generated inputs ------------------------------------------------------
@@ -397,13 +399,46 @@ $(FUZZER): tests/fuzz/fuzz_validate.c tests/fuzz/text_image.h patch/validate.c p
 
 # --- images and runs -------------------------------------------------------
 
+# --- livepatch payloads (clients/livepatch/payload.h) ----------------------
+#
+#   make payload SRC=path/to/name.c     build/payloads/name.lp
+#   make run LIVEPATCH="a.c b.c"        boot with those payloads loaded
+#
+# scripts/lp-build.py compiles the source and fills in each replaced
+# function's expected first bytes from the kernel ELF: a payload is built
+# against one kernel, so a kernel rebuild rebuilds it. The test payloads
+# (tests/livepatch/, good and bad: a source's `// lp-build:` and
+# `// lp-mutate:` lines say how a bad one is made) go to $(LP_TEST_DIR).
+LP_BUILD         = $(PYTHON) scripts/lp-build.py --kernel $(KERNEL)
+LP_DEPS         := $(KERNEL) scripts/lp-build.py scripts/lp-mutate.py clients/livepatch/payload.h
+LP_TEST_DIR     := $(BUILD)/lp-tests
+LP_TEST_PAYLOADS := $(patsubst tests/livepatch/%.c,$(LP_TEST_DIR)/%.lp,$(sort $(wildcard tests/livepatch/*.c)))
+LP_RUN_PAYLOADS := $(foreach s,$(LIVEPATCH),$(BUILD)/payloads/$(basename $(notdir $(s))).lp)
+LP_ISO          := $(BUILD)/xpoke-lp.iso
+
 iso: $(ISO) $(TEST_ISO)
 
 $(ISO): $(KERNEL) scripts/mkiso.sh
 	$(Q)scripts/mkiso.sh $(KERNEL) $@ ""
 
-$(TEST_ISO): $(KERNEL) scripts/mkiso.sh
-	$(Q)scripts/mkiso.sh $(KERNEL) $@ "ktest=all"
+# The test ISO, and every ISO the runner builds for a stanza's command line
+# (scripts/xptools/qemu.py), carry the test payloads as modules.
+$(TEST_ISO): $(KERNEL) scripts/mkiso.sh $(LP_TEST_PAYLOADS)
+	$(Q)scripts/mkiso.sh $(KERNEL) $@ "ktest=all" $(LP_TEST_PAYLOADS)
+
+$(LP_TEST_DIR)/%.lp: tests/livepatch/%.c $(LP_DEPS)
+	$(call say,LP,$@)
+	$(Q)$(LP_BUILD) -o $@ $< >/dev/null
+
+# Built every time (one gcc): lp-build.py says what is wrong with SRC.
+payload: $(KERNEL)
+	$(Q)$(LP_BUILD) $(SRC)
+
+# make run LIVEPATCH="...": each source into build/payloads/, then an ISO
+# with them as modules ($(LP_ISO)).
+lp-iso: $(KERNEL)
+	$(Q)for s in $(LIVEPATCH); do $(LP_BUILD) $$s || exit 1; done
+	$(Q)scripts/mkiso.sh $(KERNEL) $(LP_ISO) "$(CMDLINE)" $(LP_RUN_PAYLOADS)
 
 deps:
 	@scripts/deps.sh
@@ -412,8 +447,13 @@ deps:
 # run boots build/xpoke.iso, or with CMDLINE=... an ISO built for that
 # command line.
 run: deps
+ifeq ($(strip $(LIVEPATCH)),)
 	@$(MAKE) --no-print-directory $(BUILD_JOBS) $(ISO)
 	$(PYTHON) scripts/run-qemu.py --interactive
+else
+	@$(MAKE) --no-print-directory $(BUILD_JOBS) lp-iso
+	CMDLINE= $(PYTHON) scripts/run-qemu.py --interactive --iso $(LP_ISO)
+endif
 
 BOOTS = $(PYTHON) scripts/boots.py
 
