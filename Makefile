@@ -166,7 +166,8 @@ TEST_OBJS := \
 	tests/kernel/test_patch_rounds.o tests/kernel/test_patch_order.o tests/kernel/test_patch_nmi.o \
 	tests/kernel/test_patch_ool.o tests/kernel/test_patch_rollfwd.o tests/kernel/test_stall.o \
 	tests/kernel/compare_report.o tests/kernel/compare_strategies.o tests/kernel/compare_storm.o \
-	tests/kernel/test_static_call.o tests/kernel/test_imv.o tests/kernel/test_alternative.o tests/kernel/test_trace.o tests/kernel/bench_trace.o
+	tests/kernel/test_static_call.o tests/kernel/test_imv.o tests/kernel/test_alternative.o tests/kernel/test_trace.o tests/kernel/bench_trace.o \
+	tests/kernel/test_livepatch_loader.o
 
 # The mass patcher's corpus: MASS_N small functions (default 38252, the
 # ftrace sites of a Debian 6.1 kernel), generated into $(GEN)/mass/ by
