@@ -111,14 +111,16 @@ def kernel_functions(kernel):
     return fns
 
 
-def fill_expectations(obj_path, kernel_path, no_expect):
-    """Step 2 on obj_path, in place. Returns [(old_name, bytes)] filled."""
+def fill_expectations(obj_path, kernel_path, no_expect, label=None):
+    """Step 2 on obj_path, in place (label: the file to name in errors).
+    Returns [(old_name, bytes)] filled."""
+    label = label or obj_path
     obj = Elf(obj_path)
     funcs = obj.section(".livepatch.funcs")
     if funcs is None:
         return []
     if funcs["size"] % FUNC_DESC:
-        raise BuildError(f"{obj_path}: .livepatch.funcs is {funcs['size']} bytes, "
+        raise BuildError(f"{label}: .livepatch.funcs is {funcs['size']} bytes, "
                          f"not a multiple of {FUNC_DESC}")
     kernel = Elf(kernel_path)
     fns = kernel_functions(kernel)
@@ -132,7 +134,7 @@ def fill_expectations(obj_path, kernel_path, no_expect):
         if old not in fns:
             if no_expect:
                 continue
-            raise BuildError(f"{obj_path}: '{old}' (.livepatch.funcs[{i}]) is not a function of "
+            raise BuildError(f"{label}: '{old}' (.livepatch.funcs[{i}]) is not a function of "
                              f"{kernel_path}")
         b = kernel.bytes_at(fns[old], PATCH_LEN)
         if b is None:
@@ -186,7 +188,7 @@ def build(src, out, kernel, no_expect):
         if r.returncode:
             raise BuildError(f"{src}: gcc failed:\n{r.stderr.rstrip()}")
         check_name(tmp, src)
-        fill_expectations(tmp, kernel, no_expect)
+        fill_expectations(tmp, kernel, no_expect, src)
         if d["lp-mutate"]:
             r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "lp-mutate.py"),
                                 *d["lp-mutate"], tmp], capture_output=True, text=True)
