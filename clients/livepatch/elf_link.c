@@ -28,6 +28,7 @@
 #include "clients/livepatch/livepatch.h"
 #include "clients/livepatch/lp_mem.h"
 #include "arch/x86/layout.h"
+#include "kernel/errno.h"
 #include "kernel/format.h"
 #include "kernel/ksyms.h"
 #include "kernel/string.h"
@@ -507,8 +508,14 @@ static int map_payload(struct lp_payload *p)
 		if (is_fn_sym(&L.sym[i]))
 			starts[n++] = L.sym_val[i];
 	sort_starts(starts, n);
-	lp_mem_seal(va, L.pages[0], LP_MEM_TEXT);
-	lp_mem_seal(va + L.pages[0] * PAGE_SIZE, L.pages[1], LP_MEM_RO);
+	err = lp_mem_seal(va, L.pages[0], LP_MEM_TEXT);
+	if (!err)
+		err = lp_mem_seal(va + L.pages[0] * PAGE_SIZE, L.pages[1], LP_MEM_RO);
+	if (err) {                      /* a CPU may still hold a writable translation */
+		lp_mem_unmap(va, total);
+		return fail(LP_ENOMEM, "the rights of [%#lx, %#lx) were not flushed on every CPU (%s)",
+			    va, va + total * PAGE_SIZE, err == -ETIMEDOUT ? "ETIMEDOUT" : "error");
+	}
 	p->link.text_bytes = L.kind_size[LP_MEM_TEXT];
 	p->link.ro_bytes = L.kind_size[LP_MEM_RO];
 	p->link.data_bytes = L.kind_size[LP_MEM_DATA];

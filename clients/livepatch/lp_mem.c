@@ -55,7 +55,7 @@ static void flush_here(void *arg)
 		invlpg((void *)(r->va + i * PAGE_SIZE));
 }
 
-void lp_mem_seal(uintptr_t va, size_t pages, enum lp_mem_kind kind)
+int lp_mem_seal(uintptr_t va, size_t pages, enum lp_mem_kind kind)
 {
 	uint64_t flags = kind == LP_MEM_TEXT ? PTE_P | PTE_G
 		       : kind == LP_MEM_RO ? PTE_P | PTE_G | PTE_NX : RW_FLAGS;
@@ -67,7 +67,7 @@ void lp_mem_seal(uintptr_t va, size_t pages, enum lp_mem_kind kind)
 		paging_map(a, *e & PTE_ADDR, PAGE_SIZE, flags);
 	}
 	struct flush_range r = { va, pages };
-	on_cpus(&cpu_online_mask, flush_here, &r);
+	return on_cpus(&cpu_online_mask, flush_here, &r);
 }
 
 void lp_mem_unmap(uintptr_t va, size_t pages)

@@ -29,8 +29,10 @@ uintptr_t lp_mem_next(size_t pages);
  * -LP_ENOMEM when the area is full. */
 int lp_mem_map(size_t pages, uintptr_t *va);
 
-/* Give [va, va+pages*PAGE_SIZE) its final rights, by kind. Every TLB. */
-void lp_mem_seal(uintptr_t va, size_t pages, enum lp_mem_kind kind);
+/* Give [va, va+pages*PAGE_SIZE) its final rights, by kind, and flush the
+ * range on every online CPU: 0, or on_cpus' error when some CPU did not
+ * flush before its deadline (on_cpus names it and its RIP). */
+int lp_mem_seal(uintptr_t va, size_t pages, enum lp_mem_kind kind);
 
 /* Unmap and free the frames of a mapping lp_mem_map made. */
 void lp_mem_unmap(uintptr_t va, size_t pages);
