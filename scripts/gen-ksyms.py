@@ -26,6 +26,7 @@ linker's __ symbols. A function's fn_size is its ELF size, or for a
 sizeless one the distance to the next function.
 """
 import bisect
+import functools
 import subprocess
 import sys
 
@@ -44,10 +45,16 @@ def functions(elf):
     return fns
 
 
+@functools.lru_cache(maxsize=None)
+def nm(elf):
+    """`nm -n -S --defined-only` of elf, run once for both tables."""
+    return subprocess.run(["nm", "-n", "-S", "--defined-only", elf],
+                          check=True, capture_output=True, text=True).stdout
+
+
 def text_symbols(elf):
     fns = functions(elf)
-    out = subprocess.run(["nm", "-n", "-S", "--defined-only", elf],
-                         check=True, capture_output=True, text=True).stdout
+    out = nm(elf)
     rows, bounds = [], {}
     for line in out.splitlines():
         f = line.split()
@@ -89,8 +96,7 @@ def text_symbols(elf):
 
 def data_symbols(elf):
     """[(name, addr, size)] of the data symbols, sorted by name (bytewise)."""
-    out = subprocess.run(["nm", "-S", "--defined-only", elf],
-                         check=True, capture_output=True, text=True).stdout
+    out = nm(elf)
     rows, bounds = [], {}
     for line in out.splitlines():
         f = line.split()
