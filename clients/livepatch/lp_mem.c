@@ -10,7 +10,20 @@
  * gains X (one PTE store: the new entry has no W), so no instant has it
  * both. The other CPUs never touched these addresses, but a CPU may cache
  * any present translation (speculatively too), so after sealing we flush
- * the range on every online CPU before the text is published.
+ * the range on every online CPU before the text is published:
+ *
+ *   loader (lp_mem_seal)                   any other CPU
+ *   PTEs RW+NX; copy, relocate
+ *                                          may cache a translation of the
+ *                                          range (speculation): RW+NX
+ *   PTE = RX (one store: W gone before
+ *   X comes)
+ *   on_cpus(flush_here) ---------------->  invlpg every page of the range
+ *   <---- all done, or the deadline
+ *         (on_cpus names who and where;
+ *         the payload is then refused)
+ *   exec_region_add(): published --------> a patched jmp may lead here;
+ *                                          the walk finds RX only
  */
 #include "clients/livepatch/livepatch.h"
 #include "clients/livepatch/lp_mem.h"
