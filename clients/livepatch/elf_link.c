@@ -329,7 +329,7 @@ static int relocate(struct lp_link_stats *stats)
 			if (width == 4 && (int64_t)v != (int64_t)(int32_t)v)
 				return fail(LP_ERELOC_RANGE, "%s at %s+%#lx against '%s': %#lx does not fit "
 					    "32 bits (sign-extended)", type_name(type), sec_name(t), off,
-					    si ? L.str + L.sym[si].st_name : "", v);
+					    si ? L.str + L.sym[si].st_name : "(no symbol: absolute)", v);
 			if (!stats)
 				continue;
 			if (width == 8) {

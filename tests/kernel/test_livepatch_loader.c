@@ -26,6 +26,7 @@ static const struct { const char *module; int err; } bad[] = {
 	{ "bad_nofunc",  -LP_ENO_FUNCTION },
 	{ "bad_nopatch", -LP_ENOPATCH },
 	{ "bad_dupfunc", -LP_EDUP_FUNC },
+	{ "bad_range",   -LP_ERELOC_RANGE },
 };
 
 static const struct boot_module *module_named(const char *name)
