@@ -414,6 +414,10 @@ LP_BUILD         = $(PYTHON) scripts/lp-build.py --kernel $(KERNEL)
 LP_DEPS         := $(KERNEL) scripts/lp-build.py scripts/lp-mutate.py clients/livepatch/payload.h
 LP_TEST_DIR     := $(BUILD)/lp-tests
 LP_TEST_PAYLOADS := $(patsubst tests/livepatch/%.c,$(LP_TEST_DIR)/%.lp,$(sort $(wildcard tests/livepatch/*.c)))
+# make bench's payloads (tests/kernel/bench_livepatch.c): the first 1, 10
+# and 100 functions of the mass corpus replaced (scripts/gen-lp-bench.py).
+LP_BENCH_SIZES   := 1 10 100
+LP_TEST_PAYLOADS += $(foreach n,$(LP_BENCH_SIZES),$(LP_TEST_DIR)/bench_$(n).lp)
 LP_RUN_PAYLOADS := $(foreach s,$(LIVEPATCH),$(BUILD)/payloads/$(basename $(notdir $(s))).lp)
 LP_ISO          := $(BUILD)/xpoke-lp.iso
 
@@ -428,6 +432,13 @@ $(TEST_ISO): $(KERNEL) scripts/mkiso.sh $(LP_TEST_PAYLOADS)
 	$(Q)scripts/mkiso.sh $(KERNEL) $@ "ktest=all" $(LP_TEST_PAYLOADS)
 
 $(LP_TEST_DIR)/%.lp: tests/livepatch/%.c $(LP_DEPS)
+	$(call say,LP,$@)
+	$(Q)$(LP_BUILD) -o $@ $< >/dev/null
+
+$(GEN)/lp-bench/bench_%.c: scripts/gen-lp-bench.py
+	$(Q)$(PYTHON) scripts/gen-lp-bench.py $* $@
+
+$(LP_TEST_DIR)/bench_%.lp: $(GEN)/lp-bench/bench_%.c $(LP_DEPS)
 	$(call say,LP,$@)
 	$(Q)$(LP_BUILD) -o $@ $< >/dev/null
 

@@ -33,10 +33,17 @@ const struct ksym *ksym_function(uintptr_t addr)
 
 const struct ksym *ksym_find(const char *name)
 {
-	for (uint32_t i = 0; i < ksym_count; i++)
-		if (!strcmp(ksym_name(&ksym_table[i]), name))
-			return &ksym_table[i];
-	return NULL;
+	uint32_t lo = 0, hi = ksym_count;
+	while (lo < hi) {               /* the first row of the index whose name >= name */
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (strcmp(ksym_name(&ksym_table[ksym_by_name[mid]]), name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == ksym_count || strcmp(ksym_name(&ksym_table[ksym_by_name[lo]]), name))
+		return NULL;
+	return &ksym_table[ksym_by_name[lo]];
 }
 
 const struct ksym_data *ksym_data_find(const char *name)

@@ -29,7 +29,10 @@ extern const char ksym_strings[];
 const struct ksym *ksym_lookup(uintptr_t addr);
 /* The function containing addr (labels inside it do not count), or NULL. */
 const struct ksym *ksym_function(uintptr_t addr);
+/* The function or label of that name (binary search of ksym_by_name; of
+ * several local symbols of one name, the lowest), or NULL. */
 const struct ksym *ksym_find(const char *name);
+extern const uint32_t ksym_by_name[];   /* indices of ksym_table, sorted by name (bytewise) */
 struct ksym_data {
 	uint64_t addr;
 	uint32_t size;

@@ -142,6 +142,14 @@ def render(rows, data=()):
     out.append("};")
     blob = "".join(s + "\\0" for s in strings)
     out.append(f'KSYMS const char ksym_strings[] = "{blob}";')
+    # ksym_find's index: the table's rows by name (bytewise, as strcmp), a
+    # name's rows in address order, so the first of a name shared by
+    # several local symbols is the lowest.
+    order = sorted(range(len(rows)), key=lambda i: (rows[i][2].encode(), i))
+    out.append("KSYMS const uint32_t ksym_by_name[] = {")
+    out.extend(f"\t{i}u," for i in order)
+    out.append("\t0u,")
+    out.append("};")
     out.append(f"KSYMS const uint32_t ksym_data_count = {len(data)};")
     out.append("KSYMS const struct ksym_data ksym_data_table[] = {")
     pos = 0
