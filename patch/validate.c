@@ -13,7 +13,8 @@
  *   8. new bytes: exactly one instruction of len bytes, accepted by the
  *      strategy's own check (int3: emulatable by #BP), not falling through past the end of the function where the old
  *      one could not (a ret becoming a nop at the very end), branching (if
- *      at all) into .text
+ *      at all) into .text, or onto the start of a function of a region
+ *      env->foreign_target registers (a livepatch payload's text)
  *   7, 8 of a multi-instruction site (a strategy with multi_insn): old
  *      and new are whole instructions; in either a call only as the last;
  *      new: no other branch, no system instruction, the call direct to a
@@ -739,15 +740,28 @@ int patch_validate_site_multi(const struct patch_env *env, patch_site_check_fn c
 	}
 	if (!has_target(&site->emu))
 		return 0;
-	if (site->emu.target < env->text_start || site->emu.target >= env->text_end) {
-		snprintf(detail, sizeof(detail), "target %#lx", (unsigned long)site->emu.target);
-		return patch_refuse(PATCH_ETARGET_OUTSIDE_TEXT, why, why_len, addr, detail);
+	bool outside = site->emu.target < env->text_start || site->emu.target >= env->text_end;
+	if (outside) {
+		/* Outside .text: only onto a function of a registered region
+		 * (a payload's text, never a site itself, so step 9's checks of
+		 * .text do not apply to it) */
+		bool fn_start = false;
+		const char *region = NULL;
+		if (!env->foreign_target || !env->foreign_target(env, site->emu.target, &fn_start, &region)) {
+			snprintf(detail, sizeof(detail), "target %#lx", (unsigned long)site->emu.target);
+			return patch_refuse(PATCH_ETARGET_OUTSIDE_TEXT, why, why_len, addr, detail);
+		}
+		if (!fn_start) {
+			snprintf(detail, sizeof(detail), "target %#lx is inside %s but not the start of one of its "
+				 "functions", (unsigned long)site->emu.target, region ? region : "a region");
+			return patch_refuse(PATCH_ETARGET_MID_INSN, why, why_len, addr, detail);
+		}
 	}
 
 	/* 9. and where it lands */
 	if (env->unchecked_targets)
 		return 0;
-	err = check_target(env, site, batch, nr, why, why_len);
+	err = outside ? 0 : check_target(env, site, batch, nr, why, why_len);
 	if (err)
 		return err;
 	/* and no other site of the batch branches into this one's tail (its
