@@ -138,6 +138,8 @@ CLIENT_OBJS := \
 	clients/alternative/features.o clients/alternative/site_bytes.o clients/alternative/apply_boot.o \
 	clients/alternative/apply_nmi.o clients/alternative/repatch.o clients/alternative/console.o \
 	$(TRACE_OBJS)
+# Livepatch: apply, revert, replace (clients/livepatch/livepatch.h).
+CLIENT_OBJS += clients/livepatch/apply.o
 
 
 # The lab: fixture sites of every context, storms and the bystander crew,
@@ -146,6 +148,7 @@ LAB_OBJS := \
 	lab/context_sites_code.o lab/fixture_sites_code.o lab/ool_sites_code.o \
 	lab/context_sites.o lab/fixture_sites.o lab/key_sites.o lab/ool_sites.o lab/crew.o lab/hist.o lab/stall.o lab/storm.o \
 	lab/storm_handlers.o lab/static_calls.o lab/imvs.o lab/alt_sites.o
+LAB_OBJS += lab/lp_targets.o
 
 TEST_OBJS := \
 	tests/kernel/traps_helpers.o tests/kernel/nmi_helpers.o \
@@ -160,6 +163,7 @@ TEST_OBJS := \
 	tests/kernel/test_patch_ool.o tests/kernel/test_patch_rollfwd.o tests/kernel/test_stall.o \
 	tests/kernel/compare_report.o tests/kernel/compare_strategies.o tests/kernel/compare_storm.o \
 	tests/kernel/test_static_call.o tests/kernel/test_imv.o tests/kernel/test_alternative.o tests/kernel/test_trace.o tests/kernel/bench_trace.o
+TEST_OBJS += tests/kernel/lp_fake.o tests/kernel/test_livepatch.o
 
 # The mass patcher's corpus: MASS_N small functions (default 38252, the
 # ftrace sites of a Debian 6.1 kernel), generated into $(GEN)/mass/ by

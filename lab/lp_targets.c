@@ -1,0 +1,20 @@
+/*
+ * lab/lp_targets.c — the functions the livepatch tests replace, and the
+ * lab's own replacement bodies (lab/lp_targets.h). noipa: no caller may
+ * know what they return, so each call runs whatever the text holds.
+ */
+#include "lab/lp_targets.h"
+
+#define LP_TARGET(name, value) \
+	__attribute__((noinline, noipa)) uint32_t name(void) { return (value); }
+
+LP_TARGET(lp_target_nmi, LP_NMI_V1)
+LP_TARGET(lp_target_a, LP_A_V1)
+LP_TARGET(lp_target_b, LP_B_V1)
+LP_TARGET(lp_target_hook, LP_HOOK_V1)
+
+LP_TARGET(lp_lab_nmi_v2, LP_NMI_V2)
+LP_TARGET(lp_lab_a_v2, LP_A_V2)
+LP_TARGET(lp_lab_a_v3, LP_A_V3)
+LP_TARGET(lp_lab_b_v2, LP_B_V2)
+LP_TARGET(lp_lab_hook_v2, LP_HOOK_V2)
