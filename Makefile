@@ -98,7 +98,7 @@ ARCH_OBJS := \
 KERNEL_OBJS := \
 	kernel/recover_point.o \
 	kernel/cmdline.o kernel/crc32.o kernel/crashtest.o kernel/debug_anchor.o kernel/errno.o kernel/format.o \
-	kernel/ksyms.o kernel/ktest.o kernel/main.o kernel/panic.o kernel/percpu.o \
+	kernel/callable.o kernel/ksyms.o kernel/ktest.o kernel/main.o kernel/panic.o kernel/percpu.o \
 	kernel/printk.o kernel/recover.o kernel/shell.o kernel/shell_cmds.o \
 	kernel/smp_call.o kernel/spinlock.o kernel/string.o
 
@@ -147,7 +147,7 @@ CLIENT_OBJS += clients/livepatch/apply.o
 LAB_OBJS := \
 	lab/context_sites_code.o lab/fixture_sites_code.o lab/ool_sites_code.o \
 	lab/context_sites.o lab/fixture_sites.o lab/key_sites.o lab/ool_sites.o lab/crew.o lab/hist.o lab/stall.o lab/storm.o \
-	lab/storm_handlers.o lab/static_calls.o lab/imvs.o lab/alt_sites.o
+	lab/storm_handlers.o lab/static_calls.o lab/imvs.o lab/alt_sites.o lab/lp_demo.o
 LAB_OBJS += lab/lp_targets.o
 
 TEST_OBJS := \

@@ -410,6 +410,18 @@ class ConsolePoke(unittest.TestCase):
         self.one("key on no_such_key", r"^key: STATIC_KEY_EUNKNOWN: no static key named 'no_such_key' ")
         self.one("key flip lab_key_a", r"^usage: key on\|off\|toggle NAME")
 
+    def test_call_runs_a_registered_function(self):
+        """call runs a function registered with CONSOLE_CALLABLE through its
+        entry and prints its result (an int sign-extended); bad input is
+        refused in one line: an unregistered name, a wrong argument count, a
+        word that is not a number; with no argument it lists the functions."""
+        self.one("call lp_demo_answer 21", r"^lp_demo_answer\(21\) = 22 \(0x16\)$")
+        self.one("call lp_demo_answer -5", r"^lp_demo_answer\(-5\) = -4 \(0xfffffffffffffffc\)$")
+        self.one("call lp_demo_answer", r"^call: bad input: lp_demo_answer takes 1 argument, got 0$")
+        self.one("call lp_demo_answer x", r"^call: bad input: argument 1, 'x', is not a number$")
+        self.one("call nmi_handle 1", r"^call: bad input: nmi_handle is not a callable function ")
+        self.assertIn("  lp_demo_answer (1 argument)", self.con.send("call"))
+
     def test_calls_and_call_set(self):
         """calls lists the lab's static calls; call-set moves every site of
         one in one batch (int3: 3 rounds), NULL and ret0 included; a
