@@ -163,7 +163,7 @@ TEST_OBJS := \
 	tests/kernel/test_patch_ool.o tests/kernel/test_patch_rollfwd.o tests/kernel/test_stall.o \
 	tests/kernel/compare_report.o tests/kernel/compare_strategies.o tests/kernel/compare_storm.o \
 	tests/kernel/test_static_call.o tests/kernel/test_imv.o tests/kernel/test_alternative.o tests/kernel/test_trace.o tests/kernel/bench_trace.o
-TEST_OBJS += tests/kernel/lp_fake.o tests/kernel/test_livepatch.o
+TEST_OBJS += tests/kernel/lp_fake.o tests/kernel/test_livepatch.o tests/kernel/test_livepatch_storm.o
 
 # The mass patcher's corpus: MASS_N small functions (default 38252, the
 # ftrace sites of a Debian 6.1 kernel), generated into $(GEN)/mass/ by
