@@ -33,6 +33,12 @@
 #define LP_HOOK_V1  0x1e0d0001u
 #define LP_HOOK_V2  0x1e0d0002u
 
+/* What tests/livepatch/hooks.c's post hooks saw when they ran: [0] post-
+ * apply runs, [1] lp_target_hook() then, [2] its first byte then; [3]
+ * post-revert runs, [4] lp_target_hook() then. */
+#define LP_HOOKS_SEEN 5
+extern uint32_t lp_hooks_seen[LP_HOOKS_SEEN];
+
 uint32_t lp_target_nmi(void);
 uint32_t lp_target_a(void);
 uint32_t lp_target_b(void);
