@@ -224,7 +224,9 @@ static bool falls_through(const ZydisDecodedInstruction *insn)
  * RIP), and that CPU would return into the other variant's bytes. New
  * bytes may not branch at all otherwise (the core could check neither
  * where nor that no CPU is sent into the middle), and that last call must
- * be a direct one to the start of a function in .text; nor may they hold
+ * be a direct one to the start of a function in .text; the last may also
+ * be a direct jmp rel32 to a function's start, in .text or in a region of
+ * env->foreign_target (a livepatch over a multi-instruction prologue); nor may they hold
  * a privileged instruction (hlt, mov to a control register, wrmsr, lidt,
  * swapgs...: Zydis's "privileged", since its category SYSTEM also holds
  * rdtsc and rdtscp, which alternatives use), which the single-instruction
@@ -273,8 +275,26 @@ static int check_seq(const struct patch_env *env, struct poke_site *site, bool i
 			}
 			break;
 		}
+		case ZYDIS_CATEGORY_UNCOND_BR: {
+			/* As the last instruction, a direct jmp rel32 to the
+			 * start of a function, in .text or in a registered
+			 * region (a livepatch over a multi-instruction
+			 * prologue): it goes nowhere the core cannot check */
+			ZyanU64 t;
+			uintptr_t fn;
+			uint64_t size;
+			const char *name;
+			bool fn_start = false;
+			if (last && bytes[off] == JMP32_INSN_OPCODE && insn.length == JMP32_INSN_SIZE &&
+			    ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&insn, &ops[0], site->addr + off, &t)) &&
+			    (t >= env->text_start && t < env->text_end ? env->symbol(env, t, &fn, &size, &name) && fn == t
+			     : env->foreign_target && env->foreign_target(env, t, &fn_start, &name) && fn_start))
+				break;
+			snprintf(detail, sizeof(detail), "%s at byte %zu of a multi-instruction site (only a last jmp "
+				 "rel32 to a function's start is checked)", ZydisMnemonicGetString(insn.mnemonic), off);
+			return patch_refuse(PATCH_EBRANCH_UNCHECKED, why, why_len, site->addr, detail);
+		}
 		case ZYDIS_CATEGORY_COND_BR:
-		case ZYDIS_CATEGORY_UNCOND_BR:
 		case ZYDIS_CATEGORY_RET:
 		case ZYDIS_CATEGORY_INTERRUPT:
 		case ZYDIS_CATEGORY_SYSCALL:

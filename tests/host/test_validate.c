@@ -188,7 +188,13 @@ static void multi_instruction_sites(void **state)
 	assert_int_equal(check_multi(true, call_first, &n), -PATCH_EMULTI_CALL_NOT_LAST);
 	assert_int_equal(check_multi(true, call_last, &n), 0);                  /* to h, a function's start */
 	assert_int_equal(check_multi(true, call_mid_fn, &n), -PATCH_EBRANCH_UNCHECKED);
-	assert_int_equal(check_multi(true, jmp_last, &n), -PATCH_EBRANCH_UNCHECKED);
+	assert_int_equal(check_multi(true, jmp_last, &n), 0);                   /* jmp rel32 to h's start, last */
+	static const uint8_t jmp_mid_fn[10] = { 0x0f, 0x1f, 0x44, 0x00, 0x00, 0xe9, 0xe7, 0xff, 0xff, 0xff };
+	static const uint8_t jmp_first[10] = { 0xe9, 0xeb, 0xff, 0xff, 0xff, 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+	static const uint8_t jmp8_last[10] = { 0x0f, 0x1f, 0x44, 0x00, 0x00, 0x0f, 0x1f, 0x00, 0xeb, 0xe4 };
+	assert_int_equal(check_multi(true, jmp_mid_fn, &n), -PATCH_EBRANCH_UNCHECKED);    /* to h+1 */
+	assert_int_equal(check_multi(true, jmp_first, &n), -PATCH_EBRANCH_UNCHECKED);     /* not last */
+	assert_int_equal(check_multi(true, jmp8_last, &n), -PATCH_EBRANCH_UNCHECKED);     /* a jmp rel8 */
 	assert_int_equal(check_multi(true, torn_tail, &n), -PATCH_ENEW_LENGTH);    /* not whole instructions */
 }
 
@@ -364,7 +370,16 @@ static void targets_in_exec_regions(void **state)
 	assert_non_null(strstr(why, "payload 'demo'"));
 	rel32(jmp, 0xe9, BASE + 0x20, 5, REGION + 0x100);       /* just past it: outside any region */
 	assert_int_equal(check(BASE + 0x20, 5, cur, jmp, NULL), -PATCH_ETARGET_OUTSIDE_TEXT);
+	/* the last jmp of a multi-instruction site (stop-machine-nmi over a
+	 * prologue): onto a region's function start only */
+	uint8_t seq[10] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 }, n;
+	rel32(seq + 5, 0xe9, BASE + 0x35, 5, REGION + 0x40);
+	assert_int_equal(check_multi(true, seq, &n), 0);
+	rel32(seq + 5, 0xe9, BASE + 0x35, 5, REGION + 0x41);
+	assert_int_equal(check_multi(true, seq, &n), -PATCH_EBRANCH_UNCHECKED);
 	env.foreign_target = NULL;
+	rel32(seq + 5, 0xe9, BASE + 0x35, 5, REGION + 0x40);
+	assert_int_equal(check_multi(true, seq, &n), -PATCH_EBRANCH_UNCHECKED);
 }
 
 /* Where a new branch may land: every refusal has its own code. */
