@@ -148,7 +148,7 @@ LAB_OBJS := \
 	lab/context_sites_code.o lab/fixture_sites_code.o lab/ool_sites_code.o \
 	lab/context_sites.o lab/fixture_sites.o lab/key_sites.o lab/ool_sites.o lab/crew.o lab/hist.o lab/stall.o lab/storm.o \
 	lab/storm_handlers.o lab/static_calls.o lab/imvs.o lab/alt_sites.o lab/lp_demo.o
-LAB_OBJS += lab/lp_targets.o
+LAB_OBJS += lab/lp_targets.o lab/lp_targets_code.o
 
 TEST_OBJS := \
 	tests/kernel/traps_helpers.o tests/kernel/nmi_helpers.o \

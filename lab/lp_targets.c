@@ -22,6 +22,7 @@ LP_TARGET(lp_lab_a_v2, LP_A_V2)
 LP_TARGET(lp_lab_a_v3, LP_A_V3)
 LP_TARGET(lp_lab_b_v2, LP_B_V2)
 LP_TARGET(lp_lab_hook_v2, LP_HOOK_V2)
+LP_TARGET(lp_lab_multi_v2, LP_MULTI_V2)
 
 /* The console may call the replaced ones (call lp_target_a). */
 CONSOLE_CALLABLE(lp_target_nmi, 0);

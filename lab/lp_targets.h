@@ -32,6 +32,8 @@
 #define LP_B_V2     0x1e0c0002u
 #define LP_HOOK_V1  0x1e0d0001u
 #define LP_HOOK_V2  0x1e0d0002u
+#define LP_MULTI_V1 0x1e0e0001u     /* lab/lp_targets_code.asm */
+#define LP_MULTI_V2 0x1e0e0002u
 
 /* What tests/livepatch/hooks.c's post hooks saw when they ran: [0] post-
  * apply runs, [1] lp_target_hook() then, [2] its first byte then; [3]
@@ -43,11 +45,15 @@ uint32_t lp_target_nmi(void);
 uint32_t lp_target_a(void);
 uint32_t lp_target_b(void);
 uint32_t lp_target_hook(void);
+/* lab/lp_targets_code.asm: its first 5 bytes are 3 instructions (push
+ * rbp; mov rbp, rsp; push rbx), no fentry NOP. */
+uint32_t lp_target_multi(void);
 
 uint32_t lp_lab_nmi_v2(void);
 uint32_t lp_lab_a_v2(void);
 uint32_t lp_lab_a_v3(void);
 uint32_t lp_lab_b_v2(void);
 uint32_t lp_lab_hook_v2(void);
+uint32_t lp_lab_multi_v2(void);
 
 #endif

@@ -284,3 +284,34 @@ static void test_hooks(void)
 	clean_up();
 }
 KTEST("livepatch.hooks_around_the_batch", test_hooks);
+
+/* A function whose first 5 bytes are several instructions (lab/
+ * lp_targets_code.asm): int3 refuses the jmp with PATCH_EMULTI_INSN,
+ * nothing written; stop-machine-nmi (multi_insn) applies and reverts it. */
+static void test_multi_insn_prologue(void)
+{
+	static struct lp_payload multi;
+	uint8_t before[LP_PATCH_LEN];
+	memcpy(before, (const void *)lp_target_multi, LP_PATCH_LEN);
+	lp_fake(&multi, "multi", 1,
+		(const struct lp_fake_func[]){ { (void *)lp_target_multi, (void *)lp_lab_multi_v2, true } });
+	uint32_t crc = text_crc();
+	int err = lp_apply(&multi, patch_strategy_find("int3"), NULL, why, sizeof(why));
+	report(err == -PATCH_EMULTI_INSN && text_crc() == crc && multi.state == LP_LOADED,
+	       "int3: refused with %s, text-crc unchanged, still %s (%s)", lp_fake_errname(err),
+	       lp_state_name(multi.state), why);
+	const struct patch_strategy *smn = patch_strategy_find("stop-machine-nmi");
+	err = lp_apply(&multi, smn, &res, why, sizeof(why));
+	if (!report(!err, "stop-machine-nmi: applied over push rbp; mov rbp, rsp; push rbx (%s%s%s)",
+		    lp_fake_errname(err), err ? ": " : "", err ? why : ""))
+		return;
+	uint32_t v = lp_target_multi();
+	report(v == LP_MULTI_V2, "lp_target_multi now returns %#x (want %#x)", v, LP_MULTI_V2);
+	consistent("multi applied");
+	err = lp_revert(&multi, smn, NULL, why, sizeof(why));
+	v = lp_target_multi();
+	report(!err && v == LP_MULTI_V1 && !memcmp(before, (const void *)lp_target_multi, LP_PATCH_LEN),
+	       "reverted: the prologue back, lp_target_multi returns %#x (%s)", v, lp_fake_errname(err));
+	consistent("multi reverted");
+}
+KTEST("livepatch.multi_insn_prologue", test_multi_insn_prologue);
