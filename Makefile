@@ -2,7 +2,9 @@
 #
 #   make            build/xpoke.elf (+ .lst disassembly, .sym symbols)
 #   make iso        build/xpoke.iso (console) and build/xpoke-test.iso (ktest=all)
-#   make run        boot xpoke.iso under QEMU (-smp 8) on this terminal
+#   make run        boot xpoke.iso under QEMU (-smp 8) on this terminal;
+#                   LIVEPATCH="a.c b.c": with those livepatch payloads
+#   make payload SRC=x.c   build/payloads/x.lp, a livepatch payload
 #   make test       the stanzas of group ci in tests/boots.cfg: host checks
 #                   (make lint among them), the failure paths and the console
 #                   booted, the gdb race scenarios, QMP injection, then the
@@ -127,6 +129,11 @@ TRACE_OBJS := \
 	clients/trace/ftrace_sites.o clients/trace/trace_entry.o clients/trace/trace_hit.o \
 	clients/trace/trace.o clients/trace/console.o
 
+# Function livepatching (clients/livepatch/): the payload loader; nothing
+# of it runs on an NMI, #MC or #BP path.
+LIVEPATCH_OBJS := \
+	clients/livepatch/elf_link.o clients/livepatch/lp_mem.o clients/livepatch/load.o
+
 # Clients of the patch core (patch/patch.h): named sites with variants, and
 # the console's poke/peek on any instruction.
 CLIENT_OBJS := \
@@ -137,7 +144,7 @@ CLIENT_OBJS := \
 	clients/imv/imv.o clients/imv/console.o \
 	clients/alternative/features.o clients/alternative/site_bytes.o clients/alternative/apply_boot.o \
 	clients/alternative/apply_nmi.o clients/alternative/repatch.o clients/alternative/console.o \
-	$(TRACE_OBJS)
+	$(TRACE_OBJS) $(LIVEPATCH_OBJS)
 # Livepatch: apply, revert, replace (clients/livepatch/livepatch.h).
 CLIENT_OBJS += clients/livepatch/apply.o
 
@@ -162,7 +169,8 @@ TEST_OBJS := \
 	tests/kernel/test_patch_rounds.o tests/kernel/test_patch_order.o tests/kernel/test_patch_nmi.o \
 	tests/kernel/test_patch_ool.o tests/kernel/test_patch_rollfwd.o tests/kernel/test_stall.o \
 	tests/kernel/compare_report.o tests/kernel/compare_strategies.o tests/kernel/compare_storm.o \
-	tests/kernel/test_static_call.o tests/kernel/test_imv.o tests/kernel/test_alternative.o tests/kernel/test_trace.o tests/kernel/bench_trace.o
+	tests/kernel/test_static_call.o tests/kernel/test_imv.o tests/kernel/test_alternative.o tests/kernel/test_trace.o tests/kernel/bench_trace.o \
+	tests/kernel/test_livepatch_loader.o
 TEST_OBJS += tests/kernel/lp_fake.o tests/kernel/test_livepatch.o tests/kernel/test_livepatch_storm.o
 
 # The mass patcher's corpus: MASS_N small functions (default 38252, the
@@ -248,7 +256,7 @@ KERNEL  := $(BUILD)/xpoke.elf
 ISO     := $(BUILD)/xpoke.iso
 TEST_ISO := $(BUILD)/xpoke-test.iso
 
-.PHONY: all iso run test test-gdb lint debug debug-server bench stress matrix fuzz host-tests clean deps model compare
+.PHONY: all iso payload lp-iso run test test-gdb lint debug debug-server bench stress matrix fuzz host-tests clean deps model compare
 all: $(KERNEL)
 
 # --- generated inputs ------------------------------------------------------
@@ -317,7 +325,11 @@ $(OBJ)/%.o: %.asm $(GEN)/asm-offsets.inc
 	$(call say,NASM,$<)
 	$(Q)$(NASM) $(NASMFLAGS) -MD $(OBJ)/$*.d -MP -o $@ $<
 
-# --- link twice: the second link embeds the symbol table of the first -----
+# --- link three times: the last link embeds the symbol tables of the second
+# The tables (kernel/ksyms.h) sit last in .rodata: their size moves .data
+# and .bss but no text. Pass 1 has empty tables; pass 2 has pass 1's
+# (the final size, data addresses still off); the kernel has pass 2's,
+# and gen-ksyms.py --check proves that it moved no text or data symbol.
 
 $(GEN)/ksyms-empty.c: scripts/gen-ksyms.py
 	@mkdir -p $(@D)
@@ -327,7 +339,15 @@ $(BUILD)/xpoke.pass1.elf: $(OBJS) $(OBJ)/gen/ksyms-empty.o $(BUILD)/linker.lds
 	$(call say,LD,$@)
 	$(Q)$(LD) $(LDFLAGS) -T $(BUILD)/linker.lds -o $@ $(OBJS) $(OBJ)/gen/ksyms-empty.o
 
-$(GEN)/ksyms.c: $(BUILD)/xpoke.pass1.elf scripts/gen-ksyms.py
+$(GEN)/ksyms-pass1.c: $(BUILD)/xpoke.pass1.elf scripts/gen-ksyms.py
+	$(call say,KSYMS,$@)
+	$(Q)$(PYTHON) scripts/gen-ksyms.py $< $@
+
+$(BUILD)/xpoke.pass2.elf: $(OBJS) $(OBJ)/gen/ksyms-pass1.o $(BUILD)/linker.lds
+	$(call say,LD,$@)
+	$(Q)$(LD) $(LDFLAGS) -T $(BUILD)/linker.lds -o $@ $(OBJS) $(OBJ)/gen/ksyms-pass1.o
+
+$(GEN)/ksyms.c: $(BUILD)/xpoke.pass2.elf scripts/gen-ksyms.py
 	$(call say,KSYMS,$@)
 	$(Q)$(PYTHON) scripts/gen-ksyms.py $< $@
 
@@ -384,13 +404,46 @@ $(FUZZER): tests/fuzz/fuzz_validate.c tests/fuzz/text_image.h patch/validate.c p
 
 # --- images and runs -------------------------------------------------------
 
+# --- livepatch payloads (clients/livepatch/payload.h) ----------------------
+#
+#   make payload SRC=path/to/name.c     build/payloads/name.lp
+#   make run LIVEPATCH="a.c b.c"        boot with those payloads loaded
+#
+# scripts/lp-build.py compiles the source and fills in each replaced
+# function's expected first bytes from the kernel ELF: a payload is built
+# against one kernel, so a kernel rebuild rebuilds it. The test payloads
+# (tests/livepatch/, good and bad: a source's `// lp-build:` and
+# `// lp-mutate:` lines say how a bad one is made) go to $(LP_TEST_DIR).
+LP_BUILD         = $(PYTHON) scripts/lp-build.py --kernel $(KERNEL)
+LP_DEPS         := $(KERNEL) scripts/lp-build.py scripts/lp-mutate.py clients/livepatch/payload.h
+LP_TEST_DIR     := $(BUILD)/lp-tests
+LP_TEST_PAYLOADS := $(patsubst tests/livepatch/%.c,$(LP_TEST_DIR)/%.lp,$(sort $(wildcard tests/livepatch/*.c)))
+LP_RUN_PAYLOADS := $(foreach s,$(LIVEPATCH),$(BUILD)/payloads/$(basename $(notdir $(s))).lp)
+LP_ISO          := $(BUILD)/xpoke-lp.iso
+
 iso: $(ISO) $(TEST_ISO)
 
 $(ISO): $(KERNEL) scripts/mkiso.sh
 	$(Q)scripts/mkiso.sh $(KERNEL) $@ ""
 
-$(TEST_ISO): $(KERNEL) scripts/mkiso.sh
-	$(Q)scripts/mkiso.sh $(KERNEL) $@ "ktest=all"
+# The test ISO, and every ISO the runner builds for a stanza's command line
+# (scripts/xptools/qemu.py), carry the test payloads as modules.
+$(TEST_ISO): $(KERNEL) scripts/mkiso.sh $(LP_TEST_PAYLOADS)
+	$(Q)scripts/mkiso.sh $(KERNEL) $@ "ktest=all" $(LP_TEST_PAYLOADS)
+
+$(LP_TEST_DIR)/%.lp: tests/livepatch/%.c $(LP_DEPS)
+	$(call say,LP,$@)
+	$(Q)$(LP_BUILD) -o $@ $< >/dev/null
+
+# Built every time (one gcc): lp-build.py says what is wrong with SRC.
+payload: $(KERNEL)
+	$(Q)$(LP_BUILD) $(SRC)
+
+# make run LIVEPATCH="...": each source into build/payloads/, then an ISO
+# with them as modules ($(LP_ISO)).
+lp-iso: $(KERNEL)
+	$(Q)for s in $(LIVEPATCH); do $(LP_BUILD) $$s || exit 1; done
+	$(Q)scripts/mkiso.sh $(KERNEL) $(LP_ISO) "$(CMDLINE)" $(LP_RUN_PAYLOADS)
 
 deps:
 	@scripts/deps.sh
@@ -399,8 +452,13 @@ deps:
 # run boots build/xpoke.iso, or with CMDLINE=... an ISO built for that
 # command line.
 run: deps
+ifeq ($(strip $(LIVEPATCH)),)
 	@$(MAKE) --no-print-directory $(BUILD_JOBS) $(ISO)
 	$(PYTHON) scripts/run-qemu.py --interactive
+else
+	@$(MAKE) --no-print-directory $(BUILD_JOBS) lp-iso
+	CMDLINE= $(PYTHON) scripts/run-qemu.py --interactive --iso $(LP_ISO)
+endif
 
 BOOTS = $(PYTHON) scripts/boots.py
 

@@ -15,6 +15,7 @@
 #define TAG_END             0
 #define TAG_CMDLINE         1
 #define TAG_LOADER          2
+#define TAG_MODULE          3
 #define TAG_MMAP            6
 #define TAG_ACPI_OLD        14
 #define TAG_ACPI_NEW        15
@@ -50,6 +51,27 @@ static void parse_mmap(const struct tag *t)
 	}
 }
 
+/* Tag 3: u32 mod_start, u32 mod_end, then the NUL-terminated string. */
+static void parse_module(const struct tag *t)
+{
+	if (t->size < sizeof(*t) + 8)
+		panic("bootinfo: module tag of size %u is too small", t->size);
+	if (bootinfo.n_mods == BOOTINFO_MODS_MAX)
+		panic("bootinfo: more than %d modules", BOOTINFO_MODS_MAX);
+	const uint32_t *w = (const uint32_t *)(t + 1);
+	struct boot_module *m = &bootinfo.mods[bootinfo.n_mods++];
+	m->start = w[0];
+	m->end = w[1];
+	if (m->end < m->start)
+		panic("bootinfo: module [%#lx, %#lx) ends before it starts", m->start, m->end);
+	size_t n = t->size - sizeof(*t) - 8;
+	const char *s = (const char *)(w + 2);
+	if (n >= sizeof(m->string))
+		n = sizeof(m->string) - 1;
+	memcpy(m->string, s, n);
+	m->string[n] = 0;
+}
+
 static void parse_rsdp(const struct tag *t)
 {
 	uint32_t n = t->size - sizeof(*t);
@@ -82,6 +104,7 @@ void bootinfo_parse(uint64_t mbi_phys)
 		case TAG_CMDLINE: copy_str(bootinfo.cmdline, sizeof(bootinfo.cmdline), t); break;
 		case TAG_LOADER:  copy_str(bootinfo.loader, sizeof(bootinfo.loader), t); break;
 		case TAG_MMAP:    parse_mmap(t); break;
+		case TAG_MODULE:  parse_module(t); break;
 		case TAG_ACPI_OLD:
 		case TAG_ACPI_NEW: parse_rsdp(t); break;
 		}

@@ -16,6 +16,13 @@
 #define MMAP_NVS            4
 #define MMAP_BAD            5
 #define BOOTINFO_MMAP_MAX   128
+#define BOOTINFO_MODS_MAX   32
+
+/* A Multiboot2 module (tag 3): GRUB's `module2 FILE STRING` line. */
+struct boot_module {
+	uint64_t start, end;            /* physical [start, end) */
+	char string[64];                /* the line's STRING (the payload's name) */
+};
 
 struct mmap_entry {
 	uint64_t base, len;
@@ -30,6 +37,8 @@ struct bootinfo {
 	uint8_t rsdp[64];               /* copy of the RSDP from tag 14 or 15 */
 	uint32_t rsdp_len;
 	uint32_t rsdp_tag;              /* 14 (ACPI 1.0 RSDP) or 15 (2.0+), 0 = none */
+	struct boot_module mods[BOOTINFO_MODS_MAX];     /* their frames stay reserved (pmm) */
+	uint32_t n_mods;
 };
 
 extern struct bootinfo bootinfo;

@@ -1,7 +1,9 @@
 /*
- * kernel/errno.c — names for error codes.
+ * kernel/errno.c — names for error codes (the livepatch loader's LP_E*
+ * codes by lp_errname).
  */
 #include "kernel/errno.h"
+#include "clients/livepatch/livepatch.h"
 
 const char *errno_name(int err)
 {
@@ -16,6 +18,6 @@ const char *errno_name(int err)
 	case ETIMEDOUT: return "ETIMEDOUT";
 	case EABORTED: return "EABORTED";
 	case EREPORTED: return "EREPORTED";
-	default: return "E?";
+	default: return lp_errname(err) ? lp_errname(err) : "E?";
 	}
 }

@@ -38,3 +38,19 @@ const struct ksym *ksym_find(const char *name)
 			return &ksym_table[i];
 	return NULL;
 }
+
+const struct ksym_data *ksym_data_find(const char *name)
+{
+	uint32_t lo = 0, hi = ksym_data_count;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(ksym_data_strings + ksym_data_table[mid].name, name);
+		if (c == 0)
+			return &ksym_data_table[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}

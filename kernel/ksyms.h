@@ -3,7 +3,11 @@
  *
  * scripts/gen-ksyms.py writes build/gen/ksyms.c from `nm` of a first link;
  * the Makefile links again with it (section .ksyms sits last in .rodata, so
- * .text addresses do not move) and checks the result. Text symbols only.
+ * .text addresses do not move) and checks the result. RIP → name uses the
+ * text symbols only; a second table, of data symbols (.rodata, .data,
+ * .bss) sorted by name, serves lookups by name (the livepatch loader's
+ * relocations) and never a RIP. Three links keep .data from moving: see
+ * scripts/gen-ksyms.py.
  */
 #ifndef XPOKE_KERNEL_KSYMS_H
 #define XPOKE_KERNEL_KSYMS_H
@@ -26,6 +30,19 @@ const struct ksym *ksym_lookup(uintptr_t addr);
 /* The function containing addr (labels inside it do not count), or NULL. */
 const struct ksym *ksym_function(uintptr_t addr);
 const struct ksym *ksym_find(const char *name);
+struct ksym_data {
+	uint64_t addr;
+	uint32_t size;
+	uint32_t name;          /* offset into ksym_data_strings */
+};
+
+extern const uint32_t ksym_data_count;
+extern const struct ksym_data ksym_data_table[];        /* sorted by name (bytewise) */
+extern const char ksym_data_strings[];
+
+/* The data symbol of that name, or NULL (binary search). */
+const struct ksym_data *ksym_data_find(const char *name);
+
 static inline const char *ksym_name(const struct ksym *s) { return ksym_strings + s->name; }
 
 #endif

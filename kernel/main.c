@@ -17,6 +17,7 @@
 #include "arch/x86/smp.h"
 #include "arch/x86/tsc.h"
 #include "clients/alternative/alternative.h"
+#include "clients/livepatch/livepatch.h"
 #include "clients/static_key/static_key.h"
 #include "kernel/bootinfo.h"
 #include "kernel/cmdline.h"
@@ -59,6 +60,7 @@ static void kmain_bsp_on_guarded_stack(void)
 	smp_boot();                     /* INIT-SIPI-SIPI every MADT processor */
 	serial_enable_rx_irq();         /* COM1 input for the console */
 	irq_enable();
+	lp_load_modules();              /* livepatch payloads (Multiboot2 modules), all CPUs up */
 	crashtest_maybe_run();          /* crashtest=...: exercise a failure path */
 	if (ktest_requested())
 		ktest_main();           /* ktest=...: run tests, exit QEMU */

@@ -1,12 +1,22 @@
 #!/usr/bin/env python3
-"""Write the kernel symbol table (kernel/ksyms.h) as C, from `nm` of an ELF.
+"""Write the kernel symbol tables (kernel/ksyms.h) as C, from `nm` of an ELF.
 
-  gen-ksyms.py --empty OUT.c           table with no symbols (first link)
-  gen-ksyms.py ELF OUT.c               table of ELF's .text symbols
+  gen-ksyms.py --empty OUT.c           tables with no symbols (first link)
+  gen-ksyms.py ELF OUT.c               tables of ELF's .text symbols and of
+                                       its data symbols (.rodata, .data, .bss)
   gen-ksyms.py --check ELF TABLE.c     fail unless TABLE.c is what ELF gives
 
-The check proves the second link did not move any text symbol (the table
-sits last in .rodata, after .text).
+The tables sit last in .rodata: their size moves nothing in .text, but it
+moves .data and .bss. So the Makefile links three times: with empty
+tables, with the tables of that link (the right size, with data addresses
+that are still off), and with the tables of the second link, which has
+the final layout; the check proves the last link moved no text and no
+data symbol against the second.
+
+The data table (ksym_data_table, sorted by name, for the livepatch
+loader's relocations) holds the global data symbols and the local ones
+whose name is unique; a name two objects use privately is left out, so a
+lookup never picks one of two at random.
 
 Every text symbol names addresses (backtraces, RIP -> name+offset); only
 functions may be called and contain instructions to decode from: the
@@ -16,6 +26,7 @@ linker's __ symbols. A function's fn_size is its ELF size, or for a
 sizeless one the distance to the next function.
 """
 import bisect
+import functools
 import subprocess
 import sys
 
@@ -34,10 +45,16 @@ def functions(elf):
     return fns
 
 
+@functools.lru_cache(maxsize=None)
+def nm(elf):
+    """`nm -n -S --defined-only` of elf, run once for both tables."""
+    return subprocess.run(["nm", "-n", "-S", "--defined-only", elf],
+                          check=True, capture_output=True, text=True).stdout
+
+
 def text_symbols(elf):
     fns = functions(elf)
-    out = subprocess.run(["nm", "-n", "-S", "--defined-only", elf],
-                         check=True, capture_output=True, text=True).stdout
+    out = nm(elf)
     rows, bounds = [], {}
     for line in out.splitlines():
         f = line.split()
@@ -77,7 +94,37 @@ def text_symbols(elf):
     return dedup
 
 
-def render(rows):
+def data_symbols(elf):
+    """[(name, addr, size)] of the data symbols, sorted by name (bytewise)."""
+    out = nm(elf)
+    rows, bounds = [], {}
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) == 4:
+            addr, size, kind, name = int(f[0], 16), int(f[1], 16), f[2], f[3]
+        elif len(f) == 3:
+            addr, size, kind, name = int(f[0], 16), 0, f[1], f[2]
+        else:
+            continue
+        if name in ("__rodata_start", "__kernel_end"):
+            bounds[name] = addr
+        if kind in "DdBbRrVv" and "." not in name:
+            rows.append((name, addr, size, kind.isupper()))
+    lo, hi = bounds["__rodata_start"], bounds["__kernel_end"]
+    count = {}
+    for n, a, _, _ in rows:
+        count[n] = count.get(n, 0) + 1
+    keep = {}
+    for n, a, sz, glob in rows:
+        if not lo <= a < hi:
+            continue
+        if count[n] > 1 and not glob:
+            continue
+        keep[n] = (n, a, sz)
+    return sorted(keep.values(), key=lambda r: r[0].encode())
+
+
+def render(rows, data=()):
     strings, offsets = [], []
     pos = 0
     for _, _, name, _ in rows:
@@ -95,6 +142,16 @@ def render(rows):
     out.append("};")
     blob = "".join(s + "\\0" for s in strings)
     out.append(f'KSYMS const char ksym_strings[] = "{blob}";')
+    out.append(f"KSYMS const uint32_t ksym_data_count = {len(data)};")
+    out.append("KSYMS const struct ksym_data ksym_data_table[] = {")
+    pos = 0
+    for name, addr, size in data:
+        out.append(f"\t{{ {addr:#x}ull, {size}u, {pos}u }},")
+        pos += len(name) + 1
+    out.append("\t{ 0, 0, 0 },")
+    out.append("};")
+    dblob = "".join(n + "\\0" for n, _, _ in data)
+    out.append(f'KSYMS const char ksym_data_strings[] = "{dblob}";')
     return "\n".join(out) + "\n"
 
 
@@ -103,14 +160,14 @@ def main(argv):
         open(argv[2], "w").write(render([]))
         return 0
     if len(argv) == 4 and argv[1] == "--check":
-        want = render(text_symbols(argv[2]))
+        want = render(text_symbols(argv[2]), data_symbols(argv[2]))
         if open(argv[3]).read() != want:
             print(f"gen-ksyms: {argv[3]} does not match the symbols of {argv[2]}: "
-                  "text moved between links", file=sys.stderr)
+                  "text or data moved between links", file=sys.stderr)
             return 1
         return 0
     if len(argv) == 3:
-        open(argv[2], "w").write(render(text_symbols(argv[1])))
+        open(argv[2], "w").write(render(text_symbols(argv[1]), data_symbols(argv[1])))
         return 0
     print(__doc__, file=sys.stderr)
     return 2

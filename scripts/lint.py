@@ -45,7 +45,7 @@ LAYERING = [
      "why": "the patch core depends on no client, strategy, lab or test"},
     {"files": "arch/", "forbid": ["patch/"], "allow": ["patch/trap.h"],
      "why": "arch/ reaches the patch core only through its trap interface"},
-    {"files": "clients/", "forbid": ["patch/"], "allow": ["patch/patch.h"],
+    {"files": "clients/", "forbid": ["patch/"], "allow": ["patch/patch.h", "patch/exec_regions.h"],
      "why": "clients use the patch core only through its public API"},
 ]
 SOURCE_EXTS = (".c", ".h", ".asm", ".inc", ".S")

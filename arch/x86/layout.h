@@ -20,6 +20,12 @@
  *                        unmapped guard page below it (PML4 slot 510)
  *   0xffffffff80000000  KERNEL_VMA: the kernel image, linked here
  *                        (-mcmodel=kernel), loaded at physical KERNEL_PHYS
+ *                        (a few MiB; nothing else in this GiB)
+ *   0xffffffffc0000000  LP_AREA_BASE: livepatch payloads (LP_AREA_SIZE),
+ *                        mapped by clients/livepatch/lp_mem.c page by page,
+ *                        text RX, rodata R, data RW+NX; within 2 GiB of
+ *                        .text, so rel32 and -mcmodel=kernel's sign-extended
+ *                        32-bit addresses reach both ways
  *
  * Physical memory used before the allocator exists:
  *
@@ -45,6 +51,8 @@
 #define DIRECT_MAP_BASE     _UL(0xffff800000000000)
 #define STACK_AREA_BASE     _UL(0xffffff0000000000)
 #define POKE_AREA_BASE      _UL(0xfffffe8000000000)
+#define LP_AREA_BASE        _UL(0xffffffffc0000000)
+#define LP_AREA_SIZE        _UL(0x10000000)         /* 256 MiB */
 
 #define TRAMP_PHYS          0x8000
 #define TRAMP_PARAMS_OFF    0xf00   /* struct tramp_params inside the page */

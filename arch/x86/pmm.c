@@ -4,7 +4,8 @@
  *
  * Usable frames: type-1 (available) ranges, above 1 MiB (the real-mode area
  * holds the BIOS data, the EBDA and the AP trampoline), outside the kernel
- * image. The Multiboot2 information was copied out by bootinfo_parse(), so
+ * image and outside every Multiboot2 module (livepatch payloads, read in
+ * place by clients/livepatch/load.c, never handed out). The Multiboot2 information was copied out by bootinfo_parse(), so
  * its frames are free to reuse.
  */
 #include "arch/x86/layout.h"
@@ -29,7 +30,7 @@ static uint64_t free_frames;
 static uint64_t top_of_ram;
 static spinlock_t pmm_lock = SPINLOCK_INIT("pmm");
 
-static void add_range(uint64_t start, uint64_t end)
+static void add_range_raw(uint64_t start, uint64_t end)
 {
 	start = (start + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
 	end &= ~(uint64_t)(PAGE_SIZE - 1);
@@ -47,6 +48,23 @@ static void add_range(uint64_t start, uint64_t end)
 	free_frames += (end - start) / PAGE_SIZE;
 }
 
+/* Add [start, end) minus every module's frames (whole pages around them). */
+static void add_range(uint64_t start, uint64_t end, const struct bootinfo *bi, unsigned from)
+{
+	for (unsigned i = from; i < bi->n_mods; i++) {
+		uint64_t ms = bi->mods[i].start & ~(uint64_t)(PAGE_SIZE - 1);
+		uint64_t me = (bi->mods[i].end + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
+		if (ms < end && me > start) {
+			if (start < ms)
+				add_range(start, ms, bi, i + 1);
+			if (me < end)
+				add_range(me, end, bi, i + 1);
+			return;
+		}
+	}
+	add_range_raw(start, end);
+}
+
 void pmm_init(const struct bootinfo *bi)
 {
 	uint64_t kstart = KERNEL_PHYS, kend = (uint64_t)(uintptr_t)__kernel_phys_end;
@@ -60,10 +78,10 @@ void pmm_init(const struct bootinfo *bi)
 		if (s < 0x100000)
 			s = 0x100000;
 		if (s < kend && t > kstart) {   /* split around the kernel image */
-			add_range(s, kstart);
-			add_range(kend, t);
+			add_range(s, kstart, bi, 0);
+			add_range(kend, t, bi, 0);
 		} else {
-			add_range(s, t);
+			add_range(s, t, bi, 0);
 		}
 	}
 	if (!n_ranges)

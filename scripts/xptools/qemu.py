@@ -13,6 +13,7 @@ Status: QEMU's, or 124 after the timeout (QEMU killed; the notes carry the
 last serial lines), or 0 as soon as `until`'s pattern appears.
 """
 import atexit
+import glob
 import hashlib
 import os
 import re
@@ -60,14 +61,24 @@ def check_accel(accel):
         raise QemuError("ACCEL=kvm but /dev/kvm is missing or not accessible")
 
 
+def test_payloads():
+    """The livepatch test payloads (tests/livepatch/, built by make iso into
+    build/lp-tests/): every ISO built for a command line carries them."""
+    d = os.path.join(BUILD, "lp-tests")
+    return sorted(glob.glob(os.path.join(d, "*.lp"))) if os.path.isdir(d) else []
+
+
 def iso_for_cmdline(cmdline):
-    """An ISO of build/xpoke.elf booting with cmdline (cached by content)."""
+    """An ISO of build/xpoke.elf booting with cmdline, with the test payloads
+    as modules (cached by content)."""
     if not os.path.exists(ELF):
         raise QemuError("no build/xpoke.elf: run make first")
-    h = hashlib.sha1(cmdline.encode()).hexdigest()[:12]
+    mods = test_payloads()
+    h = hashlib.sha1("\0".join([cmdline] + [os.path.basename(m) for m in mods]).encode()).hexdigest()[:12]
     iso = os.path.join(BUILD, "iso-cmdline", f"{h}.iso")
-    if not os.path.exists(iso) or os.path.getmtime(iso) < os.path.getmtime(ELF):
-        r = subprocess.run([os.path.join(ROOT, "scripts", "mkiso.sh"), ELF, iso, cmdline],
+    newest = max([os.path.getmtime(ELF)] + [os.path.getmtime(m) for m in mods])
+    if not os.path.exists(iso) or os.path.getmtime(iso) < newest:
+        r = subprocess.run([os.path.join(ROOT, "scripts", "mkiso.sh"), ELF, iso, cmdline, *mods],
                            stdout=subprocess.DEVNULL)
         if r.returncode:
             raise QemuError(f"scripts/mkiso.sh failed (status {r.returncode}) "

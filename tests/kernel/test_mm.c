@@ -4,6 +4,7 @@
  */
 #include "arch/x86/cpu.h"
 #include "arch/x86/paging.h"
+#include "clients/livepatch/lp_mem.h"
 #include "kernel/ktest.h"
 #include "kernel/percpu.h"
 #include "kernel/recover.h"
@@ -106,6 +107,9 @@ static void test_guards(void)
 }
 KTEST("mm.stack_guard_pages", test_guards);
 
+/* Leaves the audit saw in the livepatch payload area (clients/livepatch/lp_mem.c). */
+static unsigned lp_area_leaves;
+
 /* Is any page anywhere in the page tables both writable and executable? */
 static unsigned audit(uint64_t *table, int level, uintptr_t va, uint64_t inherited_nx, unsigned *leaves)
 {
@@ -121,6 +125,8 @@ static unsigned audit(uint64_t *table, int level, uintptr_t va, uint64_t inherit
 		uint64_t w = e & PTE_W;
 		if (level == 1 || (e & PTE_PS)) {
 			(*leaves)++;
+			if (a >= LP_AREA_BASE && a - LP_AREA_BASE < LP_AREA_SIZE)
+				lp_area_leaves++;
 			if (w && !nx) {
 				if (bad < 4)
 					report(false, "page %#lx (level %d) is writable and executable", a, level);
@@ -136,8 +142,11 @@ static unsigned audit(uint64_t *table, int level, uintptr_t va, uint64_t inherit
 static void test_wx_audit(void)
 {
 	unsigned leaves = 0;
+	lp_area_leaves = 0;
 	unsigned bad = audit(P2V(read_cr3() & PTE_ADDR), 4, 0, 0, &leaves);
 	report(bad == 0, "none of %u mapped pages is writable and executable", leaves);
+	report(lp_area_leaves == lp_mem_mapped_pages(), "the audit covered the %u pages of the livepatch payload area "
+	       "(%u mapped)", lp_area_leaves, lp_mem_mapped_pages());
 	report(paging_lookup(0, NULL) == NULL && paging_lookup(TRAMP_PHYS, NULL) == NULL,
 	       "low memory (NULL, the AP trampoline) is unmapped");
 }

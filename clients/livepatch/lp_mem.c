@@ -1,0 +1,110 @@
+/*
+ * clients/livepatch/lp_mem.c — the payload area (lp_mem.h).
+ *
+ * Addresses are handed out upwards from LP_AREA_BASE and never reused
+ * (payloads are never unloaded), except that a refused payload's range,
+ * the last one handed out, is given back. Frames come from the physical
+ * allocator one at a time.
+ *
+ * Rights: a page is W+NX while the loader writes it, and loses W before it
+ * gains X (one PTE store: the new entry has no W), so no instant has it
+ * both. The other CPUs never touched these addresses, but a CPU may cache
+ * any present translation (speculatively too), so after sealing we flush
+ * the range on every online CPU before the text is published:
+ *
+ *   loader (lp_mem_seal)                   any other CPU
+ *   PTEs RW+NX; copy, relocate
+ *                                          may cache a translation of the
+ *                                          range (speculation): RW+NX
+ *   PTE = RX (one store: W gone before
+ *   X comes)
+ *   on_cpus(flush_here) ---------------->  invlpg every page of the range
+ *   <---- all done, or the deadline
+ *         (on_cpus names who and where;
+ *         the payload is then refused)
+ *   exec_region_add(): published --------> a patched jmp may lead here;
+ *                                          the walk finds RX only
+ */
+#include "clients/livepatch/livepatch.h"
+#include "clients/livepatch/lp_mem.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/layout.h"
+#include "arch/x86/paging.h"
+#include "arch/x86/pmm.h"
+#include "kernel/percpu.h"
+#include "kernel/printk.h"
+#include "kernel/smp_call.h"
+
+static uintptr_t area_next = LP_AREA_BASE;
+
+#define RW_FLAGS (PTE_P | PTE_G | PTE_W | PTE_NX)
+
+uintptr_t lp_mem_next(size_t pages)
+{
+	if (!pages || pages * PAGE_SIZE > LP_AREA_BASE + LP_AREA_SIZE - area_next)
+		return 0;
+	return area_next;
+}
+
+int lp_mem_map(size_t pages, uintptr_t *va)
+{
+	size_t size = pages * PAGE_SIZE;
+	if (!pages || size > LP_AREA_BASE + LP_AREA_SIZE - area_next)
+		return -LP_ENOMEM;
+	uintptr_t base = area_next;
+	area_next += size;
+	for (size_t i = 0; i < pages; i++)
+		paging_map(base + i * PAGE_SIZE, pmm_alloc_page(), PAGE_SIZE, RW_FLAGS);
+	*va = base;
+	return 0;
+}
+
+struct flush_range { uintptr_t va; size_t pages; };
+
+static void flush_here(void *arg)
+{
+	const struct flush_range *r = arg;
+	for (size_t i = 0; i < r->pages; i++)
+		invlpg((void *)(r->va + i * PAGE_SIZE));
+}
+
+int lp_mem_seal(uintptr_t va, size_t pages, enum lp_mem_kind kind)
+{
+	uint64_t flags = kind == LP_MEM_TEXT ? PTE_P | PTE_G
+		       : kind == LP_MEM_RO ? PTE_P | PTE_G | PTE_NX : RW_FLAGS;
+	for (size_t i = 0; i < pages; i++) {
+		uintptr_t a = va + i * PAGE_SIZE;
+		uint64_t *e = paging_lookup(a, NULL);
+		if (!e)
+			continue;
+		paging_map(a, *e & PTE_ADDR, PAGE_SIZE, flags);
+	}
+	struct flush_range r = { va, pages };
+	return on_cpus(&cpu_online_mask, flush_here, &r);
+}
+
+void lp_mem_unmap(uintptr_t va, size_t pages)
+{
+	for (size_t i = 0; i < pages; i++) {
+		uintptr_t a = va + i * PAGE_SIZE;
+		uint64_t *e = paging_lookup(a, NULL);
+		if (!e)
+			continue;
+		uint64_t pa = *e & PTE_ADDR;
+		paging_unmap(a, PAGE_SIZE);
+		pmm_free_page(pa);
+	}
+	struct flush_range r = { va, pages };
+	on_cpus(&cpu_online_mask, flush_here, &r);
+	if (va + pages * PAGE_SIZE == area_next)
+		area_next = va;
+}
+
+unsigned lp_mem_mapped_pages(void)
+{
+	unsigned n = 0;
+	for (uintptr_t a = LP_AREA_BASE; a < area_next + 16 * PAGE_SIZE; a += PAGE_SIZE)
+		if (paging_lookup(a, NULL))
+			n++;
+	return n;
+}
