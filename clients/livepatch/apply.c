@@ -55,7 +55,8 @@ POKE_BATCH_DEFINE(lp_batch, LP_BATCH_SITES);
 static struct lp_payload *applied[LP_MAX_PAYLOADS];     /* the stack, bottom first */
 static unsigned nr_applied;
 /* Every payload an operation was asked about, for the consistency walk
- * (payloads are never unloaded: the pointers stay valid). */
+ * beside the loader's (the tests' hand-made ones too; payloads are never
+ * unloaded: the pointers stay valid). */
 static struct lp_payload *known[LP_MAX_PAYLOADS * 2];
 static unsigned nr_known;
 
@@ -489,8 +490,8 @@ static int check_locked(char *why, size_t why_len)
 	}
 	/* Payloads not applied: every function reverted; where no applied
 	 * payload replaces it, the text is not its jmp. */
-	for (unsigned i = 0; i < nr_known; i++) {
-		struct lp_payload *p = known[i];
+	for (unsigned i = 0; i < nr_known + lp_count(); i++) {  /* the loader's too */
+		struct lp_payload *p = i < nr_known ? known[i] : lp_at(i - nr_known);
 		if (p->state == LP_APPLIED)
 			continue;
 		for (uint32_t j = 0; j < p->nfuncs; j++) {
