@@ -145,8 +145,8 @@ CLIENT_OBJS := \
 	clients/alternative/features.o clients/alternative/site_bytes.o clients/alternative/apply_boot.o \
 	clients/alternative/apply_nmi.o clients/alternative/repatch.o clients/alternative/console.o \
 	$(TRACE_OBJS) $(LIVEPATCH_OBJS)
-# Livepatch: apply, revert, replace (clients/livepatch/livepatch.h).
-CLIENT_OBJS += clients/livepatch/apply.o
+# Livepatch: apply, revert, replace, console (clients/livepatch/livepatch.h).
+CLIENT_OBJS += clients/livepatch/apply.o clients/livepatch/console.o
 
 
 # The lab: fixture sites of every context, storms and the bystander crew,
@@ -172,6 +172,7 @@ TEST_OBJS := \
 	tests/kernel/test_static_call.o tests/kernel/test_imv.o tests/kernel/test_alternative.o tests/kernel/test_trace.o tests/kernel/bench_trace.o \
 	tests/kernel/test_livepatch_loader.o
 TEST_OBJS += tests/kernel/lp_fake.o tests/kernel/test_livepatch.o tests/kernel/test_livepatch_storm.o
+TEST_OBJS += tests/kernel/test_livepatch_payloads.o
 
 # The mass patcher's corpus: MASS_N small functions (default 38252, the
 # ftrace sites of a Debian 6.1 kernel), generated into $(GEN)/mass/ by
