@@ -336,10 +336,18 @@ def livepatch_xp_lp():
     expect(line("livepatch:", "2 applied") is not None, "xp-lp counts 2 payloads applied")
     expect(line("two_funcs", "applied", "place 1", "2 function(s)") is not None, "two_funcs: applied, place 1")
     expect(line("stack_over", "applied", "place 2", "1 function(s)") is not None, "stack_over: applied, place 2")
-    # the function lines follow their payload's line
-    i_two = next(i for i, x in enumerate(lines) if x.startswith("two_funcs"))
-    i_over = next(i for i, x in enumerate(lines) if x.startswith("stack_over"))
-    a_two, b_two, a_over = lines[i_two + 1], lines[i_two + 2], lines[i_over + 1]
+    def fn_line(payload, fn):
+        """The line of function fn under payload's line (its function lines follow it, indented)."""
+        i = next(i for i, x in enumerate(lines) if x.startswith(payload + " "))
+        block = []
+        for x in lines[i + 1:]:
+            if not x.startswith("  "):
+                break
+            block.append(x)
+        return next((x for x in block if x.split()[0] == fn), f"(no {fn} under {payload})")
+
+    a_two, b_two, a_over = fn_line("two_funcs", "lp_target_a"), fn_line("two_funcs", "lp_target_b"), \
+        fn_line("stack_over", "lp_target_a")
     expect("lp_target_a" in a_two and "applied" in a_two and "jmp in text" not in a_two,
            f"two_funcs' lp_target_a applied, its jmp not in the text (stack_over's is): {a_two.strip()}")
     expect("lp_target_b" in b_two and "applied" in b_two and "jmp in text" in b_two,

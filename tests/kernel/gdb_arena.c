@@ -15,8 +15,9 @@
  *                                   of the call (accepted only with
  *                                   patch.unsafe_targets=1)
  *                                 5 livepatch: applies two_funcs, then
- *                                   stack_over over it (hand-made,
- *                                   tests/kernel/lp_fake.h), for xp-lp
+ *                                   stack_over over it (tests/livepatch/,
+ *                                   or hand-made: tests/kernel/lp_fake.h
+ *                                   when not loaded), for xp-lp
  *                                 4 resets the arena for the next scenario
  *                                   of the same boot: every site above
  *                                   back to its bytes at the start, each
@@ -168,6 +169,15 @@ static void remember_pristine(void)
 		memcpy(pristine[i].bytes, pristine[i].addr, sizeof(pristine[i].bytes));
 }
 
+/* The test payload of that name (tests/livepatch/) if the loader has it,
+ * else the hand-made one. */
+static struct lp_payload *arena_payload(struct lp_payload *fake)
+{
+	lp_fake_init();
+	struct lp_payload *p = lp_find(fake->name);
+	return p ? p : fake;
+}
+
 static int reset_arena(void)
 {
 	int err = 0;
@@ -181,8 +191,9 @@ static int reset_arena(void)
 			       patch_errname(err), patch_strerror(err));
 	}
 	static char why[192];
-	struct lp_payload *lps[2] = { &lp_fake_stack_over, &lp_fake_two_funcs };
-	for (unsigned i = 0; i < 2 && !err; i++)
+	struct lp_payload *lps[4] = { arena_payload(&lp_fake_stack_over), arena_payload(&lp_fake_two_funcs),
+				      &lp_fake_stack_over, &lp_fake_two_funcs };
+	for (unsigned i = 0; i < 4 && !err; i++)
 		if (lps[i]->state == LP_APPLIED && (err = lp_revert(lps[i], NULL, NULL, why, sizeof(why))))
 			printk("gdb.arena: reset: reverting payload %s failed: %s", lps[i]->name, why);
 	pending_nmi_call = pending_irq_call = 0;
@@ -196,10 +207,9 @@ static int reset_arena(void)
 static int apply_two_payloads(void)
 {
 	static char why[192];
-	lp_fake_init();
-	int err = lp_apply(&lp_fake_two_funcs, NULL, NULL, why, sizeof(why));
+	int err = lp_apply(arena_payload(&lp_fake_two_funcs), NULL, NULL, why, sizeof(why));
 	if (!err)
-		err = lp_apply(&lp_fake_stack_over, NULL, NULL, why, sizeof(why));
+		err = lp_apply(arena_payload(&lp_fake_stack_over), NULL, NULL, why, sizeof(why));
 	if (err)
 		printk("gdb.arena: livepatch: %s", why);
 	return err;
