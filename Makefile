@@ -145,6 +145,8 @@ CLIENT_OBJS := \
 	clients/alternative/features.o clients/alternative/site_bytes.o clients/alternative/apply_boot.o \
 	clients/alternative/apply_nmi.o clients/alternative/repatch.o clients/alternative/console.o \
 	$(TRACE_OBJS) $(LIVEPATCH_OBJS)
+# Livepatch: apply, revert, replace, console (clients/livepatch/livepatch.h).
+CLIENT_OBJS += clients/livepatch/apply.o clients/livepatch/console.o
 
 
 # The lab: fixture sites of every context, storms and the bystander crew,
@@ -153,6 +155,7 @@ LAB_OBJS := \
 	lab/context_sites_code.o lab/fixture_sites_code.o lab/ool_sites_code.o \
 	lab/context_sites.o lab/fixture_sites.o lab/key_sites.o lab/ool_sites.o lab/crew.o lab/hist.o lab/stall.o lab/storm.o \
 	lab/storm_handlers.o lab/static_calls.o lab/imvs.o lab/alt_sites.o lab/lp_demo.o
+LAB_OBJS += lab/lp_targets.o lab/lp_targets_code.o
 
 TEST_OBJS := \
 	tests/kernel/traps_helpers.o tests/kernel/nmi_helpers.o \
@@ -168,6 +171,8 @@ TEST_OBJS := \
 	tests/kernel/compare_report.o tests/kernel/compare_strategies.o tests/kernel/compare_storm.o \
 	tests/kernel/test_static_call.o tests/kernel/test_imv.o tests/kernel/test_alternative.o tests/kernel/test_trace.o tests/kernel/bench_trace.o \
 	tests/kernel/test_livepatch_loader.o
+TEST_OBJS += tests/kernel/lp_fake.o tests/kernel/test_livepatch.o tests/kernel/test_livepatch_storm.o
+TEST_OBJS += tests/kernel/test_livepatch_payloads.o
 
 # The mass patcher's corpus: MASS_N small functions (default 38252, the
 # ftrace sites of a Debian 6.1 kernel), generated into $(GEN)/mass/ by

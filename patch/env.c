@@ -12,6 +12,7 @@
 #include "kernel/string.h"
 #include "patch/live.h"
 #include "patch/env.h"
+#include "patch/exec_regions.h"
 
 extern char __nopatch_start[], __nopatch_end[];         /* linker.ld */
 
@@ -50,6 +51,12 @@ static bool live_site(const struct patch_env *env, uintptr_t addr, size_t len, u
 	return live_site_overlapping(addr, len, site, site_len);
 }
 
+static bool foreign_target(const struct patch_env *env, uintptr_t addr, bool *is_fn_start, const char **name)
+{
+	(void)env;
+	return exec_region_lookup(addr, is_fn_start, name);
+}
+
 /* One walk cache per CPU; busy keeps a nested caller (an interrupt that
  * validates) off the one its thread is using. Thread context. */
 static struct walk_cache walk_caches[MAX_CPUS];
@@ -84,6 +91,7 @@ struct patch_env kernel_patch_env = {
 	.symbol = symbol,
 	.protected_code = protected_code,
 	.live_site = live_site,
+	.foreign_target = foreign_target,
 	.walk_cache_get = walk_cache_get,
 	.walk_cache_put = walk_cache_put,
 	.text_stable = text_stable,

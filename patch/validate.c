@@ -13,7 +13,8 @@
  *   8. new bytes: exactly one instruction of len bytes, accepted by the
  *      strategy's own check (int3: emulatable by #BP), not falling through past the end of the function where the old
  *      one could not (a ret becoming a nop at the very end), branching (if
- *      at all) into .text
+ *      at all) into .text, or onto the start of a function of a region
+ *      env->foreign_target registers (a livepatch payload's text)
  *   7, 8 of a multi-instruction site (a strategy with multi_insn): old
  *      and new are whole instructions; in either a call only as the last;
  *      new: no other branch, no system instruction, the call direct to a
@@ -223,7 +224,9 @@ static bool falls_through(const ZydisDecodedInstruction *insn)
  * RIP), and that CPU would return into the other variant's bytes. New
  * bytes may not branch at all otherwise (the core could check neither
  * where nor that no CPU is sent into the middle), and that last call must
- * be a direct one to the start of a function in .text; nor may they hold
+ * be a direct one to the start of a function in .text; the last may also
+ * be a direct jmp rel32 to a function's start, in .text or in a region of
+ * env->foreign_target (a livepatch over a multi-instruction prologue); nor may they hold
  * a privileged instruction (hlt, mov to a control register, wrmsr, lidt,
  * swapgs...: Zydis's "privileged", since its category SYSTEM also holds
  * rdtsc and rdtscp, which alternatives use), which the single-instruction
@@ -272,8 +275,26 @@ static int check_seq(const struct patch_env *env, struct poke_site *site, bool i
 			}
 			break;
 		}
+		case ZYDIS_CATEGORY_UNCOND_BR: {
+			/* As the last instruction, a direct jmp rel32 to the
+			 * start of a function, in .text or in a registered
+			 * region (a livepatch over a multi-instruction
+			 * prologue): it goes nowhere the core cannot check */
+			ZyanU64 t;
+			uintptr_t fn;
+			uint64_t size;
+			const char *name;
+			bool fn_start = false;
+			if (last && bytes[off] == JMP32_INSN_OPCODE && insn.length == JMP32_INSN_SIZE &&
+			    ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&insn, &ops[0], site->addr + off, &t)) &&
+			    (t >= env->text_start && t < env->text_end ? env->symbol(env, t, &fn, &size, &name) && fn == t
+			     : env->foreign_target && env->foreign_target(env, t, &fn_start, &name) && fn_start))
+				break;
+			snprintf(detail, sizeof(detail), "%s at byte %zu of a multi-instruction site (only a last jmp "
+				 "rel32 to a function's start is checked)", ZydisMnemonicGetString(insn.mnemonic), off);
+			return patch_refuse(PATCH_EBRANCH_UNCHECKED, why, why_len, site->addr, detail);
+		}
 		case ZYDIS_CATEGORY_COND_BR:
-		case ZYDIS_CATEGORY_UNCOND_BR:
 		case ZYDIS_CATEGORY_RET:
 		case ZYDIS_CATEGORY_INTERRUPT:
 		case ZYDIS_CATEGORY_SYSCALL:
@@ -739,15 +760,28 @@ int patch_validate_site_multi(const struct patch_env *env, patch_site_check_fn c
 	}
 	if (!has_target(&site->emu))
 		return 0;
-	if (site->emu.target < env->text_start || site->emu.target >= env->text_end) {
-		snprintf(detail, sizeof(detail), "target %#lx", (unsigned long)site->emu.target);
-		return patch_refuse(PATCH_ETARGET_OUTSIDE_TEXT, why, why_len, addr, detail);
+	bool outside = site->emu.target < env->text_start || site->emu.target >= env->text_end;
+	if (outside) {
+		/* Outside .text: only onto a function of a registered region
+		 * (a payload's text, never a site itself, so step 9's checks of
+		 * .text do not apply to it) */
+		bool fn_start = false;
+		const char *region = NULL;
+		if (!env->foreign_target || !env->foreign_target(env, site->emu.target, &fn_start, &region)) {
+			snprintf(detail, sizeof(detail), "target %#lx", (unsigned long)site->emu.target);
+			return patch_refuse(PATCH_ETARGET_OUTSIDE_TEXT, why, why_len, addr, detail);
+		}
+		if (!fn_start) {
+			snprintf(detail, sizeof(detail), "target %#lx is inside %s but not the start of one of its "
+				 "functions", (unsigned long)site->emu.target, region ? region : "a region");
+			return patch_refuse(PATCH_ETARGET_MID_INSN, why, why_len, addr, detail);
+		}
 	}
 
 	/* 9. and where it lands */
 	if (env->unchecked_targets)
 		return 0;
-	err = check_target(env, site, batch, nr, why, why_len);
+	err = outside ? 0 : check_target(env, site, batch, nr, why, why_len);
 	if (err)
 		return err;
 	/* and no other site of the batch branches into this one's tail (its

@@ -36,6 +36,12 @@ struct patch_env {
 	 * so, *site and *site_len say which. */
 	bool (*live_site)(const struct patch_env *env, uintptr_t addr, size_t len, uintptr_t *site,
 			  uint8_t *site_len);
+	/* Optional (NULL: every target outside .text is refused): is addr,
+	 * outside .text, in executable memory a new jmp or call may reach
+	 * (patch/exec_regions.h: a livepatch payload's text)? If so, *is_fn_start
+	 * says whether it is the start of one of its functions (the only
+	 * place accepted) and *name names the region. */
+	bool (*foreign_target)(const struct patch_env *env, uintptr_t addr, bool *is_fn_start, const char **name);
 	/* Debug only (patch.unsafe_targets=1): skip the checks of where a new
 	 * branch lands (instruction boundary, function start, sites in flight,
 	 * no-patch region), to show what they prevent. */

@@ -18,6 +18,9 @@ DWARF type; kernel/debug_anchor.c is checked first (magic and version).
                        (works on the ELF file alone, without a target)
   xp-run-on CPU        resume only that CPU until the next stop
   xp-stats             patch and storm counters
+  xp-lp                livepatch payloads: state, place on the applied stack,
+                       each function's state, what it stacks on, and whether
+                       the text holds its jmp
 Helpers for scripts (tests/gdb): cpu_threads(), thread_of(cpu), read(expr),
 write(expr, value), phases(strategy), phase_number(name), strategy_names().
 Phase names are never copied here: they are read from the kernel, through
@@ -435,5 +438,76 @@ and the NMI/#MC/IRQ site hits."""
                   f" {int(pc['patch']['bp_vanished']):>8}  {hits}")
 
 
-for cmd in (XpCpus, XpSites, XpBatch, XpBreakPhase, XpPhases, XpRunOn, XpStats):
+def _static(name, source):
+    """The value of the static variable name of source file source (a path
+    ending), or None when the kernel has none (not linked in)."""
+    for s in gdb.lookup_static_symbols(name):
+        if s.symtab.filename.endswith(source):
+            return s.value()
+    return None
+
+
+def lp_payloads():
+    """Every livepatch payload the kernel knows: the loader's (clients/
+    livepatch/load.c: payloads[0..nr_payloads)) and those an operation of
+    clients/livepatch/apply.c was asked about (known[0..nr_known): the
+    tests' hand-made ones too), each once, as gdb.Value (struct
+    lp_payload)."""
+    out, seen = [], set()
+    arr, n = _static("payloads", "clients/livepatch/load.c"), _static("nr_payloads", "clients/livepatch/load.c")
+    if arr is not None and n is not None:
+        for i in range(int(n)):
+            p = arr[i]
+            seen.add(int(p.address))
+            out.append(p)
+    known, nk = _static("known", "clients/livepatch/apply.c"), _static("nr_known", "clients/livepatch/apply.c")
+    if known is not None and nk is not None:
+        for i in range(int(nk)):
+            ptr = int(known[i])
+            if ptr and ptr not in seen:
+                seen.add(ptr)
+                out.append(known[i].dereference())
+    return out
+
+
+def _enum(v, prefix):
+    """An enum value's name, less its prefix: LP_APPLIED -> applied."""
+    s = str(v)
+    return s[len(prefix):].lower() if s.startswith(prefix) else s
+
+
+class XpLp(gdb.Command):
+    """xp-lp: livepatch payloads (the loader's, and any an apply, revert
+or replace was asked about): name, state, place on the applied stack,
+and for each function its entry, new body, state, the payload it stacks
+on, and its first bytes now ("jmp in text" when they are its jmp, i.e.
+its version runs)."""
+
+    def __init__(self):
+        super().__init__("xp-lp", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        check_anchor()
+        nr = _static("nr_applied", "clients/livepatch/apply.c")
+        if nr is None:
+            raise gdb.GdbError("xp-lp: this kernel has no livepatch (clients/livepatch/apply.c)")
+        payloads = lp_payloads()
+        print(f"livepatch: {len(payloads)} payload(s), {int(nr)} applied")
+        for p in payloads:
+            pos = int(p["stack_pos"])
+            print(f"{p['name'].string():<16} {_enum(p['state'], 'LP_'):<8} "
+                  f"{'place ' + str(pos) if pos else '-':<8} {int(p['nfuncs'])} function(s)")
+            for j in range(int(p["nfuncs"])):
+                f = p["funcs"][j]
+                old, new = int(f["old_addr"]), int(f["new_addr"])
+                now = bytes_at(old, 5)
+                jmp = bytes([0xe9]) + ((new - (old + 5)) & 0xffffffff).to_bytes(4, "little")
+                under = f["under"]
+                over = f" over {under.dereference()['name'].string()}" if int(under) else ""
+                name = f["name"].string() if int(f["name"]) else "?"
+                print(f"  {name:<24} {old:#x} -> {new:#x}  {_enum(f['state'], 'LP_FUNC_'):<8}{over}  "
+                      f"now {now.hex(' ')}{'  jmp in text' if now == jmp else ''}")
+
+
+for cmd in (XpCpus, XpSites, XpBatch, XpBreakPhase, XpPhases, XpRunOn, XpStats, XpLp):
     cmd()

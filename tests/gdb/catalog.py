@@ -17,7 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 STRATEGY = "int3"                       # what gdb.arena patches with (the default)
 INTRUDERS = ("thread", "nmi")           # every phase is replayed with each
 OTHERS = ["phase_int3-written_irq", "patcher_nmi_own_site", "retire_waits_for_bp", "nmi_inside_bp_acks_for_real",
-          "validate_beside_batch_in_flight", "torn_target_with_checks_off"]
+          "validate_beside_batch_in_flight", "torn_target_with_checks_off", "livepatch_xp_lp"]
 
 def kernel_phases(elf=None, strategy=STRATEGY):
     """The phase names of STRATEGY, read from the kernel's ELF file by a gdb

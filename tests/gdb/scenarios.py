@@ -26,6 +26,11 @@ the arena after the last.
                                site (accepted: the validator reads through
                                the view) and a request in the middle of an
                                instruction between them (still refused)
+  livepatch_xp_lp              CPU 0 applies two hand-made payloads, the
+                               second stacking on the first; halted, xp-lp
+                               lists both with their places, each function
+                               applied, the stacked one over the other, and
+                               which jmp the text holds
   torn_target_with_checks_off  booted with patch.unsafe_targets=1: the
                                batch "call S a -> b, nop N -> jmp S+2" is
                                accepted, and a CPU running N while the tail
@@ -310,7 +315,52 @@ def torn_target_with_checks_off():
     expect(read("gdb_arena.patch_err") == 0, "the batch completed (nothing refused it)")
 
 
+LIVEPATCH = 5                           # gdb_arena.patch_cmd: apply two_funcs, then stack_over
+
+
+def livepatch_xp_lp():
+    ready()
+    done = read("gdb_arena.patch_done")
+    write("gdb_arena.patch_cmd", LIVEPATCH)
+    run_until("gdb_patch_finished", 0)
+    expect(read("gdb_arena.patch_done") == done + 1 and read("gdb_arena.patch_err") == 0,
+           f"CPU 0 applied two_funcs and stack_over (error {read('gdb_arena.patch_err')})")
+    out = gdb.execute("xp-lp", to_string=True)
+    print(out)
+    lines = out.splitlines()
+
+    def line(start, *words):
+        """The first line that starts with start (after blanks) and holds every word."""
+        return next((x for x in lines if x.strip().startswith(start) and all(w in x for w in words)), None)
+
+    expect(line("livepatch:", "2 applied") is not None, "xp-lp counts 2 payloads applied")
+    expect(line("two_funcs", "applied", "place 1", "2 function(s)") is not None, "two_funcs: applied, place 1")
+    expect(line("stack_over", "applied", "place 2", "1 function(s)") is not None, "stack_over: applied, place 2")
+    def fn_line(payload, fn):
+        """The line of function fn under payload's line (its function lines follow it, indented)."""
+        i = next(i for i, x in enumerate(lines) if x.startswith(payload + " "))
+        block = []
+        for x in lines[i + 1:]:
+            if not x.startswith("  "):
+                break
+            block.append(x)
+        return next((x for x in block if x.split()[0] == fn), f"(no {fn} under {payload})")
+
+    a_two, b_two, a_over = fn_line("two_funcs", "lp_target_a"), fn_line("two_funcs", "lp_target_b"), \
+        fn_line("stack_over", "lp_target_a")
+    expect("lp_target_a" in a_two and "applied" in a_two and "jmp in text" not in a_two,
+           f"two_funcs' lp_target_a applied, its jmp not in the text (stack_over's is): {a_two.strip()}")
+    expect("lp_target_b" in b_two and "applied" in b_two and "jmp in text" in b_two,
+           f"two_funcs' lp_target_b applied, its jmp in the text: {b_two.strip()}")
+    expect("lp_target_a" in a_over and "over two_funcs" in a_over and "jmp in text" in a_over,
+           f"stack_over's lp_target_a over two_funcs, its jmp in the text: {a_over.strip()}")
+    a = read("(unsigned long)lp_target_a")
+    first = bytes(gdb.selected_inferior().read_memory(a, 1))[0]
+    expect(first == 0xe9, f"lp_target_a starts with a jmp ({first:#x}), read by gdb itself")
+
+
 OTHERS = {
+    "livepatch_xp_lp": livepatch_xp_lp,
     "validate_beside_batch_in_flight": validate_beside_batch_in_flight,
     "torn_target_with_checks_off": torn_target_with_checks_off,
     "patcher_nmi_own_site": patcher_nmi_own_site,

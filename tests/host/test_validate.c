@@ -113,6 +113,7 @@ static int setup(void **state)
 	live_nr = 0;
 	env.read = read_view;
 	env.unchecked_targets = false;
+	env.foreign_target = NULL;
 	strategy_check = int3_check_site;
 	return 0;
 }
@@ -187,7 +188,13 @@ static void multi_instruction_sites(void **state)
 	assert_int_equal(check_multi(true, call_first, &n), -PATCH_EMULTI_CALL_NOT_LAST);
 	assert_int_equal(check_multi(true, call_last, &n), 0);                  /* to h, a function's start */
 	assert_int_equal(check_multi(true, call_mid_fn, &n), -PATCH_EBRANCH_UNCHECKED);
-	assert_int_equal(check_multi(true, jmp_last, &n), -PATCH_EBRANCH_UNCHECKED);
+	assert_int_equal(check_multi(true, jmp_last, &n), 0);                   /* jmp rel32 to h's start, last */
+	static const uint8_t jmp_mid_fn[10] = { 0x0f, 0x1f, 0x44, 0x00, 0x00, 0xe9, 0xe7, 0xff, 0xff, 0xff };
+	static const uint8_t jmp_first[10] = { 0xe9, 0xeb, 0xff, 0xff, 0xff, 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+	static const uint8_t jmp8_last[10] = { 0x0f, 0x1f, 0x44, 0x00, 0x00, 0x0f, 0x1f, 0x00, 0xeb, 0xe4 };
+	assert_int_equal(check_multi(true, jmp_mid_fn, &n), -PATCH_EBRANCH_UNCHECKED);    /* to h+1 */
+	assert_int_equal(check_multi(true, jmp_first, &n), -PATCH_EBRANCH_UNCHECKED);     /* not last */
+	assert_int_equal(check_multi(true, jmp8_last, &n), -PATCH_EBRANCH_UNCHECKED);     /* a jmp rel8 */
 	assert_int_equal(check_multi(true, torn_tail, &n), -PATCH_ENEW_LENGTH);    /* not whole instructions */
 }
 
@@ -321,6 +328,58 @@ static void rel32(uint8_t *insn, uint8_t op, uintptr_t at, unsigned len, uintptr
 	int32_t r = (int32_t)(to - (at + len));
 	insn[0] = op;
 	memcpy(insn + len - 4, &r, 4);
+}
+
+/* A registered region outside .text (a livepatch payload's text, as
+ * patch/exec_regions.h registers it): [REGION, REGION+0x100), functions
+ * at its offsets 0x00 and 0x40. */
+#define REGION 0x80000ul
+static bool region_lookup(const struct patch_env *e, uintptr_t a, bool *is_fn_start, const char **name)
+{
+	(void)e;
+	if (a < REGION || a >= REGION + 0x100)
+		return false;
+	*is_fn_start = a == REGION || a == REGION + 0x40;
+	*name = "payload 'demo'";
+	return true;
+}
+
+/* A jmp or call out of .text: refused, unless onto a function start of a
+ * registered region; inside a region but not at a function start:
+ * PATCH_ETARGET_MID_INSN, naming the region. */
+static void targets_in_exec_regions(void **state)
+{
+	(void)state;
+	uint8_t jmp[5], call[5];
+	char why[200];
+	const uint8_t *cur = text + 0x20;       /* h's nop5 */
+
+	rel32(jmp, 0xe9, BASE + 0x20, 5, REGION + 0x40);
+	assert_int_equal(check(BASE + 0x20, 5, cur, jmp, NULL), -PATCH_ETARGET_OUTSIDE_TEXT);  /* no regions */
+	env.foreign_target = region_lookup;
+	assert_int_equal(check(BASE + 0x20, 5, cur, jmp, NULL), 0);
+	rel32(call, 0xe8, BASE + 0x20, 5, REGION);
+	assert_int_equal(check(BASE + 0x20, 5, cur, call, NULL), 0);
+	rel32(jmp, 0xe9, BASE + 0x20, 5, REGION + 0x41);
+	assert_int_equal(check(BASE + 0x20, 5, cur, jmp, NULL), -PATCH_ETARGET_MID_INSN);
+	struct poke_site s = { .addr = BASE + 0x20, .len = 5 };
+	memcpy(s.old, cur, 5);
+	memcpy(s.new, jmp, 5);
+	assert_int_equal(patch_validate_site(&env, strategy_check, &s, NULL, 0, why, sizeof(why)),
+			 -PATCH_ETARGET_MID_INSN);
+	assert_non_null(strstr(why, "payload 'demo'"));
+	rel32(jmp, 0xe9, BASE + 0x20, 5, REGION + 0x100);       /* just past it: outside any region */
+	assert_int_equal(check(BASE + 0x20, 5, cur, jmp, NULL), -PATCH_ETARGET_OUTSIDE_TEXT);
+	/* the last jmp of a multi-instruction site (stop-machine-nmi over a
+	 * prologue): onto a region's function start only */
+	uint8_t seq[10] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 }, n;
+	rel32(seq + 5, 0xe9, BASE + 0x35, 5, REGION + 0x40);
+	assert_int_equal(check_multi(true, seq, &n), 0);
+	rel32(seq + 5, 0xe9, BASE + 0x35, 5, REGION + 0x41);
+	assert_int_equal(check_multi(true, seq, &n), -PATCH_EBRANCH_UNCHECKED);
+	env.foreign_target = NULL;
+	rel32(seq + 5, 0xe9, BASE + 0x35, 5, REGION + 0x40);
+	assert_int_equal(check_multi(true, seq, &n), -PATCH_EBRANCH_UNCHECKED);
 }
 
 /* Where a new branch may land: every refusal has its own code. */
@@ -536,6 +595,7 @@ int main(void)
 		cmocka_unit_test_setup(emulation_of_each_kind, setup),
 		cmocka_unit_test_setup(sort_search_overlap, setup),
 		cmocka_unit_test_setup(error_names, setup),
+		cmocka_unit_test_setup(targets_in_exec_regions, setup),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 	int total = (int)(sizeof(tests) / sizeof(tests[0]));

@@ -14,10 +14,15 @@
  *                                   flip_nop5_site's nop5 -> jmp to byte 2
  *                                   of the call (accepted only with
  *                                   patch.unsafe_targets=1)
+ *                                 5 livepatch: applies two_funcs, then
+ *                                   stack_over over it (tests/livepatch/,
+ *                                   or hand-made: tests/kernel/lp_fake.h
+ *                                   when not loaded), for xp-lp
  *                                 4 resets the arena for the next scenario
  *                                   of the same boot: every site above
  *                                   back to its bytes at the start, each
- *                                   through a real batch; the results
+ *                                   through a real batch, every payload
+ *                                   command 5 applied reverted; the results
  *                                   cleared (gdb_arena.resets counts it,
  *                                   reset_err says how it went); then
  *                                   calls gdb_arena_ready() again
@@ -47,6 +52,7 @@
 #include "patch/patch.h"
 #include "clients/sites/sites.h"
 #include "lab/fixture_sites.h"
+#include "tests/kernel/lp_fake.h"
 
 struct gdb_arena {
 	uint32_t patch_cmd;
@@ -163,6 +169,15 @@ static void remember_pristine(void)
 		memcpy(pristine[i].bytes, pristine[i].addr, sizeof(pristine[i].bytes));
 }
 
+/* The test payload of that name (tests/livepatch/) if the loader has it,
+ * else the hand-made one. */
+static struct lp_payload *arena_payload(struct lp_payload *fake)
+{
+	lp_fake_init();
+	struct lp_payload *p = lp_find(fake->name);
+	return p ? p : fake;
+}
+
 static int reset_arena(void)
 {
 	int err = 0;
@@ -175,10 +190,28 @@ static int reset_arena(void)
 			printk("gdb.arena: reset: restoring the site at %p failed: %s (%s)", pristine[i].addr,
 			       patch_errname(err), patch_strerror(err));
 	}
+	static char why[192];
+	struct lp_payload *lps[4] = { arena_payload(&lp_fake_stack_over), arena_payload(&lp_fake_two_funcs),
+				      &lp_fake_stack_over, &lp_fake_two_funcs };
+	for (unsigned i = 0; i < 4 && !err; i++)
+		if (lps[i]->state == LP_APPLIED && (err = lp_revert(lps[i], NULL, NULL, why, sizeof(why))))
+			printk("gdb.arena: reset: reverting payload %s failed: %s", lps[i]->name, why);
 	pending_nmi_call = pending_irq_call = 0;
 	gdb_arena.result = gdb_arena.nmi_result_cpu0 = 0;
 	gdb_arena.validate_err[0] = gdb_arena.validate_err[1] = 0;
 	gdb_arena.patch_err = 0;
+	return err;
+}
+
+/* Command 5: two_funcs, then stack_over over it (lp_target_a twice). */
+static int apply_two_payloads(void)
+{
+	static char why[192];
+	int err = lp_apply(arena_payload(&lp_fake_two_funcs), NULL, NULL, why, sizeof(why));
+	if (!err)
+		err = lp_apply(arena_payload(&lp_fake_stack_over), NULL, NULL, why, sizeof(why));
+	if (err)
+		printk("gdb.arena: livepatch: %s", why);
 	return err;
 }
 
@@ -249,6 +282,8 @@ static void test_gdb_arena(void)
 			gdb_arena.patch_err = patch_view_fn();
 		else if (cmd == 3)
 			gdb_arena.patch_err = patch_torn_batch(s);
+		else if (cmd == 5)
+			gdb_arena.patch_err = apply_two_payloads();
 		else
 			gdb_arena.patch_err = site_patch(s, cur == &s->var[0] ? &s->var[1] : &s->var[0]);
 		__atomic_fetch_add(&gdb_arena.patch_done, 1, __ATOMIC_RELEASE);
