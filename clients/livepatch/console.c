@@ -72,6 +72,11 @@ static int lp_info(const struct lp_payload *p)
 			       f->expect[2], f->expect[3], f->expect[4], expect_how(f->expect_set));
 	}
 	static const char *const kinds[LP_HOOK_KINDS] = { "pre-apply", "post-apply", "pre-revert", "post-revert" };
+	unsigned hooks = 0;
+	for (unsigned k = 0; k < LP_HOOK_KINDS; k++)
+		hooks += p->hooks[k] != NULL;
+	if (!hooks)
+		printk("  hooks: none");
 	for (unsigned k = 0; k < LP_HOOK_KINDS; k++)
 		if (p->hooks[k]) {
 			const struct ksym *s = ksym_function((uintptr_t)p->hooks[k]);

@@ -109,6 +109,19 @@ class ConsoleLivepatch(unittest.TestCase):
         self.assertTrue(any(re.match(r"^  hook post-apply: [0-9a-f]{16}", x) for x in out), "\n".join(out))
         self.assertTrue(any(re.match(r"^  hook post-revert: [0-9a-f]{16}", x) for x in out), "\n".join(out))
 
+    def test_5_walkthrough(self):
+        """The README's walkthrough, step by step: demo_fix (tests/livepatch/
+        demo_fix.c) turns lp_demo_answer's x + 1 into x * 2 and back; a
+        payload without hooks says so in lp info."""
+        crc0 = self.crc()
+        self.one("call lp_demo_answer 21", r"^lp_demo_answer\(21\) = 22 \(0x16\)$")
+        self.one("lp apply demo_fix", RESULT.format(op="apply", name="demo_fix", funcs=1, rounds=3, strategy="int3"))
+        self.one("call lp_demo_answer 21", r"^lp_demo_answer\(21\) = 42 \(0x2a\)$")
+        self.assertIn("  hooks: none", self.con.send("lp info demo_fix"))
+        self.one("lp revert demo_fix", RESULT.format(op="revert", name="demo_fix", funcs=1, rounds=3, strategy="int3"))
+        self.one("call lp_demo_answer 21", r"^lp_demo_answer\(21\) = 22 \(0x16\)$")
+        self.assertEqual(self.crc(), crc0, ".text is not back to what it was")
+
     def test_4_usage(self):
         self.one("lp frob two_funcs", r"^lp: unknown subcommand 'frob'")
         self.one("lp", r"^usage: lp list")
