@@ -294,12 +294,21 @@ static void fill_result(struct lp_result *r, uint32_t sites, const struct patch_
 	r->ns = tsc_to_ns(rdtsc() - t0);
 }
 
-static void lock(char *why, size_t why_len)
+/* Take lp_lock for one operation; -LP_EIN_HOOK (instead of waiting for
+ * ourselves until the lock's deadline panics) when this CPU holds it
+ * already: a hook of an operation in progress asked for another. */
+static int lock(const struct lp_payload *p, char *why, size_t why_len)
 {
+	if (spin_held_by_me(&lp_lock)) {
+		snprintf(why, why_len, "payload %s: asked for from a hook of an operation in progress (hooks may not "
+			 "apply, revert or replace)", p->name);
+		return -LP_EIN_HOOK;
+	}
 	spin_lock_timeout(&lp_lock, LP_LOCK_MS);
 	if (why_len)
 		why[0] = 0;
 	nr_plan = 0;
+	return 0;
 }
 
 int lp_apply(struct lp_payload *p, const struct patch_strategy *s, struct lp_result *r, char *why, size_t why_len)
@@ -307,7 +316,8 @@ int lp_apply(struct lp_payload *p, const struct patch_strategy *s, struct lp_res
 	uint64_t t0 = rdtsc();
 	uint32_t sites = 0;
 	int err;
-	lock(why, why_len);
+	if ((err = lock(p, why, why_len)))
+		return err;
 	remember(p);
 	if (p->state == LP_APPLIED) {
 		snprintf(why, why_len, "payload %s is applied already (place %u on the stack)", p->name, p->stack_pos);
@@ -343,7 +353,8 @@ int lp_revert(struct lp_payload *p, const struct patch_strategy *s, struct lp_re
 	uint64_t t0 = rdtsc();
 	uint32_t sites = 0;
 	int err = 0;
-	lock(why, why_len);
+	if ((err = lock(p, why, why_len)))
+		return err;
 	remember(p);
 	if (p->state != LP_APPLIED) {
 		snprintf(why, why_len, "payload %s is not applied (%s)", p->name, lp_state_name(p->state));
@@ -381,7 +392,8 @@ int lp_replace(struct lp_payload *p, const struct patch_strategy *s, struct lp_r
 	uint64_t t0 = rdtsc();
 	uint32_t sites = 0;
 	int err = 0;
-	lock(why, why_len);
+	if ((err = lock(p, why, why_len)))
+		return err;
 	remember(p);
 	if (p->state == LP_APPLIED) {
 		snprintf(why, why_len, "payload %s is applied already (place %u on the stack)", p->name, p->stack_pos);
@@ -528,7 +540,11 @@ static int check_locked(char *why, size_t why_len)
 
 int lp_check_consistency(char *why, size_t why_len)
 {
-	lock(why, why_len);
+	if (spin_held_by_me(&lp_lock)) {
+		snprintf(why, why_len, "the consistency check was asked for from a hook of an operation in progress");
+		return -LP_EIN_HOOK;
+	}
+	spin_lock_timeout(&lp_lock, LP_LOCK_MS);
 	patch_text_lock();
 	int err = check_locked(why, why_len);
 	patch_text_unlock();

@@ -53,6 +53,7 @@ enum {
 	LP_ENOT_TOP,            /* revert of a payload that another applied one stacks on */
 	LP_EVETO,               /* a pre hook returned nonzero */
 	LP_ENO_PAYLOAD,         /* no payload of that name */
+	LP_EIN_HOOK,            /* an operation asked for from a hook of another (which holds the lock) */
 	LP_ERR_END
 };
 const char *lp_errname(int err);        /* "LP_EEXPECT" for -LP_EEXPECT; NULL if not an LP code */

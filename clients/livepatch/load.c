@@ -43,6 +43,7 @@ static const char *const lp_names[LP_ERR_END - LP_ENOT_ELF] = {
 	[LP_ENOT_TOP - LP_ENOT_ELF] = "LP_ENOT_TOP",
 	[LP_EVETO - LP_ENOT_ELF] = "LP_EVETO",
 	[LP_ENO_PAYLOAD - LP_ENOT_ELF] = "LP_ENO_PAYLOAD",
+	[LP_EIN_HOOK - LP_ENOT_ELF] = "LP_EIN_HOOK",
 };
 
 const char *lp_errname(int err)

@@ -50,15 +50,10 @@ void lp_fake_init(void)
 
 const char *lp_fake_errname(int err)
 {
-	switch (-err) {
-	case 0: return "ok";
-	case LP_EEXPECT: return "LP_EEXPECT";
-	case LP_EALREADY_APPLIED: return "LP_EALREADY_APPLIED";
-	case LP_ENOT_APPLIED: return "LP_ENOT_APPLIED";
-	case LP_ENOT_TOP: return "LP_ENOT_TOP";
-	case LP_EVETO: return "LP_EVETO";
-	case LP_ETOO_MANY: return "LP_ETOO_MANY";
-	}
-	const char *n = patch_errname(err);
+	if (!err)
+		return "ok";
+	const char *n = lp_errname(err);
+	if (!n)
+		n = patch_errname(err);
 	return n ? n : "?";
 }

@@ -249,11 +249,17 @@ static int hook_pre(void)
 	return 0;
 }
 
+static int nested_err;
+
 static void hook_post(void)
 {
+	static char nested_why[128];
 	post_byte = *(volatile uint8_t *)lp_target_hook;
 	post_saw = lp_target_hook();
 	post_batches = batches();
+	/* A hook asking for another operation is refused at once (it would
+	 * wait for the lock its own operation holds). */
+	nested_err = lp_revert(&lp_fake_hooks, NULL, NULL, nested_why, sizeof(nested_why));
 }
 
 static void hook_post_revert(void)
@@ -276,6 +282,8 @@ static void test_hooks(void)
 		report(post_saw == LP_HOOK_V2 && post_byte == 0xe9 && post_batches == b0 + 1,
 		       "the post hook ran after the last round: the jmp (%#x) in place, lp_target_hook %#x, the batch "
 		       "done (%lu)", post_byte, post_saw, post_batches - b0);
+		report(nested_err == -LP_EIN_HOOK, "a revert asked for from the post hook was refused with LP_EIN_HOOK "
+		       "(got %s)", lp_fake_errname(nested_err));
 		op(lp_revert, p, "revert");
 		report(post_revert_saw == LP_HOOK_V1, "the post-revert hook saw the kernel's version (%#x)",
 		       post_revert_saw);
