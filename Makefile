@@ -504,7 +504,8 @@ debug-server: deps
 bench: deps
 	@$(MAKE) --no-print-directory $(BUILD_JOBS) iso
 	@start=$$(date +%s); $(BOOTS) --title 'make bench' --default-group bench; st=$$?; \
-	if [ $$st -ne 2 ]; then $(PYTHON) scripts/bench_table.py --since $$start || st=1; fi; exit $$st
+	if [ $$st -ne 2 ]; then $(PYTHON) scripts/bench_table.py --since $$start || st=1; \
+		$(PYTHON) scripts/lp_bench_table.py --since $$start || st=1; fi; exit $$st
 
 # The report is written even when a boot failed (with what it printed);
 # not when the runner refused to start (status 2: a bad COMPARE_SMP).
