@@ -8,22 +8,33 @@
  *
  * Rights: a page is W+NX while the loader writes it, and loses W before it
  * gains X (one PTE store: the new entry has no W), so no instant has it
- * both. The other CPUs never touched these addresses, but a CPU may cache
- * any present translation (speculatively too), so after sealing we flush
- * the range on every online CPU before the text is published:
+ * both. Every frame also has a second address, in the direct map (RW+NX
+ * for all RAM, arch/x86/paging.c): a text or read-only frame loses W
+ * there too, before its payload address gains X, so no mapping anywhere
+ * lets the payload's code be written once sealed. The other CPUs never
+ * touched these addresses, but a CPU may cache any present translation
+ * (speculatively too), so after sealing we flush both addresses of every
+ * page on every online CPU before the text is published:
  *
  *   loader (lp_mem_seal)                   any other CPU
  *   PTEs RW+NX; copy, relocate
  *                                          may cache a translation of the
- *                                          range (speculation): RW+NX
+ *                                          range or of the frames' direct-
+ *                                          map addresses (speculation): RW
+ *   direct map: W cleared (its 2 MiB
+ *   page split first)
  *   PTE = RX (one store: W gone before
  *   X comes)
  *   on_cpus(flush_here) ---------------->  invlpg every page of the range
+ *                                          and its direct-map address
  *   <---- all done, or the deadline
  *         (on_cpus names who and where;
  *         the payload is then refused)
  *   exec_region_add(): published --------> a patched jmp may lead here;
- *                                          the walk finds RX only
+ *                                          both walks find no W
+ *
+ * lp_mem_unmap gives a refused payload's frames their direct-map W back
+ * and flushes every CPU before freeing them.
  */
 #include "clients/livepatch/livepatch.h"
 #include "clients/livepatch/lp_mem.h"
@@ -61,11 +72,18 @@ int lp_mem_map(size_t pages, uintptr_t *va)
 
 struct flush_range { uintptr_t va; size_t pages; };
 
+/* Drop this CPU's translations of the range and, while it is mapped, of
+ * its frames' direct-map addresses. */
 static void flush_here(void *arg)
 {
 	const struct flush_range *r = arg;
-	for (size_t i = 0; i < r->pages; i++)
-		invlpg((void *)(r->va + i * PAGE_SIZE));
+	for (size_t i = 0; i < r->pages; i++) {
+		uintptr_t a = r->va + i * PAGE_SIZE;
+		uint64_t *e = paging_lookup(a, NULL);
+		if (e)
+			invlpg(P2V(*e & PTE_ADDR));
+		invlpg((void *)a);
+	}
 }
 
 int lp_mem_seal(uintptr_t va, size_t pages, enum lp_mem_kind kind)
@@ -77,7 +95,10 @@ int lp_mem_seal(uintptr_t va, size_t pages, enum lp_mem_kind kind)
 		uint64_t *e = paging_lookup(a, NULL);
 		if (!e)
 			continue;
-		paging_map(a, *e & PTE_ADDR, PAGE_SIZE, flags);
+		uint64_t pa = *e & PTE_ADDR;
+		if (kind != LP_MEM_DATA)
+			paging_direct_set_writable(pa, 0);
+		paging_map(a, pa, PAGE_SIZE, flags);
 	}
 	struct flush_range r = { va, pages };
 	return on_cpus(&cpu_online_mask, flush_here, &r);
@@ -85,6 +106,15 @@ int lp_mem_seal(uintptr_t va, size_t pages, enum lp_mem_kind kind)
 
 void lp_mem_unmap(uintptr_t va, size_t pages)
 {
+	/* The frames get their direct-map W back (all RAM has it), and every
+	 * CPU forgets the read-only entry, before anyone else may get them. */
+	for (size_t i = 0; i < pages; i++) {
+		uint64_t *e = paging_lookup(va + i * PAGE_SIZE, NULL);
+		if (e)
+			paging_direct_set_writable(*e & PTE_ADDR, 1);
+	}
+	struct flush_range r = { va, pages };
+	on_cpus(&cpu_online_mask, flush_here, &r);
 	for (size_t i = 0; i < pages; i++) {
 		uintptr_t a = va + i * PAGE_SIZE;
 		uint64_t *e = paging_lookup(a, NULL);
@@ -94,7 +124,6 @@ void lp_mem_unmap(uintptr_t va, size_t pages)
 		paging_unmap(a, PAGE_SIZE);
 		pmm_free_page(pa);
 	}
-	struct flush_range r = { va, pages };
 	on_cpus(&cpu_online_mask, flush_here, &r);
 	if (va + pages * PAGE_SIZE == area_next)
 		area_next = va;

@@ -5,7 +5,8 @@
  *
  * A payload's pages are first mapped RW+NX (lp_mem_map: fresh zeroed
  * frames), filled and relocated through that mapping, then each page gets
- * its final rights (lp_mem_seal: text RX, read-only data R, data RW+NX),
+ * its final rights (lp_mem_seal: text RX, read-only data R, data RW+NX;
+ * text and read-only frames lose W in the direct map too),
  * with the TLB flushed on every online CPU. lp_mem_unmap undoes a mapping
  * that was never published (a refused payload) and gives its address
  * range back when it was the last one handed out.
