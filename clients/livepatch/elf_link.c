@@ -28,6 +28,7 @@
 #include "clients/livepatch/livepatch.h"
 #include "clients/livepatch/lp_mem.h"
 #include "arch/x86/layout.h"
+#include "arch/x86/pmm.h"
 #include "kernel/errno.h"
 #include "kernel/format.h"
 #include "kernel/ksyms.h"
@@ -36,6 +37,12 @@
 
 #define LINK_MAX_SECTIONS 512
 #define LINK_MAX_SYMS     4096
+
+/* Memory: a payload may take at most LINK_MAX_PAGES frames, and must leave
+ * LINK_RESERVE_PAGES of the physical allocator free (pmm_alloc_page
+ * panics when it runs dry: the rest of the kernel must keep working). */
+#define LINK_MAX_PAGES     ((64u << 20) / PAGE_SIZE)
+#define LINK_RESERVE_PAGES ((4u << 20) / PAGE_SIZE)
 
 #define SYM_UNPLACED (1u << 0)  /* defined in a section that is not loaded */
 #define SYM_KERNEL   (1u << 1)  /* resolved in the kernel */
@@ -224,6 +231,21 @@ static int lay_out(void)
 		L.pages[k] = (L.kind_size[k] + PAGE_SIZE - 1) / PAGE_SIZE;
 		total += L.pages[k];
 	}
+	/* Frames besides the payload's own, at worst: page tables of the area
+	 * (one per 512 pages, plus a directory and a PDPT of each kind's
+	 * range) and one page table per sealed page to split its 2 MiB
+	 * direct-map page (lp_mem_seal). */
+	size_t tables = total / 512 + 6, splits = L.pages[LP_MEM_TEXT] + L.pages[LP_MEM_RO];
+	uint64_t need = (uint64_t)total + tables + splits, avail = pmm_free_count();
+	if (need + LINK_RESERVE_PAGES > avail)
+		return fail(LP_ENOMEM, "needs %lu free pages (%zu for the payload: %zu KiB text, %zu KiB ro, "
+			    "%zu KiB data; %zu for page tables at worst) and %u in reserve, but %lu are free",
+			    need, total, L.pages[0] * 4, L.pages[1] * 4, L.pages[2] * 4, tables + splits,
+			    LINK_RESERVE_PAGES, avail);
+	if (total > LINK_MAX_PAGES)
+		return fail(LP_ENOMEM, "%zu pages (%zu KiB text, %zu KiB ro, %zu KiB data): a payload takes at "
+			    "most %u pages (%u MiB)", total, L.pages[0] * 4, L.pages[1] * 4, L.pages[2] * 4,
+			    LINK_MAX_PAGES, LINK_MAX_PAGES * (PAGE_SIZE / 1024) / 1024);
 	L.base = lp_mem_next(total);
 	if (!L.base)
 		return fail(LP_ENOMEM, "%zu pages do not fit the payload area", total);

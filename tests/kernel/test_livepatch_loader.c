@@ -27,6 +27,7 @@ static const struct { const char *module; int err; } bad[] = {
 	{ "bad_nopatch", -LP_ENOPATCH },
 	{ "bad_dupfunc", -LP_EDUP_FUNC },
 	{ "bad_range",   -LP_ERELOC_RANGE },
+	{ "bad_huge",    -LP_ENOMEM },
 };
 
 static const struct boot_module *module_named(const char *name)
