@@ -192,10 +192,16 @@ static int check_headers(void)
 
 /* --- 2. layout -------------------------------------------------------- */
 
+/* A function of the payload's text: STT_FUNC, of at least one byte, all of
+ * them inside its executable section (only these count as function starts,
+ * new bodies and hooks). */
 static bool is_fn_sym(const struct elf64_sym *s)
 {
-	return ELF64_ST_TYPE(s->st_info) == STT_FUNC && s->st_shndx != SHN_UNDEF && s->st_shndx < L.shnum
-	       && is_loaded(s->st_shndx) && L.sec_kind[s->st_shndx] == LP_MEM_TEXT;
+	if (ELF64_ST_TYPE(s->st_info) != STT_FUNC || s->st_shndx == SHN_UNDEF || s->st_shndx >= L.shnum
+	    || !is_loaded(s->st_shndx) || L.sec_kind[s->st_shndx] != LP_MEM_TEXT)
+		return false;
+	uint64_t size = L.sh[s->st_shndx].sh_size;
+	return s->st_size && s->st_value <= size && s->st_size <= size - s->st_value;
 }
 
 static int lay_out(void)
@@ -208,6 +214,8 @@ static int lay_out(void)
 		const struct elf64_shdr *s = &L.sh[i];
 		if ((s->sh_flags & SHF_EXECINSTR) && (s->sh_flags & SHF_WRITE))
 			return fail(LP_EMALFORMED, "section %s is writable and executable", sec_name(i));
+		if ((s->sh_flags & SHF_EXECINSTR) && s->sh_type == SHT_NOBITS)
+			return fail(LP_EMALFORMED, "section %s is executable but has no bytes (NOBITS)", sec_name(i));
 		uint64_t align = s->sh_addralign ? s->sh_addralign : 1;
 		if (align & (align - 1) || align > PAGE_SIZE)
 			return fail(LP_EMALFORMED, "section %s: alignment %lu", sec_name(i), align);

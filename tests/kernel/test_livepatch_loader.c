@@ -28,6 +28,7 @@ static const struct { const char *module; int err; } bad[] = {
 	{ "bad_dupfunc", -LP_EDUP_FUNC },
 	{ "bad_range",   -LP_ERELOC_RANGE },
 	{ "bad_huge",    -LP_ENOMEM },
+	{ "bad_zerofn",  -LP_EBAD_NEW },
 };
 
 static const struct boot_module *module_named(const char *name)
