@@ -190,6 +190,31 @@ static int check_headers(void)
 	return 0;
 }
 
+/* The section of that name, or -1; two of that name are refused (a second
+ * .livepatch.funcs would be ignored silently). */
+static int find_section(const char *name, int *sec)
+{
+	*sec = -1;
+	for (unsigned i = 0; i < L.shnum; i++) {
+		if (strcmp(sec_name(i), name))
+			continue;
+		if (*sec >= 0)
+			return fail(LP_EMALFORMED, "two sections named %s (%d and %u)", name, *sec, i);
+		*sec = i;
+	}
+	return 0;
+}
+
+static int find_payload_sections(void)
+{
+	int err = find_section(".livepatch.name", &L.name_sec);
+	if (!err)
+		err = find_section(".livepatch.funcs", &L.funcs_sec);
+	if (!err)
+		err = find_section(".livepatch.hooks", &L.hooks_sec);
+	return err;
+}
+
 /* --- 2. layout -------------------------------------------------------- */
 
 /* A function of the payload's text: STT_FUNC, of at least one byte, all of
@@ -312,6 +337,23 @@ static const char *type_name(uint32_t t)
 	}
 }
 
+/* The loader checks .livepatch.name and the entries of .livepatch.funcs
+ * and .hooks in the image, before relocating: a relocation may not change
+ * them afterwards, so only the pointer of each entry (new_addr, fn), as an
+ * R_X86_64_64 exactly there, is relocated, and nothing of the name. */
+static bool reloc_allowed_in_payload_section(unsigned t, uint32_t type, uint64_t off)
+{
+	if ((int)t == L.name_sec)
+		return false;
+	if ((int)t == L.funcs_sec)
+		return type == R_X86_64_64
+		       && off % sizeof(struct lp_func_desc) == __builtin_offsetof(struct lp_func_desc, new_addr);
+	if ((int)t == L.hooks_sec)
+		return type == R_X86_64_64
+		       && off % sizeof(struct lp_hook_desc) == __builtin_offsetof(struct lp_hook_desc, fn);
+	return true;
+}
+
 /* Every relocation into a loaded section: checked, and written when
  * stats is not NULL (the pages are mapped RW then). */
 static int relocate(struct lp_link_stats *stats)
@@ -353,6 +395,11 @@ static int relocate(struct lp_link_stats *stats)
 			if (off > L.sh[t].sh_size || width > L.sh[t].sh_size - off)
 				return fail(LP_EMALFORMED, "%s at %s+%#lx: past the end of the section",
 					    type_name(type), sec_name(t), off);
+			if (!reloc_allowed_in_payload_section(t, type, off))
+				return fail(LP_EMALFORMED, "%s at %s+%#lx: only an R_X86_64_64 at an entry's "
+					    "new_addr or fn may be relocated in .livepatch.funcs and .hooks, and "
+					    "nothing in .livepatch.name (they are checked before relocation)",
+					    type_name(type), sec_name(t), off);
 			uint64_t S = L.sym_val[si], P = L.sec_addr[t] + off;
 			int64_t A = rel[j].r_addend;
 			uint64_t v = type == R_X86_64_PC32 || type == R_X86_64_PLT32 ? S + A - P : S + A;
@@ -384,32 +431,32 @@ static int relocate(struct lp_link_stats *stats)
 }
 
 /* The 64-bit value at sec+off once relocated (an R_X86_64_64 there, or the
- * image's bytes). Used before anything is mapped. */
+ * image's bytes), or 0 (no function's start) when several relocations
+ * write there (the last would win). Used before anything is mapped. */
 static uint64_t value_at(unsigned sec, uint64_t off)
 {
+	unsigned n = 0;
+	uint64_t v = 0;
 	for (unsigned r = 0; r < L.shnum; r++) {
 		const struct elf64_shdr *rs = &L.sh[r];
 		if (rs->sh_type != SHT_RELA || rs->sh_info != sec)
 			continue;
 		const struct elf64_rela *rel = (const struct elf64_rela *)(L.img + rs->sh_offset);
 		for (size_t j = 0; j < rs->sh_size / sizeof(*rel); j++)
-			if (rel[j].r_offset == off && ELF64_R_TYPE(rel[j].r_info) == R_X86_64_64)
-				return L.sym_val[ELF64_R_SYM(rel[j].r_info)] + rel[j].r_addend;
+			if (rel[j].r_offset == off && ELF64_R_TYPE(rel[j].r_info) == R_X86_64_64) {
+				v = L.sym_val[ELF64_R_SYM(rel[j].r_info)] + rel[j].r_addend;
+				n++;
+			}
 	}
-	uint64_t v;
-	memcpy(&v, L.img + L.sh[sec].sh_offset + off, 8);
+	if (n > 1)
+		return 0;
+	if (n == 0)
+		memcpy(&v, L.img + L.sh[sec].sh_offset + off, 8);
 	return v;
 }
 
 /* --- 5. the payload's own sections -------------------------------------- */
 
-static int find_section(const char *name)
-{
-	for (unsigned i = 0; i < L.shnum; i++)
-		if (!strcmp(sec_name(i), name))
-			return i;
-	return -1;
-}
 
 static bool is_fn_start(uint64_t addr)
 {
@@ -421,7 +468,6 @@ static bool is_fn_start(uint64_t addr)
 
 static int parse_payload(struct lp_payload *p)
 {
-	L.name_sec = find_section(".livepatch.name");
 	if (L.name_sec < 0 || !is_loaded(L.name_sec) || L.sh[L.name_sec].sh_type == SHT_NOBITS)
 		return fail(LP_ENO_NAME, "no .livepatch.name section (LIVEPATCH_NAME)");
 	const char *name = (const char *)L.img + L.sh[L.name_sec].sh_offset;
@@ -433,7 +479,6 @@ static int parse_payload(struct lp_payload *p)
 		return fail(LP_EDUP_NAME, "a payload named '%s' is loaded already", name);
 	strlcpy(p->name, name, sizeof(p->name));
 
-	L.funcs_sec = find_section(".livepatch.funcs");
 	if (L.funcs_sec < 0 || !is_loaded(L.funcs_sec))
 		return fail(LP_ENO_FUNCS, "no .livepatch.funcs entry (LIVEPATCH_FUNC)");
 	const struct elf64_shdr *fs = &L.sh[L.funcs_sec];
@@ -480,7 +525,6 @@ static int parse_payload(struct lp_payload *p)
 		return fail(LP_ENO_FUNCS, "no .livepatch.funcs entry (LIVEPATCH_FUNC)");
 	p->nfuncs = nf;
 
-	L.hooks_sec = find_section(".livepatch.hooks");
 	if (L.hooks_sec < 0 || !is_loaded(L.hooks_sec))
 		return 0;
 	const struct elf64_shdr *hs = &L.sh[L.hooks_sec];
@@ -576,6 +620,8 @@ int lp_link(const char *module, const void *img, size_t len, struct lp_payload *
 	strlcpy(p->module, module, sizeof(p->module));
 	p->state = LP_LOADED;
 	int err = check_headers();
+	if (!err)
+		err = find_payload_sections();
 	if (!err)
 		err = lay_out();
 	if (!err)

@@ -29,6 +29,8 @@ static const struct { const char *module; int err; } bad[] = {
 	{ "bad_range",   -LP_ERELOC_RANGE },
 	{ "bad_huge",    -LP_ENOMEM },
 	{ "bad_zerofn",  -LP_EBAD_NEW },
+	{ "bad_funcsreloc", -LP_EMALFORMED },
+	{ "bad_dupsec",  -LP_EMALFORMED },
 };
 
 static const struct boot_module *module_named(const char *name)
