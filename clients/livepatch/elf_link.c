@@ -302,7 +302,17 @@ static int resolve_symbols(void)
 		const char *name = L.str + s->st_name;
 		L.sym_flags[i] = 0;
 		if (s->st_shndx == SHN_UNDEF) {
-			const struct ksym *t = ksym_find(name);
+			const struct ksym *all[2];
+			unsigned nt = ksym_find_all(name, all, 2);
+			if (nt > 1)
+				return fail(LP_EAMBIGUOUS, "undefined symbol '%s' names %u kernel functions "
+					    "(%#lx, %#lx%s): which one is meant is not known", name, nt,
+					    all[0]->addr, all[1]->addr, nt > 2 ? ", ..." : "");
+			const struct ksym *t = nt ? all[0] : NULL;
+			unsigned nd = t ? 0 : ksym_data_count_named(name);
+			if (nd > 1)
+				return fail(LP_EAMBIGUOUS, "undefined symbol '%s' names %u kernel data symbols: "
+					    "which one is meant is not known", name, nd);
 			const struct ksym_data *d = t ? NULL : ksym_data_find(name);
 			if (!t && !d)
 				return fail(LP_EUNDEF_SYMBOL, "undefined symbol '%s' is neither the payload's "
@@ -493,7 +503,12 @@ static int parse_payload(struct lp_payload *p)
 		const char *old = d[i].old_name;
 		if (!str_at(old, LP_SYM_MAX, 0) || !old[0])
 			return fail(LP_EMALFORMED, ".livepatch.funcs[%zu]: old_name empty or unterminated", i);
-		const struct ksym *k = ksym_find(old);
+		const struct ksym *all[2];
+		unsigned nk = ksym_find_all(old, all, 2);
+		if (nk > 1)
+			return fail(LP_EAMBIGUOUS, "'%s' names %u kernel functions (%#lx, %#lx%s): which one is "
+				    "replaced is not known", old, nk, all[0]->addr, all[1]->addr, nk > 2 ? ", ..." : "");
+		const struct ksym *k = nk ? all[0] : NULL;
 		if (!k || !k->fn_size)
 			return fail(LP_ENO_FUNCTION, "'%s' is not a kernel function", old);
 		if (k->addr >= (uintptr_t)__nopatch_start && k->addr < (uintptr_t)__nopatch_end)

@@ -29,6 +29,7 @@ static const struct { const char *module; int err; } bad[] = {
 	{ "bad_range",   -LP_ERELOC_RANGE },
 	{ "bad_huge",    -LP_ENOMEM },
 	{ "bad_zerofn",  -LP_EBAD_NEW },
+	{ "bad_ambiguous", -LP_EAMBIGUOUS },
 	{ "bad_funcsreloc", -LP_EMALFORMED },
 	{ "bad_dupsec",  -LP_EMALFORMED },
 };
