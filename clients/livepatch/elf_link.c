@@ -600,11 +600,10 @@ static int map_payload(struct lp_payload *p)
 	err = lp_mem_seal(va, L.pages[0], LP_MEM_TEXT);
 	if (!err)
 		err = lp_mem_seal(va + L.pages[0] * PAGE_SIZE, L.pages[1], LP_MEM_RO);
-	if (err) {                      /* a CPU may still hold a writable translation */
-		lp_mem_unmap(va, total);
-		return fail(LP_ENOMEM, "the rights of [%#lx, %#lx) were not flushed on every CPU (%s)",
+	if (err)        /* a late CPU may still hold a writable translation: leak, never free */
+		return fail(LP_ENOMEM, "the rights of [%#lx, %#lx) were not flushed on every CPU (%s): "
+			    "the range and its frames are leaked, not freed while that CPU may use them",
 			    va, va + total * PAGE_SIZE, err == -ETIMEDOUT ? "ETIMEDOUT" : "error");
-	}
 	p->link.text_bytes = L.kind_size[LP_MEM_TEXT];
 	p->link.ro_bytes = L.kind_size[LP_MEM_RO];
 	p->link.data_bytes = L.kind_size[LP_MEM_DATA];

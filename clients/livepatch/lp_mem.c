@@ -29,7 +29,8 @@
  *                                          and its direct-map address
  *   <---- all done, or the deadline
  *         (on_cpus names who and where;
- *         the payload is then refused)
+ *         the payload is then refused, its
+ *         range and frames leaked)
  *   exec_region_add(): published --------> a patched jmp may lead here;
  *                                          both walks find no W
  *
@@ -72,6 +73,13 @@ int lp_mem_map(size_t pages, uintptr_t *va)
 
 struct flush_range { uintptr_t va; size_t pages; };
 
+/* The flushes' argument lives here, not on the caller's stack: when
+ * on_cpus gives up on a late CPU, the work stays queued there and reads
+ * it whenever that CPU gets to it, after the caller returned. It may then
+ * see a later flush's range (or half of one): an invlpg of any address is
+ * harmless, and the page tables it walks are never freed. */
+static struct flush_range flush_arg;
+
 /* Drop this CPU's translations of the range and, while it is mapped, of
  * its frames' direct-map addresses. */
 static void flush_here(void *arg)
@@ -84,6 +92,15 @@ static void flush_here(void *arg)
 			invlpg(P2V(*e & PTE_ADDR));
 		invlpg((void *)a);
 	}
+}
+
+/* flush_here on every online CPU: 0, or on_cpus' error (it names the CPUs
+ * that did not answer and their RIP). */
+static int flush_all(uintptr_t va, size_t pages)
+{
+	flush_arg.va = va;
+	flush_arg.pages = pages;
+	return on_cpus(&cpu_online_mask, flush_here, &flush_arg);
 }
 
 int lp_mem_seal(uintptr_t va, size_t pages, enum lp_mem_kind kind)
@@ -100,22 +117,26 @@ int lp_mem_seal(uintptr_t va, size_t pages, enum lp_mem_kind kind)
 			paging_direct_set_writable(pa, 0);
 		paging_map(a, pa, PAGE_SIZE, flags);
 	}
-	struct flush_range r = { va, pages };
-	return on_cpus(&cpu_online_mask, flush_here, &r);
+	return flush_all(va, pages);
 }
 
-void lp_mem_unmap(uintptr_t va, size_t pages)
+int lp_mem_unmap(uintptr_t va, size_t pages)
 {
 	/* The frames get their direct-map W back (all RAM has it), and every
-	 * CPU forgets the read-only entry, before anyone else may get them. */
+	 * CPU forgets that read-only entry, before anyone else may get them;
+	 * a CPU that does not answer may still hold it, so the frames and
+	 * the range are then leaked, never freed. Nothing ever ran or wrote
+	 * through the range (it was never published): a translation of it
+	 * cached meanwhile only matters once the range is handed out again,
+	 * after the second flush. */
 	for (size_t i = 0; i < pages; i++) {
 		uint64_t *e = paging_lookup(va + i * PAGE_SIZE, NULL);
 		if (e)
 			paging_direct_set_writable(*e & PTE_ADDR, 1);
 	}
-	struct flush_range r = { va, pages };
-	on_cpus(&cpu_online_mask, flush_here, &r);
-	for (size_t i = 0; i < pages; i++) {
+	int err = flush_all(va, pages);
+	bool frames_freed = !err;
+	for (size_t i = 0; !err && i < pages; i++) {
 		uintptr_t a = va + i * PAGE_SIZE;
 		uint64_t *e = paging_lookup(a, NULL);
 		if (!e)
@@ -124,9 +145,16 @@ void lp_mem_unmap(uintptr_t va, size_t pages)
 		paging_unmap(a, PAGE_SIZE);
 		pmm_free_page(pa);
 	}
-	on_cpus(&cpu_online_mask, flush_here, &r);
+	if (!err)
+		err = flush_all(va, pages);
+	if (err) {
+		printk("livepatch: [%#lx, %#lx) leaked%s: not every CPU flushed it", va,
+		       va + pages * PAGE_SIZE, frames_freed ? "" : ", and its frames");
+		return err;
+	}
 	if (va + pages * PAGE_SIZE == area_next)
 		area_next = va;
+	return 0;
 }
 
 unsigned lp_mem_mapped_pages(void)

@@ -32,11 +32,16 @@ int lp_mem_map(size_t pages, uintptr_t *va);
 
 /* Give [va, va+pages*PAGE_SIZE) its final rights, by kind, and flush the
  * range on every online CPU: 0, or on_cpus' error when some CPU did not
- * flush before its deadline (on_cpus names it and its RIP). */
+ * flush before its deadline (on_cpus names it and its RIP). The late CPU
+ * still runs the flush later (its argument is static): the caller must
+ * not free the frames then, but leak them and the range. */
 int lp_mem_seal(uintptr_t va, size_t pages, enum lp_mem_kind kind);
 
-/* Unmap and free the frames of a mapping lp_mem_map made. */
-void lp_mem_unmap(uintptr_t va, size_t pages);
+/* Unmap and free the frames of a mapping lp_mem_map made (never
+ * published): 0, or on_cpus' error when some CPU did not flush before its
+ * deadline; the range, and the frames unless only the last flush was
+ * late, are then leaked (said on the console), never handed out again. */
+int lp_mem_unmap(uintptr_t va, size_t pages);
 
 /* How many pages of the area are mapped now (a walk of its page tables). */
 unsigned lp_mem_mapped_pages(void);
