@@ -32,6 +32,9 @@ const struct ksym *ksym_function(uintptr_t addr);
 /* The function or label of that name (binary search of ksym_by_name; of
  * several local symbols of one name, the lowest), or NULL. */
 const struct ksym *ksym_find(const char *name);
+/* How many functions or labels are named name (several local symbols may
+ * share one); the first max of them, in ksym_by_name order, go to out. */
+unsigned ksym_find_all(const char *name, const struct ksym **out, unsigned max);
 extern const uint32_t ksym_by_name[];   /* indices of ksym_table, sorted by name (bytewise) */
 struct ksym_data {
 	uint64_t addr;
@@ -45,6 +48,8 @@ extern const char ksym_data_strings[];
 
 /* The data symbol of that name, or NULL (binary search). */
 const struct ksym_data *ksym_data_find(const char *name);
+/* How many data symbols are named name (its neighbours in the sorted table). */
+unsigned ksym_data_count_named(const char *name);
 
 static inline const char *ksym_name(const struct ksym *s) { return ksym_strings + s->name; }
 

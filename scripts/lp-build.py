@@ -81,8 +81,8 @@ class Elf:
                 return s
         return None
 
-    def symbols(self):
-        """[(name, value, size, type, shndx)]"""
+    def symbols(self, with_bind=False):
+        """[(name, value, size, type, shndx)], and the binding last if with_bind"""
         out = []
         for s in self.sections:
             if s["type"] != 2:          # SHT_SYMTAB
@@ -90,7 +90,8 @@ class Elf:
             strtab = self.sections[s["link"]]
             for off in range(s["off"], s["off"] + s["size"], 24):
                 name, info, _, shndx, value, size = struct.unpack_from("<IBBHQQ", self.data, off)
-                out.append((self.cstr(strtab["off"] + name), value, size, info & 0xf, shndx))
+                row = (self.cstr(strtab["off"] + name), value, size, info & 0xf, shndx)
+                out.append(row + (info >> 4,) if with_bind else row)
         return out
 
     def bytes_at(self, addr, n):
@@ -103,11 +104,19 @@ class Elf:
 
 
 def kernel_functions(kernel):
-    """{name: address} of the kernel ELF's function symbols."""
+    """{name: [addresses]} of the kernel ELF's functions, by the rule of
+    scripts/gen-ksyms.py (the kernel's own table, which the loader
+    resolves names in): STT_FUNC, or a NASM global label (NOTYPE GLOBAL)
+    not starting with __, defined in an executable section. Several
+    addresses: local functions of one name in several files."""
     fns = {}
-    for name, value, size, typ, shndx in kernel.symbols():
-        if typ == 2 and shndx != 0 and name not in fns:   # STT_FUNC, defined
-            fns[name] = value
+    for name, value, size, typ, shndx, bind in kernel.symbols(with_bind=True):
+        if shndx == 0 or shndx >= len(kernel.sections) or not kernel.sections[shndx]["flags"] & 4:
+            continue                    # undefined, absolute, or not SHF_EXECINSTR
+        if typ == 2 or (typ == 0 and bind == 1 and not name.startswith("__")):
+            addrs = fns.setdefault(name, [])
+            if value not in addrs:
+                addrs.append(value)
     return fns
 
 
@@ -136,9 +145,16 @@ def fill_expectations(obj_path, kernel_path, no_expect, label=None):
                 continue
             raise BuildError(f"{label}: '{old}' (.livepatch.funcs[{i}]) is not a function of "
                              f"{kernel_path}")
-        b = kernel.bytes_at(fns[old], PATCH_LEN)
+        if len(fns[old]) > 1:
+            if no_expect:
+                continue                # the loader refuses it (LP_EAMBIGUOUS)
+            addrs = ", ".join(f"{a:#x}" for a in sorted(fns[old]))
+            raise BuildError(f"{label}: '{old}' (.livepatch.funcs[{i}]) names {len(fns[old])} functions "
+                             f"of {kernel_path} ({addrs}): which one is replaced is not known")
+        addr = fns[old][0]
+        b = kernel.bytes_at(addr, PATCH_LEN)
         if b is None:
-            raise BuildError(f"{kernel_path}: no bytes for '{old}' at {fns[old]:#x}")
+            raise BuildError(f"{kernel_path}: no bytes for '{old}' at {addr:#x}")
         obj.data[e + EXPECT_OFF:e + EXPECT_OFF + PATCH_LEN] = b
         obj.data[e + EXPECT_SET_OFF] = LP_EXPECT_BUILD
         filled.append((old, b))

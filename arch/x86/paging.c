@@ -6,7 +6,9 @@
  * direct map gives every physical frame a second, non-executable address,
  * in which the frames of .text and .rodata are read-only too, so no mapping
  * anywhere lets kernel text be written (the patch core writes through
- * private aliases of its own, patch/).
+ * private aliases of its own, patch/). Frames made executable later (the
+ * livepatch payload area) lose W in the direct map the same way
+ * (paging_direct_set_writable).
  */
 #include "arch/x86/cpu.h"
 #include "arch/x86/paging.h"
@@ -93,6 +95,28 @@ void paging_unmap(uintptr_t va, size_t size)
 		invlpg((void *)(va + off));
 	}
 	spin_unlock(&paging_lock);
+}
+
+void paging_direct_set_writable(uint64_t pa, int writable)
+{
+	uintptr_t va = (uintptr_t)P2V(pa & PTE_ADDR);
+	spin_lock(&paging_lock);
+	uint64_t *pde = walk_create(va, 2);
+	if (*pde & PTE_PS) {
+		/* Split: a table of 512 entries for the same frames with the
+		 * same rights, then one store replaces the 2 MiB leaf. */
+		uint64_t base = *pde & PTE_ADDR & ~(LARGE_PAGE_SIZE - 1);
+		uint64_t flags = *pde & (PTE_P | PTE_W | PTE_G | PTE_NX | PTE_PCD | PTE_PWT);
+		uint64_t pt = pmm_alloc_page();
+		uint64_t *t = P2V(pt);
+		for (unsigned i = 0; i < 512; i++)
+			t[i] = (base + (uint64_t)i * PAGE_SIZE) | flags;
+		*pde = pt | PTE_P | PTE_W;
+	}
+	uint64_t *e = walk_create(va, 1);
+	*e = writable ? *e | PTE_W : *e & ~PTE_W;
+	spin_unlock(&paging_lock);
+	invlpg((void *)va);
 }
 
 /* Is the physical range [pa, pa+len) RAM or ACPI data according to the map? */

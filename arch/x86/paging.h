@@ -40,6 +40,13 @@ uint64_t paging_cr3(void);
 void paging_map(uintptr_t va, uint64_t pa, size_t size, uint64_t flags);
 void paging_unmap(uintptr_t va, size_t size);
 
+/* Give the direct map's entry for frame pa W (writable) or not, splitting
+ * the 2 MiB page around it into 4 KiB entries first (same frames, same
+ * rights: a CPU may use the old or the new entry meanwhile). Only the
+ * calling CPU's TLB is flushed: the caller flushes P2V(pa) on the others
+ * before it relies on the frame being read-only there. Thread context. */
+void paging_direct_set_writable(uint64_t pa, int writable);
+
 /* The leaf entry mapping va and its level (1: 4 KiB, 2: 2 MiB), or NULL. */
 uint64_t *paging_lookup(uintptr_t va, int *level);
 

@@ -28,6 +28,7 @@
 #include "clients/livepatch/livepatch.h"
 #include "clients/livepatch/lp_mem.h"
 #include "arch/x86/layout.h"
+#include "arch/x86/pmm.h"
 #include "kernel/errno.h"
 #include "kernel/format.h"
 #include "kernel/ksyms.h"
@@ -36,6 +37,12 @@
 
 #define LINK_MAX_SECTIONS 512
 #define LINK_MAX_SYMS     4096
+
+/* Memory: a payload may take at most LINK_MAX_PAGES frames, and must leave
+ * LINK_RESERVE_PAGES of the physical allocator free (pmm_alloc_page
+ * panics when it runs dry: the rest of the kernel must keep working). */
+#define LINK_MAX_PAGES     ((64u << 20) / PAGE_SIZE)
+#define LINK_RESERVE_PAGES ((4u << 20) / PAGE_SIZE)
 
 #define SYM_UNPLACED (1u << 0)  /* defined in a section that is not loaded */
 #define SYM_KERNEL   (1u << 1)  /* resolved in the kernel */
@@ -183,12 +190,43 @@ static int check_headers(void)
 	return 0;
 }
 
+/* The section of that name, or -1; two of that name are refused (a second
+ * .livepatch.funcs would be ignored silently). */
+static int find_section(const char *name, int *sec)
+{
+	*sec = -1;
+	for (unsigned i = 0; i < L.shnum; i++) {
+		if (strcmp(sec_name(i), name))
+			continue;
+		if (*sec >= 0)
+			return fail(LP_EMALFORMED, "two sections named %s (%d and %u)", name, *sec, i);
+		*sec = i;
+	}
+	return 0;
+}
+
+static int find_payload_sections(void)
+{
+	int err = find_section(".livepatch.name", &L.name_sec);
+	if (!err)
+		err = find_section(".livepatch.funcs", &L.funcs_sec);
+	if (!err)
+		err = find_section(".livepatch.hooks", &L.hooks_sec);
+	return err;
+}
+
 /* --- 2. layout -------------------------------------------------------- */
 
+/* A function of the payload's text: STT_FUNC, of at least one byte, all of
+ * them inside its executable section (only these count as function starts,
+ * new bodies and hooks). */
 static bool is_fn_sym(const struct elf64_sym *s)
 {
-	return ELF64_ST_TYPE(s->st_info) == STT_FUNC && s->st_shndx != SHN_UNDEF && s->st_shndx < L.shnum
-	       && is_loaded(s->st_shndx) && L.sec_kind[s->st_shndx] == LP_MEM_TEXT;
+	if (ELF64_ST_TYPE(s->st_info) != STT_FUNC || s->st_shndx == SHN_UNDEF || s->st_shndx >= L.shnum
+	    || !is_loaded(s->st_shndx) || L.sec_kind[s->st_shndx] != LP_MEM_TEXT)
+		return false;
+	uint64_t size = L.sh[s->st_shndx].sh_size;
+	return s->st_size && s->st_value <= size && s->st_size <= size - s->st_value;
 }
 
 static int lay_out(void)
@@ -201,6 +239,8 @@ static int lay_out(void)
 		const struct elf64_shdr *s = &L.sh[i];
 		if ((s->sh_flags & SHF_EXECINSTR) && (s->sh_flags & SHF_WRITE))
 			return fail(LP_EMALFORMED, "section %s is writable and executable", sec_name(i));
+		if ((s->sh_flags & SHF_EXECINSTR) && s->sh_type == SHT_NOBITS)
+			return fail(LP_EMALFORMED, "section %s is executable but has no bytes (NOBITS)", sec_name(i));
 		uint64_t align = s->sh_addralign ? s->sh_addralign : 1;
 		if (align & (align - 1) || align > PAGE_SIZE)
 			return fail(LP_EMALFORMED, "section %s: alignment %lu", sec_name(i), align);
@@ -224,6 +264,21 @@ static int lay_out(void)
 		L.pages[k] = (L.kind_size[k] + PAGE_SIZE - 1) / PAGE_SIZE;
 		total += L.pages[k];
 	}
+	/* Frames besides the payload's own, at worst: page tables of the area
+	 * (one per 512 pages, plus a directory and a PDPT of each kind's
+	 * range) and one page table per sealed page to split its 2 MiB
+	 * direct-map page (lp_mem_seal). */
+	size_t tables = total / 512 + 6, splits = L.pages[LP_MEM_TEXT] + L.pages[LP_MEM_RO];
+	uint64_t need = (uint64_t)total + tables + splits, avail = pmm_free_count();
+	if (need + LINK_RESERVE_PAGES > avail)
+		return fail(LP_ENOMEM, "needs %lu free pages (%zu for the payload: %zu KiB text, %zu KiB ro, "
+			    "%zu KiB data; %zu for page tables at worst) and %u in reserve, but %lu are free",
+			    need, total, L.pages[0] * 4, L.pages[1] * 4, L.pages[2] * 4, tables + splits,
+			    LINK_RESERVE_PAGES, avail);
+	if (total > LINK_MAX_PAGES)
+		return fail(LP_ENOMEM, "%zu pages (%zu KiB text, %zu KiB ro, %zu KiB data): a payload takes at "
+			    "most %u pages (%u MiB)", total, L.pages[0] * 4, L.pages[1] * 4, L.pages[2] * 4,
+			    LINK_MAX_PAGES, LINK_MAX_PAGES * (PAGE_SIZE / 1024) / 1024);
 	L.base = lp_mem_next(total);
 	if (!L.base)
 		return fail(LP_ENOMEM, "%zu pages do not fit the payload area", total);
@@ -247,7 +302,17 @@ static int resolve_symbols(void)
 		const char *name = L.str + s->st_name;
 		L.sym_flags[i] = 0;
 		if (s->st_shndx == SHN_UNDEF) {
-			const struct ksym *t = ksym_find(name);
+			const struct ksym *all[2];
+			unsigned nt = ksym_find_all(name, all, 2);
+			if (nt > 1)
+				return fail(LP_EAMBIGUOUS, "undefined symbol '%s' names %u kernel functions "
+					    "(%#lx, %#lx%s): which one is meant is not known", name, nt,
+					    all[0]->addr, all[1]->addr, nt > 2 ? ", ..." : "");
+			const struct ksym *t = nt ? all[0] : NULL;
+			unsigned nd = t ? 0 : ksym_data_count_named(name);
+			if (nd > 1)
+				return fail(LP_EAMBIGUOUS, "undefined symbol '%s' names %u kernel data symbols: "
+					    "which one is meant is not known", name, nd);
 			const struct ksym_data *d = t ? NULL : ksym_data_find(name);
 			if (!t && !d)
 				return fail(LP_EUNDEF_SYMBOL, "undefined symbol '%s' is neither the payload's "
@@ -280,6 +345,23 @@ static const char *type_name(uint32_t t)
 	case R_X86_64_32S: return "R_X86_64_32S";
 	default: return "?";
 	}
+}
+
+/* The loader checks .livepatch.name and the entries of .livepatch.funcs
+ * and .hooks in the image, before relocating: a relocation may not change
+ * them afterwards, so only the pointer of each entry (new_addr, fn), as an
+ * R_X86_64_64 exactly there, is relocated, and nothing of the name. */
+static bool reloc_allowed_in_payload_section(unsigned t, uint32_t type, uint64_t off)
+{
+	if ((int)t == L.name_sec)
+		return false;
+	if ((int)t == L.funcs_sec)
+		return type == R_X86_64_64
+		       && off % sizeof(struct lp_func_desc) == __builtin_offsetof(struct lp_func_desc, new_addr);
+	if ((int)t == L.hooks_sec)
+		return type == R_X86_64_64
+		       && off % sizeof(struct lp_hook_desc) == __builtin_offsetof(struct lp_hook_desc, fn);
+	return true;
 }
 
 /* Every relocation into a loaded section: checked, and written when
@@ -323,6 +405,11 @@ static int relocate(struct lp_link_stats *stats)
 			if (off > L.sh[t].sh_size || width > L.sh[t].sh_size - off)
 				return fail(LP_EMALFORMED, "%s at %s+%#lx: past the end of the section",
 					    type_name(type), sec_name(t), off);
+			if (!reloc_allowed_in_payload_section(t, type, off))
+				return fail(LP_EMALFORMED, "%s at %s+%#lx: only an R_X86_64_64 at an entry's "
+					    "new_addr or fn may be relocated in .livepatch.funcs and .hooks, and "
+					    "nothing in .livepatch.name (they are checked before relocation)",
+					    type_name(type), sec_name(t), off);
 			uint64_t S = L.sym_val[si], P = L.sec_addr[t] + off;
 			int64_t A = rel[j].r_addend;
 			uint64_t v = type == R_X86_64_PC32 || type == R_X86_64_PLT32 ? S + A - P : S + A;
@@ -354,32 +441,32 @@ static int relocate(struct lp_link_stats *stats)
 }
 
 /* The 64-bit value at sec+off once relocated (an R_X86_64_64 there, or the
- * image's bytes). Used before anything is mapped. */
+ * image's bytes), or 0 (no function's start) when several relocations
+ * write there (the last would win). Used before anything is mapped. */
 static uint64_t value_at(unsigned sec, uint64_t off)
 {
+	unsigned n = 0;
+	uint64_t v = 0;
 	for (unsigned r = 0; r < L.shnum; r++) {
 		const struct elf64_shdr *rs = &L.sh[r];
 		if (rs->sh_type != SHT_RELA || rs->sh_info != sec)
 			continue;
 		const struct elf64_rela *rel = (const struct elf64_rela *)(L.img + rs->sh_offset);
 		for (size_t j = 0; j < rs->sh_size / sizeof(*rel); j++)
-			if (rel[j].r_offset == off && ELF64_R_TYPE(rel[j].r_info) == R_X86_64_64)
-				return L.sym_val[ELF64_R_SYM(rel[j].r_info)] + rel[j].r_addend;
+			if (rel[j].r_offset == off && ELF64_R_TYPE(rel[j].r_info) == R_X86_64_64) {
+				v = L.sym_val[ELF64_R_SYM(rel[j].r_info)] + rel[j].r_addend;
+				n++;
+			}
 	}
-	uint64_t v;
-	memcpy(&v, L.img + L.sh[sec].sh_offset + off, 8);
+	if (n > 1)
+		return 0;
+	if (n == 0)
+		memcpy(&v, L.img + L.sh[sec].sh_offset + off, 8);
 	return v;
 }
 
 /* --- 5. the payload's own sections -------------------------------------- */
 
-static int find_section(const char *name)
-{
-	for (unsigned i = 0; i < L.shnum; i++)
-		if (!strcmp(sec_name(i), name))
-			return i;
-	return -1;
-}
 
 static bool is_fn_start(uint64_t addr)
 {
@@ -391,7 +478,6 @@ static bool is_fn_start(uint64_t addr)
 
 static int parse_payload(struct lp_payload *p)
 {
-	L.name_sec = find_section(".livepatch.name");
 	if (L.name_sec < 0 || !is_loaded(L.name_sec) || L.sh[L.name_sec].sh_type == SHT_NOBITS)
 		return fail(LP_ENO_NAME, "no .livepatch.name section (LIVEPATCH_NAME)");
 	const char *name = (const char *)L.img + L.sh[L.name_sec].sh_offset;
@@ -403,7 +489,6 @@ static int parse_payload(struct lp_payload *p)
 		return fail(LP_EDUP_NAME, "a payload named '%s' is loaded already", name);
 	strlcpy(p->name, name, sizeof(p->name));
 
-	L.funcs_sec = find_section(".livepatch.funcs");
 	if (L.funcs_sec < 0 || !is_loaded(L.funcs_sec))
 		return fail(LP_ENO_FUNCS, "no .livepatch.funcs entry (LIVEPATCH_FUNC)");
 	const struct elf64_shdr *fs = &L.sh[L.funcs_sec];
@@ -418,7 +503,12 @@ static int parse_payload(struct lp_payload *p)
 		const char *old = d[i].old_name;
 		if (!str_at(old, LP_SYM_MAX, 0) || !old[0])
 			return fail(LP_EMALFORMED, ".livepatch.funcs[%zu]: old_name empty or unterminated", i);
-		const struct ksym *k = ksym_find(old);
+		const struct ksym *all[2];
+		unsigned nk = ksym_find_all(old, all, 2);
+		if (nk > 1)
+			return fail(LP_EAMBIGUOUS, "'%s' names %u kernel functions (%#lx, %#lx%s): which one is "
+				    "replaced is not known", old, nk, all[0]->addr, all[1]->addr, nk > 2 ? ", ..." : "");
+		const struct ksym *k = nk ? all[0] : NULL;
 		if (!k || !k->fn_size)
 			return fail(LP_ENO_FUNCTION, "'%s' is not a kernel function", old);
 		if (k->addr >= (uintptr_t)__nopatch_start && k->addr < (uintptr_t)__nopatch_end)
@@ -450,7 +540,6 @@ static int parse_payload(struct lp_payload *p)
 		return fail(LP_ENO_FUNCS, "no .livepatch.funcs entry (LIVEPATCH_FUNC)");
 	p->nfuncs = nf;
 
-	L.hooks_sec = find_section(".livepatch.hooks");
 	if (L.hooks_sec < 0 || !is_loaded(L.hooks_sec))
 		return 0;
 	const struct elf64_shdr *hs = &L.sh[L.hooks_sec];
@@ -511,11 +600,10 @@ static int map_payload(struct lp_payload *p)
 	err = lp_mem_seal(va, L.pages[0], LP_MEM_TEXT);
 	if (!err)
 		err = lp_mem_seal(va + L.pages[0] * PAGE_SIZE, L.pages[1], LP_MEM_RO);
-	if (err) {                      /* a CPU may still hold a writable translation */
-		lp_mem_unmap(va, total);
-		return fail(LP_ENOMEM, "the rights of [%#lx, %#lx) were not flushed on every CPU (%s)",
+	if (err)        /* a late CPU may still hold a writable translation: leak, never free */
+		return fail(LP_ENOMEM, "the rights of [%#lx, %#lx) were not flushed on every CPU (%s): "
+			    "the range and its frames are leaked, not freed while that CPU may use them",
 			    va, va + total * PAGE_SIZE, err == -ETIMEDOUT ? "ETIMEDOUT" : "error");
-	}
 	p->link.text_bytes = L.kind_size[LP_MEM_TEXT];
 	p->link.ro_bytes = L.kind_size[LP_MEM_RO];
 	p->link.data_bytes = L.kind_size[LP_MEM_DATA];
@@ -546,6 +634,8 @@ int lp_link(const char *module, const void *img, size_t len, struct lp_payload *
 	strlcpy(p->module, module, sizeof(p->module));
 	p->state = LP_LOADED;
 	int err = check_headers();
+	if (!err)
+		err = find_payload_sections();
 	if (!err)
 		err = lay_out();
 	if (!err)

@@ -54,6 +54,7 @@ enum {
 	LP_EVETO,               /* a pre hook returned nonzero */
 	LP_ENO_PAYLOAD,         /* no payload of that name */
 	LP_EIN_HOOK,            /* an operation asked for from a hook of another (which holds the lock) */
+	LP_EAMBIGUOUS,          /* a replaced function or undefined symbol names several kernel symbols */
 	LP_ERR_END
 };
 const char *lp_errname(int err);        /* "LP_EEXPECT" for -LP_EEXPECT; NULL if not an LP code */

@@ -44,6 +44,7 @@ static const char *const lp_names[LP_ERR_END - LP_ENOT_ELF] = {
 	[LP_EVETO - LP_ENOT_ELF] = "LP_EVETO",
 	[LP_ENO_PAYLOAD - LP_ENOT_ELF] = "LP_ENO_PAYLOAD",
 	[LP_EIN_HOOK - LP_ENOT_ELF] = "LP_EIN_HOOK",
+	[LP_EAMBIGUOUS - LP_ENOT_ELF] = "LP_EAMBIGUOUS",
 };
 
 const char *lp_errname(int err)

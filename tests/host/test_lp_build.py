@@ -101,6 +101,28 @@ class LpBuild(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(func_entries(out), [("lp_no_such_fn", bytes(5), 0)])
 
+    def test_nasm_global_label_is_a_function(self):
+        # gen-ksyms.py's rule: a NASM global label (NOTYPE GLOBAL) is a function too
+        body = 'LIVEPATCH_NAME("nasm");\nint n(void) { return 0; }\nLIVEPATCH_FUNC(flip_jcc32_fn, n);\n'
+        r, out, _ = self.build("nasm.c", body)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(func_entries(out), [("flip_jcc32_fn", kernel_bytes("flip_jcc32_fn"), 2)])
+
+    def test_ambiguous_name_is_an_error_naming_the_addresses(self):
+        addrs = [l.split()[0] for l in subprocess.run(["nm", KERNEL], capture_output=True, text=True,
+                 check=True).stdout.splitlines() if l.split()[-1] == "wait_all" and l.split()[1] in "tT"]
+        self.assertEqual(len(addrs), 2, addrs)
+        body = 'LIVEPATCH_NAME("amb");\nint n(void) { return 0; }\nLIVEPATCH_FUNC(wait_all, n);\n'
+        r, out, _ = self.build("amb.c", body)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("wait_all", r.stderr)
+        for a in addrs:
+            self.assertIn(f"{int(a, 16):#x}", r.stderr)
+        self.assertFalse(os.path.exists(out))
+        r, out, _ = self.build("amb.c", body, "--no-expect")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(func_entries(out), [("wait_all", bytes(5), 0)])
+
     def test_name_must_be_the_base_name(self):
         r, _, _ = self.build("here.c", 'LIVEPATCH_NAME("there");\n')
         self.assertNotEqual(r.returncode, 0)

@@ -27,6 +27,11 @@ static const struct { const char *module; int err; } bad[] = {
 	{ "bad_nopatch", -LP_ENOPATCH },
 	{ "bad_dupfunc", -LP_EDUP_FUNC },
 	{ "bad_range",   -LP_ERELOC_RANGE },
+	{ "bad_huge",    -LP_ENOMEM },
+	{ "bad_zerofn",  -LP_EBAD_NEW },
+	{ "bad_ambiguous", -LP_EAMBIGUOUS },
+	{ "bad_funcsreloc", -LP_EMALFORMED },
+	{ "bad_dupsec",  -LP_EMALFORMED },
 };
 
 static const struct boot_module *module_named(const char *name)
@@ -113,6 +118,7 @@ static void test_relocations(void)
 KTEST("livepatch.relocations", test_relocations, .skip = no_payloads);
 
 static void poke(void *p) { *(volatile uint8_t *)p = 0; }
+static void poke_same(void *p) { volatile uint8_t *b = p; *b = *b; }
 static void jump(void *p) { ((void (*)(void))p)(); }
 
 #define PF 14
@@ -148,6 +154,15 @@ static void test_wx(void)
 	report(v == PF && (fc.error & 2), "a write to the text at %#lx faults (vector %d)", p->text_start, v);
 	v = catch_exception(poke, (void *)ro_start, &fc);
 	report(v == PF && (fc.error & 2), "a write to the ro data at %#lx faults (vector %d)", ro_start, v);
+	for (int k = 0; k < 2; k++) {          /* the frames' second address: the direct map */
+		uintptr_t a = k ? ro_start : p->text_start;
+		uint64_t *e = paging_lookup(a, NULL);
+		void *alias = e ? P2V(*e & PTE_ADDR) : NULL;
+		v = alias ? catch_exception(poke_same, alias, &fc) : -1;
+		report(v == PF && (fc.error & 2) && fc.cr2 == (uintptr_t)alias,
+		       "a write to the %s's direct-map alias %p (of %#lx) faults (vector %d)",
+		       k ? "ro data" : "text", alias, a, v);
+	}
 	v = catch_exception(jump, (void *)ro_end, &fc);
 	report(v == PF && (fc.error & 16) && fc.cr2 == ro_end, "a jump into the data at %#lx faults as a fetch (vector %d)",
 	       ro_end, v);

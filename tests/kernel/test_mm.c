@@ -109,6 +109,23 @@ KTEST("mm.stack_guard_pages", test_guards);
 
 /* Leaves the audit saw in the livepatch payload area (clients/livepatch/lp_mem.c). */
 static unsigned lp_area_leaves;
+/* Executable frames whose direct-map alias the audit looked up, and how many
+ * of those were writable there. */
+static unsigned aliases_checked, aliases_writable;
+
+/* Is the direct map's entry for the executable page at va (frame pa) read-only? */
+static void check_alias(uintptr_t va, uint64_t pa)
+{
+	int level;
+	uint64_t *d = paging_lookup((uintptr_t)P2V(pa), &level);
+	aliases_checked++;
+	if (d && (*d & PTE_W)) {
+		if (aliases_writable < 4)
+			report(false, "executable page %#lx (frame %#lx) is writable through the direct map "
+			       "at %p (level %d entry %#lx)", va, pa, P2V(pa), level, *d);
+		aliases_writable++;
+	}
+}
 
 /* Is any page anywhere in the page tables both writable and executable? */
 static unsigned audit(uint64_t *table, int level, uintptr_t va, uint64_t inherited_nx, unsigned *leaves)
@@ -132,6 +149,12 @@ static unsigned audit(uint64_t *table, int level, uintptr_t va, uint64_t inherit
 					report(false, "page %#lx (level %d) is writable and executable", a, level);
 				bad++;
 			}
+			if (!nx) {
+				uint64_t size = level == 1 ? PAGE_SIZE : LARGE_PAGE_SIZE;
+				uint64_t pa = e & PTE_ADDR & ~(size - 1);
+				for (uint64_t off = 0; off < size; off += PAGE_SIZE)
+					check_alias(a + off, pa + off);
+			}
 			continue;
 		}
 		bad += audit(P2V(e & PTE_ADDR), level - 1, a, nx, leaves);
@@ -142,9 +165,11 @@ static unsigned audit(uint64_t *table, int level, uintptr_t va, uint64_t inherit
 static void test_wx_audit(void)
 {
 	unsigned leaves = 0;
-	lp_area_leaves = 0;
+	lp_area_leaves = aliases_checked = aliases_writable = 0;
 	unsigned bad = audit(P2V(read_cr3() & PTE_ADDR), 4, 0, 0, &leaves);
 	report(bad == 0, "none of %u mapped pages is writable and executable", leaves);
+	report(aliases_checked && aliases_writable == 0, "none of the %u executable pages is writable through its "
+	       "direct-map alias (%u are)", aliases_checked, aliases_writable);
 	report(lp_area_leaves == lp_mem_mapped_pages(), "the audit covered the %u pages of the livepatch payload area "
 	       "(%u mapped)", lp_area_leaves, lp_mem_mapped_pages());
 	report(paging_lookup(0, NULL) == NULL && paging_lookup(TRAMP_PHYS, NULL) == NULL,
