@@ -52,18 +52,20 @@ def nm(elf):
                           check=True, capture_output=True, text=True).stdout
 
 
-def text_symbols(elf):
-    fns = functions(elf)
-    out = nm(elf)
-    rows, bounds = [], {}
-    for line in out.splitlines():
+def nm_rows(elf):
+    """(addr, size, kind, name) of each line of nm(elf); size 0 when nm gives none."""
+    for line in nm(elf).splitlines():
         f = line.split()
         if len(f) == 4:
-            addr, size, kind, name = int(f[0], 16), int(f[1], 16), f[2], f[3]
+            yield int(f[0], 16), int(f[1], 16), f[2], f[3]
         elif len(f) == 3:
-            addr, size, kind, name = int(f[0], 16), 0, f[1], f[2]
-        else:
-            continue
+            yield int(f[0], 16), 0, f[1], f[2]
+
+
+def text_symbols(elf):
+    fns = functions(elf)
+    rows, bounds = [], {}
+    for addr, size, kind, name in nm_rows(elf):
         if name in ("__text_start", "__text_end"):
             bounds[name] = addr
         if kind in "TtWw":
@@ -96,16 +98,8 @@ def text_symbols(elf):
 
 def data_symbols(elf):
     """[(name, addr, size)] of the data symbols, sorted by name (bytewise)."""
-    out = nm(elf)
     rows, bounds = [], {}
-    for line in out.splitlines():
-        f = line.split()
-        if len(f) == 4:
-            addr, size, kind, name = int(f[0], 16), int(f[1], 16), f[2], f[3]
-        elif len(f) == 3:
-            addr, size, kind, name = int(f[0], 16), 0, f[1], f[2]
-        else:
-            continue
+    for addr, size, kind, name in nm_rows(elf):
         if name in ("__rodata_start", "__kernel_end"):
             bounds[name] = addr
         if kind in "DdBbRrVv" and "." not in name:
