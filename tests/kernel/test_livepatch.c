@@ -323,3 +323,49 @@ static void test_multi_insn_prologue(void)
 	consistent("multi reverted");
 }
 KTEST("livepatch.multi_insn_prologue", test_multi_insn_prologue);
+
+static const uint8_t entry_nop5[LP_PATCH_LEN] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+static const uint8_t other_nop5[LP_PATCH_LEN] = { 0x66, 0x0f, 0x1f, 0x40, 0x00 };
+
+/* The pre-apply hook of "refused_at_finish": rewrites its target's entry
+ * NOP into another 5-byte NOP after the plan was queued, so the core's
+ * compare-and-patch refuses the batch with PATCH_EOLD_MISMATCH. */
+static int poked_by_hook;
+static int hook_rewrites_entry(void)
+{
+	poked_by_hook = smp_text_poke_single((void *)lp_target_nmi, entry_nop5, other_nop5, LP_PATCH_LEN);
+	return 0;
+}
+
+/* A batch refused at smp_text_poke_batch_finish() is emptied: the next
+ * operation writes its own sites only, not the refused payload's too. */
+static void test_refused_batch_is_dropped(void)
+{
+	lp_fake_init();
+	static struct lp_payload x;
+	lp_fake(&x, "refused_at_finish", 1,
+		(const struct lp_fake_func[]){ { (void *)lp_target_nmi, (void *)lp_lab_nmi_v2, false } });
+	x.hooks[LP_HOOK_PRE_APPLY] = (void *)hook_rewrites_entry;
+	int err = lp_apply(&x, NULL, NULL, why, sizeof(why));
+	x.hooks[LP_HOOK_PRE_APPLY] = NULL;
+	report(poked_by_hook == 0 && err == -PATCH_EOLD_MISMATCH && x.state == LP_LOADED &&
+	       x.funcs[0].state == LP_FUNC_REVERTED, "apply refused at finish: %s (%s), payload %s, function %s",
+	       lp_fake_errname(err), why, lp_state_name(x.state), lp_func_state_name(x.funcs[0].state));
+	int e = smp_text_poke_single((void *)lp_target_nmi, other_nop5, entry_nop5, LP_PATCH_LEN);
+	report(!e, "lp_target_nmi's entry NOP restored (%s)", lp_fake_errname(e));
+	if (!op(lp_apply, &lp_fake_two_funcs, "then apply")) {
+		report(res.funcs == 2, "that apply wrote its own 2 sites (%u)", res.funcs);
+		versions(LP_A_V2, LP_B_V2, LP_NMI_V1, "two_funcs applied after the refusal");
+		report(x.state == LP_LOADED && !memcmp((const void *)lp_target_nmi, entry_nop5, LP_PATCH_LEN),
+		       "the refused payload is still %s and its function holds the kernel's NOP",
+		       lp_state_name(x.state));
+		consistent("after the refused batch and an apply");
+	}
+	clean_up();
+	/* the refused site, if an apply wrote it: back to the kernel's NOP */
+	uint8_t jmp[LP_PATCH_LEN];
+	if (insn_jmp32((uintptr_t)lp_target_nmi, (uintptr_t)lp_lab_nmi_v2, jmp) &&
+	    !memcmp((const void *)lp_target_nmi, jmp, LP_PATCH_LEN))
+		smp_text_poke_single((void *)lp_target_nmi, jmp, entry_nop5, LP_PATCH_LEN);
+}
+KTEST("livepatch.refused_batch_is_dropped", test_refused_batch_is_dropped);
