@@ -21,9 +21,11 @@
  *
  * Each operation, with lp_lock held (one at a time):
  *
- *   1. plan: for each site its old bytes (the text now) and its final
- *      bytes; refusals by name (LP_EALREADY_APPLIED, LP_ENOT_APPLIED,
- *      LP_ENOT_TOP, LP_EEXPECT) before anything is queued
+ *   1. plan, with text_lock held (no batch half-way): for each site its
+ *      old bytes (what the states say is there: the top payload's jmp,
+ *      checked against the text, or where no payload is applied the text)
+ *      and its final bytes; refusals by name (LP_EALREADY_APPLIED,
+ *      LP_ENOT_APPLIED, LP_ENOT_TOP, LP_EEXPECT) before anything is queued
  *   2. queue every site in one batch (validated by the core: a refusal,
  *      its PATCH_E* code, drops the batch, nothing written)
  *   3. pre hooks (a nonzero one: LP_EVETO, the batch dropped)
@@ -144,22 +146,6 @@ static void kernel_bytes(uintptr_t addr, uint8_t out[LP_PATCH_LEN])
 	memcpy(out, (const void *)addr, LP_PATCH_LEN);
 }
 
-/* The plan entry of addr (created with the text's bytes as old), or NULL
- * when full. */
-static struct lp_step *plan_at(uintptr_t addr)
-{
-	for (unsigned i = 0; i < nr_plan; i++)
-		if (plan[i].addr == addr)
-			return &plan[i];
-	if (nr_plan == LP_BATCH_SITES)
-		return NULL;
-	struct lp_step *s = &plan[nr_plan++];
-	s->addr = addr;
-	memcpy(s->old, (const void *)addr, LP_PATCH_LEN);
-	memcpy(s->new, s->old, LP_PATCH_LEN);
-	return s;
-}
-
 /* The jmp that installs f. */
 static int jmp_of(const struct lp_payload *p, const struct lp_func *f, uint8_t out[LP_PATCH_LEN], char *why,
 		  size_t why_len)
@@ -169,6 +155,51 @@ static int jmp_of(const struct lp_payload *p, const struct lp_func *f, uint8_t o
 	snprintf(why, why_len, "payload %s: %s at %#lx: new body %#lx is out of a jmp rel32's reach", p->name,
 		 f->name, (unsigned long)f->old_addr, (unsigned long)f->new_addr);
 	return -PATCH_ETARGET_OUTSIDE_TEXT;
+}
+
+/* The plan entry of addr (the function fname), or NULL and why. Its old
+ * bytes are what the states say the text holds: the jmp of the topmost
+ * applied payload replacing the function, or, where none does, the text
+ * as it is (the kernel's bytes or another client's: no payload's to
+ * keep). A text that is not that jmp was rewritten by someone else since
+ * the apply: refused with -LP_EEXPECT, rather than overwritten by a
+ * revert or saved by a payload stacking over it. With text_lock held (the
+ * plan is made under it): no batch is half-way, no int3 of one is read as
+ * a function's bytes. */
+static struct lp_step *plan_at(uintptr_t addr, const char *fname, int *err, char *why, size_t why_len)
+{
+	for (unsigned i = 0; i < nr_plan; i++)
+		if (plan[i].addr == addr)
+			return &plan[i];
+	if (nr_plan == LP_BATCH_SITES) {
+		snprintf(why, why_len, "%s: more than %u sites in one batch", fname, LP_BATCH_SITES);
+		*err = -LP_ETOO_MANY;
+		return NULL;
+	}
+	uint8_t want[LP_PATCH_LEN];
+	const uint8_t *text = (const uint8_t *)addr;
+	struct lp_func *tf = NULL;
+	struct lp_payload *top = top_at(addr, &tf);
+	if (top) {
+		if ((*err = jmp_of(top, tf, want, why, why_len)))
+			return NULL;
+		if (memcmp(text, want, LP_PATCH_LEN)) {
+			char e[16], f[16];
+			hex5(want, e, sizeof(e));
+			hex5(text, f, sizeof(f));
+			snprintf(why, why_len, "%s at %#lx: expected the jmp of payload %s (%s), found %s: rewritten "
+				 "by another client; nothing written", fname, (unsigned long)addr, top->name, e, f);
+			*err = -LP_EEXPECT;
+			return NULL;
+		}
+	} else {
+		memcpy(want, text, LP_PATCH_LEN);
+	}
+	struct lp_step *s = &plan[nr_plan++];
+	s->addr = addr;
+	memcpy(s->old, want, LP_PATCH_LEN);
+	memcpy(s->new, want, LP_PATCH_LEN);
+	return s;
 }
 
 /* Plan p's apply over what the plan already holds (replace: the reverts),
@@ -189,13 +220,11 @@ static int plan_apply(struct lp_payload *p, char *why, size_t why_len)
 		}
 		if (!top_at(f->old_addr, NULL))
 			remember_original(f->old_addr);
-		struct lp_step *s = plan_at(f->old_addr);
-		if (!s) {
-			snprintf(why, why_len, "payload %s: more than %u sites in one batch", p->name, LP_BATCH_SITES);
-			return -LP_ETOO_MANY;
-		}
-		int err = jmp_of(p, f, s->new, why, why_len);
-		if (err)
+		int err = 0;
+		struct lp_step *s = plan_at(f->old_addr, f->name, &err, why, why_len);
+		if (!s)
+			return err;
+		if ((err = jmp_of(p, f, s->new, why, why_len)))
 			return err;
 	}
 	return 0;
@@ -205,11 +234,10 @@ static int plan_apply(struct lp_payload *p, char *why, size_t why_len)
 static int plan_revert(struct lp_payload *p, char *why, size_t why_len)
 {
 	for (uint32_t i = 0; i < p->nfuncs; i++) {
-		struct lp_step *s = plan_at(p->funcs[i].old_addr);
-		if (!s) {
-			snprintf(why, why_len, "payload %s: more than %u sites in one batch", p->name, LP_BATCH_SITES);
-			return -LP_ETOO_MANY;
-		}
+		int err = 0;
+		struct lp_step *s = plan_at(p->funcs[i].old_addr, p->funcs[i].name, &err, why, why_len);
+		if (!s)
+			return err;
 		memcpy(s->new, p->funcs[i].saved, LP_PATCH_LEN);
 	}
 	return 0;
@@ -326,7 +354,9 @@ int lp_apply(struct lp_payload *p, const struct patch_strategy *s, struct lp_res
 		snprintf(why, why_len, "payload %s: %u payloads are applied already", p->name, nr_applied);
 		err = -LP_ETOO_MANY;
 	} else {
+		patch_text_lock();
 		err = plan_apply(p, why, why_len);
+		patch_text_unlock();
 	}
 	if (!err)
 		err = queue_plan(s, &sites, why, why_len);
@@ -364,8 +394,11 @@ int lp_revert(struct lp_payload *p, const struct patch_strategy *s, struct lp_re
 			 "reverted first", p->name, p->stack_pos, applied[nr_applied - 1]->name, nr_applied);
 		err = -LP_ENOT_TOP;
 	}
-	if (!err)
+	if (!err) {
+		patch_text_lock();
 		err = plan_revert(p, why, why_len);
+		patch_text_unlock();
+	}
 	if (!err)
 		err = queue_plan(s, &sites, why, why_len);
 	if (!err && (err = run_pre(p, LP_HOOK_PRE_REVERT, why, why_len)))
@@ -400,11 +433,18 @@ int lp_replace(struct lp_payload *p, const struct patch_strategy *s, struct lp_r
 		err = -LP_EALREADY_APPLIED;
 	}
 	/* Every applied payload reverted, top first: each address ends with
-	 * what the lowest one saved, the kernel's bytes; then p over them. */
+	 * what the lowest one saved, the kernel's bytes; then p over them.
+	 * p's saved bytes will be the kernel's: taken now, while the text and
+	 * the stack still show them. */
+	static uint8_t kernel_saved[LP_MAX_FUNCS][LP_PATCH_LEN];
+	patch_text_lock();
 	for (unsigned i = nr_applied; !err && i-- > 0;)
 		err = plan_revert(applied[i], why, why_len);
 	if (!err)
 		err = plan_apply(p, why, why_len);
+	for (uint32_t i = 0; !err && i < p->nfuncs; i++)
+		kernel_bytes(p->funcs[i].old_addr, kernel_saved[i]);
+	patch_text_unlock();
 	if (!err)
 		err = queue_plan(s, &sites, why, why_len);
 	for (unsigned i = nr_applied; !err && i-- > 0;)
@@ -413,11 +453,6 @@ int lp_replace(struct lp_payload *p, const struct patch_strategy *s, struct lp_r
 		err = run_pre(p, LP_HOOK_PRE_APPLY, why, why_len);
 	if (err)
 		smp_text_poke_batch_reset(&lp_batch);
-	/* p's saved bytes will be the kernel's: taken now, while the text
-	 * and the stack still show them */
-	static uint8_t kernel_saved[LP_MAX_FUNCS][LP_PATCH_LEN];
-	for (uint32_t i = 0; !err && i < p->nfuncs; i++)
-		kernel_bytes(p->funcs[i].old_addr, kernel_saved[i]);
 	bool ran = false;
 	if (!err) {
 		ran = true;

@@ -369,3 +369,42 @@ static void test_refused_batch_is_dropped(void)
 		smp_text_poke_single((void *)lp_target_nmi, jmp, entry_nop5, LP_PATCH_LEN);
 }
 KTEST("livepatch.refused_batch_is_dropped", test_refused_batch_is_dropped);
+
+/* Another client rewrites an applied jmp (as `poke` would): a revert, a
+ * replace or a payload stacking over it refuses with LP_EEXPECT naming
+ * the function and both bytes, writes nothing, changes no state. */
+static void test_foreign_rewrite_refused(void)
+{
+	lp_fake_init();
+	struct lp_payload *two = &lp_fake_two_funcs;
+	uint8_t mine[LP_PATCH_LEN], foreign[LP_PATCH_LEN];
+	insn_jmp32((uintptr_t)lp_target_a, (uintptr_t)lp_lab_a_v2, mine);
+	insn_jmp32((uintptr_t)lp_target_a, (uintptr_t)lp_lab_b_v2, foreign);
+	if (op(lp_apply, two, "apply"))
+		goto out;
+	int e = smp_text_poke_single((void *)lp_target_a, mine, foreign, LP_PATCH_LEN);
+	if (!report(!e && lp_target_a() == LP_B_V2, "another client rewrote lp_target_a's jmp (%s): it returns %#x",
+		    lp_fake_errname(e), lp_target_a()))
+		goto out;
+	uint32_t crc = text_crc();
+	int err = lp_revert(two, NULL, NULL, why, sizeof(why));
+	report(err == -LP_EEXPECT && mem_contains(why, strlen(why), "lp_target_a") && text_crc() == crc &&
+	       two->state == LP_APPLIED && two->funcs[0].state == LP_FUNC_APPLIED &&
+	       two->funcs[1].state == LP_FUNC_APPLIED, "revert over it: %s, text-crc %s, two_funcs %s (%s)",
+	       lp_fake_errname(err), text_crc() == crc ? "unchanged" : "CHANGED", lp_state_name(two->state), why);
+	err = lp_apply(&lp_fake_stack_over, NULL, NULL, why, sizeof(why));
+	report(err == -LP_EEXPECT && mem_contains(why, strlen(why), "lp_target_a") && text_crc() == crc &&
+	       lp_fake_stack_over.state != LP_APPLIED, "stacking over it: %s, text-crc %s (%s)", lp_fake_errname(err),
+	       text_crc() == crc ? "unchanged" : "CHANGED", why);
+	err = lp_replace(&lp_fake_nmi_path, NULL, NULL, why, sizeof(why));
+	report(err == -LP_EEXPECT && mem_contains(why, strlen(why), "lp_target_a") && text_crc() == crc &&
+	       lp_fake_nmi_path.state != LP_APPLIED && two->state == LP_APPLIED,
+	       "replace over it: %s, text-crc %s (%s)", lp_fake_errname(err), text_crc() == crc ? "unchanged" : "CHANGED",
+	       why);
+	e = smp_text_poke_single((void *)lp_target_a, foreign, mine, LP_PATCH_LEN);
+	report(!e, "the foreign rewrite undone (%s)", lp_fake_errname(e));
+	consistent("after the foreign rewrite was undone");
+out:
+	clean_up();
+}
+KTEST("livepatch.foreign_rewrite_refused", test_foreign_rewrite_refused);
