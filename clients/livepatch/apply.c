@@ -70,26 +70,6 @@ struct lp_step {
 static struct lp_step plan[LP_BATCH_SITES];
 static unsigned nr_plan;
 
-/* The kernel's own bytes of every function ever planned, taken when no
- * applied payload replaced it: what the consistency walk wants there
- * whenever none does again. */
-static struct {
-	uintptr_t addr;
-	uint8_t bytes[LP_PATCH_LEN];
-} originals[LP_BATCH_SITES];
-static unsigned nr_originals;
-
-static void remember_original(uintptr_t addr)
-{
-	for (unsigned i = 0; i < nr_originals; i++)
-		if (originals[i].addr == addr)
-			return;
-	if (nr_originals == LP_BATCH_SITES)
-		return;
-	originals[nr_originals].addr = addr;
-	memcpy(originals[nr_originals++].bytes, (const void *)addr, LP_PATCH_LEN);
-}
-
 const char *lp_state_name(enum lp_payload_state s)
 {
 	switch (s) {
@@ -218,8 +198,6 @@ static int plan_apply(struct lp_payload *p, char *why, size_t why_len)
 				 (unsigned long)f->old_addr, e, k);
 			return -LP_EEXPECT;
 		}
-		if (!top_at(f->old_addr, NULL))
-			remember_original(f->old_addr);
 		int err = 0;
 		struct lp_step *s = plan_at(f->old_addr, f->name, &err, why, why_len);
 		if (!s)
@@ -506,7 +484,7 @@ static int check_locked(char *why, size_t why_len)
 					 lp_func_state_name(f->state));
 				return -LP_EEXPECT;
 			}
-			if (!insn_jmp32(f->old_addr, f->new_addr, jmp))
+			if (jmp_of(p, f, jmp, why, why_len))
 				return -LP_EEXPECT;
 			struct lp_payload *top = top_at(f->old_addr, &tf);
 			const uint8_t *holder = top == p ? (const uint8_t *)f->old_addr : NULL;
@@ -536,7 +514,10 @@ static int check_locked(char *why, size_t why_len)
 		}
 	}
 	/* Payloads not applied: every function reverted; where no applied
-	 * payload replaces it, the text is not its jmp. */
+	 * payload replaces it, the text is not its jmp. That is all there is
+	 * to want of a function no payload replaces: the kernel's bytes, or
+	 * whatever another client (trace, poke) put there since, is not the
+	 * livepatch's to keep. */
 	for (unsigned i = 0; i < nr_known + lp_count(); i++) {  /* the loader's too */
 		struct lp_payload *p = i < nr_known ? known[i] : lp_at(i - nr_known);
 		if (p->state == LP_APPLIED)
@@ -558,17 +539,6 @@ static int check_locked(char *why, size_t why_len)
 				return -LP_EEXPECT;
 			}
 		}
-	}
-	/* Functions no applied payload replaces: the kernel's bytes. */
-	for (unsigned i = 0; i < nr_originals; i++) {
-		const uint8_t *text = (const uint8_t *)originals[i].addr;
-		if (top_at(originals[i].addr, NULL) || !memcmp(text, originals[i].bytes, LP_PATCH_LEN))
-			continue;
-		hex5(originals[i].bytes, want, sizeof(want));
-		hex5(text, got, sizeof(got));
-		snprintf(why, why_len, "%#lx: no payload applied, expected the kernel's %s, found %s",
-			 (unsigned long)originals[i].addr, want, got);
-		return -LP_EEXPECT;
 	}
 	return 0;
 }

@@ -145,8 +145,8 @@ int lp_replace(struct lp_payload *p, const struct patch_strategy *s, struct lp_r
 
 /* Walk every payload's functions and check that each state matches the
  * bytes in the text (the topmost applied version of each function is the
- * jmp written, a function no applied payload replaces holds its kernel
- * bytes). 0, or -LP_EEXPECT with why naming the first mismatch. */
+ * jmp written, a function no applied payload replaces holds no payload's
+ * jmp). 0, or -LP_EEXPECT with why naming the first mismatch. */
 int lp_check_consistency(char *why, size_t why_len);
 
 const char *lp_state_name(enum lp_payload_state s);

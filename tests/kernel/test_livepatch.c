@@ -12,6 +12,7 @@
 #include "patch/patch.h"
 #include "patch/rendezvous.h"
 #include "clients/poke/text_crc.h"
+#include "clients/trace/trace.h"
 #include "tests/kernel/lp_fake.h"
 
 static char why[256];
@@ -408,3 +409,27 @@ out:
 	clean_up();
 }
 KTEST("livepatch.foreign_rewrite_refused", test_foreign_rewrite_refused);
+
+/* After apply and revert, a function no payload replaces may hold what
+ * another client put there (trace's call): the consistency walk only
+ * wants it not to be a payload's jmp. */
+static void test_traced_after_revert(void)
+{
+	lp_fake_init();
+	struct trace_result tr;
+	if (op(lp_apply, &lp_fake_two_funcs, "apply") || op(lp_revert, &lp_fake_two_funcs, "revert"))
+		goto out;
+	int err = trace_set(true, "lp_target_a", NULL, &tr, why, sizeof(why));
+	if (!report(!err && tr.matched == 1, "trace on lp_target_a: %s, %u matched (%s)", lp_fake_errname(err),
+		    tr.matched, why))
+		goto out;
+	report(*(volatile uint8_t *)lp_target_a == 0xe8, "lp_target_a's entry is a call now (%#x)",
+	       *(volatile uint8_t *)lp_target_a);
+	consistent("with lp_target_a traced, no payload applied");
+	err = trace_set(false, "lp_target_a", NULL, &tr, why, sizeof(why));
+	report(!err, "trace off lp_target_a (%s)", lp_fake_errname(err));
+	consistent("trace off again");
+out:
+	clean_up();
+}
+KTEST("livepatch.traced_after_revert_consistent", test_traced_after_revert);
