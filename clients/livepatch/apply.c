@@ -85,13 +85,24 @@ const char *lp_func_state_name(enum lp_func_state s)
 	return s == LP_FUNC_APPLIED ? "applied" : "reverted";
 }
 
-static void remember(struct lp_payload *p)
+/* Remember p for the consistency walk (the loader's payloads it walks
+ * anyway). -LP_ETOO_MANY, refusing the operation, when known[] is full:
+ * a payload the walk cannot see could hold its jmp unnoticed. */
+static int remember(struct lp_payload *p, char *why, size_t why_len)
 {
+	for (unsigned i = 0; i < lp_count(); i++)
+		if (lp_at(i) == p)
+			return 0;
 	for (unsigned i = 0; i < nr_known; i++)
 		if (known[i] == p)
-			return;
-	if (nr_known < sizeof(known) / sizeof(known[0]))
-		known[nr_known++] = p;
+			return 0;
+	if (nr_known == sizeof(known) / sizeof(known[0])) {
+		snprintf(why, why_len, "payload %s: %u payloads not from the loader were asked about already (the "
+			 "consistency walk follows no more)", p->name, nr_known);
+		return -LP_ETOO_MANY;
+	}
+	known[nr_known++] = p;
+	return 0;
 }
 
 static void hex5(const uint8_t *b, char *out, size_t size)
@@ -288,15 +299,36 @@ static void mark_reverted(struct lp_payload *p)
 	p->stack_pos = 0;
 }
 
-static void fill_result(struct lp_result *r, uint32_t sites, const struct patch_strategy *s, uint64_t t0, bool ran)
+/* The figures of the operation's batch (large: static, lp_lock held). */
+static struct poke_stats lp_fig;
+
+/*
+ * Apply lp_batch and take its figures right after, lp_lock held (no other
+ * livepatch operation). Another client's batch (trace, a static key, the
+ * console's poke) may still complete between the finish() releasing
+ * text_lock and the figures being read, or between b0 and the finish():
+ * the core's batch count tells. Exactly one batch more than before is
+ * ours; otherwise lp_fig is zeroed (rounds and strategy unknown, rather
+ * than another's).
+ */
+static int finish_with_figures(void)
+{
+	poke_get_stats(&lp_fig);
+	uint64_t b0 = lp_fig.batches;
+	int err = smp_text_poke_batch_finish(&lp_batch);
+	poke_get_stats(&lp_fig);
+	if (err || lp_fig.batches != b0 + 1)
+		memset(&lp_fig, 0, sizeof(lp_fig));
+	return err;
+}
+
+static void fill_result(struct lp_result *r, uint32_t sites, const struct patch_strategy *s, uint64_t t0)
 {
 	if (!r)
 		return;
-	struct poke_stats st;
-	poke_get_stats(&st);
 	r->funcs = sites;
-	r->rounds = ran ? st.rounds : 0;
-	r->strategy = ran && st.strategy ? st.strategy : s ? s : patch_default_strategy();
+	r->rounds = lp_fig.rounds;
+	r->strategy = lp_fig.strategy ? lp_fig.strategy : s ? s : patch_default_strategy();
 	r->ns = tsc_to_ns(rdtsc() - t0);
 }
 
@@ -324,8 +356,9 @@ int lp_apply(struct lp_payload *p, const struct patch_strategy *s, struct lp_res
 	int err;
 	if ((err = lock(p, why, why_len)))
 		return err;
-	remember(p);
-	if (p->state == LP_APPLIED) {
+	if ((err = remember(p, why, why_len))) {
+		/* refused: why says so */
+	} else if (p->state == LP_APPLIED) {
 		snprintf(why, why_len, "payload %s is applied already (place %u on the stack)", p->name, p->stack_pos);
 		err = -LP_EALREADY_APPLIED;
 	} else if (nr_applied == LP_MAX_PAYLOADS) {
@@ -340,10 +373,9 @@ int lp_apply(struct lp_payload *p, const struct patch_strategy *s, struct lp_res
 		err = queue_plan(s, &sites, why, why_len);
 	if (!err && (err = run_pre(p, LP_HOOK_PRE_APPLY, why, why_len)))
 		smp_text_poke_batch_reset(&lp_batch);
-	bool ran = false;
+	memset(&lp_fig, 0, sizeof(lp_fig));
 	if (!err) {
-		ran = true;
-		err = smp_text_poke_batch_finish(&lp_batch);
+		err = finish_with_figures();
 		if (err)
 			snprintf(why, why_len, "payload %s: %s", p->name, lp_batch.why);
 	}
@@ -351,7 +383,7 @@ int lp_apply(struct lp_payload *p, const struct patch_strategy *s, struct lp_res
 		mark_applied(p);
 		run_post(p, LP_HOOK_POST_APPLY);
 	}
-	fill_result(r, sites, s, t0, ran && !err);
+	fill_result(r, sites, s, t0);
 	spin_unlock(&lp_lock);
 	return err;
 }
@@ -363,8 +395,10 @@ int lp_revert(struct lp_payload *p, const struct patch_strategy *s, struct lp_re
 	int err = 0;
 	if ((err = lock(p, why, why_len)))
 		return err;
-	remember(p);
-	if (p->state != LP_APPLIED) {
+	err = remember(p, why, why_len);
+	if (err) {
+		/* remember() refused: why says so */
+	} else if (p->state != LP_APPLIED) {
 		snprintf(why, why_len, "payload %s is not applied (%s)", p->name, lp_state_name(p->state));
 		err = -LP_ENOT_APPLIED;
 	} else if (applied[nr_applied - 1] != p) {
@@ -381,10 +415,9 @@ int lp_revert(struct lp_payload *p, const struct patch_strategy *s, struct lp_re
 		err = queue_plan(s, &sites, why, why_len);
 	if (!err && (err = run_pre(p, LP_HOOK_PRE_REVERT, why, why_len)))
 		smp_text_poke_batch_reset(&lp_batch);
-	bool ran = false;
+	memset(&lp_fig, 0, sizeof(lp_fig));
 	if (!err) {
-		ran = true;
-		err = smp_text_poke_batch_finish(&lp_batch);
+		err = finish_with_figures();
 		if (err)
 			snprintf(why, why_len, "payload %s: %s", p->name, lp_batch.why);
 	}
@@ -393,7 +426,7 @@ int lp_revert(struct lp_payload *p, const struct patch_strategy *s, struct lp_re
 		nr_applied--;
 		run_post(p, LP_HOOK_POST_REVERT);
 	}
-	fill_result(r, sites, s, t0, ran && !err);
+	fill_result(r, sites, s, t0);
 	spin_unlock(&lp_lock);
 	return err;
 }
@@ -405,8 +438,8 @@ int lp_replace(struct lp_payload *p, const struct patch_strategy *s, struct lp_r
 	int err = 0;
 	if ((err = lock(p, why, why_len)))
 		return err;
-	remember(p);
-	if (p->state == LP_APPLIED) {
+	err = remember(p, why, why_len);
+	if (!err && p->state == LP_APPLIED) {
 		snprintf(why, why_len, "payload %s is applied already (place %u on the stack)", p->name, p->stack_pos);
 		err = -LP_EALREADY_APPLIED;
 	}
@@ -431,10 +464,9 @@ int lp_replace(struct lp_payload *p, const struct patch_strategy *s, struct lp_r
 		err = run_pre(p, LP_HOOK_PRE_APPLY, why, why_len);
 	if (err)
 		smp_text_poke_batch_reset(&lp_batch);
-	bool ran = false;
+	memset(&lp_fig, 0, sizeof(lp_fig));
 	if (!err) {
-		ran = true;
-		err = smp_text_poke_batch_finish(&lp_batch);
+		err = finish_with_figures();
 		if (err)
 			snprintf(why, why_len, "replace by payload %s: %s", p->name, lp_batch.why);
 	}
@@ -458,7 +490,7 @@ int lp_replace(struct lp_payload *p, const struct patch_strategy *s, struct lp_r
 			run_post(gone[i], LP_HOOK_POST_REVERT);
 		run_post(p, LP_HOOK_POST_APPLY);
 	}
-	fill_result(r, sites, s, t0, ran && !err);
+	fill_result(r, sites, s, t0);
 	spin_unlock(&lp_lock);
 	return err;
 }
