@@ -151,6 +151,7 @@ struct lp_snap {
 	enum lp_payload_state ps[4];
 	uint32_t pos[4];
 	enum lp_func_state fs[4][2];
+	struct lp_payload *under[4][2];
 };
 
 static struct lp_payload *const snap_of[4] = { &lp_fake_nmi_path, &lp_fake_two_funcs, &lp_fake_stack_over,
@@ -163,8 +164,10 @@ static void snap(struct lp_snap *s)
 	for (unsigned i = 0; i < 4; i++) {
 		s->ps[i] = snap_of[i]->state;
 		s->pos[i] = snap_of[i]->stack_pos;
-		for (unsigned j = 0; j < snap_of[i]->nfuncs && j < 2; j++)
+		for (unsigned j = 0; j < snap_of[i]->nfuncs && j < 2; j++) {     /* each has 1 or 2 */
 			s->fs[i][j] = snap_of[i]->funcs[j].state;
+			s->under[i][j] = snap_of[i]->funcs[j].under;
+		}
 	}
 }
 
@@ -217,6 +220,19 @@ static void test_refusals(void)
 	refused(lp_replace(nmi, NULL, NULL, why, sizeof(why)), -LP_EVETO, "replace vetoed by its pre hook", &before);
 	nmi->hooks[LP_HOOK_PRE_APPLY] = NULL;
 	report(vetoes == 2, "the pre hook ran twice (%d)", vetoes);
+
+	/* veto of a revert: stack_over's pre-revert hook says no, to its own
+	 * revert and to a replace (which reverts every applied payload) */
+	vetoes = 0;
+	over->hooks[LP_HOOK_PRE_REVERT] = (void *)veto;
+	refused(lp_revert(over, NULL, NULL, why, sizeof(why)), -LP_EVETO, "revert vetoed by its pre-revert hook",
+		&before);
+	report(mem_contains(why, strlen(why), "stack_over"), "it names the payload: %s", why);
+	refused(lp_replace(nmi, NULL, NULL, why, sizeof(why)), -LP_EVETO,
+		"replace vetoed by an applied payload's pre-revert hook", &before);
+	report(mem_contains(why, strlen(why), "stack_over"), "it names the payload that vetoed: %s", why);
+	over->hooks[LP_HOOK_PRE_REVERT] = NULL;
+	report(vetoes == 2, "the pre-revert hook ran twice (%d)", vetoes);
 
 	/* expectation mismatch (tests/livepatch/bad_expect.c by hand): the
 	 * first byte of lp_target_b is not what the kernel holds */
