@@ -130,7 +130,9 @@ const struct lp_refusal *lp_refusal_at(unsigned i);
 /* What one operation did, for the console's result line. */
 struct lp_result {
 	uint32_t funcs;                 /* sites written */
-	uint32_t rounds;                /* rendezvous rounds of the batch */
+	uint32_t rounds;                /* rendezvous rounds of the batch; 0 (and strategy the one
+					 * asked for) when another client's batch completed around
+					 * it, so its figures could not be told from ours */
 	const struct patch_strategy *strategy;
 	uint64_t ns;                    /* the whole operation, hooks included */
 };
