@@ -16,6 +16,9 @@
  *   5. retire the batch: no CPU pins it any more; the strategy's
  *      retired(), if any (the last phase)
  *   6. figures; release text_lock; empty the batch
+ * A refusal at any step empties the batch too (refuse_all): its sites
+ * were never written, and a caller that queues more after it must not
+ * apply them with its own (the text and its state would part).
  * IRQs are off only while bytes are written (text_poke_many's
  * precondition); between steps, and while waiting for acknowledgements,
  * they are on, so the patching CPU takes interrupts mid-batch, and an
@@ -67,6 +70,14 @@ static int refuse(struct poke_batch *b, int err)
 	if (!b->quiet)
 		printk("patch: refused (%s): %s", patch_errname(err), b->why);
 	return err;
+}
+
+/* A refusal of finish(): the queued sites are dropped with it (nothing of
+ * them was written), so the batch is empty on every return. */
+static int refuse_all(struct poke_batch *b, int err)
+{
+	b->nr = 0;
+	return refuse(b, err);
 }
 
 static const struct patch_strategy *strategy_of(struct poke_batch *b)
@@ -143,7 +154,7 @@ int smp_text_poke_batch_finish(struct poke_batch *b)
 			spin_unlock(&text_lock);
 			snprintf(b->why, sizeof(b->why), "%#lx: %s (changed since it was added to the batch)",
 				 b->sites[i].addr, patch_strerror(PATCH_EOLD_MISMATCH));
-			return refuse(b, -PATCH_EOLD_MISMATCH);
+			return refuse_all(b, -PATCH_EOLD_MISMATCH);
 		}
 	/* A batch applied since the adds may have moved an instruction
 	 * boundary a site's checks relied on (a multi-instruction site, or
@@ -154,7 +165,7 @@ int smp_text_poke_batch_finish(struct poke_batch *b)
 			int err = validate_one(b, st, &b->sites[i]);
 			if (err) {
 				spin_unlock(&text_lock);
-				return refuse(b, err);
+				return refuse_all(b, err);
 			}
 		}
 	}
@@ -162,7 +173,7 @@ int smp_text_poke_batch_finish(struct poke_batch *b)
 	int err = patch_validate_batch(&kernel_patch_env, b->sites, b->nr, b->why, sizeof(b->why));
 	if (err) {
 		spin_unlock(&text_lock);
-		return refuse(b, err);
+		return refuse_all(b, err);
 	}
 
 	/* Step 3. */
@@ -193,7 +204,7 @@ int smp_text_poke_batch_finish(struct poke_batch *b)
 		if (!b->why[0])
 			snprintf(b->why, sizeof(b->why), "batch of %u site(s) from %#lx: %s (strategy %s)", b->nr,
 				 b->sites[0].addr, patch_strerror(-err), st->name);
-		return refuse(b, err);
+		return refuse_all(b, err);
 	}
 	poke_stats_end(b);
 	spin_unlock(&text_lock);

@@ -226,7 +226,8 @@ static bool falls_through(const ZydisDecodedInstruction *insn)
  * where nor that no CPU is sent into the middle), and that last call must
  * be a direct one to the start of a function in .text; the last may also
  * be a direct jmp rel32 to a function's start, in .text or in a region of
- * env->foreign_target (a livepatch over a multi-instruction prologue); nor may they hold
+ * env->foreign_target, outside the no-patch region, from a site at a
+ * function's start (a livepatch over a multi-instruction prologue); nor may they hold
  * a privileged instruction (hlt, mov to a control register, wrmsr, lidt,
  * swapgs...: Zydis's "privileged", since its category SYSTEM also holds
  * rdtsc and rdtscp, which alternatives use), which the single-instruction
@@ -278,8 +279,11 @@ static int check_seq(const struct patch_env *env, struct poke_site *site, bool i
 		case ZYDIS_CATEGORY_UNCOND_BR: {
 			/* As the last instruction, a direct jmp rel32 to the
 			 * start of a function, in .text or in a registered
-			 * region (a livepatch over a multi-instruction
-			 * prologue): it goes nowhere the core cannot check */
+			 * region, from a site at a function's start (a
+			 * livepatch over a multi-instruction prologue, all
+			 * this is for): it goes nowhere the core cannot check,
+			 * and, as a single jmp's target, not into the no-patch
+			 * region */
 			ZyanU64 t;
 			uintptr_t fn;
 			uint64_t size;
@@ -288,8 +292,20 @@ static int check_seq(const struct patch_env *env, struct poke_site *site, bool i
 			if (last && bytes[off] == JMP32_INSN_OPCODE && insn.length == JMP32_INSN_SIZE &&
 			    ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&insn, &ops[0], site->addr + off, &t)) &&
 			    (t >= env->text_start && t < env->text_end ? env->symbol(env, t, &fn, &size, &name) && fn == t
-			     : env->foreign_target && env->foreign_target(env, t, &fn_start, &name) && fn_start))
+			     : env->foreign_target && env->foreign_target(env, t, &fn_start, &name) && fn_start)) {
+				const char *what;
+				if (env->protected_code && env->protected_code(env, (uintptr_t)t, 1, &what)) {
+					snprintf(detail, sizeof(detail), "the last jmp's target %#lx is in %s",
+						 (unsigned long)t, what);
+					return patch_refuse(PATCH_ETARGET_PROTECTED, why, why_len, site->addr, detail);
+				}
+				if (!env->symbol(env, site->addr, &fn, &size, &name) || fn != site->addr) {
+					snprintf(detail, sizeof(detail), "a multi-instruction site ending with a jmp rel32 "
+						 "must start at a function's start (a replaced entry)");
+					return patch_refuse(PATCH_EBRANCH_UNCHECKED, why, why_len, site->addr, detail);
+				}
 				break;
+			}
 			snprintf(detail, sizeof(detail), "%s at byte %zu of a multi-instruction site (only a last jmp "
 				 "rel32 to a function's start is checked)", ZydisMnemonicGetString(insn.mnemonic), off);
 			return patch_refuse(PATCH_EBRANCH_UNCHECKED, why, why_len, site->addr, detail);

@@ -102,33 +102,52 @@ static int lp_op(const char *what, lp_op_fn fn, struct lp_payload *p, const stru
 	return 0;
 }
 
+static void usage(void)
+{
+	printk("usage: lp list | lp apply|revert|replace NAME [--strategy S] | lp info NAME");
+}
+
 static int cmd_lp(int argc, char **argv)
 {
+	static const struct {
+		const char *name;
+		lp_op_fn fn;            /* NULL: list, info */
+	} subs[] = { { "list", NULL }, { "info", NULL }, { "apply", lp_apply }, { "revert", lp_revert },
+		     { "replace", lp_replace } };
 	const struct patch_strategy *s;
+	int given = argc;
 	if (patch_strategy_option("lp", &argc, argv, &s))
 		return -EREPORTED;
-	if (argc == 2 && !strcmp(argv[1], "list"))
-		return lp_list();
-	if (argc != 3) {
-		printk("usage: lp list | lp apply|revert|replace NAME [--strategy S] | lp info NAME");
+	if (argc < 2) {
+		usage();
 		return -EREPORTED;
 	}
+	unsigned k = 0;
+	while (k < sizeof(subs) / sizeof(subs[0]) && strcmp(argv[1], subs[k].name))
+		k++;
+	if (k == sizeof(subs) / sizeof(subs[0])) {
+		printk("lp: unknown subcommand '%s' (list, apply, revert, replace, info)", argv[1]);
+		return -EREPORTED;
+	}
+	if (!subs[k].fn && argc != given) {
+		printk("lp %s: takes no --strategy (only apply, revert and replace batch)", argv[1]);
+		return -EREPORTED;
+	}
+	if (argc != (k == 0 ? 2 : 3)) {
+		usage();
+		return -EREPORTED;
+	}
+	if (k == 0)
+		return lp_list();
 	struct lp_payload *p = lp_find(argv[2]);
 	if (!p) {
 		printk("lp %s %s: %s: no payload of that name (see 'lp list')", argv[1], argv[2],
 		       code_name(-LP_ENO_PAYLOAD));
 		return -EREPORTED;
 	}
-	if (!strcmp(argv[1], "info"))
+	if (!subs[k].fn)
 		return lp_info(p);
-	if (!strcmp(argv[1], "apply"))
-		return lp_op("apply", lp_apply, p, s);
-	if (!strcmp(argv[1], "revert"))
-		return lp_op("revert", lp_revert, p, s);
-	if (!strcmp(argv[1], "replace"))
-		return lp_op("replace", lp_replace, p, s);
-	printk("lp: unknown subcommand '%s' (list, apply, revert, replace, info)", argv[1]);
-	return -EREPORTED;
+	return lp_op(argv[1], subs[k].fn, p, s);
 }
 SHELL_CMD("lp", "list | apply|revert|replace NAME [--strategy S] | info NAME",
 	  "livepatch payloads: list, apply, revert, replace (one batch each), info", cmd_lp);

@@ -131,7 +131,9 @@ const struct lp_refusal *lp_refusal_at(unsigned i);
 /* What one operation did, for the console's result line. */
 struct lp_result {
 	uint32_t funcs;                 /* sites written */
-	uint32_t rounds;                /* rendezvous rounds of the batch */
+	uint32_t rounds;                /* rendezvous rounds of the batch; 0 (and strategy the one
+					 * asked for) when another client's batch completed around
+					 * it, so its figures could not be told from ours */
 	const struct patch_strategy *strategy;
 	uint64_t ns;                    /* the whole operation, hooks included */
 };
@@ -146,8 +148,8 @@ int lp_replace(struct lp_payload *p, const struct patch_strategy *s, struct lp_r
 
 /* Walk every payload's functions and check that each state matches the
  * bytes in the text (the topmost applied version of each function is the
- * jmp written, a function no applied payload replaces holds its kernel
- * bytes). 0, or -LP_EEXPECT with why naming the first mismatch. */
+ * jmp written, a function no applied payload replaces holds no payload's
+ * jmp). 0, or -LP_EEXPECT with why naming the first mismatch. */
 int lp_check_consistency(char *why, size_t why_len);
 
 const char *lp_state_name(enum lp_payload_state s);

@@ -124,7 +124,14 @@ class ConsoleLivepatch(unittest.TestCase):
 
     def test_4_usage(self):
         self.one("lp frob two_funcs", r"^lp: unknown subcommand 'frob'")
+        self.one("lp bogus nosuch", r"^lp: unknown subcommand 'bogus'")
         self.one("lp", r"^usage: lp list")
+        self.one("lp list x", r"^usage: lp list")
+        self.one("lp apply", r"^usage: lp list")
+        crc0 = self.crc()
+        self.one("lp info two_funcs --strategy int3", r"^lp info: takes no --strategy")
+        self.one("lp list --strategy int3", r"^lp list: takes no --strategy")
+        self.assertEqual(self.crc(), crc0, "a refused lp command changed .text")
 
 
 if __name__ == "__main__":

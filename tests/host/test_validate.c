@@ -196,6 +196,26 @@ static void multi_instruction_sites(void **state)
 	assert_int_equal(check_multi(true, jmp_first, &n), -PATCH_EBRANCH_UNCHECKED);     /* not last */
 	assert_int_equal(check_multi(true, jmp8_last, &n), -PATCH_EBRANCH_UNCHECKED);     /* a jmp rel8 */
 	assert_int_equal(check_multi(true, torn_tail, &n), -PATCH_ENEW_LENGTH);    /* not whole instructions */
+	/* the last jmp rel32 goes where a single jmp may: not into the
+	 * no-patch region (g's start, a function start all the same) */
+	static const uint8_t jmp_protected[10] = { 0x0f, 0x1f, 0x44, 0x00, 0x00, 0xe9, 0xd6, 0xff, 0xff, 0xff };
+	assert_int_equal(check_multi(true, jmp_protected, &n), -PATCH_ETARGET_PROTECTED);  /* to g */
+}
+
+/* A multi-instruction site ending with a jmp rel32 is a function's entry
+ * replaced (a livepatch over its prologue): it must start at a function's
+ * start. Here k+5 (mov $1, %eax; nop5), its new bytes nop5; jmp h. */
+static void multi_jmp_only_at_function_start(void **state)
+{
+	(void)state;
+	struct poke_site s = { .addr = BASE + 0x35, .len = 10 };
+	char why[200];
+	memcpy(s.old, text + 0x35, 10);
+	static const uint8_t nop5_jmp_h[10] = { 0x0f, 0x1f, 0x44, 0x00, 0x00, 0xe9, 0xe1, 0xff, 0xff, 0xff };
+	memcpy(s.new, nop5_jmp_h, 10);
+	assert_int_equal(patch_validate_site_multi(&env, strategy_check, true, &s, NULL, 0, why, sizeof(why)),
+			 -PATCH_EBRANCH_UNCHECKED);
+	assert_non_null(strstr(why, "start"));
 }
 
 /* The same at any site: old bytes old (the current text), new bytes new. */
@@ -596,6 +616,7 @@ int main(void)
 		cmocka_unit_test_setup(sort_search_overlap, setup),
 		cmocka_unit_test_setup(error_names, setup),
 		cmocka_unit_test_setup(targets_in_exec_regions, setup),
+		cmocka_unit_test_setup(multi_jmp_only_at_function_start, setup),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 	int total = (int)(sizeof(tests) / sizeof(tests[0]));

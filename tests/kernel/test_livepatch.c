@@ -12,6 +12,7 @@
 #include "patch/patch.h"
 #include "patch/rendezvous.h"
 #include "clients/poke/text_crc.h"
+#include "clients/trace/trace.h"
 #include "tests/kernel/lp_fake.h"
 
 static char why[256];
@@ -150,6 +151,7 @@ struct lp_snap {
 	enum lp_payload_state ps[4];
 	uint32_t pos[4];
 	enum lp_func_state fs[4][2];
+	struct lp_payload *under[4][2];
 };
 
 static struct lp_payload *const snap_of[4] = { &lp_fake_nmi_path, &lp_fake_two_funcs, &lp_fake_stack_over,
@@ -162,8 +164,10 @@ static void snap(struct lp_snap *s)
 	for (unsigned i = 0; i < 4; i++) {
 		s->ps[i] = snap_of[i]->state;
 		s->pos[i] = snap_of[i]->stack_pos;
-		for (unsigned j = 0; j < snap_of[i]->nfuncs && j < 2; j++)
+		for (unsigned j = 0; j < snap_of[i]->nfuncs && j < 2; j++) {     /* each has 1 or 2 */
 			s->fs[i][j] = snap_of[i]->funcs[j].state;
+			s->under[i][j] = snap_of[i]->funcs[j].under;
+		}
 	}
 }
 
@@ -216,6 +220,19 @@ static void test_refusals(void)
 	refused(lp_replace(nmi, NULL, NULL, why, sizeof(why)), -LP_EVETO, "replace vetoed by its pre hook", &before);
 	nmi->hooks[LP_HOOK_PRE_APPLY] = NULL;
 	report(vetoes == 2, "the pre hook ran twice (%d)", vetoes);
+
+	/* veto of a revert: stack_over's pre-revert hook says no, to its own
+	 * revert and to a replace (which reverts every applied payload) */
+	vetoes = 0;
+	over->hooks[LP_HOOK_PRE_REVERT] = (void *)veto;
+	refused(lp_revert(over, NULL, NULL, why, sizeof(why)), -LP_EVETO, "revert vetoed by its pre-revert hook",
+		&before);
+	report(mem_contains(why, strlen(why), "stack_over"), "it names the payload: %s", why);
+	refused(lp_replace(nmi, NULL, NULL, why, sizeof(why)), -LP_EVETO,
+		"replace vetoed by an applied payload's pre-revert hook", &before);
+	report(mem_contains(why, strlen(why), "stack_over"), "it names the payload that vetoed: %s", why);
+	over->hooks[LP_HOOK_PRE_REVERT] = NULL;
+	report(vetoes == 2, "the pre-revert hook ran twice (%d)", vetoes);
 
 	/* expectation mismatch (tests/livepatch/bad_expect.c by hand): the
 	 * first byte of lp_target_b is not what the kernel holds */
@@ -323,3 +340,112 @@ static void test_multi_insn_prologue(void)
 	consistent("multi reverted");
 }
 KTEST("livepatch.multi_insn_prologue", test_multi_insn_prologue);
+
+static const uint8_t entry_nop5[LP_PATCH_LEN] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+static const uint8_t other_nop5[LP_PATCH_LEN] = { 0x66, 0x0f, 0x1f, 0x40, 0x00 };
+
+/* The pre-apply hook of "refused_at_finish": rewrites its target's entry
+ * NOP into another 5-byte NOP after the plan was queued, so the core's
+ * compare-and-patch refuses the batch with PATCH_EOLD_MISMATCH. */
+static int poked_by_hook;
+static int hook_rewrites_entry(void)
+{
+	poked_by_hook = smp_text_poke_single((void *)lp_target_nmi, entry_nop5, other_nop5, LP_PATCH_LEN);
+	return 0;
+}
+
+/* A batch refused at smp_text_poke_batch_finish() is emptied: the next
+ * operation writes its own sites only, not the refused payload's too. */
+static void test_refused_batch_is_dropped(void)
+{
+	lp_fake_init();
+	static struct lp_payload x;
+	lp_fake(&x, "refused_at_finish", 1,
+		(const struct lp_fake_func[]){ { (void *)lp_target_nmi, (void *)lp_lab_nmi_v2, false } });
+	x.hooks[LP_HOOK_PRE_APPLY] = (void *)hook_rewrites_entry;
+	int err = lp_apply(&x, NULL, NULL, why, sizeof(why));
+	x.hooks[LP_HOOK_PRE_APPLY] = NULL;
+	report(poked_by_hook == 0 && err == -PATCH_EOLD_MISMATCH && x.state == LP_LOADED &&
+	       x.funcs[0].state == LP_FUNC_REVERTED, "apply refused at finish: %s (%s), payload %s, function %s",
+	       lp_fake_errname(err), why, lp_state_name(x.state), lp_func_state_name(x.funcs[0].state));
+	int e = smp_text_poke_single((void *)lp_target_nmi, other_nop5, entry_nop5, LP_PATCH_LEN);
+	report(!e, "lp_target_nmi's entry NOP restored (%s)", lp_fake_errname(e));
+	if (!op(lp_apply, &lp_fake_two_funcs, "then apply")) {
+		report(res.funcs == 2, "that apply wrote its own 2 sites (%u)", res.funcs);
+		versions(LP_A_V2, LP_B_V2, LP_NMI_V1, "two_funcs applied after the refusal");
+		report(x.state == LP_LOADED && !memcmp((const void *)lp_target_nmi, entry_nop5, LP_PATCH_LEN),
+		       "the refused payload is still %s and its function holds the kernel's NOP",
+		       lp_state_name(x.state));
+		consistent("after the refused batch and an apply");
+	}
+	clean_up();
+	/* the refused site, if an apply wrote it: back to the kernel's NOP */
+	uint8_t jmp[LP_PATCH_LEN];
+	if (insn_jmp32((uintptr_t)lp_target_nmi, (uintptr_t)lp_lab_nmi_v2, jmp) &&
+	    !memcmp((const void *)lp_target_nmi, jmp, LP_PATCH_LEN))
+		smp_text_poke_single((void *)lp_target_nmi, jmp, entry_nop5, LP_PATCH_LEN);
+}
+KTEST("livepatch.refused_batch_is_dropped", test_refused_batch_is_dropped);
+
+/* Another client rewrites an applied jmp (as `poke` would): a revert, a
+ * replace or a payload stacking over it refuses with LP_EEXPECT naming
+ * the function and both bytes, writes nothing, changes no state. */
+static void test_foreign_rewrite_refused(void)
+{
+	lp_fake_init();
+	struct lp_payload *two = &lp_fake_two_funcs;
+	uint8_t mine[LP_PATCH_LEN], foreign[LP_PATCH_LEN];
+	insn_jmp32((uintptr_t)lp_target_a, (uintptr_t)lp_lab_a_v2, mine);
+	insn_jmp32((uintptr_t)lp_target_a, (uintptr_t)lp_lab_b_v2, foreign);
+	if (op(lp_apply, two, "apply"))
+		goto out;
+	int e = smp_text_poke_single((void *)lp_target_a, mine, foreign, LP_PATCH_LEN);
+	if (!report(!e && lp_target_a() == LP_B_V2, "another client rewrote lp_target_a's jmp (%s): it returns %#x",
+		    lp_fake_errname(e), lp_target_a()))
+		goto out;
+	uint32_t crc = text_crc();
+	int err = lp_revert(two, NULL, NULL, why, sizeof(why));
+	report(err == -LP_EEXPECT && mem_contains(why, strlen(why), "lp_target_a") && text_crc() == crc &&
+	       two->state == LP_APPLIED && two->funcs[0].state == LP_FUNC_APPLIED &&
+	       two->funcs[1].state == LP_FUNC_APPLIED, "revert over it: %s, text-crc %s, two_funcs %s (%s)",
+	       lp_fake_errname(err), text_crc() == crc ? "unchanged" : "CHANGED", lp_state_name(two->state), why);
+	err = lp_apply(&lp_fake_stack_over, NULL, NULL, why, sizeof(why));
+	report(err == -LP_EEXPECT && mem_contains(why, strlen(why), "lp_target_a") && text_crc() == crc &&
+	       lp_fake_stack_over.state != LP_APPLIED, "stacking over it: %s, text-crc %s (%s)", lp_fake_errname(err),
+	       text_crc() == crc ? "unchanged" : "CHANGED", why);
+	err = lp_replace(&lp_fake_nmi_path, NULL, NULL, why, sizeof(why));
+	report(err == -LP_EEXPECT && mem_contains(why, strlen(why), "lp_target_a") && text_crc() == crc &&
+	       lp_fake_nmi_path.state != LP_APPLIED && two->state == LP_APPLIED,
+	       "replace over it: %s, text-crc %s (%s)", lp_fake_errname(err), text_crc() == crc ? "unchanged" : "CHANGED",
+	       why);
+	e = smp_text_poke_single((void *)lp_target_a, foreign, mine, LP_PATCH_LEN);
+	report(!e, "the foreign rewrite undone (%s)", lp_fake_errname(e));
+	consistent("after the foreign rewrite was undone");
+out:
+	clean_up();
+}
+KTEST("livepatch.foreign_rewrite_refused", test_foreign_rewrite_refused);
+
+/* After apply and revert, a function no payload replaces may hold what
+ * another client put there (trace's call): the consistency walk only
+ * wants it not to be a payload's jmp. */
+static void test_traced_after_revert(void)
+{
+	lp_fake_init();
+	struct trace_result tr;
+	if (op(lp_apply, &lp_fake_two_funcs, "apply") || op(lp_revert, &lp_fake_two_funcs, "revert"))
+		goto out;
+	int err = trace_set(true, "lp_target_a", NULL, &tr, why, sizeof(why));
+	if (!report(!err && tr.matched == 1, "trace on lp_target_a: %s, %u matched (%s)", lp_fake_errname(err),
+		    tr.matched, why))
+		goto out;
+	report(*(volatile uint8_t *)lp_target_a == 0xe8, "lp_target_a's entry is a call now (%#x)",
+	       *(volatile uint8_t *)lp_target_a);
+	consistent("with lp_target_a traced, no payload applied");
+	err = trace_set(false, "lp_target_a", NULL, &tr, why, sizeof(why));
+	report(!err, "trace off lp_target_a (%s)", lp_fake_errname(err));
+	consistent("trace off again");
+out:
+	clean_up();
+}
+KTEST("livepatch.traced_after_revert_consistent", test_traced_after_revert);

@@ -66,6 +66,21 @@ static void test_stack_replace(void)
 }
 KTEST("livepatch.payloads_stack_and_replace", test_stack_replace);
 
+/* Every loaded payload's state, place and function states, folded into
+ * one sum (a refusal must change none of them). */
+static uint64_t states_sum(unsigned *funcs)
+{
+	uint64_t h = 1469598103934665603ull;
+	*funcs = 0;
+	for (unsigned i = 0; i < lp_count(); i++) {
+		struct lp_payload *p = lp_at(i);
+		h = (h ^ (p->state * 131u + p->stack_pos)) * 1099511628211ull;
+		for (uint32_t j = 0; j < p->nfuncs; j++, ++*funcs)
+			h = (h ^ (p->funcs[j].state + 7u * (uintptr_t)p->funcs[j].under)) * 1099511628211ull;
+	}
+	return h;
+}
+
 /* Refused at apply, nothing changed: an expectation that does not match
  * (bad_expect, written in its source), a pre hook that vetoes (veto). */
 static void test_refused(void)
@@ -77,13 +92,13 @@ static void test_refused(void)
 		if (!p)
 			continue;
 		uint32_t crc = text_crc();
-		enum lp_payload_state st = p->state;
-		enum lp_func_state fst = p->funcs[0].state;
+		unsigned nf;
+		uint64_t sum = states_sum(&nf);
 		int err = lp_apply(p, NULL, NULL, why, sizeof(why));
 		report(err == want[i], "%s refused with %s: %s", names[i], lp_errname(err) ? lp_errname(err) : "?", why);
-		report(text_crc() == crc && p->state == st && p->funcs[0].state == fst,
-		       "%s: text-crc %#x unchanged, payload %s, %s %s", names[i], crc, lp_state_name(p->state),
-		       p->funcs[0].name, lp_func_state_name(p->funcs[0].state));
+		report(text_crc() == crc && states_sum(&nf) == sum,
+		       "%s: text-crc %#x unchanged, the states of all %u payloads and their %u functions unchanged "
+		       "(%s is %s)", names[i], crc, lp_count(), nf, p->name, lp_state_name(p->state));
 	}
 }
 KTEST("livepatch.payloads_refused_at_apply", test_refused);
