@@ -349,6 +349,44 @@ static int lock(const struct lp_payload *p, char *why, size_t why_len)
 	return 0;
 }
 
+/* The pre hooks an operation asks, in order; nonzero vetoes it. */
+static int pre_apply(struct lp_payload *p, char *why, size_t why_len)
+{
+	return run_pre(p, LP_HOOK_PRE_APPLY, why, why_len);
+}
+
+static int pre_revert(struct lp_payload *p, char *why, size_t why_len)
+{
+	return run_pre(p, LP_HOOK_PRE_REVERT, why, why_len);
+}
+
+static int pre_replace(struct lp_payload *p, char *why, size_t why_len)
+{
+	int err = 0;
+	for (unsigned i = nr_applied; !err && i-- > 0;)
+		err = run_pre(applied[i], LP_HOOK_PRE_REVERT, why, why_len);
+	return err ? err : run_pre(p, LP_HOOK_PRE_APPLY, why, why_len);
+}
+
+/* The plan as one batch of strategy s: queued (the core checks every
+ * site), then the pre hooks asked (a veto drops the batch: nothing
+ * written), then applied; what names the operation in why when the core
+ * refuses at the end. *sites: how many were queued. */
+static int write_plan(const char *what, struct lp_payload *p, const struct patch_strategy *s,
+		      int (*pre)(struct lp_payload *, char *, size_t), uint32_t *sites, char *why, size_t why_len)
+{
+	int err = queue_plan(s, sites, why, why_len);
+	if (!err && (err = pre(p, why, why_len)))
+		smp_text_poke_batch_reset(&lp_batch);
+	memset(&lp_fig, 0, sizeof(lp_fig));
+	if (err)
+		return err;
+	err = finish_with_figures();
+	if (err)
+		snprintf(why, why_len, "%s %s: %s", what, p->name, lp_batch.why);
+	return err;
+}
+
 int lp_apply(struct lp_payload *p, const struct patch_strategy *s, struct lp_result *r, char *why, size_t why_len)
 {
 	uint64_t t0 = rdtsc();
@@ -370,15 +408,7 @@ int lp_apply(struct lp_payload *p, const struct patch_strategy *s, struct lp_res
 		patch_text_unlock();
 	}
 	if (!err)
-		err = queue_plan(s, &sites, why, why_len);
-	if (!err && (err = run_pre(p, LP_HOOK_PRE_APPLY, why, why_len)))
-		smp_text_poke_batch_reset(&lp_batch);
-	memset(&lp_fig, 0, sizeof(lp_fig));
-	if (!err) {
-		err = finish_with_figures();
-		if (err)
-			snprintf(why, why_len, "payload %s: %s", p->name, lp_batch.why);
-	}
+		err = write_plan("payload", p, s, pre_apply, &sites, why, why_len);
 	if (!err) {
 		mark_applied(p);
 		run_post(p, LP_HOOK_POST_APPLY);
@@ -412,15 +442,7 @@ int lp_revert(struct lp_payload *p, const struct patch_strategy *s, struct lp_re
 		patch_text_unlock();
 	}
 	if (!err)
-		err = queue_plan(s, &sites, why, why_len);
-	if (!err && (err = run_pre(p, LP_HOOK_PRE_REVERT, why, why_len)))
-		smp_text_poke_batch_reset(&lp_batch);
-	memset(&lp_fig, 0, sizeof(lp_fig));
-	if (!err) {
-		err = finish_with_figures();
-		if (err)
-			snprintf(why, why_len, "payload %s: %s", p->name, lp_batch.why);
-	}
+		err = write_plan("payload", p, s, pre_revert, &sites, why, why_len);
 	if (!err) {
 		mark_reverted(p);
 		nr_applied--;
@@ -457,19 +479,7 @@ int lp_replace(struct lp_payload *p, const struct patch_strategy *s, struct lp_r
 		kernel_bytes(p->funcs[i].old_addr, kernel_saved[i]);
 	patch_text_unlock();
 	if (!err)
-		err = queue_plan(s, &sites, why, why_len);
-	for (unsigned i = nr_applied; !err && i-- > 0;)
-		err = run_pre(applied[i], LP_HOOK_PRE_REVERT, why, why_len);
-	if (!err)
-		err = run_pre(p, LP_HOOK_PRE_APPLY, why, why_len);
-	if (err)
-		smp_text_poke_batch_reset(&lp_batch);
-	memset(&lp_fig, 0, sizeof(lp_fig));
-	if (!err) {
-		err = finish_with_figures();
-		if (err)
-			snprintf(why, why_len, "replace by payload %s: %s", p->name, lp_batch.why);
-	}
+		err = write_plan("replace by payload", p, s, pre_replace, &sites, why, why_len);
 	if (!err) {
 		for (uint32_t i = 0; i < p->nfuncs; i++)
 			memcpy(p->funcs[i].saved, kernel_saved[i], LP_PATCH_LEN);
