@@ -104,9 +104,6 @@ def main():
             failed.append(s.name)
         say(f"{'ok' if not f else 'FAIL'} {s.name}: {p} passed, {f} failed ({dt:.1f} s)")
 
-    # parallel = idle: from now on at idle priority, reported after the rest
-    idle = [parallel.start_idle(s, judges.run) for s in chosen if s.get("parallel") == "idle"]
-    chosen = [s for s in chosen if s.get("parallel") != "idle"]
     gdbsession.plan(chosen)                     # gdb stanzas that boot alike share a boot
     try:
         i = 0
@@ -123,8 +120,6 @@ def main():
             header(s)
             verdict(s, *judges.run(s, say))
             i += 1
-        for child in idle:
-            parallel.finish(child, header, verdict)
     finally:
         gdbsession.close()
     total_pass, total_fail = total["pass"], total["fail"]

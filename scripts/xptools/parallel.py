@@ -10,14 +10,6 @@ all of them have ended.
 
     run(stanzas, judge, header, verdict)    judge(s, say) -> (passed, failed, seconds)
 
-A stanza that says `parallel = idle` is not one of such a run: start_idle()
-starts it when the runner starts, in a child whose scheduling policy (and
-so its children's: make, gcc) is SCHED_IDLE: it gets only the CPU time no
-other process wants, so it never takes a CPU from a host step or a boot,
-and it soaks up what the boots leave idle (QEMU starting, -smp 1 and 2
-boots, gdb and the console waiting). finish() waits for it and reports it
-like any other, after the last stanza.
-
 Meanwhile one more child makes the ISOs the boots after the run will need
 (xptools.qemu.iso_for_cmdline, one per stanza command line: about 0.4 s
 each, mostly waiting on grub-mkrescue and the disk, so a clean tree's
@@ -53,7 +45,7 @@ def child_setup():
 class Child:
     """One stanza judged in a forked process."""
 
-    def __init__(self, s, judge, idle=False):
+    def __init__(self, s, judge):
         self.s = s
         self.out, self.err, self.res = (tempfile.TemporaryFile() for _ in range(3))
         self.t0 = time.monotonic()
@@ -64,8 +56,6 @@ class Child:
             code = 1
             try:
                 child_setup()
-                if idle:                        # inherited by what it starts
-                    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
                 os.dup2(self.out.fileno(), 1)
                 os.dup2(self.err.fileno(), 2)
                 passed, failed, dt = judge(s, lambda line: print(line, flush=True))
@@ -157,34 +147,17 @@ def run(stanzas, judge, header, verdict, isos=()):
         while not child.poll():
             time.sleep(0.05)
             fill()
-        results.append(report(child, header, verdict))
+        passed, failed, dt, out, err = child.outcome()
+        header(s)
+        sys.stdout.write(out)
+        sys.stdout.flush()
+        sys.stderr.write(err)
+        sys.stderr.flush()
+        verdict(s, passed, failed, dt)
+        results.append((passed, failed))
     if prebuild:
         prebuild.stop()
     return results
-
-
-def report(child, header, verdict):
-    """header, the ended child's kept output, verdict; (passed, failed)."""
-    passed, failed, dt, out, err = child.outcome()
-    header(child.s)
-    sys.stdout.write(out)
-    sys.stdout.flush()
-    sys.stderr.write(err)
-    sys.stderr.flush()
-    verdict(child.s, passed, failed, dt)
-    return passed, failed
-
-
-def start_idle(s, judge):
-    """Start judging s at idle priority (SCHED_IDLE); finish() ends it."""
-    return Child(s, judge, idle=True)
-
-
-def finish(child, header, verdict):
-    """Wait for a child of start_idle() and report it; (passed, failed)."""
-    while not child.poll():
-        time.sleep(0.05)
-    return report(child, header, verdict)
 
 
 def own_group(pid):

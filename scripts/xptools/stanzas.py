@@ -271,8 +271,8 @@ def check(s):
         s.error("timeout", f"timeout '{v['timeout']}' is not a number of seconds")
     if v.get("iso", "test") not in ISOS and not os.path.isabs(v["iso"]):
         s.error("iso", f"iso '{v['iso']}': use test, console or an absolute path")
-    if v.get("parallel", "no") not in ("yes", "idle", "no"):
-        s.error("parallel", f"parallel '{v['parallel']}': yes, idle or no")
+    if v.get("parallel", "no") not in ("yes", "no"):
+        s.error("parallel", f"parallel '{v['parallel']}': yes or no")
     if v.get("launch", "runner") not in ("runner", "plain"):
         s.error("launch", f"launch '{v['launch']}': use runner or plain")
     for k in REGEXES & set(v):
