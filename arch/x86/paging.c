@@ -97,23 +97,34 @@ void paging_unmap(uintptr_t va, size_t size)
 	spin_unlock(&paging_lock);
 }
 
-void paging_direct_set_writable(uint64_t pa, int writable)
+bool paging_direct_split(uint64_t pa)
 {
 	uintptr_t va = (uintptr_t)P2V(pa & PTE_ADDR);
+	bool split = false;
 	spin_lock(&paging_lock);
 	uint64_t *pde = walk_create(va, 2);
 	if (*pde & PTE_PS) {
-		/* Split: a table of 512 entries for the same frames with the
-		 * same rights, then one store replaces the 2 MiB leaf. */
+		/* A table of 512 entries for the same frames with the same
+		 * rights, filled before one release store replaces the 2 MiB
+		 * leaf: a walker sees the old leaf or the whole table. */
 		uint64_t base = *pde & PTE_ADDR & ~(LARGE_PAGE_SIZE - 1);
 		uint64_t flags = *pde & (PTE_P | PTE_W | PTE_G | PTE_NX | PTE_PCD | PTE_PWT);
 		uint64_t pt = pmm_alloc_page();
 		uint64_t *t = P2V(pt);
 		for (unsigned i = 0; i < 512; i++)
 			t[i] = (base + (uint64_t)i * PAGE_SIZE) | flags;
-		*pde = pt | PTE_P | PTE_W;
+		__atomic_store_n(pde, pt | PTE_P | PTE_W, __ATOMIC_RELEASE);
+		split = true;
 	}
-	uint64_t *e = walk_create(va, 1);
+	spin_unlock(&paging_lock);
+	return split;
+}
+
+void paging_direct_set_writable(uint64_t pa, int writable)
+{
+	uintptr_t va = (uintptr_t)P2V(pa & PTE_ADDR);
+	spin_lock(&paging_lock);
+	uint64_t *e = walk_create(va, 1);       /* panics if not split */
 	*e = writable ? *e | PTE_W : *e & ~PTE_W;
 	spin_unlock(&paging_lock);
 	invlpg((void *)va);

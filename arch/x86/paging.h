@@ -13,6 +13,7 @@
 #ifndef XPOKE_ARCH_X86_PAGING_H
 #define XPOKE_ARCH_X86_PAGING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "arch/x86/layout.h"
@@ -40,11 +41,18 @@ uint64_t paging_cr3(void);
 void paging_map(uintptr_t va, uint64_t pa, size_t size, uint64_t flags);
 void paging_unmap(uintptr_t va, size_t size);
 
-/* Give the direct map's entry for frame pa W (writable) or not, splitting
- * the 2 MiB page around it into 4 KiB entries first (same frames, same
- * rights: a CPU may use the old or the new entry meanwhile). Only the
- * calling CPU's TLB is flushed: the caller flushes P2V(pa) on the others
- * before it relies on the frame being read-only there. Thread context. */
+/* Split the direct map's 2 MiB page holding frame pa into 4 KiB entries
+ * of the same frames and rights, unless it is split already; true if it
+ * was split now. No TLB is flushed: the caller flushes P2V(pa) on every
+ * CPU before any of the new entries changes its rights (the SDM leaves it
+ * undefined which applies when a TLB holds translations of one address of
+ * two page sizes with different rights). Thread context. */
+bool paging_direct_split(uint64_t pa);
+
+/* Give the direct map's 4 KiB entry for frame pa W (writable) or not; its
+ * page must be split (paging_direct_split, then a flush everywhere; panics
+ * otherwise). Only the calling CPU's TLB is flushed: the caller flushes
+ * P2V(pa) on the others before it relies on the change. Thread context. */
 void paging_direct_set_writable(uint64_t pa, int writable);
 
 /* The leaf entry mapping va and its level (1: 4 KiB, 2: 2 MiB), or NULL. */

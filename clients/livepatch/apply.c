@@ -315,9 +315,10 @@ static int finish_with_figures(void)
 {
 	poke_get_stats(&lp_fig);
 	uint64_t b0 = lp_fig.batches;
+	uint32_t queued = lp_batch.nr;  /* an empty batch counts no batch: another's would look ours */
 	int err = smp_text_poke_batch_finish(&lp_batch);
 	poke_get_stats(&lp_fig);
-	if (err || lp_fig.batches != b0 + 1)
+	if (err || !queued || lp_fig.batches != b0 + 1)
 		memset(&lp_fig, 0, sizeof(lp_fig));
 	return err;
 }

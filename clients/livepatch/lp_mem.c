@@ -21,8 +21,11 @@
  *                                          may cache a translation of the
  *                                          range or of the frames' direct-
  *                                          map addresses (speculation): RW
- *   direct map: W cleared (its 2 MiB
- *   page split first)
+ *   direct map: its 2 MiB page split
+ *   (same rights)
+ *   on_cpus(flush_here) ---------------->  invlpg: the 2 MiB translation
+ *                                          of the frames is gone
+ *   direct map: W cleared (4 KiB entry)
  *   PTE = RX (one store: W gone before
  *   X comes)
  *   on_cpus(flush_here) ---------------->  invlpg every page of the range
@@ -107,6 +110,20 @@ int lp_mem_seal(uintptr_t va, size_t pages, enum lp_mem_kind kind)
 {
 	uint64_t flags = kind == LP_MEM_TEXT ? PTE_P | PTE_G
 		       : kind == LP_MEM_RO ? PTE_P | PTE_G | PTE_NX : RW_FLAGS;
+	if (kind != LP_MEM_DATA) {
+		/* The frames' 2 MiB direct-map pages split first, and every CPU
+		 * rid of the 2 MiB translation, before a 4 KiB entry loses W:
+		 * no TLB ever holds both with different rights. */
+		bool split = false;
+		for (size_t i = 0; i < pages; i++) {
+			uint64_t *e = paging_lookup(va + i * PAGE_SIZE, NULL);
+			if (e)
+				split |= paging_direct_split(*e & PTE_ADDR);
+		}
+		int err = split ? flush_all(va, pages) : 0;
+		if (err)
+			return err;
+	}
 	for (size_t i = 0; i < pages; i++) {
 		uintptr_t a = va + i * PAGE_SIZE;
 		uint64_t *e = paging_lookup(a, NULL);

@@ -55,7 +55,9 @@ struct lp_func_desc {
 /* Hooks run with the livepatch lock held, in thread context, around the
  * operation's one batch: a hook may not call lp_apply, lp_revert,
  * lp_replace or lp_check_consistency (each returns -LP_EIN_HOOK at once
- * instead of waiting for the lock its own operation holds). */
+ * instead of waiting for the lock its own operation holds), nor make
+ * another CPU call them and wait for it (that CPU would wait for the lock
+ * until its deadline panics). */
 enum lp_hook_kind {
 	LP_HOOK_PRE_APPLY,              /* int fn(void): nonzero vetoes the apply */
 	LP_HOOK_POST_APPLY,             /* void fn(void): after the last round */

@@ -403,8 +403,12 @@ static void test_foreign_rewrite_refused(void)
 	if (!report(!e && lp_target_a() == LP_B_V2, "another client rewrote lp_target_a's jmp (%s): it returns %#x",
 		    lp_fake_errname(e), lp_target_a()))
 		goto out;
+	/* The consistency walk sees it too: a state no longer matches its bytes. */
+	int err = lp_check_consistency(why, sizeof(why));
+	report(err == -LP_EEXPECT && mem_contains(why, strlen(why), "two_funcs"),
+	       "the consistency check fails on the rewritten jmp: %s (%s)", lp_fake_errname(err), why);
 	uint32_t crc = text_crc();
-	int err = lp_revert(two, NULL, NULL, why, sizeof(why));
+	err = lp_revert(two, NULL, NULL, why, sizeof(why));
 	report(err == -LP_EEXPECT && mem_contains(why, strlen(why), "lp_target_a") && text_crc() == crc &&
 	       two->state == LP_APPLIED && two->funcs[0].state == LP_FUNC_APPLIED &&
 	       two->funcs[1].state == LP_FUNC_APPLIED, "revert over it: %s, text-crc %s, two_funcs %s (%s)",
