@@ -78,3 +78,31 @@ class Console:
             self.sock.close()
             shutil.rmtree(self.dir, ignore_errors=True)
         return self.qemu.status
+
+
+class ConsoleChecks:
+    """Assertions of the console tests (tests/host/test_console*.py), for a
+    unittest.TestCase whose class holds a Console in cls.con."""
+
+    def one(self, line, pattern):
+        """Send line; it must print exactly one line, matching pattern."""
+        out = self.con.send(line)
+        self.assertEqual(len(out), 1, f"{line!r} printed {len(out)} lines, not one:\n" + "\n".join(out))
+        self.assertRegex(out[0], pattern, f"reply to {line!r}")
+        return out[0]
+
+    def crc(self):
+        """text-crc's CRC of .text, as 0x%08x."""
+        m = re.fullmatch(r"text-crc: (0x[0-9a-f]{8}) \(\.text ([0-9a-f]{16})\.\.([0-9a-f]{16}), (\d+) bytes\)",
+                         self.one("text-crc", r"^text-crc: "))
+        self.assertIsNotNone(m)
+        return m.group(1)
+
+    def refusals(self, cases, crc):
+        """Each (what, line, pattern): line is refused in one line matching
+        pattern, and .text keeps the CRC crc."""
+        for what, line, pattern in cases:
+            with self.subTest(what):
+                self.one(line, pattern)
+                self.assertEqual(self.crc(), crc, f"{what}: .text changed")
+

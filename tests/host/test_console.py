@@ -20,7 +20,7 @@ import unittest
 import zlib
 
 from xptools import paths
-from xptools.console import Console
+from xptools.console import Console, ConsoleChecks
 
 BUILD = paths.BUILD
 BOOT = dict(iso=paths.ISO, smp=2, timeout=120, log=os.path.join(BUILD, "boots", "console.log"))
@@ -114,7 +114,7 @@ def rel(op, at, to, size):
     return op + struct.pack("<i", to - (at + size)).hex()
 
 
-class ConsolePoke(unittest.TestCase):
+class ConsolePoke(ConsoleChecks, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.sym = symbols()
@@ -133,27 +133,6 @@ class ConsolePoke(unittest.TestCase):
         cls.con.close()
 
     # --- helpers -------------------------------------------------------------
-
-    def one(self, line, pattern):
-        """Send line; it must print exactly one line, matching pattern."""
-        out = self.con.send(line)
-        self.assertEqual(len(out), 1, f"{line!r} printed {len(out)} lines, not one:\n" + "\n".join(out))
-        self.assertRegex(out[0], pattern, f"reply to {line!r}")
-        return out[0]
-
-    def refusals(self, cases, crc):
-        """Each (what, line, pattern): line is refused in one line matching
-        pattern, and .text keeps the CRC crc."""
-        for what, line, pattern in cases:
-            with self.subTest(what):
-                self.one(line, pattern)
-                self.assertEqual(self.crc(), crc, f"{what}: .text changed")
-
-    def crc(self):
-        m = re.fullmatch(r"text-crc: (0x[0-9a-f]{8}) \(\.text ([0-9a-f]{16})\.\.([0-9a-f]{16}), (\d+) bytes\)",
-                         self.one("text-crc", r"^text-crc: "))
-        self.assertIsNotNone(m)
-        return m.group(1)
 
     def peek(self, where, n):
         """The instruction lines of peek: (address, <sym+off>, hex bytes, text)."""

@@ -13,7 +13,7 @@ import re
 import unittest
 
 from xptools import paths
-from xptools.console import Console
+from xptools.console import Console, ConsoleChecks
 
 BUILD = paths.BUILD
 BOOT = dict(cmdline="patch.strategy=int3", smp=2, timeout=120,
@@ -23,7 +23,7 @@ A1, A2, A3, B1, B2, N1, N2 = 0x1e0b0001, 0x1e0b0002, 0x1e0b0003, 0x1e0c0001, 0x1
 RESULT = r"^lp {op} {name}: {funcs} functions, {rounds} rounds, strategy {strategy}, \d+ us$"
 
 
-class ConsoleLivepatch(unittest.TestCase):
+class ConsoleLivepatch(ConsoleChecks, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.con = Console(**BOOT)
@@ -31,15 +31,6 @@ class ConsoleLivepatch(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.con.close()
-
-    def one(self, line, pattern):
-        out = self.con.send(line)
-        self.assertEqual(len(out), 1, f"{line!r} printed {len(out)} lines, not one:\n" + "\n".join(out))
-        self.assertRegex(out[0], pattern, f"reply to {line!r}")
-        return out[0]
-
-    def crc(self):
-        return self.one("text-crc", r"^text-crc: ").split()[1]
 
     def calls(self, a, b, n):
         """lp_target_a, _b and _nmi return the versions a, b, n."""
