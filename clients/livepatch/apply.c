@@ -333,10 +333,12 @@ static void fill_result(struct lp_result *r, uint32_t sites, const struct patch_
 	r->ns = tsc_to_ns(rdtsc() - t0);
 }
 
-/* Take lp_lock for one operation; -LP_EIN_HOOK (instead of waiting for
- * ourselves until the lock's deadline panics) when this CPU holds it
- * already: a hook of an operation in progress asked for another. */
-static int lock(const struct lp_payload *p, char *why, size_t why_len)
+/* Take lp_lock for one operation on p and make p known to the
+ * consistency walk; -LP_EIN_HOOK (instead of waiting for ourselves until
+ * the lock's deadline panics) when this CPU holds the lock already: a hook
+ * of an operation in progress asked for another. On any error the lock is
+ * not held. */
+static int begin(struct lp_payload *p, char *why, size_t why_len)
 {
 	if (spin_held_by_me(&lp_lock)) {
 		snprintf(why, why_len, "payload %s: asked for from a hook of an operation in progress (hooks may not "
@@ -347,7 +349,27 @@ static int lock(const struct lp_payload *p, char *why, size_t why_len)
 	if (why_len)
 		why[0] = 0;
 	nr_plan = 0;
-	return 0;
+	int err = remember(p, why, why_len);
+	if (err)
+		spin_unlock(&lp_lock);
+	return err;
+}
+
+/* End an operation begun by begin(): its result, the lock released. */
+static int end(int err, struct lp_result *r, uint32_t sites, const struct patch_strategy *s, uint64_t t0)
+{
+	fill_result(r, sites, s, t0);
+	spin_unlock(&lp_lock);
+	return err;
+}
+
+/* -LP_EALREADY_APPLIED if p is applied (apply and replace refuse it). */
+static int refuse_applied(const struct lp_payload *p, char *why, size_t why_len)
+{
+	if (p->state != LP_APPLIED)
+		return 0;
+	snprintf(why, why_len, "payload %s is applied already (place %u on the stack)", p->name, p->stack_pos);
+	return -LP_EALREADY_APPLIED;
 }
 
 /* The pre hooks an operation asks, in order; nonzero vetoes it. */
@@ -393,13 +415,10 @@ int lp_apply(struct lp_payload *p, const struct patch_strategy *s, struct lp_res
 	uint64_t t0 = rdtsc();
 	uint32_t sites = 0;
 	int err;
-	if ((err = lock(p, why, why_len)))
+	if ((err = begin(p, why, why_len)))
 		return err;
-	if ((err = remember(p, why, why_len))) {
-		/* refused: why says so */
-	} else if (p->state == LP_APPLIED) {
-		snprintf(why, why_len, "payload %s is applied already (place %u on the stack)", p->name, p->stack_pos);
-		err = -LP_EALREADY_APPLIED;
+	if ((err = refuse_applied(p, why, why_len))) {
+		/* why says so */
 	} else if (nr_applied == LP_MAX_PAYLOADS) {
 		snprintf(why, why_len, "payload %s: %u payloads are applied already", p->name, nr_applied);
 		err = -LP_ETOO_MANY;
@@ -414,9 +433,7 @@ int lp_apply(struct lp_payload *p, const struct patch_strategy *s, struct lp_res
 		mark_applied(p);
 		run_post(p, LP_HOOK_POST_APPLY);
 	}
-	fill_result(r, sites, s, t0);
-	spin_unlock(&lp_lock);
-	return err;
+	return end(err, r, sites, s, t0);
 }
 
 int lp_revert(struct lp_payload *p, const struct patch_strategy *s, struct lp_result *r, char *why, size_t why_len)
@@ -424,12 +441,9 @@ int lp_revert(struct lp_payload *p, const struct patch_strategy *s, struct lp_re
 	uint64_t t0 = rdtsc();
 	uint32_t sites = 0;
 	int err = 0;
-	if ((err = lock(p, why, why_len)))
+	if ((err = begin(p, why, why_len)))
 		return err;
-	err = remember(p, why, why_len);
-	if (err) {
-		/* remember() refused: why says so */
-	} else if (p->state != LP_APPLIED) {
+	if (p->state != LP_APPLIED) {
 		snprintf(why, why_len, "payload %s is not applied (%s)", p->name, lp_state_name(p->state));
 		err = -LP_ENOT_APPLIED;
 	} else if (applied[nr_applied - 1] != p) {
@@ -449,9 +463,7 @@ int lp_revert(struct lp_payload *p, const struct patch_strategy *s, struct lp_re
 		nr_applied--;
 		run_post(p, LP_HOOK_POST_REVERT);
 	}
-	fill_result(r, sites, s, t0);
-	spin_unlock(&lp_lock);
-	return err;
+	return end(err, r, sites, s, t0);
 }
 
 int lp_replace(struct lp_payload *p, const struct patch_strategy *s, struct lp_result *r, char *why, size_t why_len)
@@ -459,13 +471,9 @@ int lp_replace(struct lp_payload *p, const struct patch_strategy *s, struct lp_r
 	uint64_t t0 = rdtsc();
 	uint32_t sites = 0;
 	int err = 0;
-	if ((err = lock(p, why, why_len)))
+	if ((err = begin(p, why, why_len)))
 		return err;
-	err = remember(p, why, why_len);
-	if (!err && p->state == LP_APPLIED) {
-		snprintf(why, why_len, "payload %s is applied already (place %u on the stack)", p->name, p->stack_pos);
-		err = -LP_EALREADY_APPLIED;
-	}
+	err = refuse_applied(p, why, why_len);
 	/* Every applied payload reverted, top first: each address ends with
 	 * what the lowest one saved, the kernel's bytes; then p over them.
 	 * p's saved bytes will be the kernel's: taken now, while the text and
@@ -501,9 +509,7 @@ int lp_replace(struct lp_payload *p, const struct patch_strategy *s, struct lp_r
 			run_post(gone[i], LP_HOOK_POST_REVERT);
 		run_post(p, LP_HOOK_POST_APPLY);
 	}
-	fill_result(r, sites, s, t0);
-	spin_unlock(&lp_lock);
-	return err;
+	return end(err, r, sites, s, t0);
 }
 
 /* The consistency walk, with lp_lock and text_lock held. */
